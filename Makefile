@@ -1,0 +1,28 @@
+# The README's two commands are `make demo` and `make test`; everything else is for developers.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bootstrap lint bench docs clean
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+demo: bootstrap
+	@bash scripts/demo.sh
+
+test: bootstrap
+	@bash scripts/test.sh
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+docs: bootstrap
+	$(PY) -m core.docs_gen > docs/rules.md
+
+bench: bootstrap
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

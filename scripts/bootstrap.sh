@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Create .venv with Python 3.13 and install driftwatch with its dev/test dependencies.
+# Idempotent: re-running only installs what changed (a stamp holds the requirements' hash).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python() {
+  if command -v python3.13 >/dev/null 2>&1 && python3.13 -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+    echo "python3.13"; return 0
+  fi
+  # pyenv installs 3.13 without putting it first on PATH: ask pyenv for it explicitly.
+  if command -v pyenv >/dev/null 2>&1; then
+    local v
+    v=$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$' | sort -V | tail -n 1 || true)
+    if [ -n "$v" ]; then
+      local p
+      p="$(pyenv root)/versions/$v/bin/python3.13"
+      if [ -x "$p" ]; then echo "$p"; return 0; fi
+    fi
+  fi
+  for p in /usr/local/bin/python3.13 /usr/bin/python3.13 "$HOME/.pyenv/versions"/3.13*/bin/python3.13; do
+    if [ -x "$p" ]; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+  if ! PY=$(find_python); then
+    echo "driftwatch needs Python 3.13 (Azure Functions Python 3.13 runtime)." >&2
+    echo "Install it, e.g. 'sudo apt-get install python3.13 python3.13-venv', 'pyenv install 3.13'," >&2
+    echo "or from https://www.python.org/downloads/ — then run this command again." >&2
+    exit 1
+  fi
+  echo "bootstrap: creating .venv with $PY" >&2
+  rm -rf .venv
+  "$PY" -m venv .venv
+fi
+
+stamp=.venv/.driftwatch-installed
+want=$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "bootstrap: installing dependencies into .venv" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e . 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  echo "$want" > "$stamp"
+fi
