@@ -1,0 +1,89 @@
+"""Every app setting driftwatch reads, in one place (ARCHITECTURE 4.7).
+
+The Functions app, the CLI and the infra templates use these names; `tests/infra` checks that
+the Bicep app settings name exactly the settings below that are meant to be deployed, and a
+test checks that no module reads an environment variable that is not listed here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+STORAGE = "AzureWebJobsStorage"
+"""Connection string (Azurite / dev) or, in Azure, the identity-based prefix below."""
+STORAGE_ACCOUNT_NAME = "AzureWebJobsStorage__accountName"
+STORAGE_CREDENTIAL = "AzureWebJobsStorage__credential"
+STORAGE_CLIENT_ID = "AzureWebJobsStorage__clientId"
+BASELINE = "DRIFTWATCH_BASELINE"
+SUBSCRIPTIONS = "DRIFTWATCH_SUBSCRIPTIONS"
+ARM_ENDPOINT = "DRIFTWATCH_ARM_ENDPOINT"
+WORKSPACE_BASE_URL = "DRIFTWATCH_WORKSPACE_BASE_URL"
+"""Template for the workspace API base URL; `{workspaceUrl}` is replaced by the workspace host."""
+AUTH = "DRIFTWATCH_AUTH"
+TEAMS_WEBHOOK_URL = "TEAMS_WEBHOOK_URL"
+SWEEP_SCHEDULE = "DRIFTWATCH_SWEEP_SCHEDULE"
+NOTIFY_MIN_SEVERITY = "DRIFTWATCH_NOTIFY_MIN_SEVERITY"
+MANAGED_IDENTITY_CLIENT_ID = "AZURE_CLIENT_ID"
+"""Client id of the user-assigned managed identity (read by azure-identity itself)."""
+
+DEPLOYED_SETTINGS: tuple[str, ...] = (
+    STORAGE_ACCOUNT_NAME,
+    STORAGE_CREDENTIAL,
+    STORAGE_CLIENT_ID,
+    BASELINE,
+    SUBSCRIPTIONS,
+    ARM_ENDPOINT,
+    WORKSPACE_BASE_URL,
+    AUTH,
+    TEAMS_WEBHOOK_URL,
+    SWEEP_SCHEDULE,
+    NOTIFY_MIN_SEVERITY,
+    MANAGED_IDENTITY_CLIENT_ID,
+)
+"""What the Bicep template must set on the Function App (identity-based storage, no keys)."""
+
+ALL_SETTINGS: tuple[str, ...] = (STORAGE, *DEPLOYED_SETTINGS)
+
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+DEFAULT_WORKSPACE_BASE_URL = "https://{workspaceUrl}"
+DEFAULT_SWEEP_SCHEDULE = "0 0 */6 * * *"
+DEFAULT_NOTIFY_MIN_SEVERITY = "high"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings as one typed object, read once from the environment."""
+
+    storage: str | None
+    storage_account_name: str | None
+    storage_client_id: str | None
+    baseline: str | None
+    subscriptions: tuple[str, ...]
+    arm_endpoint: str
+    workspace_base_url: str
+    auth: str
+    teams_webhook_url: str | None
+    notify_min_severity: str
+
+    @property
+    def emulator_mode(self) -> bool:
+        return self.auth == "emulator"
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read the settings from `env` (default: the process environment)."""
+    e = os.environ if env is None else env
+    subs = tuple(s.strip() for s in (e.get(SUBSCRIPTIONS) or "").replace(";", ",").split(",") if s.strip())
+    return Settings(
+        storage=e.get(STORAGE) or None,
+        storage_account_name=e.get(STORAGE_ACCOUNT_NAME) or None,
+        storage_client_id=e.get(STORAGE_CLIENT_ID) or None,
+        baseline=e.get(BASELINE) or None,
+        subscriptions=subs,
+        arm_endpoint=(e.get(ARM_ENDPOINT) or DEFAULT_ARM_ENDPOINT).rstrip("/"),
+        workspace_base_url=e.get(WORKSPACE_BASE_URL) or DEFAULT_WORKSPACE_BASE_URL,
+        auth=(e.get(AUTH) or "azure").strip().lower(),
+        teams_webhook_url=e.get(TEAMS_WEBHOOK_URL) or None,
+        notify_min_severity=(e.get(NOTIFY_MIN_SEVERITY) or DEFAULT_NOTIFY_MIN_SEVERITY).strip().lower(),
+    )
