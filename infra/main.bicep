@@ -1,0 +1,229 @@
+// driftwatch on Azure: one subscription-scope deployment.
+//
+//   az deployment sub create --location westeurope --template-file infra/main.bicep \
+//     --parameters infra/main.bicepparam   (copy of main.example.bicepparam)
+//
+// Creates the resource group with the identity, storage, monitoring, Key Vault, Flex Consumption
+// Function App and role assignments; then, in each monitored subscription, Reader for the app
+// identity and an Event Grid system topic + subscription to on_resource_change. See docs/deploy.md.
+targetScope = 'subscription'
+
+@description('Region of the resource group and its resources.')
+param location string = deployment().location
+
+@description('Resource group for driftwatch itself (created if missing).')
+param resourceGroupName string = 'rg-driftwatch'
+
+@description('Short prefix for resource names (letters, digits, hyphens).')
+@minLength(3)
+@maxLength(11)
+param namePrefix string = 'driftwatch'
+
+@description('Subscriptions whose Databricks workspaces driftwatch watches: Reader + an Event Grid system topic in each.')
+@minLength(1)
+param monitoredSubscriptionIds array
+
+@description('Resource group created in each monitored subscription for its Event Grid system topic.')
+param eventsResourceGroupName string = 'rg-driftwatch-events'
+
+@secure()
+@description('Teams Workflows webhook URL for alerts. Stored in Key Vault; pass it at deploy time (e.g. from an environment variable), never in a committed file.')
+param teamsWebhookUrl string
+
+@description('Baseline file shipped with the code, relative to the app root (DRIFTWATCH_BASELINE).')
+param baselinePath string = 'baseline.yaml'
+
+@description('NCRONTAB schedule of the sweep (DRIFTWATCH_SWEEP_SCHEDULE); default every 6 hours.')
+param sweepSchedule string = '0 0 */6 * * *'
+
+@description('Lowest severity that is posted to Teams (DRIFTWATCH_NOTIFY_MIN_SEVERITY).')
+@allowed([
+  'critical'
+  'high'
+  'medium'
+  'low'
+  'info'
+])
+param notifyMinSeverity string = 'high'
+
+@description('Flex Consumption: upper bound on instances (also caps parallel ARM / workspace API calls).')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Flex Consumption instance memory in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Create the Event Grid event subscriptions. The on_resource_change function must already be published: first deploy with false, publish, then deploy with true.')
+param deployEventSubscriptions bool = true
+
+@description('Event Grid delivery attempts before an event is dead-lettered.')
+@minValue(1)
+@maxValue(30)
+param eventMaxDeliveryAttempts int = 10
+
+@description('Minutes Event Grid keeps retrying an event before dead-lettering it.')
+@minValue(1)
+@maxValue(1440)
+param eventTimeToLiveInMinutes int = 1440
+
+@description('Route the app\'s outbound traffic through a VNet subnet, to reach workspaces that allow only private access.')
+param enableVnetIntegration bool = false
+
+@description('Resource id of a subnet delegated to Microsoft.App/environments (with a Microsoft.KeyVault service endpoint). Required when enableVnetIntegration is true.')
+param vnetSubnetId string = ''
+
+param tags object = {
+  application: 'driftwatch'
+}
+
+// The one list shared with the router (core/events/operations.py -> scripts/gen_infra_operations.py).
+var routed = loadJsonContent('routed-operations.json')
+
+var suffix = uniqueString(subscription().id, resourceGroupName)
+var compactPrefix = toLower(replace(namePrefix, '-', ''))
+var names = {
+  appIdentity: 'id-${namePrefix}-app'
+  eventGridIdentity: 'id-${namePrefix}-eventgrid'
+  storage: take('st${compactPrefix}${suffix}', 24)
+  logAnalytics: 'log-${namePrefix}-${suffix}'
+  appInsights: 'appi-${namePrefix}-${suffix}'
+  keyVault: take('kv-${compactPrefix}-${suffix}', 24)
+  plan: 'asp-${namePrefix}-${suffix}'
+  functionApp: 'func-${namePrefix}-${suffix}'
+}
+var deploymentContainerName = 'app-package'
+var deadLetterContainerName = 'eventgrid-deadletters'
+
+resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: resourceGroupName
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'driftwatch-identity'
+  scope: group
+  params: {
+    location: location
+    appIdentityName: names.appIdentity
+    eventGridIdentityName: names.eventGridIdentity
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'driftwatch-storage'
+  scope: group
+  params: {
+    location: location
+    storageAccountName: names.storage
+    deploymentContainerName: deploymentContainerName
+    deadLetterContainerName: deadLetterContainerName
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'driftwatch-monitoring'
+  scope: group
+  params: {
+    location: location
+    logAnalyticsName: names.logAnalytics
+    appInsightsName: names.appInsights
+    tags: tags
+  }
+}
+
+module vault 'modules/keyvault.bicep' = {
+  name: 'driftwatch-keyvault'
+  scope: group
+  params: {
+    location: location
+    keyVaultName: names.keyVault
+    teamsWebhookUrl: teamsWebhookUrl
+    enableVnetIntegration: enableVnetIntegration
+    vnetSubnetId: vnetSubnetId
+    tags: tags
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'driftwatch-rbac'
+  scope: group
+  params: {
+    storageAccountName: storage.outputs.storageAccountName
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
+    keyVaultName: vault.outputs.keyVaultName
+    appInsightsName: monitoring.outputs.appInsightsName
+    appPrincipalId: identity.outputs.appPrincipalId
+    eventGridPrincipalId: identity.outputs.eventGridPrincipalId
+  }
+}
+
+module app 'modules/functionapp.bicep' = {
+  name: 'driftwatch-functionapp'
+  scope: group
+  params: {
+    location: location
+    planName: names.plan
+    functionAppName: names.functionApp
+    appIdentityId: identity.outputs.appIdentityId
+    appClientId: identity.outputs.appClientId
+    storageAccountName: storage.outputs.storageAccountName
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    webhookSecretUri: vault.outputs.webhookSecretUri
+    baselinePath: baselinePath
+    monitoredSubscriptionIds: monitoredSubscriptionIds
+    sweepSchedule: sweepSchedule
+    notifyMinSeverity: notifyMinSeverity
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    enableVnetIntegration: enableVnetIntegration
+    vnetSubnetId: vnetSubnetId
+    tags: tags
+  }
+  // The host starts with identity-based storage and a Key Vault reference: grant the roles first.
+  dependsOn: [
+    rbac
+  ]
+}
+
+module monitored 'modules/monitored-subscription.bicep' = [for subscriptionId in monitoredSubscriptionIds: {
+  name: 'driftwatch-monitored-${uniqueString(subscriptionId)}'
+  scope: subscription(subscriptionId)
+  params: {
+    location: location
+    eventsResourceGroupName: eventsResourceGroupName
+    appPrincipalId: identity.outputs.appPrincipalId
+    functionAppId: app.outputs.functionAppId
+    eventTypes: routed.eventTypes
+    operations: routed.operations
+    eventGridIdentityId: identity.outputs.eventGridIdentityId
+    deadLetterStorageAccountId: storage.outputs.storageAccountId
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
+    deployEventSubscription: deployEventSubscriptions
+    maxDeliveryAttempts: eventMaxDeliveryAttempts
+    eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+    tags: tags
+  }
+  // Dead-lettering writes with the Event Grid identity: its role on the container comes first.
+  dependsOn: [
+    rbac
+  ]
+}]
+
+output resourceGroupName string = group.name
+output functionAppName string = app.outputs.functionAppName
+output defaultHostName string = app.outputs.defaultHostName
+output apiBaseUrl string = 'https://${app.outputs.defaultHostName}/api'
+output identityPrincipalId string = identity.outputs.appPrincipalId
+output identityClientId string = identity.outputs.appClientId
+output storageAccountName string = storage.outputs.storageAccountName
+output keyVaultName string = vault.outputs.keyVaultName

@@ -1,0 +1,34 @@
+// Example parameters for infra/main.bicep. Copy to infra/main.bicepparam (or any name), fill in,
+// and deploy with:
+//   export DRIFTWATCH_TEAMS_WEBHOOK_URL='https://...'   # from your secret store, not from a file
+//   az deployment sub create --location westeurope --template-file infra/main.bicep \
+//     --parameters infra/main.bicepparam
+// No secret belongs in this file: the webhook URL is read from the environment at deploy time.
+using 'main.bicep'
+
+param location = 'westeurope'
+param resourceGroupName = 'rg-driftwatch-prod'
+param namePrefix = 'driftwatch'
+
+param monitoredSubscriptionIds = [
+  '00000000-0000-0000-0000-000000000001'
+  '00000000-0000-0000-0000-000000000002'
+]
+param eventsResourceGroupName = 'rg-driftwatch-events'
+
+param teamsWebhookUrl = readEnvironmentVariable('DRIFTWATCH_TEAMS_WEBHOOK_URL')
+
+param baselinePath = 'baseline.yaml'
+param sweepSchedule = '0 0 */6 * * *'
+param notifyMinSeverity = 'high'
+
+param maximumInstanceCount = 40
+param instanceMemoryMB = 2048
+
+// First deployment: false (the function does not exist yet); publish the code; then true.
+param deployEventSubscriptions = true
+param eventMaxDeliveryAttempts = 10
+param eventTimeToLiveInMinutes = 1440
+
+param enableVnetIntegration = false
+param vnetSubnetId = ''

@@ -1,0 +1,186 @@
+// The driftwatch Function App on the Flex Consumption plan (FC1), Python 3.13, running as one
+// user-assigned managed identity. Its app settings are exactly core.settings.DEPLOYED_SETTINGS plus
+// the two Application Insights settings the host reads (tests/infra checks this).
+
+param location string
+param planName string
+param functionAppName string
+param appIdentityId string
+param appClientId string
+param storageAccountName string
+param deploymentContainerUrl string
+param appInsightsConnectionString string
+param webhookSecretUri string
+@description('Path of the baseline shipped with the code, relative to the app root.')
+param baselinePath string
+param monitoredSubscriptionIds array
+param sweepSchedule string
+param notifyMinSeverity string
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+param enableVnetIntegration bool = false
+@description('Subnet delegated to Microsoft.App/environments; used only when enableVnetIntegration is true.')
+param vnetSubnetId string = ''
+param tags object = {}
+
+// environment().resourceManager ends with '/'; the app wants the bare origin (core.settings strips it too).
+var resourceManager = environment().resourceManager
+var armEndpoint = endsWith(resourceManager, '/') ? substring(resourceManager, 0, length(resourceManager) - 1) : resourceManager
+
+var appSettings = [
+  // Identity-based host storage: no connection string, no account key.
+  {
+    name: 'AzureWebJobsStorage__accountName'
+    value: storageAccountName
+  }
+  {
+    name: 'AzureWebJobsStorage__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'AzureWebJobsStorage__clientId'
+    value: appClientId
+  }
+  // azure-identity (DefaultAzureCredential / ManagedIdentityCredential) picks the user-assigned identity by this.
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: appClientId
+  }
+  {
+    name: 'DRIFTWATCH_AUTH'
+    value: 'azure'
+  }
+  {
+    name: 'DRIFTWATCH_BASELINE'
+    value: baselinePath
+  }
+  {
+    name: 'DRIFTWATCH_SUBSCRIPTIONS'
+    value: join(monitoredSubscriptionIds, ',')
+  }
+  {
+    name: 'DRIFTWATCH_ARM_ENDPOINT'
+    value: armEndpoint
+  }
+  {
+    name: 'DRIFTWATCH_WORKSPACE_BASE_URL'
+    value: 'https://{workspaceUrl}'
+  }
+  {
+    name: 'DRIFTWATCH_SWEEP_SCHEDULE'
+    value: sweepSchedule
+  }
+  {
+    name: 'DRIFTWATCH_NOTIFY_MIN_SEVERITY'
+    value: notifyMinSeverity
+  }
+  // A Key Vault reference, resolved by the platform with keyVaultReferenceIdentity; the URL itself
+  // never appears in the template, the deployment history or the app's configuration API.
+  {
+    name: 'TEAMS_WEBHOOK_URL'
+    value: '@Microsoft.KeyVault(SecretUri=${webhookSecretUri})'
+  }
+  // Host-owned: where telemetry goes, and Entra (AAD) authentication for ingestion.
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: appInsightsConnectionString
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'ClientId=${appClientId};Authorization=AAD'
+  }
+]
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_225: driftwatch is a periodic compliance check, not a user-facing service. During a zone outage Event Grid retries for 24 hours and the next sweep catches up, so zone redundancy is not worth the cost here.
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_222: Event Grid must reach the Event Grid webhook and auditors call the HTTP API, both with function or system keys. Add access restrictions or a private endpoint per environment.
+  //checkov:skip=CKV_AZURE_17: Inbound client certificates are not used. Callers are Event Grid (system key) and auditors (function keys).
+  //checkov:skip=CKV_AZURE_212: Flex Consumption scales per demand from zero. Always-ready instances would cost money around the clock for a job that runs a few times a day and is retried by Event Grid and the queues.
+  //checkov:skip=CKV_AZURE_213: The platform replaces unhealthy Flex Consumption instances itself. GET /api/health exists for external probes such as an App Insights availability test.
+  name: functionAppName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${appIdentityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    keyVaultReferenceIdentity: appIdentityId
+    virtualNetworkSubnetId: enableVnetIntegration ? vnetSubnetId : null
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: appSettings
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: appIdentityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: '3.13'
+      }
+    }
+  }
+}
+
+// No basic-auth (FTP / SCM) publishing: deploy with an Entra token (az / func tools do).
+resource ftpPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output functionAppName string = functionApp.name
+output functionAppId string = functionApp.id
+output defaultHostName string = functionApp.properties.defaultHostName
