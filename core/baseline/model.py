@@ -1,0 +1,159 @@
+"""The baseline schema (`driftwatch.baseline/v1`, ARCHITECTURE 4.5) as strict pydantic models.
+
+Every model forbids unknown keys: a typo must fail loudly, never silently disable a check.
+Absent or null settings mean "not checked".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from core.findings.model import Severity
+from core.rule_ids import RULE_IDS
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+CmkEntity = Literal["managed_services", "managed_disk", "dbfs_root"]
+
+
+def parse_cidr(value: str) -> IPNetwork:
+    """Normalise a CIDR or bare address: a bare address equals its /32 (/128).
+
+    Host bits are ignored (`10.0.0.5/24` is `10.0.0.0/24`), as Databricks does.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"expected a CIDR string, got {type(value).__name__}")
+    return ipaddress.ip_network(value.strip(), strict=False)
+
+
+def canonical_location(value: str) -> str:
+    """ARM returns display names ("West Europe") or canonical ones ("westeurope")."""
+    return "".join(value.split()).lower()
+
+
+def _check_rule_id(value: str) -> str:
+    v = value.strip().upper()
+    if v not in RULE_IDS:
+        raise ValueError(f"unknown rule id {value!r}")
+    return v
+
+
+def _norm_cidr(value: str) -> str:
+    try:
+        return str(parse_cidr(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a valid CIDR or IP address") from None
+
+
+RuleId = Annotated[str, AfterValidator(_check_rule_id)]
+Cidr = Annotated[str, AfterValidator(_norm_cidr)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnhancedSecurity(_Strict):
+    compliance_security_profile: bool | None = None
+    enhanced_security_monitoring: bool | None = None
+    automatic_cluster_update: bool | None = None
+
+
+class NetworkBaseline(_Strict):
+    vnet_injection: bool | None = None
+    allowed_vnets: list[str] = Field(default_factory=list)
+    min_subnet_prefix: int | None = Field(default=26, ge=0, le=128)
+    nsg: str | None = None
+    egress: Literal["nat_gateway", "route_table", "nat_gateway_or_route_table"] | None = None
+
+    @field_validator("allowed_vnets")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if not item.lower().startswith("/subscriptions/"):
+                raise ValueError(f"not an ARM resource id: {item!r}")
+        return v
+
+
+class IpAccessListsBaseline(_Strict):
+    enforced: bool | None = None
+    allow: list[Cidr] | None = None
+    block: list[Cidr] | None = None
+    widest_allow_prefix: int | None = Field(default=None, ge=0, le=32)
+    widest_allow_prefix_v6: int | None = Field(default=None, ge=0, le=128)
+
+
+class TokensBaseline(_Strict):
+    max_lifetime_days: int | None = Field(default=None, ge=1)
+
+
+class Settings(_Strict):
+    """The checkable settings: `defaults`, and each scope's `set` (partially)."""
+
+    sku: Literal["premium", "standard", "trial"] | None = None
+    secure_cluster_connectivity: bool | None = None
+    public_network_access: Literal["Enabled", "Disabled"] | None = None
+    required_nsg_rules: Literal["AllRules", "NoAzureDatabricksRules", "NoAzureServiceRules"] | None = None
+    private_link: Literal["required", "optional"] | None = None
+    customer_managed_keys: list[CmkEntity] | None = None
+    infrastructure_encryption: bool | None = None
+    enhanced_security: EnhancedSecurity | None = None
+    allowed_locations: list[str] | None = None
+    diagnostic_logs: list[str] | None = None
+    network: NetworkBaseline | None = None
+    ip_access_lists: IpAccessListsBaseline | None = None
+    workspace_conf: dict[str, str] | None = None
+    tokens: TokensBaseline | None = None
+    severity: dict[RuleId, Severity] = Field(default_factory=dict)
+    disabled_rules: list[RuleId] = Field(default_factory=list)
+
+    @field_validator("allowed_locations")
+    @classmethod
+    def _locations(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else [canonical_location(x) for x in v]
+
+    @field_validator("workspace_conf", mode="before")
+    @classmethod
+    def _conf_strings(cls, v: Any) -> Any:
+        # YAML turns `true` into a bool; workspace-conf values are strings on the wire.
+        if isinstance(v, dict):
+            return {k: (str(x).lower() if isinstance(x, bool) else str(x) if isinstance(x, int) else x)
+                    for k, x in v.items()}
+        return v
+
+
+class ScopeMatch(_Strict):
+    """All given keys must match; an empty list or map matches everything."""
+
+    tags: dict[str, str] = Field(default_factory=dict)
+    subscriptions: list[str] = Field(default_factory=list)
+    resource_groups: list[str] = Field(default_factory=list)
+    names: list[str] = Field(default_factory=list)
+
+
+class Scope(_Strict):
+    name: str = Field(min_length=1)
+    match: ScopeMatch = Field(default_factory=ScopeMatch)
+    set: Settings
+
+
+class Exemption(_Strict):
+    rule: RuleId
+    resource: str = Field(min_length=1)
+    subject: str | None = None
+    reason: str = Field(min_length=1)
+    expires: date
+    approved_by: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class BaselineDocument(_Strict):
+    schema_: Literal["driftwatch.baseline/v1"] = Field(alias="schema")
+    defaults: Settings = Field(default_factory=Settings)
+    scopes: list[Scope] = Field(default_factory=list)
+    exemptions: list[Exemption] = Field(default_factory=list)

@@ -1,0 +1,15 @@
+"""The stable rule ids of ARCHITECTURE 4.4.
+
+Kept apart from `core.rules` so the baseline validator can reject unknown ids without
+importing the rules (which import the baseline). A test checks this list against the registry.
+"""
+
+RULE_IDS: tuple[str, ...] = (
+    "DBX-WS-001", "DBX-WS-002", "DBX-WS-003", "DBX-WS-004", "DBX-WS-005",
+    "DBX-WS-006", "DBX-WS-007", "DBX-WS-008", "DBX-WS-009", "DBX-WS-010",
+    "DBX-NET-001", "DBX-NET-002", "DBX-NET-003", "DBX-NET-004", "DBX-NET-005",
+    "DBX-NET-006", "DBX-NET-007",
+    "DBX-IPACL-001", "DBX-IPACL-002", "DBX-IPACL-003", "DBX-IPACL-004",
+    "DBX-CONF-001", "DBX-TOKEN-001", "DBX-TOKEN-002",
+    "DBX-EVAL-001", "DBX-EVAL-002",
+)  # fmt: skip

@@ -1,0 +1,27 @@
+"""The rule catalogue (ARCHITECTURE 4.4): pure functions of WorkspaceState x Baseline -> findings.
+
+Importing this package registers every rule family; `RULES` maps id -> Rule.
+"""
+
+from core.rules import conf, evaluation, ipacl, network, tokens, workspace  # noqa: F401  (registration)
+from core.rules.engine import (
+    WorkspaceEvaluation,
+    api_rules_on,
+    diagnostics_rules_on,
+    evaluate_workspace,
+    identity_of,
+    network_rules_on,
+)
+from core.rules.registry import RULES, Rule, Violation
+
+__all__ = [
+    "RULES",
+    "Rule",
+    "Violation",
+    "WorkspaceEvaluation",
+    "api_rules_on",
+    "diagnostics_rules_on",
+    "evaluate_workspace",
+    "identity_of",
+    "network_rules_on",
+]

@@ -1,0 +1,117 @@
+"""Evaluate one workspace: run every applicable rule whose input was observed, build findings.
+
+Pure: no I/O, the clock comes in as `now`. Returns the findings *and* the rules that were actually
+evaluated, so reconciliation resolves only what this evaluation observed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.baseline.load import Baseline, EffectiveBaseline, WorkspaceIdentity
+from core.findings.model import Finding, Source, finding_id
+from core.rules.registry import RULES, Rule
+from core.state.model import WorkspaceState
+
+API_RULE_IDS = tuple(r.id for r in RULES.values() if r.needs == "workspace_api")
+
+
+@dataclass(frozen=True)
+class WorkspaceEvaluation:
+    resource_id: str
+    findings: list[Finding]
+    evaluated_rules: frozenset[str]
+    """Rules whose input was observed: their absent findings may be resolved."""
+    effective: EffectiveBaseline
+
+
+def identity_of(ws: WorkspaceState) -> WorkspaceIdentity:
+    return WorkspaceIdentity(resource_id=ws.resource_id, name=ws.name, subscription_id=ws.subscription_id,
+                             resource_group=ws.resource_group, tags=ws.tags)
+
+
+def _observed(ws: WorkspaceState, needs: str) -> bool:
+    stages = {e.stage for e in ws.errors}
+    if needs == "none":
+        return True
+    if ws.arm is None or "arm" in stages:
+        return False
+    if needs == "arm":
+        return True
+    if needs == "network":
+        return "network" not in stages and (ws.arm.vnet_id is None or ws.network is not None)
+    if needs == "diagnostics":
+        return "diagnostics" not in stages and ws.diagnostics is not None
+    if needs == "workspace_api":
+        return "workspace_api" not in stages and ws.workspace_api is not None
+    return False
+
+
+def api_rules_on(effective: EffectiveBaseline) -> bool:
+    """Whether the baseline needs the workspace API at all (collectors skip it otherwise)."""
+    return any(RULES[i].applies(effective.settings) and i not in effective.disabled for i in API_RULE_IDS)
+
+
+def network_rules_on(effective: EffectiveBaseline) -> bool:
+    return any(r.needs == "network" and r.applies(effective.settings) and r.id not in effective.disabled
+               for r in RULES.values())
+
+
+def diagnostics_rules_on(effective: EffectiveBaseline) -> bool:
+    return any(r.needs == "diagnostics" and r.applies(effective.settings) and r.id not in effective.disabled
+               for r in RULES.values())
+
+
+def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
+                       source: Source = "cli", rules: Iterable[Rule] | None = None) -> WorkspaceEvaluation:
+    effective = baseline.effective_for(identity_of(ws))
+    today = now.date()
+    findings: list[Finding] = []
+    evaluated: set[str] = set()
+    for r in rules if rules is not None else RULES.values():
+        if r.id in effective.disabled or not r.applies(effective.settings):
+            evaluated.add(r.id)  # nothing to check: stale findings of a switched-off rule may resolve
+            continue
+        if r.id == "DBX-EVAL-002" and not api_rules_on(effective):
+            evaluated.add(r.id)
+            continue
+        if not _observed(ws, r.needs):
+            continue
+        evaluated.add(r.id)
+        severity = effective.severity_for(r.id, r.severity)
+        for v in r.check(ws, effective):
+            exemption = baseline.exemption_for(r.id, ws.resource_id, v.subject, today)
+            status = "open"
+            message = v.message
+            record = None
+            if exemption is not None:
+                record = exemption.record()
+                if exemption.expired:
+                    message += f" (exemption expired on {exemption.exemption.expires.isoformat()})"
+                else:
+                    status = "exempted"
+            findings.append(Finding(
+                id=finding_id(ws.resource_id, r.id, v.subject),
+                rule_id=r.id,
+                title=r.title,
+                severity=severity,  # type: ignore[arg-type]
+                status=status,  # type: ignore[arg-type]
+                resource_id=ws.resource_id,
+                subscription_id=ws.subscription_id,
+                workspace_name=ws.name,
+                related_resource_id=v.related_resource_id,
+                subject=v.subject,
+                expected=v.expected,
+                actual=v.actual,
+                message=message,
+                remediation=r.remediation,
+                first_seen=now,
+                last_seen=now,
+                source=source,
+                baseline_sha256=baseline.sha256,
+                exemption=record,
+            ))
+    return WorkspaceEvaluation(resource_id=ws.resource_id, findings=findings,
+                               evaluated_rules=frozenset(evaluated), effective=effective)

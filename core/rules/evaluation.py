@@ -1,0 +1,38 @@
+"""DBX-EVAL-*: the evaluation itself failed for part of a workspace (failures become findings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from core.baseline.load import EffectiveBaseline
+from core.rules.registry import Violation, rule
+from core.state.model import WorkspaceState
+
+ARM_STAGES = ("arm", "network", "diagnostics")
+
+
+@rule(id="DBX-EVAL-001", title="Workspace ARM state could not be read", severity="high", needs="none",
+      remediation="Check that driftwatch's identity has Reader on the subscription and that ARM answers; "
+                  "the findings that need this state stay as they were until it can be read.",
+      applies=lambda s: True)
+def arm_unreadable(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
+    """Reads the collector's errors for the workspace document, its network resources and diagnostic
+    settings."""
+    errs = [e for e in ws.errors if e.stage in ARM_STAGES]
+    if ws.arm is None or errs:
+        detail = "; ".join(f"{e.stage}: {e.message}" for e in errs) or "workspace document not read"
+        related = next((e.related_resource_id for e in errs if e.related_resource_id), None)
+        yield Violation(f"ARM state could not be read ({detail}).", expected="readable", actual=detail,
+                        related_resource_id=related)
+
+
+@rule(id="DBX-EVAL-002", title="Workspace API could not be read", severity="high", needs="none",
+      remediation="Check that the workspace is reachable from driftwatch (private access needs VNet "
+                  "integration), that its identity is a workspace admin, and that IP access lists allow it.",
+      applies=lambda s: True)
+def workspace_api_unreadable(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
+    """Reads the collector's errors for the workspace API (unreachable, 401/403, timeout)."""
+    errs = [e for e in ws.errors if e.stage == "workspace_api"]
+    if errs:
+        detail = "; ".join(e.message for e in errs)
+        yield Violation(f"Workspace API could not be read ({detail}).", expected="readable", actual=detail)

@@ -1,0 +1,185 @@
+"""The `driftwatch.estate/v1` document (ARCHITECTURE 4.3): emulator seed and offline snapshot."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.arm_ids import parse_arm_id_lower
+from core.baseline.load import validation_messages
+from core.state.model import CollectionError, WorkspaceState
+from core.state.parse import (
+    StateError,
+    build_workspace_state,
+    parse_workspace_api,
+    parse_workspace_arm,
+    subnet_ids,
+)
+
+ESTATE_SCHEMA = "driftwatch.estate/v1"
+WORKSPACE_TYPE = "microsoft.databricks/workspaces"
+DIAG_MARKER = "/providers/microsoft.insights/diagnosticsettings/"
+
+
+class SnapshotError(StateError):
+    """A snapshot/seed file that cannot be used; names the file and field."""
+
+
+class _Sub(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    subscriptionId: str = Field(min_length=1)
+    displayName: str | None = None
+    state: str | None = None
+
+
+class _Resource(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    name: str | None = None
+
+
+class _WorkspaceApi(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workspace_conf: dict[str, str | bool | int | None] = Field(default_factory=dict)
+    ip_access_lists: list[dict[str, Any]] = Field(default_factory=list)
+    tokens: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class EstateDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schema_: str = Field(alias="schema", pattern=r"^driftwatch\.estate/v1$")
+    subscriptions: list[_Sub] = Field(default_factory=list)
+    resources: list[_Resource] = Field(default_factory=list)
+    databricks: dict[str, _WorkspaceApi] = Field(default_factory=dict)
+
+
+@dataclass
+class Estate:
+    """A parsed estate: raw documents indexed by lower-cased id, plus workspace-API payloads."""
+
+    subscriptions: list[dict[str, Any]]
+    resources: dict[str, dict[str, Any]]
+    databricks: dict[str, dict[str, Any]]
+    source: str = "<estate>"
+    _diag: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def lookup(self, resource_id: str) -> dict[str, Any] | None:
+        return self.resources.get(resource_id.lower())
+
+    def workspace_docs(self) -> list[dict[str, Any]]:
+        return [d for d in self.resources.values() if str(d.get("type", "")).lower() == WORKSPACE_TYPE]
+
+    def diagnostics_for(self, workspace_id: str) -> list[dict[str, Any]]:
+        return self._diag.get(workspace_id.lower(), [])
+
+    def subnet_users(self) -> dict[str, list[str]]:
+        """Lower-cased subnet id -> the workspaces injected into it (for DBX-NET-006 sharing)."""
+        users: dict[str, list[str]] = defaultdict(list)
+        for doc in self.workspace_docs():
+            try:
+                arm = parse_workspace_arm(doc)
+            except StateError:
+                continue
+            for sid, _, _ in subnet_ids(arm):
+                users[sid.lower()].append(str(doc["id"]))
+        return dict(users)
+
+    def workspace_states(self) -> tuple[list[WorkspaceState], list[dict[str, str]]]:
+        """Every workspace's state; a workspace whose API payload is absent gets no workspace_api.
+
+        Returns (states, errors) where errors name workspaces that could not be built at all.
+        """
+        states: list[WorkspaceState] = []
+        errors: list[dict[str, str]] = []
+        users = self.subnet_users()
+        for doc in self.workspace_docs():
+            rid = str(doc.get("id"))
+            try:
+                arm = parse_workspace_arm(doc)
+                api = None
+                errs: list[CollectionError] = []
+                host = (arm.workspace_url or "").lower()
+                payload = self.databricks.get(host) if host else None
+                if payload is not None:
+                    api = parse_workspace_api(payload.get("workspace_conf"), payload.get("ip_access_lists"),
+                                              payload.get("tokens"), where=f"{self.source}: databricks.{host}")
+                else:
+                    errs.append(CollectionError(
+                        stage="workspace_api",
+                        message=(f"no workspace API state for {host or '(no workspaceUrl)'} in the snapshot"),
+                    ))
+                states.append(build_workspace_state(
+                    doc, self.lookup, diagnostics=self.diagnostics_for(rid), workspace_api=api,
+                    subnet_users=users, errors=errs,
+                ))
+            except StateError as exc:
+                errors.append({"resource_id": rid, "stage": "parse", "message": str(exc)})
+        return states, errors
+
+
+def _merge_children(resources: dict[str, dict[str, Any]]) -> None:
+    """Fold standalone subnets / security rules into their parent's embedded list (standalone wins)."""
+    for rid, doc in list(resources.items()):
+        parts = parse_arm_id_lower(rid)
+        child = {"virtualnetworks/subnets": "subnets", "networksecuritygroups/securityrules": "securityRules"}
+        key = child.get(f"{parts.get('type', '')}/{parts.get('child_type_1', '')}")
+        if not key or parts.get("last_child_num") != 1:
+            continue
+        parent_id = rid.rsplit("/", 2)[0]
+        parent = resources.get(parent_id)
+        if parent is None:
+            continue
+        props = parent.setdefault("properties", {})
+        embedded = [c for c in props.get(key) or []
+                    if str(c.get("name", "")).lower() != str(doc.get("name", "")).lower()]
+        embedded.append(doc)
+        props[key] = embedded
+
+
+def parse_estate(data: Any, source: str = "<estate>") -> Estate:
+    """Validate a driftwatch.estate/v1 document and index it; SnapshotError names the field."""
+    if not isinstance(data, Mapping):
+        raise SnapshotError(f"{source}: (document): expected an object with schema {ESTATE_SCHEMA}, "
+                            f"got {type(data).__name__}")
+    try:
+        doc = EstateDocument.model_validate(data)
+    except ValidationError as exc:
+        raise SnapshotError(validation_messages(source, exc)) from None
+    resources: dict[str, dict[str, Any]] = {}
+    diag: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in doc.resources:
+        d = r.model_dump(mode="json")
+        lid = r.id.lower()
+        resources[lid] = d
+        if DIAG_MARKER in lid:
+            diag[lid.split(DIAG_MARKER, 1)[0]].append(d)
+    _merge_children(resources)
+    return Estate(
+        subscriptions=[s.model_dump(mode="json") for s in doc.subscriptions],
+        resources=resources,
+        databricks={h.lower(): v.model_dump(mode="json") for h, v in doc.databricks.items()},
+        source=source,
+        _diag=dict(diag),
+    )
+
+
+def load_estate(path: str | Path) -> Estate:
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SnapshotError(f"{p}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise SnapshotError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{p}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from None
+    except (OSError, RecursionError) as exc:
+        raise SnapshotError(f"{p}: cannot read ({exc.__class__.__name__})") from None
+    return parse_estate(data, str(p))

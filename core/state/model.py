@@ -1,0 +1,152 @@
+"""Observed state of one workspace, normalised from ARM and workspace-API payloads.
+
+`None` for a whole part (network, diagnostics, workspace_api) means "not observed": the rules
+that need it are not evaluated, so nothing is passed or resolved on missing data.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.baseline.model import IPNetwork
+
+Stage = Literal["arm", "network", "diagnostics", "workspace_api"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+
+class CollectionError(_Frozen):
+    """A part of the state that could not be read; becomes DBX-EVAL-001/002. No secrets."""
+
+    stage: Stage
+    message: str
+    related_resource_id: str | None = None
+
+
+class PrivateEndpointConnection(_Frozen):
+    id: str | None
+    status: str | None
+
+
+class EnhancedSecurityState(_Frozen):
+    compliance_security_profile: bool | None = None
+    enhanced_security_monitoring: bool | None = None
+    automatic_cluster_update: bool | None = None
+
+
+class WorkspaceArm(_Frozen):
+    """The workspace's own ARM document, with `parameters` unwrapped and locations canonical."""
+
+    sku: str | None
+    location: str
+    location_display: str
+    no_public_ip: bool | None
+    public_network_access: str | None
+    required_nsg_rules: str | None
+    private_endpoint_connections: tuple[PrivateEndpointConnection, ...] = ()
+    vnet_id: str | None = None
+    public_subnet_name: str | None = None
+    private_subnet_name: str | None = None
+    cmk_managed_services: bool = False
+    cmk_managed_disk: bool = False
+    cmk_dbfs_root: bool = False
+    infrastructure_encryption: bool | None = None
+    enhanced_security: EnhancedSecurityState = Field(default_factory=EnhancedSecurityState)
+    workspace_url: str | None = None
+    provisioning_state: str | None = None
+
+
+class NsgRule(_Frozen):
+    id: str | None
+    name: str
+    direction: str
+    access: str
+    protocol: str
+    priority: int | None
+    source_prefixes: tuple[str, ...]
+    destination_prefixes: tuple[str, ...]
+    destination_ports: tuple[str, ...]
+
+
+class NsgState(_Frozen):
+    id: str
+    name: str
+    found: bool
+    rules: tuple[NsgRule, ...] = ()
+
+
+class SubnetState(_Frozen):
+    id: str
+    name: str
+    role: Literal["public", "private"]
+    found: bool
+    address_prefixes: tuple[str, ...] = ()
+    delegations: tuple[str, ...] = ()
+    nsg_id: str | None = None
+    nat_gateway_id: str | None = None
+    route_table_id: str | None = None
+    shared_with: tuple[str, ...] = ()
+    """Other workspaces (ARM ids) whose VNet injection uses this same subnet."""
+
+
+class NetworkState(_Frozen):
+    vnet_id: str
+    vnet_found: bool
+    subnets: tuple[SubnetState, ...] = ()
+    nsgs: tuple[NsgState, ...] = ()
+
+
+class DiagnosticSetting(_Frozen):
+    id: str | None
+    name: str
+    categories: frozenset[str]
+    """Enabled log categories, lower-case; `alllogs`/`audit` category groups are kept as given."""
+    category_groups: frozenset[str] = frozenset()
+    has_destination: bool = True
+
+
+class IpAccessEntry(_Frozen):
+    raw: str
+    network: IPNetwork | None
+    """None when the API returned something that is not a CIDR or address."""
+
+
+class IpAccessList(_Frozen):
+    list_id: str | None
+    label: str | None
+    list_type: str
+    enabled: bool
+    entries: tuple[IpAccessEntry, ...]
+
+
+class TokenInfo(_Frozen):
+    """Token metadata only: the token value is never read, stored or shown."""
+
+    token_id: str
+    creation_time: int | None = None
+    expiry_time: int | None = None
+    created_by: str | None = None
+    owner_id: str | None = None
+
+
+class WorkspaceApiState(_Frozen):
+    conf: dict[str, str | None]
+    ip_access_lists: tuple[IpAccessList, ...] = ()
+    tokens: tuple[TokenInfo, ...] = ()
+
+
+class WorkspaceState(_Frozen):
+    resource_id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    tags: dict[str, str] = Field(default_factory=dict)
+    arm: WorkspaceArm | None
+    network: NetworkState | None = None
+    diagnostics: tuple[DiagnosticSetting, ...] | None = None
+    workspace_api: WorkspaceApiState | None = None
+    errors: tuple[CollectionError, ...] = ()

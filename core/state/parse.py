@@ -1,0 +1,352 @@
+"""Build WorkspaceState from raw ARM documents and workspace-API payloads.
+
+Real ARM is messy and this module accepts it: `parameters` may be null or lack keys, values come
+wrapped as `{"type": ..., "value": ...}` (or bare), booleans may be strings, locations come as
+display or canonical names, ids differ in casing between documents, and a subnet may be embedded
+in its VNet or stand alone. Anything else malformed raises StateError naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from core.arm_ids import parse_arm_id
+from core.baseline.model import canonical_location, parse_cidr
+from core.errors import InputError
+from core.state.model import (
+    CollectionError,
+    DiagnosticSetting,
+    EnhancedSecurityState,
+    IpAccessEntry,
+    IpAccessList,
+    NetworkState,
+    NsgRule,
+    NsgState,
+    PrivateEndpointConnection,
+    SubnetState,
+    TokenInfo,
+    WorkspaceApiState,
+    WorkspaceArm,
+    WorkspaceState,
+)
+
+DATABRICKS_DELEGATION = "microsoft.databricks/workspaces"
+
+Lookup = Callable[[str], Mapping[str, Any] | None]
+"""Resolve an ARM id (any casing) to its document, or None when it does not exist."""
+
+
+class StateError(InputError):
+    """A payload that cannot be understood; names the resource and field."""
+
+
+def _obj(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _param(params: Mapping[str, Any], name: str) -> Any:
+    """`parameters.X` arrives as {"type": "Bool", "value": true} or, from some tools, bare."""
+    for key, value in params.items():
+        if key.lower() == name.lower():
+            if isinstance(value, Mapping) and "value" in value:
+                return value["value"]
+            return value
+    return None
+
+
+def as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("true", "enabled", "yes", "1"):
+            return True
+        if v in ("false", "disabled", "no", "0"):
+            return False
+    if isinstance(value, int):
+        return bool(value)
+    return None
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    return str(value)
+
+
+def _get_ci(mapping: Mapping[str, Any], key: str) -> Any:
+    if key in mapping:
+        return mapping[key]
+    lk = key.lower()
+    for k, v in mapping.items():
+        if k.lower() == lk:
+            return v
+    return None
+
+
+def _enabled_value(section: Any) -> bool | None:
+    """enhancedSecurityCompliance.* carry {"value": "Enabled" | "Disabled"}."""
+    if isinstance(section, Mapping):
+        return as_bool(section.get("value"))
+    return as_bool(section)
+
+
+def _keyvault(entity: Any) -> bool:
+    src = _str(_get_ci(_obj(entity), "keySource"))
+    return bool(src) and src.lower() == "microsoft.keyvault"  # type: ignore[union-attr]
+
+
+def parse_workspace_arm(doc: Mapping[str, Any]) -> WorkspaceArm:
+    rid = _str(doc.get("id")) or "(unknown id)"
+    props = doc.get("properties")
+    if props is not None and not isinstance(props, Mapping):
+        raise StateError(f"{rid}: properties: expected an object, got {type(props).__name__}")
+    props = _obj(props)
+    params = _obj(props.get("parameters"))
+    location_display = _str(doc.get("location")) or ""
+    pecs = []
+    for pec in props.get("privateEndpointConnections") or []:
+        if not isinstance(pec, Mapping):
+            continue
+        state = _obj(_obj(pec.get("properties")).get("privateLinkServiceConnectionState"))
+        pecs.append(PrivateEndpointConnection(id=_str(pec.get("id")), status=_str(state.get("status"))))
+    entities = _obj(_obj(props.get("encryption")).get("entities"))
+    esc = _obj(props.get("enhancedSecurityCompliance"))
+    dbfs_enc = _obj(_param(params, "encryption"))
+    return WorkspaceArm(
+        sku=(_str(_obj(doc.get("sku")).get("name")) or "").lower() or None,
+        location=canonical_location(location_display),
+        location_display=location_display,
+        no_public_ip=as_bool(_param(params, "enableNoPublicIp")),
+        public_network_access=_str(props.get("publicNetworkAccess")),
+        required_nsg_rules=_str(props.get("requiredNsgRules")),
+        private_endpoint_connections=tuple(pecs),
+        vnet_id=_str(_param(params, "customVirtualNetworkId")),
+        public_subnet_name=_str(_param(params, "customPublicSubnetName")),
+        private_subnet_name=_str(_param(params, "customPrivateSubnetName")),
+        cmk_managed_services=_keyvault(_get_ci(entities, "managedServices")),
+        cmk_managed_disk=_keyvault(_get_ci(entities, "managedDisk")),
+        cmk_dbfs_root=_keyvault(dbfs_enc),
+        infrastructure_encryption=as_bool(_param(params, "requireInfrastructureEncryption")),
+        enhanced_security=EnhancedSecurityState(
+            compliance_security_profile=_enabled_value(esc.get("complianceSecurityProfile")),
+            enhanced_security_monitoring=_enabled_value(esc.get("enhancedSecurityMonitoring")),
+            automatic_cluster_update=_enabled_value(esc.get("automaticClusterUpdate")),
+        ),
+        workspace_url=_str(props.get("workspaceUrl")),
+        provisioning_state=_str(props.get("provisioningState")),
+    )
+
+
+def _prefixes(props: Mapping[str, Any], single: str, plural: str) -> tuple[str, ...]:
+    out: list[str] = []
+    one = _str(props.get(single))
+    if one:
+        out.append(one)
+    for p in props.get(plural) or []:
+        s = _str(p)
+        if s:
+            out.append(s)
+    return tuple(out)
+
+
+def parse_nsg_rule(doc: Mapping[str, Any]) -> NsgRule:
+    props = _obj(doc.get("properties"))
+    priority = props.get("priority")
+    return NsgRule(
+        id=_str(doc.get("id")),
+        name=_str(doc.get("name")) or "",
+        direction=_str(props.get("direction")) or "",
+        access=_str(props.get("access")) or "",
+        protocol=_str(props.get("protocol")) or "*",
+        priority=priority if isinstance(priority, int) else None,
+        source_prefixes=_prefixes(props, "sourceAddressPrefix", "sourceAddressPrefixes"),
+        destination_prefixes=_prefixes(props, "destinationAddressPrefix", "destinationAddressPrefixes"),
+        destination_ports=_prefixes(props, "destinationPortRange", "destinationPortRanges"),
+    )
+
+
+def parse_nsg(nsg_id: str, doc: Mapping[str, Any] | None) -> NsgState:
+    if doc is None:
+        return NsgState(id=nsg_id, name=nsg_id.rsplit("/", 1)[-1], found=False)
+    rules = tuple(parse_nsg_rule(r) for r in _obj(doc.get("properties")).get("securityRules") or []
+                  if isinstance(r, Mapping))
+    return NsgState(id=_str(doc.get("id")) or nsg_id, name=_str(doc.get("name")) or "", found=True, rules=rules)
+
+
+def _ref_id(value: Any) -> str | None:
+    return _str(_obj(value).get("id"))
+
+
+def _find_subnet(vnet_doc: Mapping[str, Any] | None, subnet_id: str, name: str,
+                 lookup: Lookup) -> Mapping[str, Any] | None:
+    standalone = lookup(subnet_id)
+    if standalone is not None:
+        return standalone
+    if vnet_doc is None:
+        return None
+    for sub in _obj(vnet_doc.get("properties")).get("subnets") or []:
+        if isinstance(sub, Mapping) and (_str(sub.get("name")) or "").lower() == name.lower():
+            return sub
+    return None
+
+
+def parse_subnet(subnet_id: str, name: str, role: str, doc: Mapping[str, Any] | None,
+                 shared_with: Iterable[str] = ()) -> SubnetState:
+    if doc is None:
+        return SubnetState(id=subnet_id, name=name, role=role, found=False)  # type: ignore[arg-type]
+    props = _obj(doc.get("properties"))
+    delegations = tuple(
+        (_str(_obj(d.get("properties")).get("serviceName")) or "") for d in props.get("delegations") or []
+        if isinstance(d, Mapping)
+    )
+    return SubnetState(
+        id=_str(doc.get("id")) or subnet_id,
+        name=name,
+        role=role,  # type: ignore[arg-type]
+        found=True,
+        address_prefixes=_prefixes(props, "addressPrefix", "addressPrefixes"),
+        delegations=delegations,
+        nsg_id=_ref_id(props.get("networkSecurityGroup")),
+        nat_gateway_id=_ref_id(props.get("natGateway")),
+        route_table_id=_ref_id(props.get("routeTable")),
+        shared_with=tuple(shared_with),
+    )
+
+
+def subnet_ids(arm: WorkspaceArm) -> list[tuple[str, str, str]]:
+    """(subnet id, name, role) for a VNet-injected workspace."""
+    if not arm.vnet_id:
+        return []
+    out = []
+    for role, name in (("public", arm.public_subnet_name), ("private", arm.private_subnet_name)):
+        if name:
+            out.append((f"{arm.vnet_id}/subnets/{name}", name, role))
+    return out
+
+
+def build_network(arm: WorkspaceArm, workspace_id: str, lookup: Lookup,
+                  subnet_users: Mapping[str, Iterable[str]] | None = None) -> NetworkState | None:
+    """The VNet, both subnets and every NSG on them; None when the workspace is not injected."""
+    if not arm.vnet_id:
+        return None
+    vnet_doc = lookup(arm.vnet_id)
+    subnets = []
+    for sid, name, role in subnet_ids(arm):
+        users = (subnet_users or {}).get(sid.lower(), ())
+        others = sorted({u for u in users if u.lower() != workspace_id.lower()})
+        subnets.append(parse_subnet(sid, name, role, _find_subnet(vnet_doc, sid, name, lookup), others))
+    nsgs: dict[str, NsgState] = {}
+    for sub in subnets:
+        if sub.nsg_id and sub.nsg_id.lower() not in nsgs:
+            nsgs[sub.nsg_id.lower()] = parse_nsg(sub.nsg_id, lookup(sub.nsg_id))
+    return NetworkState(vnet_id=arm.vnet_id, vnet_found=vnet_doc is not None, subnets=tuple(subnets),
+                        nsgs=tuple(nsgs.values()))
+
+
+def parse_diagnostic_setting(doc: Mapping[str, Any]) -> DiagnosticSetting:
+    props = _obj(doc.get("properties"))
+    cats: set[str] = set()
+    groups: set[str] = set()
+    for log in props.get("logs") or []:
+        if not isinstance(log, Mapping) or as_bool(log.get("enabled")) is False:
+            continue
+        if _str(log.get("category")):
+            cats.add(str(log["category"]).lower())
+        if _str(log.get("categoryGroup")):
+            groups.add(str(log["categoryGroup"]).lower())
+    dest = any(props.get(k) for k in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId",
+                                      "eventHubName", "marketplacePartnerId"))
+    return DiagnosticSetting(id=_str(doc.get("id")), name=_str(doc.get("name")) or "",
+                             categories=frozenset(cats), category_groups=frozenset(groups), has_destination=dest)
+
+
+def _entries(addresses: Any) -> tuple[IpAccessEntry, ...]:
+    out = []
+    for raw in addresses or []:
+        text = _str(raw) or ""
+        try:
+            net = parse_cidr(text)
+        except ValueError:
+            net = None
+        out.append(IpAccessEntry(raw=text, network=net))
+    return tuple(out)
+
+
+def parse_workspace_api(conf: Mapping[str, Any] | None, ip_lists: Iterable[Any] | None,
+                        tokens: Iterable[Any] | None, where: str = "workspace API") -> WorkspaceApiState:
+    if conf is not None and not isinstance(conf, Mapping):
+        raise StateError(f"{where}: workspace_conf: expected an object, got {type(conf).__name__}")
+    lists = []
+    for i, item in enumerate(ip_lists or []):
+        if not isinstance(item, Mapping):
+            raise StateError(f"{where}: ip_access_lists[{i}]: expected an object, got {type(item).__name__}")
+        lists.append(IpAccessList(
+            list_id=_str(item.get("list_id")),
+            label=_str(item.get("label")),
+            list_type=(_str(item.get("list_type")) or "").upper(),
+            enabled=as_bool(item.get("enabled")) is not False,
+            entries=_entries(item.get("ip_addresses")),
+        ))
+    toks = []
+    for i, item in enumerate(tokens or []):
+        if not isinstance(item, Mapping) or not _str(item.get("token_id")):
+            raise StateError(f"{where}: tokens[{i}]: expected an object with token_id")
+        toks.append(TokenInfo(
+            token_id=str(item["token_id"]),
+            creation_time=_int(item.get("creation_time")),
+            expiry_time=_int(item.get("expiry_time")),
+            created_by=_str(item.get("created_by_username")),
+            owner_id=_str(item.get("owner_id")),
+        ))
+    conf_norm = {str(k): (None if v is None else str(v).lower() if isinstance(v, bool) else str(v))
+                 for k, v in (conf or {}).items()}
+    return WorkspaceApiState(conf=conf_norm, ip_access_lists=tuple(lists), tokens=tuple(toks))
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def workspace_identity_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    rid = _str(doc.get("id"))
+    if not rid:
+        raise StateError("workspace document: id: missing")
+    parts = parse_arm_id(rid)
+    if not parts.get("subscription") or not parts.get("resource_group") or not parts.get("name"):
+        raise StateError(f"{rid}: id: not a workspace resource id")
+    tags = {str(k): str(v) for k, v in _obj(doc.get("tags")).items() if v is not None}
+    return {"resource_id": rid, "name": _str(doc.get("name")) or parts["name"],
+            "subscription_id": parts["subscription"], "resource_group": parts["resource_group"], "tags": tags}
+
+
+def build_workspace_state(
+    doc: Mapping[str, Any],
+    lookup: Lookup,
+    *,
+    diagnostics: Iterable[Mapping[str, Any]] | None,
+    workspace_api: WorkspaceApiState | None,
+    read_network: bool = True,
+    subnet_users: Mapping[str, Iterable[str]] | None = None,
+    errors: Iterable[CollectionError] = (),
+) -> WorkspaceState:
+    """Assemble one workspace's state from its documents; `lookup` resolves VNet/subnet/NSG ids."""
+    ident = workspace_identity_fields(doc)
+    arm = parse_workspace_arm(doc)
+    network = build_network(arm, ident["resource_id"], lookup, subnet_users) if read_network else None
+    diags = None if diagnostics is None else tuple(parse_diagnostic_setting(d) for d in diagnostics)
+    return WorkspaceState(**ident, arm=arm, network=network, diagnostics=diags, workspace_api=workspace_api,
+                          errors=tuple(errors))
+
