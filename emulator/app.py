@@ -1,0 +1,569 @@
+"""The aiohttp application: ARM, the Databricks workspace API, a Teams sink and `/_emulator/`.
+
+One catch-all route and hand-written dispatch, because ARM paths are case-insensitive and of
+arbitrary depth, and workspaces are told apart by a `/ws/{host}` path prefix. Every piece of
+mutable state lives on `EmulatorApp`; handlers run on one event loop, so nothing is locked
+and the latency sleep never serializes concurrent callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import struct
+import time
+from collections import Counter, deque
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from emulator.events import make_event
+from emulator.faults import FaultError, FaultRule, FaultSet, parse_spec
+from emulator.seed import SeedError, load_seed
+from emulator.state import ApiError, Estate
+
+RECENT_REQUESTS = 500
+DELIVERY_TIMEOUT_S = 10.0
+MAX_TEAMS_POSTS = 10_000
+WORKSPACES_TYPE = "microsoft.databricks/workspaces"
+DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+class _Reset(Exception):
+    """Raised by the `reset` fault: the connection is dropped without a response."""
+
+
+def _segments(path: str) -> list[str]:
+    return [p for p in path.split("/") if p]
+
+
+def classify(method: str, path: str) -> str:
+    """A small, stable endpoint key for the request log (never the full path)."""
+    segs = _segments(path)
+    low = [s.lower() for s in segs]
+    if not segs:
+        name = "other"
+    elif low[0] == "subscriptions":
+        if len(segs) == 1:
+            name = "arm:subscriptions.list"
+        elif len(segs) == 2:
+            name = "arm:subscription"
+        elif len(segs) % 2 == 0:
+            name = "arm:resource"
+        elif low[-2:] == ["microsoft.databricks", "workspaces"]:
+            name = "arm:workspaces.list"
+        elif low[-1] == "diagnosticsettings":
+            name = "arm:diagnosticSettings.list"
+        else:
+            name = "arm:resources.list"
+    elif low[0] == "ws" and len(segs) >= 2:
+        rest = low[2:]
+        if rest[:1] == [".well-known"]:
+            name = "ws:well-known"
+        elif rest[:3] == ["api", "2.0", "ip-access-lists"]:
+            name = "ws:ip-access-lists" if len(rest) == 3 else "ws:ip-access-list"
+        elif rest[:3] == ["api", "2.0", "workspace-conf"]:
+            name = "ws:workspace-conf"
+        elif rest[:4] == ["api", "2.0", "token-management", "tokens"]:
+            name = "ws:tokens" if len(rest) == 4 else "ws:token"
+        else:
+            name = "ws:other"
+    elif low[0] == "teams":
+        name = "teams"
+    elif low[0] == ".well-known":
+        name = "well-known"
+    else:
+        name = "other"
+    return f"{method.upper()} {name}"
+
+
+def _arm_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+def _dbx_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error_code": code, "message": message}, status=status, headers=headers)
+
+
+def _has_bearer(request: web.Request) -> bool:
+    value = request.headers.get("Authorization", "")
+    scheme, _, token = value.partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+async def _json_body(request: web.Request) -> Any:
+    text = await request.text()
+    if not text.strip():
+        return None
+    return json.loads(text)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class EmulatorApp:
+    """All emulator state and the request handlers."""
+
+    def __init__(
+        self,
+        seed: dict[str, Any],
+        *,
+        latency_ms: int = 0,
+        event_target: str | None = None,
+        page_size: int = 50,
+        faults: list[FaultRule] | None = None,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self.estate = Estate(seed)
+        self.latency_ms = latency_ms
+        self.base_latency_ms = latency_ms
+        self.event_target = event_target
+        self.page_size = page_size
+        self.faults = FaultSet()
+        if faults:
+            self.faults.set(faults)
+        self.counts: Counter[str] = Counter()
+        self.total = 0
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)
+        self.events: list[dict[str, Any]] = []
+        self.deliveries: list[dict[str, Any]] = []
+        self.teams_posts: list[dict[str, Any]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def build(self) -> web.Application:
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        app.on_cleanup.append(self._cleanup)
+        return app
+
+    async def _cleanup(self, _app: web.Application) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    # ---- inspection helpers (run on the loop) --------------------------------------------
+    def request_counts(self) -> dict[str, Any]:
+        return {"total": self.total, "by_endpoint": dict(self.counts), "recent": list(self.recent)}
+
+    def reset_requests(self) -> None:
+        self.counts.clear()
+        self.total = 0
+        self.recent.clear()
+
+    def clear_faults(self) -> None:
+        """Drop every rule and go back to the latency the server was started with."""
+        self.faults.clear()
+        self.latency_ms = self.base_latency_ms
+
+    def faults_view(self) -> dict[str, Any]:
+        return {"latency_ms": self.latency_ms, "rules": [r.as_dict() for r in self.faults.rules]}
+
+    def apply_fault_spec(self, spec: dict[str, Any]) -> None:
+        rules, latency = parse_spec(spec)
+        if rules is not None:
+            self.faults.set(rules, append=bool(spec.get("append")))
+        if latency is not None:
+            self.latency_ms = latency
+
+    # ---- entry point ---------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path.startswith("/_emulator/") or path == "/_emulator":
+            return await self._control(request)
+        started = time.perf_counter()
+        status = 0
+        try:
+            response = await self._serve(request)
+            status = response.status
+            return response
+        except _Reset:
+            self._reset_connection(request)
+            raise asyncio.CancelledError() from None
+        finally:
+            self.total += 1
+            self.counts[classify(request.method, path)] += 1
+            self.recent.append(
+                {
+                    "method": request.method,
+                    "path": path,
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+            )
+
+    @staticmethod
+    def _reset_connection(request: web.Request) -> None:
+        transport = request.transport
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        segs = _segments(request.path)
+        head = segs[0].lower() if segs else ""
+        if head == "teams":
+            return await self._with_faults(request, "teams", self._teams)
+        if head == ".well-known":
+            return _dbx_error(404, "ENDPOINT_NOT_FOUND", "No host metadata here.")
+        if head == "ws" and len(segs) >= 2:
+            if len(segs) >= 3 and segs[2].lower() == ".well-known":
+                return _dbx_error(404, "ENDPOINT_NOT_FOUND", "No host metadata here.")
+            return await self._with_faults(request, "ws", self._workspace_api, latency=True)
+        if head == "subscriptions":
+            return await self._with_faults(request, "arm", self._arm, latency=True)
+        return _arm_error(404, "NotFound", f"No route for {request.method} {request.path}.")
+
+    async def _with_faults(self, request: web.Request, kind: str, handler: Any, latency: bool = False) -> Any:
+        if latency and self.latency_ms > 0:
+            await asyncio.sleep(self.latency_ms / 1000)
+        rule = self.faults.take(request.method, request.path)
+        if rule is not None:
+            return await self._fault_response(rule, kind)
+        return await handler(request)
+
+    async def _fault_response(self, rule: FaultRule, kind: str) -> web.Response:
+        err = _dbx_error if kind == "ws" else _arm_error
+        action = rule.action
+        if action == "reset":
+            raise _Reset()
+        if action == "hang":
+            await asyncio.sleep(rule.hang_seconds)
+            return err(504, "GatewayTimeout" if kind != "ws" else "TEMPORARILY_UNAVAILABLE", "Hung request.")
+        if action == "429":
+            retry_after = rule.retry_after if rule.retry_after is not None else 1
+            shown = int(retry_after) if float(retry_after).is_integer() else retry_after
+            headers = {"Retry-After": str(shown)}
+            if kind == "ws":
+                return err(429, "REQUEST_LIMIT_EXCEEDED", "Too many requests (injected).", headers)
+            return err(429, "TooManyRequests", "Too many requests (injected).", headers)
+        if action == "500":
+            code = "INTERNAL_ERROR" if kind == "ws" else "InternalServerError"
+            return err(500, code, "Internal error (injected).")
+        if action == "401":
+            code = "UNAUTHENTICATED" if kind == "ws" else "AuthenticationFailed"
+            return err(401, code, "Authentication failed (injected).")
+        code = "PERMISSION_DENIED" if kind == "ws" else "AuthorizationFailed"
+        return err(403, code, "Permission denied (injected).")
+
+    # ---- ARM -----------------------------------------------------------------------------
+    async def _arm(self, request: web.Request) -> web.Response:
+        if not _has_bearer(request):
+            return _arm_error(
+                401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."
+            )
+        if "api-version" not in request.query:
+            return _arm_error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        try:
+            return await self._arm_route(request)
+        except ApiError as exc:
+            return _arm_error(exc.status, exc.code, exc.message)
+
+    async def _arm_route(self, request: web.Request) -> web.Response:
+        path = request.path.rstrip("/")
+        segs = _segments(path)
+        method = request.method.upper()
+        estate = self.estate
+        if len(segs) == 1:
+            if method != "GET":
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here.")
+            subs = [estate.subscription_view(s) for s in estate.subscriptions.values()]
+            return web.json_response({"value": subs})
+        sub = estate.subscriptions.get(segs[1].lower())
+        if sub is None:
+            raise ApiError(404, "SubscriptionNotFound", f"The subscription '{segs[1]}' could not be found.")
+        if len(segs) == 2:
+            if method != "GET":
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here.")
+            return web.json_response(estate.subscription_view(sub))
+        if len(segs) % 2 == 1:
+            if method != "GET":
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection.")
+            return self._arm_list(request, segs)
+        if method == "GET":
+            return web.json_response(estate.get(path))
+        if method == "DELETE":
+            existing = self._maybe_get(path)
+            if not estate.delete(path):
+                return web.Response(status=204)
+            self._record_event(existing["id"] if existing else path, method, request)
+            return web.Response(status=200)
+        if method in ("PUT", "PATCH"):
+            try:
+                body = await _json_body(request)
+            except ValueError:
+                raise ApiError(400, "InvalidRequestContent", "The request content is not JSON.") from None
+            if not isinstance(body, dict):
+                raise ApiError(400, "InvalidRequestContent", "The request content must be a JSON object.")
+            if method == "PUT":
+                doc, created = estate.put(path, body)
+                self._record_event(doc["id"], method, request)
+                return web.json_response(doc, status=201 if created else 200)
+            doc = estate.patch(path, body)
+            self._record_event(doc["id"], method, request)
+            return web.json_response(doc)
+        raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here.")
+
+    def _maybe_get(self, path: str) -> dict[str, Any] | None:
+        try:
+            return self.estate.get(path)
+        except ApiError:
+            return None
+
+    def _arm_list(self, request: web.Request, segs: list[str]) -> web.Response:
+        low = [s.lower() for s in segs]
+        estate = self.estate
+        in_group = len(low) == 5 and low[2] == "resourcegroups" and low[4] == "resources"
+        if low[2:] == ["resources"] or in_group:
+            items = estate.list_subscription(segs[1], segs[3] if len(segs) == 5 else None)
+            flt = request.query.get("$filter", "")
+            if flt:
+                items = _filter_by_type(items, flt)
+            return self._page(request, items)
+        if len(segs) == 5 and low[2] == "providers":
+            return self._page(request, estate.list_by_type(segs[1], f"{segs[3]}/{segs[4]}"))
+        items_or_none = estate.list_collection(request.path)
+        if items_or_none is None:
+            raise ApiError(404, "ResourceNotFound", f"The parent of '{request.path}' was not found.")
+        if len(segs) == 7 and low[2] == "resourcegroups" and low[4] == "providers":
+            return self._page(request, items_or_none)
+        return web.json_response({"value": items_or_none})
+
+    def _page(self, request: web.Request, items: list[dict[str, Any]]) -> web.Response:
+        raw = request.query.get("$skiptoken", "0")
+        try:
+            skip = int(raw)
+            if skip < 0:
+                raise ValueError
+        except ValueError:
+            raise ApiError(400, "InvalidSkipToken", f"The skip token '{raw}' is not valid.") from None
+        page = items[skip : skip + self.page_size]
+        body: dict[str, Any] = {"value": page}
+        if skip + self.page_size < len(items):
+            query = dict(request.query)
+            query["$skiptoken"] = str(skip + self.page_size)
+            body["nextLink"] = str(request.url.with_query(query))
+        return web.json_response(body)
+
+    def _record_event(self, resource_id: str, method: str, request: web.Request) -> None:
+        sub = _segments(resource_id)[1]
+        event = make_event(
+            resource_id,
+            method,
+            tenant_id=self.estate.tenant_of(sub),
+            url=str(request.url),
+        )
+        self.events.append(event)
+        delivery: dict[str, Any] = {"event_id": event["id"], "target": self.event_target}
+        delivery["status"] = "not_sent"
+        self.deliveries.append(delivery)
+        if self.event_target:
+            delivery["status"] = "pending"
+            task = asyncio.get_running_loop().create_task(self._deliver(event, delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, event: dict[str, Any], delivery: dict[str, Any]) -> None:
+        """POST one event to the target as Event Grid does; failures are recorded, never raised."""
+        assert self.event_target is not None
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_S))
+        delivery["attempted_at"] = _now_iso()
+        try:
+            async with self._session.post(
+                self.event_target,
+                data=json.dumps([event]),
+                headers={"Content-Type": "application/json", "aeg-event-type": "Notification"},
+            ) as resp:
+                await resp.read()
+                delivery["http_status"] = resp.status
+                delivery["status"] = "delivered" if resp.status < 300 else "failed"
+        except asyncio.CancelledError:
+            delivery["status"] = "cancelled"
+            raise
+        except Exception as exc:
+            delivery["status"] = "failed"
+            delivery["error"] = f"{type(exc).__name__}: {exc}"
+
+    # ---- Databricks workspace API --------------------------------------------------------
+    async def _workspace_api(self, request: web.Request) -> web.Response:
+        if not _has_bearer(request):
+            return _dbx_error(401, "UNAUTHENTICATED", "Credential was not sent or is of an unsupported type.")
+        segs = _segments(request.path)
+        host = segs[1]
+        ws = self.estate.workspaces.get(host.lower())
+        if ws is None:
+            return _dbx_error(404, "RESOURCE_DOES_NOT_EXIST", f"Workspace {host} does not exist.")
+        rest = segs[2:]
+        low = [s.lower() for s in rest]
+        method = request.method.upper()
+        try:
+            body: Any = None
+            if method in ("POST", "PUT", "PATCH"):
+                try:
+                    body = await _json_body(request)
+                except ValueError:
+                    raise ApiError(400, "MALFORMED_REQUEST", "Request body is not valid JSON.") from None
+                if body is not None and not isinstance(body, dict):
+                    raise ApiError(400, "MALFORMED_REQUEST", "Request body must be a JSON object.")
+                body = body or {}
+            if low[:3] == ["api", "2.0", "ip-access-lists"]:
+                return self._ip_access_lists(ws, method, rest[3:], body)
+            if low == ["api", "2.0", "workspace-conf"]:
+                return self._workspace_conf(ws, method, request, body)
+            if low[:4] == ["api", "2.0", "token-management", "tokens"]:
+                return self._tokens(ws, method, rest[4:], request)
+            raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} /{'/'.join(rest)}'")
+        except ApiError as exc:
+            return _dbx_error(exc.status, exc.code, exc.message)
+
+    @staticmethod
+    def _ip_access_lists(ws: Any, method: str, rest: list[str], body: Any) -> web.Response:
+        if not rest:
+            if method == "GET":
+                return web.json_response({"ip_access_lists": list(ws.ip_lists.values())})
+            if method == "POST":
+                return web.json_response({"ip_access_list": ws.add_list(body)})
+        elif len(rest) == 1:
+            list_id = rest[0]
+            if method == "GET":
+                return web.json_response({"ip_access_list": ws.get_list(list_id)})
+            if method in ("PATCH", "PUT"):
+                return web.json_response(
+                    {"ip_access_list": ws.update_list(list_id, body, replace=method == "PUT")}
+                )
+            if method == "DELETE":
+                ws.get_list(list_id)
+                del ws.ip_lists[list_id]
+                return web.json_response({})
+        raise ApiError(405, "ENDPOINT_NOT_FOUND", f"{method} is not supported on ip-access-lists here.")
+
+    @staticmethod
+    def _workspace_conf(ws: Any, method: str, request: web.Request, body: Any) -> web.Response:
+        if method == "GET":
+            keys = [k.strip() for k in request.query.get("keys", "").split(",") if k.strip()]
+            if not keys:
+                raise ApiError(400, "INVALID_PARAMETER_VALUE", "Missing required parameter: keys")
+            return web.json_response({k: ws.conf.get(k) for k in keys})
+        if method == "PATCH":
+            bad = [k for k, v in body.items() if not isinstance(v, str)]
+            if bad:
+                raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Values must be strings: {', '.join(bad)}")
+            ws.conf.update(body)
+            return web.Response(status=204)
+        raise ApiError(405, "ENDPOINT_NOT_FOUND", f"{method} is not supported on workspace-conf.")
+
+    @staticmethod
+    def _tokens(ws: Any, method: str, rest: list[str], request: web.Request) -> web.Response:
+        if not rest and method == "GET":
+            infos = ws.tokens
+            by_id = request.query.get("created_by_id")
+            by_name = request.query.get("created_by_username")
+            if by_id:
+                infos = [t for t in infos if str(t.get("created_by_id")) == by_id]
+            if by_name:
+                infos = [t for t in infos if t.get("created_by_username") == by_name]
+            return web.json_response({"token_infos": infos})
+        if len(rest) == 1 and method in ("GET", "DELETE"):
+            for i, info in enumerate(ws.tokens):
+                if info.get("token_id") == rest[0]:
+                    if method == "DELETE":
+                        del ws.tokens[i]
+                        return web.json_response({})
+                    return web.json_response({"token_info": info})
+            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Token {rest[0]} does not exist.")
+        raise ApiError(405, "ENDPOINT_NOT_FOUND", f"{method} is not supported on token-management here.")
+
+    # ---- Teams ---------------------------------------------------------------------------
+    async def _teams(self, request: web.Request) -> web.Response:
+        segs = _segments(request.path)
+        if request.method.upper() != "POST" or len(segs) != 2:
+            return web.json_response({"error": {"code": "MethodNotAllowed"}}, status=405)
+        try:
+            body = await _json_body(request)
+        except ValueError:
+            return web.json_response({"error": {"code": "InvalidRequestContent"}}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": {"code": "InvalidRequestContent"}}, status=400)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED_HEADERS}
+        if len(self.teams_posts) >= MAX_TEAMS_POSTS:
+            del self.teams_posts[0]
+        post = {"name": segs[1], "body": body, "received_at": _now_iso(), "headers": headers}
+        self.teams_posts.append(post)
+        return web.Response(status=202)
+
+    # ---- control API ---------------------------------------------------------------------
+    async def _control(self, request: web.Request) -> web.Response:
+        what = request.path.rstrip("/").removeprefix("/_emulator").strip("/")
+        method = request.method.upper()
+        if what == "health" and method == "GET":
+            return web.json_response({"status": "ok"})
+        if what == "state":
+            if method == "GET":
+                return web.json_response(self.estate.snapshot())
+            if method == "PUT":
+                try:
+                    self.estate = Estate(load_seed(await _json_body(request) or {}))
+                except (SeedError, ValueError) as exc:
+                    return web.json_response({"error": str(exc)}, status=400)
+                return web.json_response({"status": "ok"})
+        if what == "faults":
+            if method == "GET":
+                return web.json_response(self.faults_view())
+            if method == "DELETE":
+                self.clear_faults()
+                return web.json_response(self.faults_view())
+            if method == "POST":
+                try:
+                    self.apply_fault_spec(await _json_body(request) or {})
+                except (FaultError, ValueError) as exc:
+                    return web.json_response({"error": str(exc)}, status=400)
+                return web.json_response(self.faults_view())
+        if what == "requests":
+            if method == "GET":
+                return web.json_response(self.request_counts())
+            if method == "DELETE":
+                self.reset_requests()
+                return web.json_response({"status": "ok"})
+        if what == "events":
+            if method == "GET":
+                return web.json_response({"events": self.events, "deliveries": self.deliveries})
+            if method == "DELETE":
+                self.events.clear()
+                self.deliveries.clear()
+                return web.json_response({"status": "ok"})
+        if what == "teams":
+            if method == "GET":
+                return web.json_response({"posts": self.teams_posts})
+            if method == "DELETE":
+                self.teams_posts.clear()
+                return web.json_response({"status": "ok"})
+        return web.json_response({"error": f"no control endpoint {method} /_emulator/{what}"}, status=404)
+
+
+def _filter_by_type(items: list[dict[str, Any]], flt: str) -> list[dict[str, Any]]:
+    """Support the one `$filter` form collectors use: `resourceType eq 'X'`."""
+    text = flt.strip()
+    prefix = "resourcetype eq "
+    if text.lower().startswith(prefix):
+        wanted = text[len(prefix) :].strip().strip("'").lower()
+        return [i for i in items if str(i.get("type", "")).lower() == wanted]
+    raise ApiError(400, "InvalidFilterInQueryString", f"Unsupported $filter: {flt}")

@@ -1,0 +1,124 @@
+"""Fault rules: make chosen requests fail the way Azure and Databricks fail.
+
+The collectors' retry, timeout and "could not evaluate" paths (DBX-EVAL-001/002) can only
+be tested if the emulator can throttle, error, hang, reset and deny on demand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Action = Literal["429", "500", "hang", "401", "403", "reset"]
+
+
+class FaultError(ValueError):
+    """A fault specification that cannot be used (bad JSON shape, unknown action...)."""
+
+
+class FaultRule(BaseModel):
+    """One rule; `match` is a case-insensitive substring or regex of the request path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    match: str = Field(min_length=1)
+    method: str | None = None
+    action: Action
+    count: int | None = Field(default=None, ge=1)
+    retry_after: float | None = Field(default=None, ge=0)
+    hang_seconds: float = Field(default=3600.0, ge=0)
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _action_text(cls, v: Any) -> Any:
+        return str(v).lower() if isinstance(v, (int, str)) else v
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method.upper() != method.upper():
+            return False
+        if self.match.lower() in path.lower():
+            return True
+        try:
+            return re.search(self.match, path, re.IGNORECASE) is not None
+        except re.error:
+            return False
+
+
+@dataclass
+class ActiveRule:
+    """A rule plus how many more times it fires (None = unlimited)."""
+
+    rule: FaultRule
+    remaining: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.rule.model_dump(exclude_none=True), "remaining": self.remaining}
+
+
+def parse_rule(raw: Any) -> FaultRule:
+    try:
+        return FaultRule.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "rule"
+        raise FaultError(f"fault rule {where}: {first['msg']} (value {first.get('input')!r})") from None
+
+
+def deny_rule(host: str, status: int = 403) -> FaultRule:
+    """Every workspace-API call for `host` fails with 403 (or 401)."""
+    if status not in (401, 403):
+        raise FaultError(f"deny_workspace status must be 401 or 403 (value {status!r})")
+    if not host or "/" in host:
+        raise FaultError(f"deny_workspace must be a workspace host (value {host!r})")
+    return FaultRule(match=f"^/ws/{re.escape(host)}/api/", action=str(status))
+
+
+def parse_spec(spec: dict[str, Any]) -> tuple[list[FaultRule] | None, int | None]:
+    """Read a `POST /_emulator/faults` body: (rules or None if not given, latency_ms or None)."""
+    if not isinstance(spec, dict):
+        raise FaultError("faults: expected a JSON object")
+    unknown = set(spec) - {"rules", "deny_workspace", "status", "latency_ms", "append"}
+    if unknown:
+        raise FaultError(f"faults: unknown field(s) {sorted(unknown)}")
+    rules: list[FaultRule] | None = None
+    if "rules" in spec or "deny_workspace" in spec:
+        raw_rules = spec.get("rules") or []
+        if not isinstance(raw_rules, list):
+            raise FaultError("faults: rules must be a list")
+        rules = [parse_rule(r) for r in raw_rules]
+        if spec.get("deny_workspace"):
+            status = spec.get("status", 403)
+            if not isinstance(status, int):
+                raise FaultError(f"faults: status must be 401 or 403 (value {status!r})")
+            rules.append(deny_rule(str(spec["deny_workspace"]), status))
+    latency = spec.get("latency_ms")
+    if latency is not None and (not isinstance(latency, (int, float)) or latency < 0):
+        raise FaultError(f"faults: latency_ms must be a non-negative number (value {latency!r})")
+    return rules, None if latency is None else int(latency)
+
+
+class FaultSet:
+    """The active rules, consulted once per request (first matching rule wins)."""
+
+    def __init__(self) -> None:
+        self.rules: list[ActiveRule] = []
+
+    def set(self, rules: list[FaultRule], *, append: bool = False) -> None:
+        new = [ActiveRule(r, r.count) for r in rules]
+        self.rules = [*self.rules, *new] if append else new
+
+    def clear(self) -> None:
+        self.rules = []
+
+    def take(self, method: str, path: str) -> FaultRule | None:
+        """The rule that fires for this request, counting it down."""
+        for active in self.rules:
+            if active.remaining == 0 or not active.rule.matches(method, path):
+                continue
+            if active.remaining is not None:
+                active.remaining -= 1
+            return active.rule
+        return None

@@ -1,0 +1,386 @@
+"""The in-memory estate: ARM resources and each workspace's API state.
+
+Plain synchronous data structures, touched only from the server's event loop, so no locks.
+Resources are indexed by lower-cased id (ARM ids are case-insensitive), by subscription and
+type (the workspace sweep lists 2,000 workspaces over 40 subscriptions), and by collection
+path (`.../providers/Microsoft.Insights/diagnosticSettings`). Subnets and NSG rules live only
+inside their parent's document, so the parent and the child can never disagree.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.events import DEFAULT_TENANT_ID, provider_and_type
+from emulator.seed import SCHEMA
+
+CHILD_COLLECTIONS: dict[str, dict[str, str]] = {
+    "microsoft.network/virtualnetworks": {"subnets": "subnets"},
+    "microsoft.network/networksecuritygroups": {
+        "securityrules": "securityRules",
+        "defaultsecurityrules": "defaultSecurityRules",
+    },
+}
+"""Parent type (lower) -> {child type segment (lower): property holding the embedded children}."""
+
+EMULATOR_USER_ID = 4242424242
+"""`created_by`/`updated_by` for IP access lists written through the emulator."""
+
+
+class ApiError(Exception):
+    """A request the estate refuses; the app renders it in ARM or Databricks shape."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def merge_patch(dst: dict[str, Any], src: dict[str, Any]) -> None:
+    """Merge `src` into `dst` recursively: dicts merge, anything else replaces, null removes."""
+    for key, value in src.items():
+        if value is None:
+            dst.pop(key, None)
+        elif isinstance(value, dict) and isinstance(dst.get(key), dict):
+            merge_patch(dst[key], value)
+        else:
+            dst[key] = copy.deepcopy(value)
+
+
+def _segments(path: str) -> list[str]:
+    return [p for p in path.strip("/").split("/") if p]
+
+
+def _is_extension(lower_id: str) -> bool:
+    return lower_id.count("/providers/") > 1
+
+
+def _not_found(resource_id: str) -> ApiError:
+    segs = _segments(resource_id)
+    rg = segs[3] if len(segs) > 3 and segs[2].lower() == "resourcegroups" else ""
+    try:
+        at = [s.lower() for s in segs].index("providers")
+        what = "/".join(segs[at + 1 :])
+    except ValueError:
+        what = "/".join(segs)
+    return ApiError(
+        404, "ResourceNotFound", f"The Resource '{what}' under resource group '{rg}' was not found."
+    )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def validate_cidrs(addresses: Any) -> list[str]:
+    """The workspace API rejects anything that is not an IPv4/IPv6 address or CIDR."""
+    if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+        raise ApiError(400, "INVALID_PARAMETER_VALUE", "ip_addresses must be a list of strings")
+    for a in addresses:
+        try:
+            ipaddress.ip_network(a, strict=False)
+        except ValueError:
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Invalid IP address or CIDR: {a}") from None
+    return list(addresses)
+
+
+@dataclass
+class WorkspaceApi:
+    """One workspace's API state (workspace-conf, IP access lists, token infos)."""
+
+    host: str
+    conf: dict[str, str] = field(default_factory=dict)
+    ip_lists: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_list(self, body: dict[str, Any], *, from_seed: bool = False) -> dict[str, Any]:
+        label, list_type = body.get("label"), body.get("list_type")
+        if not isinstance(label, str) or not label:
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", "label is required")
+        if list_type not in ("ALLOW", "BLOCK"):
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", "list_type must be ALLOW or BLOCK")
+        addresses = validate_cidrs(body.get("ip_addresses", []))
+        now = _now_ms()
+        item: dict[str, Any] = dict(body) if from_seed else {}
+        item.update(
+            {
+                "list_id": str(body.get("list_id") or uuid.uuid4()) if from_seed else str(uuid.uuid4()),
+                "label": label,
+                "list_type": list_type,
+                "ip_addresses": addresses,
+                "address_count": len(addresses),
+                "enabled": bool(body.get("enabled", True)),
+            }
+        )
+        for key, value in (("created_at", now), ("created_by", EMULATOR_USER_ID)):
+            item.setdefault(key, value)
+        item.setdefault("updated_at", item["created_at"])
+        item.setdefault("updated_by", item["created_by"])
+        self.ip_lists[item["list_id"]] = item
+        return item
+
+    def get_list(self, list_id: str) -> dict[str, Any]:
+        item = self.ip_lists.get(list_id)
+        if item is None:
+            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"IP access list {list_id} does not exist.")
+        return item
+
+    def update_list(self, list_id: str, body: dict[str, Any], *, replace: bool) -> dict[str, Any]:
+        item = self.get_list(list_id)
+        if replace:
+            for key in ("label", "list_type", "enabled"):
+                if key not in body:
+                    raise ApiError(400, "INVALID_PARAMETER_VALUE", f"{key} is required")
+        new = dict(item)
+        for key in ("label", "list_type", "enabled"):
+            if key in body:
+                new[key] = body[key]
+        if "ip_addresses" in body or replace:
+            new["ip_addresses"] = validate_cidrs(body.get("ip_addresses", []))
+        if new["list_type"] not in ("ALLOW", "BLOCK"):
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", "list_type must be ALLOW or BLOCK")
+        if not isinstance(new["label"], str) or not new["label"]:
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", "label must be a non-empty string")
+        new["enabled"] = bool(new["enabled"])
+        new["address_count"] = len(new["ip_addresses"])
+        new["updated_at"] = _now_ms()
+        new["updated_by"] = EMULATOR_USER_ID
+        self.ip_lists[list_id] = new
+        return new
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "workspace_conf": dict(self.conf),
+            "ip_access_lists": [copy.deepcopy(v) for v in self.ip_lists.values()],
+            "tokens": [copy.deepcopy(t) for t in self.tokens],
+        }
+
+
+class Estate:
+    """Subscriptions, ARM resources and workspace API states, as loaded from a validated seed."""
+
+    def __init__(self, seed: dict[str, Any]) -> None:
+        self.subscriptions: dict[str, dict[str, Any]] = {
+            s["subscriptionId"].lower(): dict(s) for s in seed.get("subscriptions", [])
+        }
+        self._resources: dict[str, dict[str, Any]] = {}
+        self._by_sub_type: dict[tuple[str, str], dict[str, None]] = {}
+        self._collections: dict[str, dict[str, None]] = {}
+        self.workspaces: dict[str, WorkspaceApi] = {}
+        children = []
+        for doc in seed.get("resources", []):
+            parent = self._child_parent_key(doc["id"])
+            if parent is not None:
+                children.append(doc)
+            else:
+                self._store(copy.deepcopy(doc))
+        for doc in children:
+            if self._child_parent_key(doc["id"]) in self._resources:
+                self.put(doc["id"], doc)
+            else:  # no parent in the seed: serve it on its own
+                self._store(copy.deepcopy(doc))
+        for host, ws in seed.get("databricks", {}).items():
+            api = WorkspaceApi(host=host, conf=dict(ws.get("workspace_conf", {})))
+            for item in ws.get("ip_access_lists", []):
+                api.add_list(item, from_seed=True)
+            api.tokens = [dict(t) for t in ws.get("tokens", [])]
+            self.workspaces[host.lower()] = api
+
+    # ---- subscriptions -------------------------------------------------------------------
+    def tenant_of(self, sub: str) -> str:
+        doc = self.subscriptions.get(sub.lower()) or {}
+        return str(doc.get("tenantId") or DEFAULT_TENANT_ID)
+
+    def subscription_view(self, sub_doc: dict[str, Any]) -> dict[str, Any]:
+        """The subscription as SubscriptionClient.subscriptions.list returns it."""
+        view = {"id": f"/subscriptions/{sub_doc['subscriptionId']}", **sub_doc}
+        view.setdefault("tenantId", DEFAULT_TENANT_ID)
+        view.setdefault("state", "Enabled")
+        return view
+
+    # ---- indexing ------------------------------------------------------------------------
+    def _store(self, doc: dict[str, Any]) -> None:
+        key = doc["id"].lower()
+        self._normalize_children(doc)
+        self._resources[key] = doc
+        self._collections.setdefault(key.rsplit("/", 1)[0], {})[key] = None
+        if not _is_extension(key):
+            sub = _segments(key)[1]
+            self._by_sub_type.setdefault((sub, str(doc.get("type", "")).lower()), {})[key] = None
+
+    def _unstore(self, key: str) -> None:
+        doc = self._resources.pop(key, None)
+        if doc is None:
+            return
+        self._collections.get(key.rsplit("/", 1)[0], {}).pop(key, None)
+        sub = _segments(key)[1]
+        self._by_sub_type.get((sub, str(doc.get("type", "")).lower()), {}).pop(key, None)
+
+    def _child_parent_key(self, resource_id: str) -> str | None:
+        """The lower-cased parent id if `resource_id` is an embedded child type (subnet, rule)."""
+        segs = _segments(resource_id)
+        if len(segs) < 10:
+            return None
+        parent = "/" + "/".join(segs[:-2])
+        _, parent_type = provider_and_type(parent)
+        if segs[-2].lower() in CHILD_COLLECTIONS.get(parent_type.lower(), {}):
+            return parent.lower()
+        return None
+
+    def _normalize_children(self, doc: dict[str, Any]) -> None:
+        """Give embedded children full ids and types, as ARM returns them."""
+        kinds = CHILD_COLLECTIONS.get(str(doc.get("type", "")).lower())
+        props = doc.get("properties")
+        if not kinds or not isinstance(props, dict):
+            return
+        for segment in kinds.values():
+            items = props.get(segment)
+            if not isinstance(items, list):
+                continue
+            for item in items:
+                if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                    continue
+                want = f"{doc['id']}/{segment}/{item['name']}"
+                if not isinstance(item.get("id"), str) or item["id"].lower() != want.lower():
+                    item["id"] = want
+                item.setdefault("type", f"{doc['type']}/{segment}")
+
+    def _child_slot(self, resource_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], int] | None:
+        """(parent doc, embedded list, index or -1) for an embedded child id whose parent exists."""
+        parent_key = self._child_parent_key(resource_id)
+        parent = self._resources.get(parent_key) if parent_key else None
+        if parent is None:
+            return None
+        segs = _segments(resource_id)
+        segment = CHILD_COLLECTIONS[str(parent.get("type", "")).lower()][segs[-2].lower()]
+        props = parent.setdefault("properties", {})
+        items = props.setdefault(segment, [])
+        name = segs[-1].lower()
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and str(item.get("name", "")).lower() == name:
+                return parent, items, i
+        return parent, items, -1
+
+    # ---- reads ---------------------------------------------------------------------------
+    def get(self, resource_id: str) -> dict[str, Any]:
+        doc = self._resources.get(resource_id.lower())
+        if doc is not None:
+            return doc
+        slot = self._child_slot(resource_id)
+        if slot is not None and slot[2] >= 0:
+            return slot[1][slot[2]]
+        raise _not_found(resource_id)
+
+    def list_by_type(self, sub: str, resource_type: str) -> list[dict[str, Any]]:
+        keys = self._by_sub_type.get((sub.lower(), resource_type.lower()), {})
+        return [self._resources[k] for k in keys]
+
+    def list_subscription(self, sub: str, resource_group: str | None = None) -> list[dict[str, Any]]:
+        """Top-level resources of a subscription (or of one resource group in it)."""
+        prefix = f"/subscriptions/{sub.lower()}/"
+        if resource_group is not None:
+            prefix += f"resourcegroups/{resource_group.lower()}/"
+        return [d for k, d in self._resources.items() if k.startswith(prefix) and not _is_extension(k)]
+
+    def list_collection(self, path: str) -> list[dict[str, Any]] | None:
+        """Documents under a collection path, [] for a valid empty one, None if the scope is unknown."""
+        key = path.rstrip("/").lower()
+        ids = self._collections.get(key)
+        if ids:
+            return [self._resources[k] for k in ids]
+        segs = _segments(key)
+        parent = "/" + "/".join(segs[:-1])
+        doc = self._resources.get(parent)
+        if doc is not None:
+            kinds = CHILD_COLLECTIONS.get(str(doc.get("type", "")).lower(), {})
+            if segs[-1] in kinds:
+                items = (doc.get("properties") or {}).get(kinds[segs[-1]]) or []
+                return [i for i in items if isinstance(i, dict)]
+        scope = segs[:-1]
+        if len(scope) >= 2 and scope[-2] == "providers":
+            scope = scope[:-2]
+        if len(scope) <= 4 or ("/" + "/".join(scope)) in self._resources:
+            return []
+        return None
+
+    # ---- writes --------------------------------------------------------------------------
+    def put(self, resource_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Create or replace; returns (stored doc, created)."""
+        slot = self._child_slot(resource_id)
+        if slot is None and self._child_parent_key(resource_id) is not None and (
+            resource_id.lower() not in self._resources
+        ):
+            name = _segments(resource_id)[-3]
+            raise ApiError(
+                404,
+                "ParentResourceNotFound",
+                "Can not perform requested operation on nested resource. "
+                f"Parent resource '{name}' not found.",
+            )
+        if slot is not None:
+            parent, items, index = slot
+            old = items[index] if index >= 0 else None
+            segment = CHILD_COLLECTIONS[str(parent["type"]).lower()][_segments(resource_id)[-2].lower()]
+            doc = copy.deepcopy(body)
+            doc["name"] = old["name"] if old else _segments(resource_id)[-1]
+            doc["id"] = f"{parent['id']}/{segment}/{doc['name']}"
+            doc["type"] = f"{parent['type']}/{segment}"
+            if old is not None:
+                items[index] = doc
+            else:
+                items.append(doc)
+            return doc, old is None
+        key = resource_id.lower()
+        old = self._resources.get(key)
+        doc = copy.deepcopy(body)
+        doc["id"] = old["id"] if old else resource_id
+        doc["name"] = old["name"] if old else _segments(resource_id)[-1]
+        if old:
+            doc["type"] = old["type"]
+        elif not isinstance(doc.get("type"), str):
+            doc["type"] = provider_and_type(resource_id)[1]
+        if old:  # same key, same type: the indexes stay valid and the seed order is kept
+            self._normalize_children(doc)
+            self._resources[key] = doc
+        else:
+            self._store(doc)
+        return doc, old is None
+
+    def patch(self, resource_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get(resource_id)
+        patch = {k: v for k, v in body.items() if k not in ("id", "name", "type")}
+        merge_patch(doc, patch)
+        key = resource_id.lower()
+        if key in self._resources:
+            self._normalize_children(doc)
+        return doc
+
+    def delete(self, resource_id: str) -> bool:
+        """Delete a resource, its embedded children and any extension resources scoped to it."""
+        key = resource_id.lower()
+        if key in self._resources:
+            self._unstore(key)
+            for other in [k for k in self._resources if k.startswith(key + "/")]:
+                self._unstore(other)
+            return True
+        slot = self._child_slot(resource_id)
+        if slot is not None and slot[2] >= 0:
+            del slot[1][slot[2]]
+            return True
+        return False
+
+    # ---- snapshot ------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The whole estate in the seed format, so a test can save and reload it."""
+        return {
+            "schema": SCHEMA,
+            "subscriptions": [copy.deepcopy(s) for s in self.subscriptions.values()],
+            "resources": [copy.deepcopy(d) for d in self._resources.values()],
+            "databricks": {ws.host: ws.snapshot() for ws in self.workspaces.values()},
+        }
