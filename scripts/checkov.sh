@@ -36,7 +36,8 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$CHECKOV_VERSION" ] || [ ! -x "$
   echo "checkov.sh: installing checkov $CHECKOV_VERSION into $VENV with $PY (one time)" >&2
   rm -rf "$VENV"
   "$PY" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" >&2
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) >&2
   echo "$CHECKOV_VERSION" > "$STAMP"
 fi
 

@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
         if current != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is stale: run scripts/gen_infra_operations.py", file=sys.stderr)
+            print(
+                f"{OUTPUT.relative_to(ROOT)} is stale: run scripts/gen_infra_operations.py", file=sys.stderr
+            )
             return 1
         return 0
     OUTPUT.write_text(text, encoding="utf-8")
