@@ -1,0 +1,185 @@
+"""The `driftwatch` command line (ARCHITECTURE 4.1).
+
+Imports are lazy: `driftwatch --help` must not pay for pydantic, the Azure SDKs or databricks-sdk.
+Exit codes: 0 done and nothing at/above --fail-on; 1 findings at/above --fail-on; 2 invalid input;
+3 some workspaces could not be evaluated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.baseline import Baseline
+    from core.evaluate import ScanResult
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+DEFAULT_BASELINE_NAMES = ("baseline.yaml", "baseline.yml", "baseline.json")
+
+
+class CliInputError(Exception):
+    """Invalid flags or files: exit 2 with this message."""
+
+
+def _default_baseline() -> str:
+    env = os.environ.get("DRIFTWATCH_BASELINE")
+    if env:
+        return env
+    for name in DEFAULT_BASELINE_NAMES:
+        if os.path.exists(name):
+            return name
+    raise CliInputError("no baseline given: pass --baseline FILE or set DRIFTWATCH_BASELINE")
+
+
+def _load_baseline(path: str | None) -> Baseline:
+    from core.baseline import load_baseline
+
+    return load_baseline(path or _default_baseline())
+
+
+def _emit(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _exit_for(result: ScanResult, fail_on: str | None) -> int:
+    from core.findings import severity_at_least
+
+    if result.errors:
+        return EXIT_INCOMPLETE
+    if fail_on and any(f.status == "open" and severity_at_least(f.severity, fail_on) for f in result.findings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from core.evaluate import evaluate_states
+    from core.report import render
+    from core.state import load_estate
+
+    baseline = _load_baseline(args.baseline)
+    estate = load_estate(args.state)
+    states, errors = estate.workspace_states()
+    result = evaluate_states(states, baseline, source="cli", errors=errors)
+    _emit(render(result, args.format))
+    return _exit_for(result, args.fail_on)
+
+
+def cmd_route_event(args: argparse.Namespace) -> int:
+    from core.events import ROUTING_SCHEMA, EventParseError, Topology, route_delivery
+    from core.state import load_estate
+
+    topology = Topology()
+    if args.state:
+        states, _ = load_estate(args.state).workspace_states()
+        topology = Topology.from_states(states)
+    try:
+        with open(args.events, "rb") as fh:
+            payload = fh.read()
+    except OSError as exc:
+        raise CliInputError(f"{args.events}: cannot read ({exc.strerror or exc})") from None
+    try:
+        decisions = route_delivery(payload, topology)
+    except EventParseError as exc:
+        raise CliInputError(f"{args.events}: {exc}") from None
+    doc = {"schema": ROUTING_SCHEMA, "decisions": [d.contract_dict() for d in decisions]}
+    _emit(json.dumps(doc, indent=2) + "\n")
+    return EXIT_OK
+
+
+def cmd_baseline_validate(args: argparse.Namespace) -> int:
+    baseline = _load_baseline(args.path)
+    doc = baseline.document
+    _emit(f"{args.path}: valid driftwatch.baseline/v1 (sha256 {baseline.sha256}); "
+          f"{len(doc.scopes)} scope(s), {len(doc.exemptions)} exemption(s)\n")
+    return EXIT_OK
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from core.rules import RULES
+
+    rules = [r.metadata() for r in RULES.values()]
+    if args.format == "json":
+        _emit(json.dumps({"schema": "driftwatch.rules/v1", "rules": rules}, indent=2) + "\n")
+    else:
+        w = max(len(r["title"]) for r in rules)
+        _emit("".join(f"{r['id']:<14} {r['severity']:<9} {r['title']:<{w}}\n" for r in rules))
+    return EXIT_OK
+
+
+def cmd_emulator(args: argparse.Namespace, rest: list[str]) -> int:
+    from emulator.cli import main as emulator_main
+
+    return emulator_main(rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="driftwatch",
+                                description="Compliance and drift detection for Azure Databricks workspaces.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def output_flags(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--format", choices=("table", "json", "csv"), default="table")
+        sp.add_argument("--fail-on", choices=SEVERITIES, default=None,
+                        help="exit 1 when an open finding is at or above this severity")
+
+    ev = sub.add_parser("evaluate", help="evaluate a driftwatch.estate/v1 snapshot offline (no network)")
+    ev.add_argument("--state", required=True, metavar="SNAPSHOT.json")
+    ev.add_argument("--baseline", metavar="P")
+    output_flags(ev)
+    ev.set_defaults(func=cmd_evaluate)
+
+    re_ = sub.add_parser("route-event", help="route an Event Grid delivery offline (no network)")
+    re_.add_argument("events", metavar="EVENTS.json")
+    re_.add_argument("--state", metavar="SNAPSHOT.json", help="topology source (which workspace uses which network)")
+    re_.set_defaults(func=cmd_route_event)
+
+    bl = sub.add_parser("baseline", help="baseline tools")
+    bl_sub = bl.add_subparsers(dest="baseline_command", required=True, metavar="ACTION")
+    bv = bl_sub.add_parser("validate", help="validate a baseline file")
+    bv.add_argument("path", metavar="P")
+    bv.set_defaults(func=cmd_baseline_validate)
+
+    ru = sub.add_parser("rules", help="list the rule catalogue")
+    ru.add_argument("--format", choices=("table", "json"), default="table")
+    ru.set_defaults(func=cmd_rules)
+
+    em = sub.add_parser("emulator", help="run the estate emulator (ARM, workspace API, Teams sink)",
+                        add_help=False)
+    em.set_defaults(func=cmd_emulator, passthrough=True)
+
+    _register_optional(sub, output_flags)
+    return p
+
+
+def _register_optional(sub: Any, output_flags: Any) -> None:
+    """Commands implemented in modules that need the Azure SDKs (still imported lazily)."""
+    from core import cli_online
+
+    cli_online.register(sub, output_flags)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] == "emulator":
+        return cmd_emulator(argparse.Namespace(), argv[1:])
+    args = parser.parse_args(argv)
+    from core.errors import InputError
+
+    try:
+        return int(args.func(args))
+    except (InputError, CliInputError) as exc:
+        sys.stderr.write(f"driftwatch: error: {exc}\n")
+        return EXIT_INPUT
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Parse Event Grid deliveries (Event Grid schema or CloudEvents 1.0) and route each event.
+
+A change to a workspace, its private endpoint connections or diagnostic settings scans that
+workspace; a change to its VNet, a subnet, an NSG or an NSG rule scans every workspace the
+topology says uses it; a workspace delete resolves its findings. Anything else is `ignore`d with a
+reason, and a malformed event is `reject`ed without stopping the rest of the delivery.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from core.arm_ids import parent_id, parse_arm_id_lower
+from core.events.model import ResourceEvent, RoutingDecision
+from core.events.operations import EVENT_TYPES, ROUTED_OPERATIONS
+from core.events.topology import Topology
+
+MAX_DELIVERY_BYTES = 1_048_576 + 65_536  # Event Grid caps a delivery at 1 MB; allow framing slack
+_EVENT_TYPES = {t.lower() for t in EVENT_TYPES}
+_ROUTED = {o.lower() for o in ROUTED_OPERATIONS}
+_VALIDATION = "microsoft.eventgrid.subscriptionvalidationevent"
+
+
+class EventParseError(ValueError):
+    """One event that is not a usable Event Grid / CloudEvents resource event."""
+
+
+def _req_str(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise EventParseError(f"{where}: field {key!r} missing or not a non-empty string")
+    return value
+
+
+def parse_event(raw: Any, index: int = 0) -> ResourceEvent:
+    """Normalise one event of either schema; EventParseError names the missing/bad field."""
+    where = f"event[{index}]"
+    if not isinstance(raw, Mapping):
+        raise EventParseError(f"{where}: expected a JSON object, got {type(raw).__name__}")
+    if "specversion" in raw:
+        if raw.get("specversion") != "1.0":
+            raise EventParseError(f"{where}: unsupported CloudEvents specversion {raw.get('specversion')!r}")
+        event_id = _req_str(raw, "id", where)
+        event_type = _req_str(raw, "type", where)
+        source = raw.get("source") if isinstance(raw.get("source"), str) else ""
+        data = raw.get("data")
+        subject = raw.get("subject") if isinstance(raw.get("subject"), str) else None
+        schema = "cloudevents"
+        time = raw.get("time") if isinstance(raw.get("time"), str) else None
+    elif "eventType" in raw:
+        event_id = _req_str(raw, "id", where)
+        event_type = _req_str(raw, "eventType", where)
+        source = raw.get("topic") if isinstance(raw.get("topic"), str) else ""
+        data = raw.get("data")
+        subject = raw.get("subject") if isinstance(raw.get("subject"), str) else None
+        schema = "eventgrid"
+        time = raw.get("eventTime") if isinstance(raw.get("eventTime"), str) else None
+    else:
+        raise EventParseError(f"{where}: neither Event Grid (eventType) nor CloudEvents 1.0 (specversion)")
+    if data is not None and not isinstance(data, Mapping):
+        raise EventParseError(f"{where}: field 'data' must be an object, got {type(data).__name__}")
+    data = data or {}
+    resource_uri = data.get("resourceUri") if isinstance(data.get("resourceUri"), str) else None
+    if event_type.lower() in _EVENT_TYPES:
+        if not (resource_uri or subject):
+            raise EventParseError(f"{where}: neither data.resourceUri nor subject names the resource")
+    def _s(key: str) -> str | None:
+        v = data.get(key)
+        return v if isinstance(v, str) else None
+    sub = _s("subscriptionId")
+    if not sub and isinstance(source, str) and source.lower().startswith("/subscriptions/"):
+        sub = source.split("/")[2]
+    return ResourceEvent(id=event_id, event_type=event_type, subject=subject or resource_uri or "",
+                         event_time=time, operation_name=_s("operationName"), resource_uri=resource_uri,
+                         status=_s("status"), subscription_id=sub, wire_schema=schema)  # type: ignore[arg-type]
+
+
+def parse_delivery(payload: bytes | str | Any) -> list[Any]:
+    """A delivery is a JSON array of events or one event; returns the raw items (not yet validated)."""
+    if isinstance(payload, bytes | bytearray):
+        if len(payload) > MAX_DELIVERY_BYTES:
+            raise EventParseError(f"delivery is {len(payload)} bytes, over Event Grid's 1 MB limit")
+        try:
+            payload = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EventParseError(f"delivery is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if isinstance(payload, str):
+        if len(payload) > MAX_DELIVERY_BYTES:
+            raise EventParseError(f"delivery is {len(payload)} characters, over Event Grid's 1 MB limit")
+        try:
+            payload = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise EventParseError(f"delivery is not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        except RecursionError:
+            raise EventParseError("delivery JSON is nested too deeply") from None
+    if isinstance(payload, list):
+        return payload
+    if isinstance(payload, Mapping):
+        return [payload]
+    raise EventParseError(f"delivery must be a JSON array or object, got {type(payload).__name__}")
+
+
+def _decision(ev: ResourceEvent, action: str, workspaces: Iterable[str], reason: str) -> RoutingDecision:
+    return RoutingDecision(event_id=ev.id, action=action, workspaces=list(workspaces), reason=reason,  # type: ignore[arg-type]
+                           event_time=ev.event_time, resource_id=ev.resource_id)
+
+
+def _workspace_id_of(rid: str, parts: Mapping[str, Any]) -> str | None:
+    """The workspace id when `rid` is a workspace or a child/extension of one."""
+    if parts.get("namespace") != "microsoft.databricks" or parts.get("type") != "workspaces":
+        return None
+    prefix = f"/providers/{rid.split('/providers/')[1].split('/')[0]}/workspaces/{parts['name']}"
+    low = rid.lower()
+    cut = low.find(prefix.lower())
+    return rid[: cut + len(prefix)] if cut >= 0 else None
+
+
+def route_event(ev: ResourceEvent, topology: Topology) -> RoutingDecision:
+    etype = ev.event_type.lower()
+    if etype == _VALIDATION:
+        return _decision(ev, "ignore", [], "subscription validation handshake (answered by the Functions host)")
+    if etype not in _EVENT_TYPES:
+        return _decision(ev, "ignore", [], f"event type {ev.event_type} is not a resource change driftwatch handles")
+    if ev.status and ev.status.lower() != "succeeded":
+        return _decision(ev, "ignore", [], f"operation status is {ev.status}, not Succeeded")
+    rid = ev.resource_id
+    try:
+        parts = parse_arm_id_lower(rid)
+    except Exception:  # the parser raises on some garbage; any failure is a bad id
+        return _decision(ev, "reject", [], f"resource id {rid!r} cannot be parsed")
+    if not parts.get("subscription") or not parts.get("namespace") or not parts.get("name"):
+        return _decision(ev, "reject", [], f"resource id {rid[:200]!r} is not an ARM resource id")
+    op = (ev.operation_name or "").lower()
+    if op and op not in _ROUTED:
+        return _decision(ev, "ignore", [], f"operation {ev.operation_name} does not affect monitored settings")
+    is_delete = etype.endswith("resourcedeletesuccess")
+
+    ws_id = _workspace_id_of(rid, parts)
+    if ws_id is not None:
+        if parts.get("last_child_num") is None:
+            if is_delete:
+                return _decision(ev, "resolve", [ws_id], "workspace deleted: its open findings resolve")
+            return _decision(ev, "scan", [ws_id], "workspace changed")
+        child = parts.get(f"child_type_{parts['last_child_num']}") or ""
+        if child in ("diagnosticsettings", "privateendpointconnections"):
+            return _decision(ev, "scan", [ws_id], f"workspace {child} changed")
+        return _decision(ev, "ignore", [], f"workspace child resource {child} is not monitored")
+
+    if parts.get("namespace") == "microsoft.network" and parts.get("type") in (
+            "virtualnetworks", "networksecuritygroups"):
+        child = parts.get("child_type_1")
+        if parts.get("last_child_num") not in (None, 1) or child not in (None, "subnets", "securityrules"):
+            return _decision(ev, "ignore", [], f"network child resource {child} is not monitored")
+        lookup_id = rid if child != "securityrules" else parent_id(rid)
+        workspaces = topology.workspaces_for(lookup_id)
+        if not workspaces and child == "subnets":
+            workspaces = topology.workspaces_for(parent_id(rid))
+        kind = {"subnets": "subnet", "securityrules": "NSG rule"}.get(child or "", parts["type"][:-1])
+        if not workspaces:
+            return _decision(ev, "ignore", [], f"{kind} is not used by any monitored workspace")
+        return _decision(ev, "scan", workspaces, f"{kind} used by {len(workspaces)} workspace(s) changed")
+    return _decision(ev, "ignore", [], f"resource type {parts.get('namespace')}/{parts.get('type')} is not monitored")
+
+
+def route_delivery(payload: bytes | str | Any, topology: Topology) -> list[RoutingDecision]:
+    """Route every event of a delivery; a bad event is rejected, the others still route."""
+    items = parse_delivery(payload)
+    decisions = []
+    for i, raw in enumerate(items):
+        try:
+            ev = parse_event(raw, i)
+        except EventParseError as exc:
+            event_id = raw.get("id") if isinstance(raw, Mapping) and isinstance(raw.get("id"), str) else None
+            decisions.append(RoutingDecision(event_id=event_id, action="reject", workspaces=[], reason=str(exc)))
+            continue
+        decisions.append(route_event(ev, topology))
+    return decisions

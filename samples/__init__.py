@@ -1,0 +1,1 @@
+"""Sample estates and baselines for the demo, tests and benchmarks (not deployed)."""

@@ -1,0 +1,328 @@
+"""Builders for realistic ARM documents and workspace-API payloads (`driftwatch.estate/v1`).
+
+Shapes follow azure-rest-api-specs examples (Databricks 2026-01-01, Network 2025-07-01): parameters
+wrapped as {"type", "value"}, display-name locations, embedded subnets and security rules.
+`python -m samples.factory` regenerates `samples/estate.json`, the bundled demo estate.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+import sys
+from typing import Any
+
+TENANT = "72f988bf-0000-4000-8000-000000000000"
+SUB_PROD = "1b0c4e2a-1111-4c1e-9a51-2f6a0c9d7e01"
+SUB_DEV = "8d3f7b6c-2222-4b8e-8f0a-6c2d1e4a9b02"
+DAY_MS = 86_400_000
+NOW_MS = 1_795_000_000_000  # 2026-11-18, fixed so the sample is reproducible
+
+MANAGED_RULES = [
+    ("databricks-worker-to-worker-inbound", "Inbound", 100, "*", "VirtualNetwork", "VirtualNetwork", "*"),
+    ("databricks-worker-to-databricks-webapp", "Outbound", 100, "Tcp", "VirtualNetwork", "AzureDatabricks", "443"),
+    ("databricks-worker-to-sql", "Outbound", 101, "Tcp", "VirtualNetwork", "Sql", "3306"),
+    ("databricks-worker-to-storage", "Outbound", 102, "Tcp", "VirtualNetwork", "Storage", "443"),
+    ("databricks-worker-to-worker-outbound", "Outbound", 103, "*", "VirtualNetwork", "VirtualNetwork", "*"),
+    ("databricks-worker-to-eventhub", "Outbound", 104, "Tcp", "VirtualNetwork", "EventHub", "9093"),
+]
+
+
+def rg_id(sub: str, rg: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}"
+
+
+def nsg_rule(nsg_id: str, name: str, direction: str, priority: int, protocol: str, src: str, dst: str,
+             port: str, access: str = "Allow") -> dict[str, Any]:
+    return {
+        "name": name,
+        "id": f"{nsg_id}/securityRules/{name}",
+        "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+        "etag": 'W/"00000000-0000-0000-0000-000000000001"',
+        "properties": {
+            "provisioningState": "Succeeded", "protocol": protocol, "sourcePortRange": "*",
+            "destinationPortRange": port, "sourceAddressPrefix": src, "destinationAddressPrefix": dst,
+            "access": access, "priority": priority, "direction": direction,
+            "sourcePortRanges": [], "destinationPortRanges": [], "sourceAddressPrefixes": [],
+            "destinationAddressPrefixes": [],
+        },
+    }
+
+
+def nsg_doc(sub: str, rg: str, name: str, location: str = "westeurope",
+            extra_rules: list[dict[str, Any]] | None = None, managed: bool = True) -> dict[str, Any]:
+    nid = f"{rg_id(sub, rg)}/providers/Microsoft.Network/networkSecurityGroups/{name}"
+    rules = [nsg_rule(nid, f"Microsoft.Databricks-workspaces_UseOnly_{n}", d, p, proto, s, t, port)
+             for n, d, p, proto, s, t, port in MANAGED_RULES] if managed else []
+    rules += extra_rules or []
+    return {"name": name, "id": nid, "type": "Microsoft.Network/networkSecurityGroups", "location": location,
+            "etag": 'W/"00000000-0000-0000-0000-000000000001"',
+            "properties": {"provisioningState": "Succeeded", "securityRules": rules}}
+
+
+def subnet(vnet_id: str, name: str, prefix: str, nsg_id: str | None, delegated: bool = True,
+           nat_id: str | None = None, route_table_id: str | None = None) -> dict[str, Any]:
+    props: dict[str, Any] = {"provisioningState": "Succeeded", "addressPrefix": prefix,
+                             "privateEndpointNetworkPolicies": "Disabled",
+                             "privateLinkServiceNetworkPolicies": "Enabled"}
+    if nsg_id:
+        props["networkSecurityGroup"] = {"id": nsg_id}
+    if nat_id:
+        props["natGateway"] = {"id": nat_id}
+    if route_table_id:
+        props["routeTable"] = {"id": route_table_id}
+    props["delegations"] = [{
+        "name": "databricks-del", "id": f"{vnet_id}/subnets/{name}/delegations/databricks-del",
+        "type": "Microsoft.Network/virtualNetworks/subnets/delegations",
+        "properties": {"serviceName": "Microsoft.Databricks/workspaces", "provisioningState": "Succeeded",
+                       "actions": ["Microsoft.Network/virtualNetworks/subnets/join/action"]},
+    }] if delegated else []
+    return {"name": name, "id": f"{vnet_id}/subnets/{name}", "type": "Microsoft.Network/virtualNetworks/subnets",
+            "properties": props}
+
+
+def vnet_doc(sub: str, rg: str, name: str, subnets: list[dict[str, Any]], space: str = "10.0.0.0/16",
+             location: str = "westeurope") -> dict[str, Any]:
+    return {"name": name, "id": f"{rg_id(sub, rg)}/providers/Microsoft.Network/virtualNetworks/{name}",
+            "type": "Microsoft.Network/virtualNetworks", "location": location,
+            "properties": {"provisioningState": "Succeeded", "addressSpace": {"addressPrefixes": [space]},
+                           "subnets": subnets}}
+
+
+def workspace_doc(sub: str, rg: str, name: str, ws_num: int, *, location: str = "West Europe",
+                  sku: str = "premium", npip: bool | None = True, public_access: str = "Disabled",
+                  nsg_rules: str = "AllRules", vnet_id: str | None = None, public_subnet: str = "host",
+                  private_subnet: str = "container", private_endpoint: str | None = "Approved",
+                  cmk: bool = True, infra_encryption: bool = True, esc: bool = True,
+                  tags: dict[str, str] | None = None) -> dict[str, Any]:
+    wid = f"{rg_id(sub, rg)}/providers/Microsoft.Databricks/workspaces/{name}"
+    params: dict[str, Any] = {
+        "prepareEncryption": {"type": "Bool", "value": cmk},
+        "requireInfrastructureEncryption": {"type": "Bool", "value": infra_encryption},
+        "storageAccountName": {"type": "String", "value": f"dbstorage{ws_num:04d}"},
+        "storageAccountSkuName": {"type": "String", "value": "Standard_GRS"},
+    }
+    if npip is not None:
+        params["enableNoPublicIp"] = {"type": "Bool", "value": npip}
+    if vnet_id:
+        params["customVirtualNetworkId"] = {"type": "String", "value": vnet_id}
+        params["customPublicSubnetName"] = {"type": "String", "value": public_subnet}
+        params["customPrivateSubnetName"] = {"type": "String", "value": private_subnet}
+    if cmk:
+        params["encryption"] = {"type": "Object", "value": {
+            "KeySource": "Microsoft.Keyvault", "KeyName": "dbfs-root", "keyversion": "0" * 32,
+            "keyvaulturi": f"https://kv-{name}.vault.azure.net/"}}
+    props: dict[str, Any] = {
+        "managedResourceGroupId": f"/subscriptions/{sub}/resourceGroups/databricks-rg-{name}",
+        "parameters": params,
+        "provisioningState": "Succeeded",
+        "publicNetworkAccess": public_access,
+        "requiredNsgRules": nsg_rules,
+        "workspaceId": f"{ws_num:016d}",
+        "workspaceUrl": f"adb-{ws_num:016d}.{ws_num % 20}.azuredatabricks.net",
+        "createdDateTime": "2026-01-15T09:30:00.0000000Z",
+        "authorizations": [{"principalId": "9a74af6f-d153-4348-988a-e2672920bee9",
+                            "roleDefinitionId": "8e3af657-a8ff-443c-a75c-2fe8c4bcd635"}],
+    }
+    if private_endpoint:
+        props["privateEndpointConnections"] = [{
+            "name": f"{name}.pe", "id": f"{wid}/privateEndpointConnections/{name}.pe",
+            "type": "Microsoft.Databricks/workspaces/privateEndpointConnections",
+            "properties": {"privateEndpoint": {"id": f"{rg_id(sub, rg)}/providers/Microsoft.Network/privateEndpoints/pe-{name}"},
+                           "groupIds": ["databricks_ui_api"],
+                           "privateLinkServiceConnectionState": {"status": private_endpoint,
+                                                                 "description": "", "actionsRequired": "None"},
+                           "provisioningState": "Succeeded"}}]
+    if cmk:
+        kv = {"keySource": "Microsoft.Keyvault", "keyVaultProperties": {
+            "keyVaultUri": f"https://kv-{name}.vault.azure.net/", "keyName": "cmk", "keyVersion": "1" * 32}}
+        props["encryption"] = {"entities": {"managedServices": kv, "managedDisk": {
+            **kv, "rotationToLatestKeyVersionEnabled": True}}}
+    if esc:
+        props["enhancedSecurityCompliance"] = {
+            "automaticClusterUpdate": {"value": "Enabled"},
+            "complianceSecurityProfile": {"value": "Enabled", "complianceStandards": ["HIPAA"]},
+            "enhancedSecurityMonitoring": {"value": "Enabled"},
+        }
+    return {"name": name, "id": wid, "type": "Microsoft.Databricks/workspaces", "location": location,
+            "sku": {"name": sku}, "tags": tags or {}, "properties": props}
+
+
+def diag_doc(workspace_id: str, categories: list[str] | None = None, all_logs: bool = False,
+             name: str = "to-law") -> dict[str, Any]:
+    logs = ([{"categoryGroup": "allLogs", "enabled": True}] if all_logs else
+            [{"category": c, "enabled": True} for c in categories or []])
+    sub = workspace_id.split("/")[2]
+    return {"name": name, "id": f"{workspace_id}/providers/Microsoft.Insights/diagnosticSettings/{name}",
+            "type": "Microsoft.Insights/diagnosticSettings",
+            "properties": {"logs": logs, "metrics": [],
+                           "workspaceId": f"/subscriptions/{sub}/resourceGroups/ops/providers/"
+                                          "Microsoft.OperationalInsights/workspaces/law-security"}}
+
+
+def ip_list(label: str, list_type: str, addresses: list[str], enabled: bool = True, n: int = 1) -> dict[str, Any]:
+    return {"list_id": f"{n:08d}-0000-4000-8000-{zlib.crc32(label.encode()) % 10**12:012d}", "label": label,
+            "list_type": list_type, "ip_addresses": addresses, "address_count": len(addresses),
+            "enabled": enabled, "created_at": NOW_MS - 30 * DAY_MS, "created_by": 1001,
+            "updated_at": NOW_MS - 30 * DAY_MS, "updated_by": 1001}
+
+
+def token(token_id: str, days: int | None, owner: str = "etl@contoso.com") -> dict[str, Any]:
+    created = NOW_MS - 10 * DAY_MS
+    return {"token_id": token_id, "creation_time": created,
+            "expiry_time": -1 if days is None else created + days * DAY_MS,
+            "comment": "pipeline", "created_by_id": 1001, "created_by_username": owner, "owner_id": 1001}
+
+
+COMPLIANT_CONF = {"enableIpAccessLists": "true", "maxTokenLifetimeDays": "90",
+                  "enableVerboseAuditLogs": "true", "enableDbfsFileBrowser": "false"}
+BASELINE_ALLOW = ["203.0.113.0/24", "198.51.100.7/32"]
+BASELINE_BLOCK = ["192.0.2.0/24"]
+
+
+def api_state(conf: dict[str, str] | None = None, allow: list[str] | None = None,
+              block: list[str] | None = None, tokens: list[dict[str, Any]] | None = None,
+              allow_enabled: bool = True) -> dict[str, Any]:
+    lists = [ip_list("corp-egress", "ALLOW", allow if allow is not None else list(BASELINE_ALLOW),
+                     enabled=allow_enabled)]
+    block = BASELINE_BLOCK if block is None else block
+    if block:
+        lists.append(ip_list("known-bad", "BLOCK", block, n=2))
+    return {"workspace_conf": dict(COMPLIANT_CONF if conf is None else conf), "ip_access_lists": lists,
+            "tokens": tokens if tokens is not None else [token("a1b2c3d4e5f60718", 30)]}
+
+
+def network_for(sub: str, rg: str, tag: str, *, space: str, public: str, private: str,
+                nsg_extra: list[dict[str, Any]] | None = None, delegated: bool = True,
+                egress: bool = True, managed_rules: bool = True) -> tuple[str, list[dict[str, Any]]]:
+    """A VNet with host/container subnets, an NSG on both and a NAT gateway; returns (vnet id, docs)."""
+    nsg = nsg_doc(sub, rg, f"nsg-{tag}", extra_rules=nsg_extra, managed=managed_rules)
+    vid = f"{rg_id(sub, rg)}/providers/Microsoft.Network/virtualNetworks/vnet-{tag}"
+    nat = f"{rg_id(sub, rg)}/providers/Microsoft.Network/natGateways/nat-{tag}" if egress else None
+    subs = [subnet(vid, "host", public, nsg["id"], delegated, nat), subnet(vid, "container", private, nsg["id"], delegated, nat)]
+    return vid, [vnet_doc(sub, rg, f"vnet-{tag}", subs, space), nsg]
+
+
+def sample_estate() -> dict[str, Any]:
+    """About eight workspaces over two subscriptions: compliant ones and every kind of drift."""
+    resources: list[dict[str, Any]] = []
+    databricks: dict[str, Any] = {}
+
+    def add(ws: dict[str, Any], api: dict[str, Any] | None, diag: dict[str, Any] | None = None) -> None:
+        resources.append(ws)
+        if diag is not None:
+            resources.append(diag)
+        if api is not None:
+            databricks[ws["properties"]["workspaceUrl"]] = api
+
+    all_cats = ["accounts", "clusters", "jobs", "notebook", "workspace"]
+    # 1. fully compliant (prod)
+    vid, docs = network_for(SUB_PROD, "rg-analytics", "analytics", space="10.10.0.0/16",
+                            public="10.10.0.0/24", private="10.10.1.0/24")
+    resources += docs
+    ws = workspace_doc(SUB_PROD, "rg-analytics", "dbw-analytics-prod", 1001, vnet_id=vid, tags={"env": "prod"})
+    add(ws, api_state(), diag_doc(ws["id"], all_cats))
+    # 2. compliant, allLogs category group, canonical location (prod)
+    vid, docs = network_for(SUB_PROD, "rg-finance", "finance", space="10.20.0.0/16",
+                            public="10.20.0.0/25", private="10.20.0.128/25")
+    resources += docs
+    ws = workspace_doc(SUB_PROD, "rg-finance", "dbw-finance-prod", 1002, location="westeurope", vnet_id=vid,
+                       tags={"env": "prod"})
+    add(ws, api_state(), diag_doc(ws["id"], all_logs=True))
+    # 3. network drift: someone opened SSH from the Internet, a managed rule edited, a subnet undelegated
+    open_ssh = nsg_rule(f"{rg_id(SUB_PROD, 'rg-ml')}/providers/Microsoft.Network/networkSecurityGroups/nsg-ml",
+                        "allow-vendor-ssh", "Inbound", 200, "Tcp", "Internet", "VirtualNetwork", "22")
+    vid, docs = network_for(SUB_PROD, "rg-ml", "ml", space="10.30.0.0/16", public="10.30.0.0/26",
+                            private="10.30.0.64/27", nsg_extra=[open_ssh])
+    nsg = docs[1]
+    for r in nsg["properties"]["securityRules"]:
+        if r["name"].endswith("worker-to-storage"):
+            r["properties"]["destinationAddressPrefix"] = "*"
+    docs[0]["properties"]["subnets"][1]["properties"]["delegations"] = []
+    resources += docs
+    ws = workspace_doc(SUB_PROD, "rg-ml", "dbw-ml-prod", 1003, vnet_id=vid, tags={"env": "prod"})
+    add(ws, api_state(), diag_doc(ws["id"], ["accounts", "clusters"]))
+    # 4. workspace drift: public access on, no private endpoint, standard SKU, no SCC, no CMK, wrong region
+    ws = workspace_doc(SUB_PROD, "rg-legacy", "dbw-legacy", 1004, location="East US 2", sku="standard",
+                       npip=None, public_access="Enabled", private_endpoint=None, cmk=False,
+                       infra_encryption=False, esc=False, nsg_rules="AllRules", tags={"env": "prod"})
+    add(ws, api_state(), None)
+    # 5. in-workspace drift: IP access lists off, broad and unexpected ALLOW entries, tokens forever
+    vid, docs = network_for(SUB_PROD, "rg-bi", "bi", space="10.40.0.0/16", public="10.40.0.0/24",
+                            private="10.40.1.0/24")
+    resources += docs
+    ws = workspace_doc(SUB_PROD, "rg-bi", "dbw-bi-prod", 1005, vnet_id=vid, tags={"env": "prod"})
+    conf = dict(COMPLIANT_CONF, enableIpAccessLists="false", maxTokenLifetimeDays="365",
+                enableDbfsFileBrowser="true")
+    add(ws, api_state(conf=conf, allow=["203.0.113.0/24", "0.0.0.0/0", "192.0.2.10"], block=[],
+                      tokens=[token("feedc0ffee000001", None, "bi-service@contoso.com"),
+                              token("feedc0ffee000002", 400), token("feedc0ffee000003", 30)]),
+        diag_doc(ws["id"], all_cats))
+    # 6. dev workspace: public access allowed by the dev scope, compliant for dev
+    vid, docs = network_for(SUB_DEV, "rg-dev", "dev", space="10.50.0.0/16", public="10.50.0.0/24",
+                            private="10.50.1.0/24")
+    resources += docs
+    ws = workspace_doc(SUB_DEV, "rg-dev", "dev-sandbox", 2001, public_access="Enabled", private_endpoint=None,
+                       vnet_id=vid, tags={"env": "dev"})
+    add(ws, api_state(), diag_doc(ws["id"], all_cats))
+    # 7. dev workspace that shares its subnets with #6, no egress; API unreadable (absent from snapshot)
+    ws = workspace_doc(SUB_DEV, "rg-dev", "dev-shared", 2002, public_access="Enabled", private_endpoint=None,
+                       vnet_id=vid, tags={"env": "dev"})
+    add(ws, None, diag_doc(ws["id"], all_cats))
+    # 8. legacy-rg workspace with an exempted vendor rule (exemption in the example baseline)
+    rule = nsg_rule(f"{rg_id(SUB_DEV, 'legacy-rg')}/providers/Microsoft.Network/networkSecurityGroups/nsg-vendor",
+                    "allow-vendor-ssh", "Inbound", 300, "Tcp", "*", "VirtualNetwork", "22")
+    vid, docs = network_for(SUB_DEV, "legacy-rg", "vendor", space="10.60.0.0/16", public="10.60.0.0/24",
+                            private="10.60.1.0/24", nsg_extra=[rule], egress=False)
+    resources += docs
+    ws = workspace_doc(SUB_DEV, "legacy-rg", "vendor-etl", 2003, vnet_id=vid, tags={"env": "prod"})
+    add(ws, api_state(block=["192.0.2.0/24"]), diag_doc(ws["id"], all_cats))
+    return {
+        "schema": "driftwatch.estate/v1",
+        "subscriptions": [
+            {"subscriptionId": SUB_PROD, "displayName": "contoso-data-prod", "state": "Enabled"},
+            {"subscriptionId": SUB_DEV, "displayName": "contoso-data-dev", "state": "Enabled"},
+        ],
+        "resources": resources,
+        "databricks": databricks,
+    }
+
+
+def large_estate(workspaces: int, subscriptions: int, *, shared_network_every: int = 4,
+                 drift_every: int = 7) -> dict[str, Any]:
+    """A synthetic estate for benchmarks: `workspaces` spread over `subscriptions`; groups of
+    `shared_network_every` workspaces share one VNet and NSG (each with its own two subnets);
+    every `drift_every`-th workspace drifts (public access on, 0.0.0.0/0 allowed)."""
+    subs = [f"{i:08d}-0000-4000-8000-{i:012d}" for i in range(subscriptions)]
+    resources: list[dict[str, Any]] = []
+    databricks: dict[str, Any] = {}
+    k = shared_network_every
+    for g in range(0, workspaces, k):
+        sub = subs[(g // k) % subscriptions]
+        rg = f"rg-{g // k:05d}"
+        nsg = nsg_doc(sub, rg, f"nsg-{g:05d}")
+        vid = f"{rg_id(sub, rg)}/providers/Microsoft.Network/virtualNetworks/vnet-{g:05d}"
+        nat = f"{rg_id(sub, rg)}/providers/Microsoft.Network/natGateways/nat-{g:05d}"
+        subnets = []
+        for n in range(g, min(g + k, workspaces)):
+            i = n - g
+            subnets += [subnet(vid, f"host-{n}", f"10.0.{2 * i}.0/24", nsg["id"], True, nat),
+                        subnet(vid, f"container-{n}", f"10.0.{2 * i + 1}.0/24", nsg["id"], True, nat)]
+            drift = n % drift_every == 0
+            ws = workspace_doc(sub, rg, f"dbw-{n:05d}", 10_000 + n, vnet_id=vid, public_subnet=f"host-{n}",
+                               private_subnet=f"container-{n}",
+                               public_access="Enabled" if drift else "Disabled", tags={"env": "prod"})
+            resources.append(ws)
+            resources.append(diag_doc(ws["id"], all_logs=True))
+            databricks[ws["properties"]["workspaceUrl"]] = api_state(
+                allow=list(BASELINE_ALLOW) + (["0.0.0.0/0"] if drift else []))
+        resources += [vnet_doc(sub, rg, f"vnet-{g:05d}", subnets, "10.0.0.0/16"), nsg]
+    return {"schema": "driftwatch.estate/v1",
+            "subscriptions": [{"subscriptionId": s, "displayName": f"sub-{i}", "state": "Enabled"}
+                              for i, s in enumerate(subs)],
+            "resources": resources, "databricks": databricks}
+
+
+if __name__ == "__main__":
+    json.dump(sample_estate(), sys.stdout, indent=1)
+    sys.stdout.write("\n")
