@@ -313,8 +313,10 @@ class Estate:
     def put(self, resource_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Create or replace; returns (stored doc, created)."""
         slot = self._child_slot(resource_id)
-        if slot is None and self._child_parent_key(resource_id) is not None and (
-            resource_id.lower() not in self._resources
+        if (
+            slot is None
+            and self._child_parent_key(resource_id) is not None
+            and (resource_id.lower() not in self._resources)
         ):
             name = _segments(resource_id)[-3]
             raise ApiError(
