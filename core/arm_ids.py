@@ -9,11 +9,11 @@ from typing import Any
 
 from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id
 
-__all__ = ["is_valid_resource_id", "parse_arm_id", "parse_arm_id_lower", "parent_id"]
+__all__ = ["is_valid_resource_id", "parent_id", "parse_arm_id", "parse_arm_id_lower"]
 
 
 def parse_arm_id(resource_id: str) -> dict[str, Any]:
-    return parse_resource_id(resource_id)
+    return dict(parse_resource_id(resource_id))
 
 
 def parse_arm_id_lower(resource_id: str) -> dict[str, Any]:

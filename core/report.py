@@ -21,10 +21,7 @@ CSV_COLUMNS = ["id", "rule_id", "title", "severity", "status", "resource_id", "s
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, str):
-        text = value
-    else:
-        text = json.dumps(value, sort_keys=True)
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     # Spreadsheet formula injection: a cell starting with = + - @ would be evaluated by Excel.
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         text = "'" + text

@@ -8,8 +8,8 @@ wrapped as {"type", "value"}, display-name locations, embedded subnets and secur
 from __future__ import annotations
 
 import json
-import zlib
 import sys
+import zlib
 from typing import Any
 
 TENANT = "72f988bf-0000-4000-8000-000000000000"

@@ -63,9 +63,9 @@ def parse_event(raw: Any, index: int = 0) -> ResourceEvent:
         raise EventParseError(f"{where}: field 'data' must be an object, got {type(data).__name__}")
     data = data or {}
     resource_uri = data.get("resourceUri") if isinstance(data.get("resourceUri"), str) else None
-    if event_type.lower() in _EVENT_TYPES:
-        if not (resource_uri or subject):
-            raise EventParseError(f"{where}: neither data.resourceUri nor subject names the resource")
+    if event_type.lower() in _EVENT_TYPES and not (resource_uri or subject):
+        raise EventParseError(f"{where}: neither data.resourceUri nor subject names the resource")
+
     def _s(key: str) -> str | None:
         v = data.get(key)
         return v if isinstance(v, str) else None
@@ -74,7 +74,7 @@ def parse_event(raw: Any, index: int = 0) -> ResourceEvent:
         sub = source.split("/")[2]
     return ResourceEvent(id=event_id, event_type=event_type, subject=subject or resource_uri or "",
                          event_time=time, operation_name=_s("operationName"), resource_uri=resource_uri,
-                         status=_s("status"), subscription_id=sub, wire_schema=schema)  # type: ignore[arg-type]
+                         status=_s("status"), subscription_id=sub, wire_schema=schema)
 
 
 def parse_delivery(payload: bytes | str | Any) -> list[Any]:
@@ -103,7 +103,7 @@ def parse_delivery(payload: bytes | str | Any) -> list[Any]:
 
 
 def _decision(ev: ResourceEvent, action: str, workspaces: Iterable[str], reason: str) -> RoutingDecision:
-    return RoutingDecision(event_id=ev.id, action=action, workspaces=list(workspaces), reason=reason,  # type: ignore[arg-type]
+    return RoutingDecision(event_id=ev.id, action=action, workspaces=list(workspaces), reason=reason,
                            event_time=ev.event_time, resource_id=ev.resource_id)
 
 

@@ -37,7 +37,7 @@ class Finding(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    schema_: Literal["driftwatch.finding/v1"] = Field(default=FINDING_SCHEMA, alias="schema")
+    schema_: Literal["driftwatch.finding/v1"] = Field(default="driftwatch.finding/v1", alias="schema")
     id: str
     rule_id: str
     title: str

@@ -3,6 +3,7 @@
 Importing this package registers every rule family; `RULES` maps id -> Rule.
 """
 
+from core.rule_ids import RULE_IDS
 from core.rules import conf, evaluation, ipacl, network, tokens, workspace  # noqa: F401  (registration)
 from core.rules.engine import (
     WorkspaceEvaluation,
@@ -13,6 +14,11 @@ from core.rules.engine import (
     network_rules_on,
 )
 from core.rules.registry import RULES, Rule, Violation
+
+# Catalogue order (ARCHITECTURE 4.4) for listings and docs, whatever the import order.
+_ordered = {rule_id: RULES[rule_id] for rule_id in RULE_IDS}
+RULES.clear()
+RULES.update(_ordered)
 
 __all__ = [
     "RULES",

@@ -96,8 +96,8 @@ def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
                 id=finding_id(ws.resource_id, r.id, v.subject),
                 rule_id=r.id,
                 title=r.title,
-                severity=severity,  # type: ignore[arg-type]
-                status=status,  # type: ignore[arg-type]
+                severity=severity,
+                status=status,
                 resource_id=ws.resource_id,
                 subscription_id=ws.subscription_id,
                 workspace_name=ws.name,

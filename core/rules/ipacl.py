@@ -63,7 +63,7 @@ def allow_entries_match(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Vi
 def _too_broad(net: IPNetwork, b: EffectiveBaseline) -> int | None:
     """The widest prefix allowed for this address family, or None when it is within bounds."""
     if net.prefixlen == 0:
-        return 1 if net.version == 4 else 1
+        return 1
     ipacl = b.settings.ip_access_lists
     limit = (ipacl.widest_allow_prefix if net.version == 4 else ipacl.widest_allow_prefix_v6) if ipacl else None
     if limit is not None and net.prefixlen < limit:

@@ -29,7 +29,7 @@ MANAGED_RULES_WITHOUT_SCC: dict[str, tuple[str, str, str, str]] = {
     "databricks-control-plane-to-worker-proxy": ("inbound", "allow", "azuredatabricks", "virtualnetwork"),
 }
 
-OPEN_SOURCES = frozenset({"*", "internet", "any", "0.0.0.0/0", "0.0.0.0", "::/0", "0.0.0.0/0.0.0.0"})
+OPEN_SOURCES = frozenset({"*", "internet", "any", "0.0.0.0/0", "0.0.0.0", "::/0", "0.0.0.0/0.0.0.0"})  # noqa: S104
 
 
 def _net(ws: WorkspaceState) -> NetworkState | None:

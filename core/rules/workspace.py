@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from core.baseline.load import EffectiveBaseline
 from core.rules.registry import Violation, rule
-from core.state.model import WorkspaceState
+from core.state.model import WorkspaceArm, WorkspaceState
 
 
-def _arm(ws: WorkspaceState):  # type: ignore[no-untyped-def]
+def _arm(ws: WorkspaceState) -> WorkspaceArm:
     assert ws.arm is not None  # the engine runs "arm" rules only when the document was read
     return ws.arm
 

@@ -197,7 +197,7 @@ def _find_subnet(vnet_doc: Mapping[str, Any] | None, subnet_id: str, name: str,
 def parse_subnet(subnet_id: str, name: str, role: str, doc: Mapping[str, Any] | None,
                  shared_with: Iterable[str] = ()) -> SubnetState:
     if doc is None:
-        return SubnetState(id=subnet_id, name=name, role=role, found=False)  # type: ignore[arg-type]
+        return SubnetState(id=subnet_id, name=name, role=role, found=False)
     props = _obj(doc.get("properties"))
     delegations = tuple(
         (_str(_obj(d.get("properties")).get("serviceName")) or "") for d in props.get("delegations") or []
@@ -206,7 +206,7 @@ def parse_subnet(subnet_id: str, name: str, role: str, doc: Mapping[str, Any] | 
     return SubnetState(
         id=_str(doc.get("id")) or subnet_id,
         name=name,
-        role=role,  # type: ignore[arg-type]
+        role=role,
         found=True,
         address_prefixes=_prefixes(props, "addressPrefix", "addressPrefixes"),
         delegations=delegations,
