@@ -447,9 +447,7 @@ class EmulatorApp:
             if method == "GET":
                 return web.json_response({"ip_access_list": ws.get_list(list_id)})
             if method in ("PATCH", "PUT"):
-                return web.json_response(
-                    {"ip_access_list": ws.update_list(list_id, body, replace=method == "PUT")}
-                )
+                return web.json_response({"ip_access_list": ws.update_list(list_id, body, replace=method == "PUT")})
             if method == "DELETE":
                 ws.get_list(list_id)
                 del ws.ip_lists[list_id]

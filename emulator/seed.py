@@ -165,8 +165,6 @@ def load_seed(seed: dict[str, Any] | str | Path) -> dict[str, Any]:
         out["databricks"][host] = {
             "workspace_conf": dict(ws.get("workspace_conf") or {}),
             "ip_access_lists": [dict(a) for a in ws.get("ip_access_lists") or []],
-            "tokens": [
-                {k: v for k, v in t.items() if k not in TOKEN_SECRET_KEYS} for t in ws.get("tokens") or []
-            ],
+            "tokens": [{k: v for k, v in t.items() if k not in TOKEN_SECRET_KEYS} for t in ws.get("tokens") or []],
         }
     return out

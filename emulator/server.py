@@ -113,9 +113,7 @@ class EmulatorServer:
             loop.close()
 
     async def _listen(self) -> None:
-        runner = web.AppRunner(
-            self._app.build(), handler_cancellation=True, shutdown_timeout=1.0, access_log=None
-        )
+        runner = web.AppRunner(self._app.build(), handler_cancellation=True, shutdown_timeout=1.0, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, backlog=1024)
         try:

@@ -69,9 +69,7 @@ def _not_found(resource_id: str) -> ApiError:
         what = "/".join(segs[at + 1 :])
     except ValueError:
         what = "/".join(segs)
-    return ApiError(
-        404, "ResourceNotFound", f"The Resource '{what}' under resource group '{rg}' was not found."
-    )
+    return ApiError(404, "ResourceNotFound", f"The Resource '{what}' under resource group '{rg}' was not found.")
 
 
 def _now_ms() -> int:
@@ -322,8 +320,7 @@ class Estate:
             raise ApiError(
                 404,
                 "ParentResourceNotFound",
-                "Can not perform requested operation on nested resource. "
-                f"Parent resource '{name}' not found.",
+                f"Can not perform requested operation on nested resource. Parent resource '{name}' not found.",
             )
         if slot is not None:
             parent, items, index = slot

@@ -169,10 +169,7 @@ def make_seed() -> dict[str, Any]:
                 "type": "Microsoft.Insights/diagnosticSettings",
                 "properties": {
                     "workspaceId": f"{RG}/providers/Microsoft.OperationalInsights/workspaces/law",
-                    "logs": [
-                        {"category": c, "enabled": True}
-                        for c in ("accounts", "clusters", "jobs", "workspace")
-                    ],
+                    "logs": [{"category": c, "enabled": True} for c in ("accounts", "clusters", "jobs", "workspace")],
                 },
             },
         ],
@@ -270,9 +267,7 @@ def arm_client() -> Callable[[EmulatorServer], Any]:
     from azure.mgmt.resource.resources import ResourceManagementClient
 
     def _make(server: EmulatorServer) -> ResourceManagementClient:
-        return ResourceManagementClient(
-            StaticToken(), SUB, base_url=server.url, authentication_policy=BearerOverHttp()
-        )
+        return ResourceManagementClient(StaticToken(), SUB, base_url=server.url, authentication_policy=BearerOverHttp())
 
     return _make
 

@@ -72,8 +72,7 @@ def test_workspace_list_pages_with_next_link(seed, ids, make_workspace_doc):
         assert (
             _get(
                 server,
-                "/subscriptions/99999999-0000-0000-0000-000000000000/providers/"
-                "Microsoft.Databricks/workspaces",
+                "/subscriptions/99999999-0000-0000-0000-000000000000/providers/Microsoft.Databricks/workspaces",
             ).json()["error"]["code"]
             == "SubscriptionNotFound"
         )
@@ -98,10 +97,7 @@ def test_unknown_resource_is_404_resource_not_found(emulator, ids):
 def test_child_subnet_and_rule_served_at_their_own_ids(emulator, ids):
     subnet = _get(emulator, f"{ids.VNET_ID}/subnets/SNET-HOST").json()
     assert subnet["id"] == f"{ids.VNET_ID}/subnets/snet-host"
-    assert (
-        subnet["properties"]["delegations"][0]["properties"]["serviceName"]
-        == "Microsoft.Databricks/workspaces"
-    )
+    assert subnet["properties"]["delegations"][0]["properties"]["serviceName"] == "Microsoft.Databricks/workspaces"
     rule = _get(emulator, f"{ids.NSG_ID}/securityRules/allow-vendor-ssh").json()
     assert rule["properties"]["sourceAddressPrefix"] == "Internet"
     listed = _get(emulator, f"{ids.VNET_ID}/subnets").json()["value"]
@@ -119,9 +115,7 @@ def test_diagnostic_settings_list(emulator, ids):
 
 def test_put_patch_delete_record_events(emulator, ids):
     rule_id = f"{ids.NSG_ID}/securityRules/allow-any-rdp"
-    rule = {
-        "properties": {"access": "Allow", "direction": "Inbound", "sourceAddressPrefix": "*", "priority": 300}
-    }
+    rule = {"properties": {"access": "Allow", "direction": "Inbound", "sourceAddressPrefix": "*", "priority": 300}}
     r = requests.put(emulator.url + rule_id, params=API, headers=AUTH, json=rule, timeout=10)
     assert r.status_code == 201
     assert r.json()["type"] == "Microsoft.Network/networkSecurityGroups/securityRules"
@@ -138,12 +132,8 @@ def test_put_patch_delete_record_events(emulator, ids):
 
     r = requests.delete(emulator.url + ids.DIAG_ID, params=API, headers=AUTH, timeout=10)
     assert r.status_code == 200
-    assert (
-        requests.delete(emulator.url + ids.DIAG_ID, params=API, headers=AUTH, timeout=10).status_code == 204
-    )
-    assert _get(emulator, f"{ids.WS_ID}/providers/Microsoft.Insights/diagnosticSettings").json() == {
-        "value": []
-    }
+    assert requests.delete(emulator.url + ids.DIAG_ID, params=API, headers=AUTH, timeout=10).status_code == 204
+    assert _get(emulator, f"{ids.WS_ID}/providers/Microsoft.Insights/diagnosticSettings").json() == {"value": []}
 
     events = emulator.events()
     assert [e["eventType"] for e in events] == [
@@ -173,9 +163,7 @@ def test_put_patch_delete_record_events(emulator, ids):
 def test_vnet_put_and_delete_keep_children_consistent(emulator, ids):
     vnet = _get(emulator, ids.VNET_ID).json()
     vnet["properties"]["subnets"] = [s for s in vnet["properties"]["subnets"] if s["name"] == "snet-host"]
-    vnet["properties"]["subnets"].append(
-        {"name": "snet-new", "properties": {"addressPrefix": "10.10.9.0/24"}}
-    )
+    vnet["properties"]["subnets"].append({"name": "snet-new", "properties": {"addressPrefix": "10.10.9.0/24"}})
     r = requests.put(emulator.url + ids.VNET_ID, params=API, headers=AUTH, json=vnet, timeout=10)
     assert r.status_code == 200
     assert _get(emulator, f"{ids.VNET_ID}/subnets/snet-container").status_code == 404
@@ -183,14 +171,10 @@ def test_vnet_put_and_delete_keep_children_consistent(emulator, ids):
     assert new["id"] == f"{ids.VNET_ID}/subnets/snet-new"
     # a write to the child shows up in the parent's embedded copy
     child = {"properties": {"addressPrefix": "10.10.0.0/27"}}
-    requests.put(
-        emulator.url + f"{ids.VNET_ID}/subnets/snet-host", params=API, headers=AUTH, json=child, timeout=10
-    )
+    requests.put(emulator.url + f"{ids.VNET_ID}/subnets/snet-host", params=API, headers=AUTH, json=child, timeout=10)
     embedded = {s["name"]: s for s in _get(emulator, ids.VNET_ID).json()["properties"]["subnets"]}
     assert embedded["snet-host"]["properties"] == {"addressPrefix": "10.10.0.0/27"}
-    assert (
-        requests.delete(emulator.url + ids.VNET_ID, params=API, headers=AUTH, timeout=10).status_code == 200
-    )
+    assert requests.delete(emulator.url + ids.VNET_ID, params=API, headers=AUTH, timeout=10).status_code == 200
     assert _get(emulator, f"{ids.VNET_ID}/subnets/snet-host").status_code == 404
     r = requests.put(emulator.url + f"{ids.VNET_ID}/subnets/x", params=API, headers=AUTH, json={}, timeout=10)
     assert r.status_code == 404 and r.json()["error"]["code"] == "ParentResourceNotFound"
@@ -219,9 +203,7 @@ def test_events_are_delivered_to_event_target(seed, ids):
     try:
         target = f"http://127.0.0.1:{receiver.server_address[1]}/api/events"
         with EmulatorServer(seed, event_target=target) as server:
-            r = requests.patch(
-                server.url + ids.WS_ID, params=API, headers=AUTH, json={"tags": {"x": "1"}}, timeout=10
-            )
+            r = requests.patch(server.url + ids.WS_ID, params=API, headers=AUTH, json={"tags": {"x": "1"}}, timeout=10)
             assert r.status_code == 200
             deadline = time.monotonic() + 5
             while not _Receiver.received and time.monotonic() < deadline:
@@ -253,10 +235,7 @@ def test_make_event_helper_for_extension_and_child_ids(ids):
     event = make_event(ids.DIAG_ID, "PUT")
     assert event["data"]["operationName"] == "Microsoft.Insights/diagnosticSettings/write"
     assert event["topic"] == f"/subscriptions/{ids.SUB}"
-    assert (
-        operation_name(f"{ids.VNET_ID}/subnets/a", "DELETE")
-        == "Microsoft.Network/virtualNetworks/subnets/delete"
-    )
+    assert operation_name(f"{ids.VNET_ID}/subnets/a", "DELETE") == "Microsoft.Network/virtualNetworks/subnets/delete"
     assert make_event(ids.WS_ID, "DELETE")["eventType"] == "Microsoft.Resources.ResourceDeleteSuccess"
 
 
