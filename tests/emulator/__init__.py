@@ -1,0 +1,1 @@
+"""Tests for the estate emulator (ARCHITECTURE 3, 4.3)."""
