@@ -298,6 +298,11 @@ class EmulatorApp:
             if method != "GET":
                 raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection.")
             return self._arm_list(request, segs)
+        if method == "GET" and len(segs) == 4 and segs[2].lower() == "resourcegroups":
+            for group in estate.resource_groups(segs[1]):
+                if group["name"].lower() == segs[3].lower():
+                    return web.json_response(group)
+            raise ApiError(404, "ResourceGroupNotFound", f"Resource group '{segs[3]}' could not be found.")
         if method == "GET":
             return web.json_response(estate.get(path))
         if method == "DELETE":
@@ -338,6 +343,8 @@ class EmulatorApp:
             if flt:
                 items = _filter_by_type(items, flt)
             return self._page(request, items)
+        if low[2:] == ["resourcegroups"]:
+            return self._page(request, estate.resource_groups(segs[1]))
         if len(segs) == 5 and low[2] == "providers":
             return self._page(request, estate.list_by_type(segs[1], f"{segs[3]}/{segs[4]}"))
         items_or_none = estate.list_collection(request.path)

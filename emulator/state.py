@@ -307,6 +307,22 @@ class Estate:
             return []
         return None
 
+    def resource_groups(self, sub: str) -> list[dict[str, Any]]:
+        """Resource groups are not seeded; one exists wherever a resource lives (enough for lookups)."""
+        groups: dict[str, dict[str, Any]] = {}
+        for doc in self.list_subscription(sub):
+            segs = _segments(doc["id"])
+            if len(segs) < 4 or segs[2].lower() != "resourcegroups" or segs[3].lower() in groups:
+                continue
+            groups[segs[3].lower()] = {
+                "id": "/" + "/".join(segs[:4]),
+                "name": segs[3],
+                "type": "Microsoft.Resources/resourceGroups",
+                "location": doc.get("location", ""),
+                "properties": {"provisioningState": "Succeeded"},
+            }
+        return list(groups.values())
+
     # ---- writes --------------------------------------------------------------------------
     def put(self, resource_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Create or replace; returns (stored doc, created)."""

@@ -258,3 +258,40 @@ def test_state_snapshot_round_trips(emulator, ids):
         assert again.state() == state
     tokens = state["databricks"][ids.HOST]["tokens"]
     assert tokens and "token_value" not in tokens[0]
+
+
+def test_resource_groups_are_derived_from_resources(emulator, ids, arm_client):
+    client = arm_client(emulator)
+    assert [g.name for g in client.resource_groups.list()] == ["rg-data"]
+    assert client.resource_groups.get("RG-DATA").id == ids.RG
+    assert _get(emulator, f"/subscriptions/{ids.SUB}/resourceGroups/nope").status_code == 404
+    names = sorted(r.name for r in client.resources.list_by_resource_group("rg-data"))
+    assert names == ["nsg-dbx", "vnet-dbx", "ws-prod"]
+
+
+def test_listing_2000_workspaces_over_40_subscriptions_is_fast(make_workspace_doc):
+    subs = [f"{i:08d}-0000-4000-8000-000000000000" for i in range(40)]
+    resources = [
+        make_workspace_doc(
+            f"/subscriptions/{subs[i % 40]}/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/w{i}",
+            f"adb-{i}.1.azuredatabricks.net",
+        )
+        for i in range(2000)
+    ]
+    seed = {
+        "schema": "driftwatch.estate/v1",
+        "subscriptions": [{"subscriptionId": s, "displayName": s, "state": "Enabled"} for s in subs],
+        "resources": resources,
+    }
+    with EmulatorServer(seed) as server, requests.Session() as http:
+        started = time.monotonic()
+        seen = 0
+        for sub in subs:
+            url: str | None = f"{server.url}/subscriptions/{sub}/providers/Microsoft.Databricks/workspaces"
+            params: dict[str, str] | None = API
+            while url:
+                body = http.get(url, headers=AUTH, params=params, timeout=10).json()
+                seen += len(body["value"])
+                url, params = body.get("nextLink"), None
+        assert seen == 2000
+        assert time.monotonic() - started < 5
