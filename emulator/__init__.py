@@ -3,4 +3,14 @@
 Developers and the test-suite point the real azure-mgmt clients and databricks-sdk at it
 (`emulator.server.EmulatorServer`, or `python -m emulator --seed P`). It holds estate state
 only and knows nothing about driftwatch's compliance rules.
+
+Routes (one server, 127.0.0.1 only):
+- ARM under `/subscriptions...` (bearer + `api-version` required): subscription list/get,
+  `/subscriptions/{s}/providers/{ns}/{type}` (paged, `$skiptoken`), `/resources` and
+  `/resourceGroups[/{rg}[/resources]]`, GET/PUT/PATCH/DELETE on any resource id incl. subnets,
+  NSG rules and extension resources, and collections such as `.../diagnosticSettings`.
+- Workspace API under `/ws/{workspaceUrl host}/api/2.0/`: `ip-access-lists[/{id}]`,
+  `workspace-conf`, `token-management/tokens[/{id}]`.
+- `POST /teams/{name}`: Workflows webhook sink.
+- `/_emulator/{health,state,faults,requests,events,teams}`: control and inspection, no auth.
 """
