@@ -111,10 +111,9 @@ def _workspace_id_of(rid: str, parts: Mapping[str, Any]) -> str | None:
     """The workspace id when `rid` is a workspace or a child/extension of one."""
     if parts.get("namespace") != "microsoft.databricks" or parts.get("type") != "workspaces":
         return None
-    prefix = f"/providers/{rid.split('/providers/')[1].split('/')[0]}/workspaces/{parts['name']}"
-    low = rid.lower()
-    cut = low.find(prefix.lower())
-    return rid[: cut + len(prefix)] if cut >= 0 else None
+    marker = f"/providers/microsoft.databricks/workspaces/{parts['name']}"
+    cut = rid.lower().find(marker)
+    return rid[: cut + len(marker)] if cut >= 0 else None
 
 
 def route_event(ev: ResourceEvent, topology: Topology) -> RoutingDecision:
