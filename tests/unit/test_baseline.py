@@ -73,7 +73,7 @@ def test_missing_and_binary_files(tmp_path: Path) -> None:
         load_baseline(tmp_path / "nope.yaml")
     p = tmp_path / "bin.yaml"
     p.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(BaselineError, match="bin.yaml"):
+    with pytest.raises(BaselineError, match=r"bin\.yaml"):
         load_baseline(p)
 
 

@@ -123,7 +123,7 @@ def test_shared_nsg_routes_to_every_workspace() -> None:
 
 def test_every_routed_operation_is_handled(topo: Topology) -> None:
     for op in ROUTED_OPERATIONS:
-        provider, *types, verb = op.split("/")
+        *_, verb = op.split("/")
         assert verb in ("write", "delete")
 
 
