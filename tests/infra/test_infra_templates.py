@@ -437,3 +437,37 @@ def test_outputs_name_the_app_and_identity_and_leak_nothing(templates: dict[str,
     rendered = json.dumps(outputs).lower()
     for leak in ("connectionstring", "webhook", "secret"):
         assert leak not in rendered, f"an output mentions {leak}"
+
+
+def test_role_walker_sees_an_owner_grant_in_a_template() -> None:
+    """The helpers above resolve literal and variable role ids, so a forbidden grant cannot hide."""
+    from pycep import BicepParser
+
+    text = """
+var roles = {
+  owner: '8e3af657-a8ff-443c-a75c-2fe8c4bcd635'
+}
+var contributor = 'b24988ac-6180-42a0-ab88-20f7381ae24c'
+
+resource a 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid('a')
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.owner)
+    principalId: appPrincipalId
+  }
+}
+
+resource b 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid('b')
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', contributor)
+    principalId: appPrincipalId
+  }
+}
+"""
+    template = BicepParser().parse(text=text)
+    found = {
+        role_guid(template, body(decl)["properties"]["roleDefinitionId"])
+        for decl in resources_of_type(template, "Microsoft.Authorization/roleAssignments").values()
+    }
+    assert found == {OWNER, CONTRIBUTOR}

@@ -1,1 +1,0 @@
-"""Tests for the estate emulator (ARCHITECTURE 3, 4.3)."""
