@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.arm_ids import parse_arm_id_lower
 from core.baseline.load import validation_messages
-from core.state.model import CollectionError, WorkspaceState
+from core.state.model import CollectionError, NsgState, WorkspaceArm, WorkspaceState
 from core.state.parse import (
     StateError,
     build_workspace_state,
@@ -79,16 +79,23 @@ class Estate:
     def diagnostics_for(self, workspace_id: str) -> list[dict[str, Any]]:
         return self._diag.get(workspace_id.lower(), [])
 
-    def subnet_users(self) -> dict[str, list[str]]:
-        """Lower-cased subnet id -> the workspaces injected into it (for DBX-NET-006 sharing)."""
-        users: dict[str, list[str]] = defaultdict(list)
+    def parsed_workspaces(self) -> list[tuple[dict[str, Any], WorkspaceArm | StateError]]:
+        out: list[tuple[dict[str, Any], WorkspaceArm | StateError]] = []
         for doc in self.workspace_docs():
             try:
-                arm = parse_workspace_arm(doc)
-            except StateError:
-                continue
-            for sid, _, _ in subnet_ids(arm):
-                users[sid.lower()].append(str(doc["id"]))
+                out.append((doc, parse_workspace_arm(doc)))
+            except StateError as exc:
+                out.append((doc, exc))
+        return out
+
+    @staticmethod
+    def subnet_users(parsed: list[tuple[dict[str, Any], WorkspaceArm | StateError]]) -> dict[str, list[str]]:
+        """Lower-cased subnet id -> the workspaces injected into it (for DBX-NET-006 sharing)."""
+        users: dict[str, list[str]] = defaultdict(list)
+        for doc, arm in parsed:
+            if isinstance(arm, WorkspaceArm):
+                for sid, _, _ in subnet_ids(arm):
+                    users[sid.lower()].append(str(doc["id"]))
         return dict(users)
 
     def workspace_states(self) -> tuple[list[WorkspaceState], list[dict[str, str]]]:
@@ -98,11 +105,14 @@ class Estate:
         """
         states: list[WorkspaceState] = []
         errors: list[dict[str, str]] = []
-        users = self.subnet_users()
-        for doc in self.workspace_docs():
+        parsed = self.parsed_workspaces()
+        users = self.subnet_users(parsed)
+        nsg_cache: dict[str, NsgState] = {}
+        for doc, arm in parsed:
             rid = str(doc.get("id"))
             try:
-                arm = parse_workspace_arm(doc)
+                if isinstance(arm, StateError):
+                    raise arm
                 api = None
                 errs: list[CollectionError] = []
                 host = (arm.workspace_url or "").lower()
@@ -117,7 +127,7 @@ class Estate:
                     ))
                 states.append(build_workspace_state(
                     doc, self.lookup, diagnostics=self.diagnostics_for(rid), workspace_api=api,
-                    subnet_users=users, errors=errs,
+                    subnet_users=users, errors=errs, arm=arm, nsg_cache=nsg_cache,
                 ))
             except StateError as exc:
                 errors.append({"resource_id": rid, "stage": "parse", "message": str(exc)})
@@ -126,17 +136,18 @@ class Estate:
 
 def _merge_children(resources: dict[str, dict[str, Any]]) -> None:
     """Fold standalone subnets / security rules into their parent's embedded list (standalone wins)."""
+    child_types = {"microsoft.network/virtualnetworks/subnets": "subnets",
+                   "microsoft.network/networksecuritygroups/securityrules": "securityRules"}
     for rid, doc in list(resources.items()):
-        parts = parse_arm_id_lower(rid)
-        child = {"virtualnetworks/subnets": "subnets", "networksecuritygroups/securityrules": "securityRules"}
-        key = child.get(f"{parts.get('type', '')}/{parts.get('child_type_1', '')}")
-        if not key or parts.get("last_child_num") != 1:
+        key = child_types.get(str(doc.get("type", "")).lower())
+        if not key or parse_arm_id_lower(rid).get("last_child_num") != 1:
             continue
         parent_id = rid.rsplit("/", 2)[0]
         parent = resources.get(parent_id)
         if parent is None:
             continue
-        props = parent.setdefault("properties", {})
+        props = dict(parent.get("properties") or {})
+        parent["properties"] = props
         embedded = [c for c in props.get(key) or []
                     if str(c.get("name", "")).lower() != str(doc.get("name", "")).lower()]
         embedded.append(doc)
@@ -154,17 +165,17 @@ def parse_estate(data: Any, source: str = "<estate>") -> Estate:
         raise SnapshotError(validation_messages(source, exc)) from None
     resources: dict[str, dict[str, Any]] = {}
     diag: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in doc.resources:
-        d = r.model_dump(mode="json")
-        lid = r.id.lower()
+    for raw in data["resources"] if "resources" in data else []:
+        d = dict(raw)  # validated above; shallow copy so folding children never edits the caller's data
+        lid = str(d["id"]).lower()
         resources[lid] = d
         if DIAG_MARKER in lid:
             diag[lid.split(DIAG_MARKER, 1)[0]].append(d)
     _merge_children(resources)
     return Estate(
-        subscriptions=[s.model_dump(mode="json") for s in doc.subscriptions],
+        subscriptions=[dict(s) for s in data.get("subscriptions") or []],
         resources=resources,
-        databricks={h.lower(): v.model_dump(mode="json") for h, v in doc.databricks.items()},
+        databricks={h.lower(): dict(v) for h, v in (data.get("databricks") or {}).items()},
         source=source,
         _diag=dict(diag),
     )

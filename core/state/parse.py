@@ -229,7 +229,8 @@ def subnet_ids(arm: WorkspaceArm) -> list[tuple[str, str, str]]:
 
 
 def build_network(arm: WorkspaceArm, workspace_id: str, lookup: Lookup,
-                  subnet_users: Mapping[str, Iterable[str]] | None = None) -> NetworkState | None:
+                  subnet_users: Mapping[str, Iterable[str]] | None = None,
+                  nsg_cache: dict[str, NsgState] | None = None) -> NetworkState | None:
     """The VNet, both subnets and every NSG on them; None when the workspace is not injected."""
     if not arm.vnet_id:
         return None
@@ -241,8 +242,14 @@ def build_network(arm: WorkspaceArm, workspace_id: str, lookup: Lookup,
         subnets.append(parse_subnet(sid, name, role, _find_subnet(vnet_doc, sid, name, lookup), others))
     nsgs: dict[str, NsgState] = {}
     for sub in subnets:
-        if sub.nsg_id and sub.nsg_id.lower() not in nsgs:
-            nsgs[sub.nsg_id.lower()] = parse_nsg(sub.nsg_id, lookup(sub.nsg_id))
+        key = (sub.nsg_id or "").lower()
+        if key and key not in nsgs:
+            cached = nsg_cache.get(key) if nsg_cache is not None else None
+            if cached is None:
+                cached = parse_nsg(sub.nsg_id or "", lookup(key))
+                if nsg_cache is not None:
+                    nsg_cache[key] = cached  # NSGs are shared: parse each once per estate
+            nsgs[key] = cached
     return NetworkState(vnet_id=arm.vnet_id, vnet_found=vnet_doc is not None, subnets=tuple(subnets),
                         nsgs=tuple(nsgs.values()))
 
@@ -341,11 +348,14 @@ def build_workspace_state(
     read_network: bool = True,
     subnet_users: Mapping[str, Iterable[str]] | None = None,
     errors: Iterable[CollectionError] = (),
+    arm: WorkspaceArm | None = None,
+    nsg_cache: dict[str, NsgState] | None = None,
 ) -> WorkspaceState:
     """Assemble one workspace's state from its documents; `lookup` resolves VNet/subnet/NSG ids."""
     ident = workspace_identity_fields(doc)
-    arm = parse_workspace_arm(doc)
-    network = build_network(arm, ident["resource_id"], lookup, subnet_users) if read_network else None
+    arm = arm or parse_workspace_arm(doc)
+    network = (build_network(arm, ident["resource_id"], lookup, subnet_users, nsg_cache)
+               if read_network else None)
     diags = None if diagnostics is None else tuple(parse_diagnostic_setting(d) for d in diagnostics)
     return WorkspaceState(**ident, arm=arm, network=network, diagnostics=diags, workspace_api=workspace_api,
                           errors=tuple(errors))
