@@ -44,3 +44,15 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e . 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   echo "$want" > "$stamp"
 fi
+
+# Azurite (Azure Storage emulator) from npm, pinned in package-lock.json.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "driftwatch needs Node.js and npm for Azurite (e.g. 'sudo apt-get install nodejs npm')." >&2
+  exit 1
+fi
+lock_want=$(sha256sum package.json package-lock.json | sha256sum | cut -d' ' -f1)
+if [ ! -x node_modules/.bin/azurite ] || [ "$(cat node_modules/.driftwatch-installed 2>/dev/null)" != "$lock_want" ]; then
+  echo "bootstrap: installing Azurite into node_modules" >&2
+  npm ci --no-audit --no-fund --silent
+  echo "$lock_want" > node_modules/.driftwatch-installed
+fi
