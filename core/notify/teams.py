@@ -1,0 +1,356 @@
+"""The one module that talks to Teams: a Workflows webhook client with retries.
+
+A Workflows webhook URL is a bearer secret (its `sig` query parameter authorises the post),
+so it is validated against an allow-list before anything is sent, never appears in an
+exception, log record or repr (only `teams-webhook(host)` does), and urllib3's own debug
+lines that would echo the request path are redacted. Failures are split the way the queue
+trigger needs them: `NotifyRetryableError` lets the Functions host retry the message (and
+finally move it to the poison queue); `NotifyPermanentError` means retrying cannot help.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from urllib3.util import parse_url
+
+from core.notify.cards import MAX_CARD_BYTES, build_digests, serialize_card, severity_filter
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ALLOWED_HOST_SUFFIXES: tuple[str, ...] = (
+    "environment.api.powerplatform.com",
+    "logic.azure.com",
+    "webhook.office.com",
+)
+"""Hosts Teams webhooks are served from; a URL's host must be a *subdomain* of one of them.
+
+- `<env>.<nn>.environment.api.powerplatform.com`: Teams "Workflows" (Power Automate) trigger
+  URLs today (`/powerautomate/automations/direct/workflows/.../invoke?...&sig=...`).
+- `prod-NN.<region>.logic.azure.com`: Workflows trigger URLs issued before the move to
+  Power Platform hosts; existing flows still carry them.
+- `<tenant>.webhook.office.com`: legacy Office 365 connector incoming webhooks (being
+  retired by Microsoft; kept so existing channels keep working until they are migrated).
+"""
+
+_LOOPBACK_NAMES = frozenset({"localhost"})
+_HOST_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")
+_BAD_URL_CHARS = re.compile(r"[\s\\\x00-\x1f\x7f]")
+
+
+class NotifyError(Exception):
+    """Base for Teams delivery errors; messages name the webhook host only."""
+
+
+class WebhookConfigError(NotifyError, ValueError):
+    """TEAMS_WEBHOOK_URL is not an acceptable webhook URL (the message omits path and query)."""
+
+
+class NotifyPermanentError(NotifyError):
+    """Teams refused the post in a way retrying cannot fix (bad request, auth, gone, too big)."""
+
+    def __init__(self, message: str, *, status_code: int | None, attempts: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.attempts = attempts
+
+
+class NotifyRetryableError(NotifyError):
+    """Every attempt failed transiently; re-raise so the queue message is retried later."""
+
+    def __init__(self, message: str, *, status_code: int | None, attempts: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.attempts = attempts
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What one successful `post` took: tests and benchmarks read attempts and waits."""
+
+    status_code: int
+    attempts: int
+    waited_s: float
+    elapsed_s: float
+
+
+# ---- URL validation -----------------------------------------------------------------------
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _shown(host: str) -> str:
+    """The host as it may appear in messages: only when it looks like a host name."""
+    return host if _HOST_RE.match(host) else "(unparseable host)"
+
+
+def _on_allow_list(host: str) -> bool:
+    return any(host.endswith("." + suffix) for suffix in ALLOWED_HOST_SUFFIXES)
+
+
+def validate_webhook_url(url: str, *, emulator_mode: bool) -> str:
+    """Return `url` (trimmed) when it is a Teams/Power Automate webhook we may post to.
+
+    https only, host a subdomain of `ALLOWED_HOST_SUFFIXES` (dot-boundary suffix match, so
+    `webhook.office.com.evil.com` and `evil-webhook.office.com` fail), no user info, default
+    port. In emulator mode plain http to a loopback host is accepted too.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise WebhookConfigError("Teams webhook URL is empty")
+    url = url.strip()
+    if _BAD_URL_CHARS.search(url):
+        raise WebhookConfigError("Teams webhook URL contains whitespace, control characters or backslashes")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise WebhookConfigError("Teams webhook URL cannot be parsed (bad host or port)") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http"):
+        raise WebhookConfigError("Teams webhook URL must be an https URL")
+    if "@" in parts.netloc:
+        raise WebhookConfigError("Teams webhook URL must not contain user info (user@host)")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise WebhookConfigError("Teams webhook URL has no host")
+    # requests connects to whatever urllib3 parses; both parsers must agree on the host.
+    try:
+        other = (parse_url(url).host or "").lower().strip("[]")
+    except Exception:
+        other = ""
+    if other != host:
+        raise WebhookConfigError("Teams webhook URL is ambiguous (parsers disagree on its host)")
+    if emulator_mode and _is_loopback(host):
+        return url
+    if scheme != "https":
+        raise WebhookConfigError(f"Teams webhook URL for host {_shown(host)} must use https")
+    if port not in (None, 443):
+        raise WebhookConfigError(f"Teams webhook URL for host {_shown(host)} must use the default https port")
+    if not _HOST_RE.match(host) or not _on_allow_list(host):
+        raise WebhookConfigError(
+            f"host {_shown(host)} is not an allowed Teams/Power Automate webhook host "
+            f"(allowed: subdomains of {', '.join(ALLOWED_HOST_SUFFIXES)})"
+        )
+    return url
+
+
+# ---- log redaction ------------------------------------------------------------------------
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+_REDACTED_LOGGERS = ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry", "requests")
+
+
+class _RedactWebhookSecrets(logging.Filter):
+    """urllib3 logs `"POST /path?query HTTP/1.1"` at DEBUG; that line carries the `sig`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with _SECRETS_LOCK:
+            secrets = sorted(_SECRETS, key=len, reverse=True)
+        if not secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        if any(s in message for s in secrets):
+            for s in secrets:
+                message = message.replace(s, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+_REDACTOR = _RedactWebhookSecrets()
+for _name in _REDACTED_LOGGERS:
+    logging.getLogger(_name).addFilter(_REDACTOR)
+
+
+def _register_secrets(url: str) -> None:
+    parts = urlsplit(url)
+    candidates = [parts.path, parts.query, f"{parts.path}?{parts.query}" if parts.query else ""]
+    with _SECRETS_LOCK:
+        _SECRETS.update(c for c in candidates if len(c) >= 8)
+
+
+# ---- retry helpers ------------------------------------------------------------------------
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if absent/bad."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(seconds, 0.0)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    outcome: str  # ok | retry | permanent
+    status_code: int | None
+    reason: str
+    retry_after: float | None = None
+
+
+class TeamsNotifier:
+    """Posts Adaptive Card messages to one Teams Workflows webhook."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        emulator_mode: bool = False,
+        timeout_s: float = 10.0,
+        max_attempts: int = 4,
+        backoff_s: float = 1.0,
+        max_retry_after_s: float = 30.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_bytes: int = MAX_CARD_BYTES,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if timeout_s <= 0 or backoff_s < 0 or max_retry_after_s < 0:
+            raise ValueError("timeout_s must be positive; backoff_s and max_retry_after_s not negative")
+        self._url = validate_webhook_url(url, emulator_mode=emulator_mode)
+        _register_secrets(self._url)
+        self.label = f"teams-webhook({(urlsplit(self._url).hostname or '').lower()})"
+        self.timeout_s = timeout_s
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s
+        self.max_retry_after_s = max_retry_after_s
+        self.max_bytes = max_bytes
+        self._sleep = sleep
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> TeamsNotifier | None:
+        """The notifier the app settings describe, or None when TEAMS_WEBHOOK_URL is unset."""
+        if not settings.teams_webhook_url:
+            return None
+        return cls(settings.teams_webhook_url, emulator_mode=settings.emulator_mode, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"TeamsNotifier({self.label})"
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> TeamsNotifier:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ---- posting ---------------------------------------------------------------------------
+    def post(self, body: dict[str, Any]) -> PostResult:
+        """Send one message; retry 429/5xx/timeouts/connection errors, fail fast on other 4xx."""
+        data = serialize_card(body)
+        if len(data) > self.max_bytes:
+            raise ValueError(
+                f"{self.label}: message is {len(data)} bytes, above the {self.max_bytes}-byte Teams limit; not sent"
+            )
+        started = time.monotonic()
+        waited = 0.0
+        last: _Attempt | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            last = self._attempt(data)
+            if last.outcome == "ok":
+                log.info("%s: posted %d bytes (HTTP %s, attempt %d)", self.label, len(data), last.status_code, attempt)
+                return PostResult(last.status_code or 0, attempt, waited, time.monotonic() - started)
+            if last.outcome == "permanent":
+                log.error("%s: %s; not retrying", self.label, last.reason)
+                raise NotifyPermanentError(
+                    f"{self.label}: {last.reason}; not retried", status_code=last.status_code, attempts=attempt
+                )
+            if attempt == self.max_attempts:
+                break
+            delay = self._delay(attempt, last.retry_after)
+            log.warning("%s: %s (attempt %d/%d); retrying in %.2fs",
+                        self.label, last.reason, attempt, self.max_attempts, delay)
+            self._sleep(delay)
+            waited += delay
+        assert last is not None
+        log.error("%s: giving up after %d attempts: %s", self.label, self.max_attempts, last.reason)
+        raise NotifyRetryableError(
+            f"{self.label}: {last.reason}; gave up after {self.max_attempts} attempts",
+            status_code=last.status_code,
+            attempts=self.max_attempts,
+        )
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Retry-After when Teams gave one, else exponential backoff with equal jitter; capped."""
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after_s)
+        base = self.backoff_s * (2 ** (attempt - 1))
+        return min(base / 2 + random.uniform(0, base / 2), self.max_retry_after_s)
+
+    def _attempt(self, data: bytes) -> _Attempt:
+        """One HTTP request, classified. Library exceptions (which quote the URL) stay in here."""
+        try:
+            response = self._session.post(
+                self._url,
+                data=data,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+                timeout=(self.timeout_s, self.timeout_s),
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            return _Attempt("retry", None, f"timed out after {self.timeout_s:g}s")
+        except requests.ConnectionError:
+            return _Attempt("retry", None, "connection failed")
+        except requests.RequestException as exc:
+            return _Attempt("permanent", None, f"request could not be sent ({type(exc).__name__})")
+        status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        response.close()
+        if 200 <= status < 300:
+            return _Attempt("ok", status, "accepted")
+        if status == 429:
+            return _Attempt("retry", status, "throttled (HTTP 429)", retry_after)
+        if status >= 500 or status == 408:
+            return _Attempt("retry", status, f"server error (HTTP {status})", retry_after)
+        if 300 <= status < 400:
+            return _Attempt("permanent", status, f"unexpected redirect (HTTP {status}); redirects are not followed")
+        return _Attempt("permanent", status, f"rejected (HTTP {status})")
+
+
+def send_digests(
+    notifier: TeamsNotifier, transitions: list[dict[str, Any]], *, min_severity: str = "info"
+) -> list[PostResult]:
+    """Post one digest per workspace for the transitions at or above `min_severity`."""
+    kept = severity_filter(transitions, min_severity)
+    return [notifier.post(card) for card in build_digests(kept, max_bytes=notifier.max_bytes)]
