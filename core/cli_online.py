@@ -1,9 +1,47 @@
-"""CLI commands that talk to Azure / the emulator / the findings store (`scan`, `findings`)."""
+"""CLI commands that talk to Azure or the emulator (`scan`) and to the findings store (`findings`)."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    from core.cli import _emit, _exit_for, _load_baseline
+    from core.collect import CollectConfig
+    from core.report import render
+    from core.scan import run_scan
+    from core.settings import load_settings
+
+    baseline = _load_baseline(args.baseline)
+    if args.emulator:
+        config = CollectConfig.for_emulator(args.emulator)
+    else:
+        config = CollectConfig.from_settings(load_settings())
+    subs = list(args.subscription or []) or list(load_settings().subscriptions)
+    outcome = run_scan(config, baseline, subscriptions=subs, workspace_ids=args.workspace or [], source="cli")
+    result = outcome.result
+    if not args.no_store:
+        from core.cli_store import store_and_notify
+
+        store_and_notify(result, notify=not args.no_notify, emulator=args.emulator, source="cli",
+                         deleted=outcome.deleted)
+    _emit(render(result, args.format))
+    return _exit_for(result, args.fail_on)
+
+
 def register(sub: Any, output_flags: Any) -> None:
-    """Nothing yet: `scan` and `findings` arrive with the collectors and the store."""
+    sc = sub.add_parser("scan", help="discover, collect and evaluate live workspaces (Azure or --emulator)")
+    sc.add_argument("--baseline", metavar="P")
+    sc.add_argument("--subscription", action="append", metavar="ID", help="repeatable; default: all visible")
+    sc.add_argument("--workspace", action="append", metavar="ARM_ID", help="repeatable; scan only these")
+    sc.add_argument("--no-store", action="store_true", help="do not reconcile with the findings store")
+    sc.add_argument("--no-notify", action="store_true", help="do not post Teams notifications")
+    sc.add_argument("--emulator", metavar="URL", help="point every client at a running estate emulator")
+    output_flags(sc)
+    sc.set_defaults(func=cmd_scan)
+    try:
+        from core import cli_findings
+    except ImportError:  # the findings store CLI is optional in a trimmed install
+        return
+    cli_findings.register(sub, output_flags)

@@ -160,12 +160,12 @@ def parse_estate(data: Any, source: str = "<estate>") -> Estate:
         raise SnapshotError(f"{source}: (document): expected an object with schema {ESTATE_SCHEMA}, "
                             f"got {type(data).__name__}")
     try:
-        doc = EstateDocument.model_validate(data)
+        EstateDocument.model_validate(data)
     except ValidationError as exc:
         raise SnapshotError(validation_messages(source, exc)) from None
     resources: dict[str, dict[str, Any]] = {}
     diag: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for raw in data["resources"] if "resources" in data else []:
+    for raw in data.get("resources") or []:
         d = dict(raw)  # validated above; shallow copy so folding children never edits the caller's data
         lid = str(d["id"]).lower()
         resources[lid] = d

@@ -1,0 +1,162 @@
+"""Azure Resource Manager reads through the real azure-mgmt clients.
+
+GenericResource GETs by id with explicit api-versions (azure-mgmt-resource), subscription discovery
+(azure-mgmt-resource-subscriptions) and the Databricks list-by-subscription call, whose pages already
+carry every workspace's full properties. Retries, 429 `Retry-After` and 5xx backoff are azure-core's
+RetryPolicy; timeouts bound hangs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.pipeline.transport import RequestsTransport
+from azure.core.rest import HttpRequest
+from requests.adapters import HTTPAdapter
+
+from core.collect.auth import arm_client_kwargs
+from core.collect.config import DATABRICKS_API_VERSION, DIAGNOSTICS_API_VERSION, NETWORK_API_VERSION, CollectConfig
+
+
+class ArmReadError(Exception):
+    """ARM could not be read; the message names the resource and the cause, never a token."""
+
+    def __init__(self, resource_id: str, cause: str) -> None:
+        super().__init__(f"{resource_id}: {cause}")
+        self.resource_id = resource_id
+        self.cause = cause
+
+
+def describe_error(exc: Exception) -> str:
+    """A short, secret-free description of an azure-core failure."""
+    if isinstance(exc, ClientAuthenticationError):
+        return f"authentication failed ({getattr(exc, 'status_code', None) or 401})"
+    if isinstance(exc, HttpResponseError):
+        code = getattr(getattr(exc, "error", None), "code", None) or exc.reason or ""
+        return f"HTTP {exc.status_code} {code}".strip()
+    if isinstance(exc, ServiceResponseError):
+        return "no response (timeout or connection reset)"
+    if isinstance(exc, ServiceRequestError):
+        return "unreachable (connection failed)"
+    return exc.__class__.__name__
+
+
+def api_version_for(resource_id: str) -> str:
+    low = resource_id.lower()
+    if "/providers/microsoft.insights/" in low:
+        return DIAGNOSTICS_API_VERSION
+    if "/providers/microsoft.network/" in low:
+        return NETWORK_API_VERSION
+    return DATABRICKS_API_VERSION
+
+
+def _transport(config: CollectConfig) -> RequestsTransport:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(config.concurrency, 10))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return RequestsTransport(session=session, session_owner=True, connection_timeout=config.connect_timeout_s,
+                             read_timeout=config.read_timeout_s)
+
+
+class ArmReader:
+    """Thread-safe ARM reads for one scan (one connection pool shared by all threads)."""
+
+    def __init__(self, config: CollectConfig) -> None:
+        from azure.mgmt.resource.resources import ResourceManagementClient
+        from azure.mgmt.resource.subscriptions import SubscriptionClient
+
+        credential, extra = arm_client_kwargs(config)
+        common = dict(base_url=config.arm_endpoint, transport=_transport(config), retry_total=config.arm_retries,
+                      retry_backoff_factor=0.4, retry_backoff_max=10, **extra)
+        if not config.emulator_mode:
+            common["credential_scopes"] = [f"{config.arm_endpoint}/.default"]
+        # subscription_id is required by the constructor but unused: every call here takes full ids.
+        self._resources = ResourceManagementClient(credential, "00000000-0000-0000-0000-000000000000", **common)
+        self._subscriptions = SubscriptionClient(credential, **common)
+        self._base = config.arm_endpoint.rstrip("/")
+
+    def close(self) -> None:
+        self._resources.close()
+        self._subscriptions.close()
+
+    def list_subscriptions(self) -> list[dict[str, Any]]:
+        try:
+            return [{"subscriptionId": s.subscription_id, "displayName": s.display_name,
+                     "state": str(s.state) if s.state else None} for s in self._subscriptions.subscriptions.list()]
+        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+            raise ArmReadError("/subscriptions", describe_error(exc)) from None
+
+    def get(self, resource_id: str) -> dict[str, Any] | None:
+        """The resource's ARM document, or None when it does not exist (404)."""
+        try:
+            doc = self._resources.resources.get_by_id(
+                resource_id, api_version=api_version_for(resource_id),
+                cls=lambda pipeline_response, deserialized, headers: pipeline_response.http_response.json())
+        except ResourceNotFoundError:
+            return None
+        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+            raise ArmReadError(resource_id, describe_error(exc)) from None
+        except ValueError:
+            raise ArmReadError(resource_id, "response is not JSON") from None
+        if not isinstance(doc, dict):
+            raise ArmReadError(resource_id, f"response is a JSON {type(doc).__name__}, not an object")
+        return doc
+
+    def _get_json(self, url: str, where: str) -> dict[str, Any] | None:
+        try:
+            response = self._resources.send_request(HttpRequest("GET", url))
+            if response.status_code == 404:
+                return None
+            response.raise_for_status()
+            body = response.json()
+        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+            raise ArmReadError(where, describe_error(exc)) from None
+        except ValueError:
+            raise ArmReadError(where, "response is not JSON") from None
+        if not isinstance(body, dict):
+            raise ArmReadError(where, f"response is a JSON {type(body).__name__}, not an object")
+        return body
+
+    def _next_url(self, next_link: str) -> str:
+        """Follow nextLink only to our own ARM endpoint (a response must not redirect our token)."""
+        ours, theirs = urlparse(self._base), urlparse(next_link)
+        if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
+            raise ArmReadError(next_link.split("?")[0], "nextLink points to another host")
+        return next_link
+
+    def list_workspaces(self, subscription_id: str) -> Iterator[list[dict[str, Any]]]:
+        """Pages of full workspace documents for one subscription (follows nextLink)."""
+        where = f"/subscriptions/{subscription_id}/providers/Microsoft.Databricks/workspaces"
+        url: str | None = f"{self._base}{where}?api-version={DATABRICKS_API_VERSION}"
+        while url:
+            body = self._get_json(url, where)
+            if body is None:
+                raise ArmReadError(where, "subscription not found")
+            value = body.get("value")
+            if not isinstance(value, list):
+                raise ArmReadError(where, "list response has no 'value' array")
+            yield [v for v in value if isinstance(v, dict)]
+            nxt = body.get("nextLink")
+            url = self._next_url(nxt) if isinstance(nxt, str) and nxt else None
+
+    def list_diagnostic_settings(self, workspace_id: str) -> list[dict[str, Any]] | None:
+        """The workspace's diagnostic settings; None when the workspace itself is gone."""
+        where = f"{workspace_id}/providers/Microsoft.Insights/diagnosticSettings"
+        body = self._get_json(f"{self._base}{where}?api-version={DIAGNOSTICS_API_VERSION}", where)
+        if body is None:
+            return None
+        value = body.get("value")
+        if not isinstance(value, list):
+            raise ArmReadError(where, "list response has no 'value' array")
+        return [v for v in value if isinstance(v, dict)]

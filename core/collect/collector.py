@@ -1,0 +1,255 @@
+"""Collect WorkspaceState for many workspaces, reading only what the baseline needs.
+
+- Discovery lists workspaces per subscription; each page already carries full properties, so there
+  is no GET per workspace after it.
+- The VNet and NSGs are read only when a network rule is on, diagnostic settings only when DBX-WS-010
+  is on, and the workspace API only for the in-workspace rules that are on.
+- A VNet or NSG shared by several workspaces is read once per scan (single-flight cache).
+- Concurrency is bounded overall and per subscription.
+- Failures become CollectionErrors (-> DBX-EVAL-001/002), never silence; a workspace deleted between
+  listing and reading is skipped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.arm_ids import parse_arm_id
+from core.baseline.load import Baseline, EffectiveBaseline, WorkspaceIdentity
+from core.collect.arm import ArmReader, ArmReadError
+from core.collect.config import CollectConfig
+from core.collect.workspace_api import ApiNeeds, WorkspaceApiError, read_workspace_api
+from core.rules import RULES, diagnostics_rules_on, network_rules_on
+from core.state.model import CollectionError, WorkspaceApiState, WorkspaceArm, WorkspaceState
+from core.state.parse import (
+    StateError,
+    build_workspace_state,
+    parse_workspace_arm,
+    subnet_ids,
+    workspace_identity_fields,
+)
+
+
+def _on(eff: EffectiveBaseline, rule_id: str) -> bool:
+    return rule_id not in eff.disabled and RULES[rule_id].applies(eff.settings)
+
+
+def api_needs(eff: EffectiveBaseline) -> ApiNeeds:
+    """Which workspace-API reads the effective baseline's rules need (none -> no call at all)."""
+    keys: list[str] = []
+    if _on(eff, "DBX-IPACL-001"):
+        keys.append("enableIpAccessLists")
+    if _on(eff, "DBX-TOKEN-001"):
+        keys.append("maxTokenLifetimeDays")
+    if _on(eff, "DBX-CONF-001"):
+        keys.extend(sorted(eff.settings.workspace_conf or {}))
+    return ApiNeeds(conf_keys=tuple(dict.fromkeys(keys)),
+                    ip_access_lists=any(_on(eff, r) for r in ("DBX-IPACL-002", "DBX-IPACL-003", "DBX-IPACL-004")),
+                    tokens=_on(eff, "DBX-TOKEN-002"))
+
+
+@dataclass
+class CollectResult:
+    states: list[WorkspaceState] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    """Subscriptions or workspaces that could not be collected at all (ARCHITECTURE 4.1 `errors`)."""
+    deleted: list[str] = field(default_factory=list)
+    """Workspaces that disappeared between listing and reading (skipped, not errors)."""
+    subscriptions: list[str] = field(default_factory=list)
+
+
+def identity_from_doc(doc: dict[str, Any]) -> WorkspaceIdentity:
+    f = workspace_identity_fields(doc)
+    return WorkspaceIdentity(resource_id=f["resource_id"], name=f["name"], subscription_id=f["subscription_id"],
+                             resource_group=f["resource_group"], tags=f["tags"])
+
+
+def unreadable_state(resource_id: str, cause: str) -> WorkspaceState:
+    """A workspace whose own ARM document could not be read: DBX-EVAL-001, nothing else evaluated."""
+    parts = parse_arm_id(resource_id)
+    return WorkspaceState(resource_id=resource_id, name=str(parts.get("name") or resource_id),
+                          subscription_id=str(parts.get("subscription") or ""),
+                          resource_group=str(parts.get("resource_group") or ""), arm=None,
+                          errors=(CollectionError(stage="arm", message=cause, related_resource_id=resource_id),))
+
+
+class EstateCollector:
+    """One scan's collector: owns the ARM client, the shared-resource cache and the thread pool."""
+
+    def __init__(self, config: CollectConfig, baseline: Baseline, arm: ArmReader | None = None) -> None:
+        self.config = config
+        self.baseline = baseline
+        self.arm = arm or ArmReader(config)
+        self._cache: dict[str, Future[dict[str, Any] | None]] = {}
+        self._cache_lock = threading.Lock()
+        self._sub_limits: dict[str, threading.Semaphore] = defaultdict(
+            lambda: threading.Semaphore(config.per_subscription_concurrency))
+        self._sub_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.arm.close()
+
+    def __enter__(self) -> EstateCollector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- discovery -------------------------------------------------------------------------------
+    def discover(self, subscriptions: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], CollectResult]:
+        result = CollectResult()
+        if subscriptions:
+            subs = list(dict.fromkeys(subscriptions))
+        else:
+            try:
+                subs = [s["subscriptionId"] for s in self.arm.list_subscriptions()
+                        if (s.get("state") or "Enabled").lower() in ("enabled", "subscriptionstate.enabled")]
+            except ArmReadError as exc:
+                result.errors.append({"resource_id": "/subscriptions", "stage": "discovery", "message": exc.cause})
+                return [], result
+        result.subscriptions = subs
+        docs: list[dict[str, Any]] = []
+
+        def list_one(sub: str) -> list[dict[str, Any]]:
+            return [d for page in self.arm.list_workspaces(sub) for d in page]
+
+        with ThreadPoolExecutor(max_workers=min(self.config.concurrency, max(len(subs), 1))) as pool:
+            futures = {sub: pool.submit(list_one, sub) for sub in subs}
+            for sub, fut in futures.items():
+                try:
+                    docs.extend(fut.result())
+                except ArmReadError as exc:
+                    result.errors.append({"resource_id": f"/subscriptions/{sub}", "stage": "discovery",
+                                          "message": exc.cause})
+        return docs, result
+
+    # -- shared reads ------------------------------------------------------------------------------
+    def _get_shared(self, resource_id: str) -> dict[str, Any] | None:
+        """GET once per scan, whoever asks first; concurrent askers wait for the same answer."""
+        key = resource_id.lower()
+        with self._cache_lock:
+            fut = self._cache.get(key)
+            owner = fut is None
+            if owner:
+                fut = Future()
+                self._cache[key] = fut
+        assert fut is not None
+        if owner:
+            try:
+                fut.set_result(self.arm.get(resource_id))
+            except BaseException as exc:
+                fut.set_exception(exc)
+        return fut.result()
+
+    def _cached(self, resource_id: str) -> dict[str, Any] | None:
+        fut = self._cache.get(resource_id.lower())
+        if fut is None or not fut.done() or fut.exception() is not None:
+            return None
+        return fut.result()
+
+    def _semaphore(self, subscription_id: str) -> threading.Semaphore:
+        with self._sub_lock:
+            return self._sub_limits[subscription_id.lower()]
+
+    # -- one workspace -----------------------------------------------------------------------------
+    def _read_network(self, arm: WorkspaceArm) -> list[CollectionError]:
+        if not arm.vnet_id:
+            return []
+        try:
+            vnet = self._get_shared(arm.vnet_id)
+            nsg_ids: list[str] = []
+            if vnet is not None:
+                names = {n.lower() for _, n, _ in subnet_ids(arm)}
+                for sub in (vnet.get("properties") or {}).get("subnets") or []:
+                    if isinstance(sub, dict) and str(sub.get("name", "")).lower() in names:
+                        nsg = ((sub.get("properties") or {}).get("networkSecurityGroup") or {}).get("id")
+                        if isinstance(nsg, str) and nsg:
+                            nsg_ids.append(nsg)
+            for nsg_id in dict.fromkeys(n.lower() for n in nsg_ids):
+                self._get_shared(nsg_id)
+        except ArmReadError as exc:
+            return [CollectionError(stage="network", message=exc.cause, related_resource_id=exc.resource_id)]
+        return []
+
+    def collect_workspace(self, doc: dict[str, Any], subnet_users: dict[str, list[str]] | None = None
+                          ) -> WorkspaceState | None:
+        """State for one listed workspace; None when it was deleted meanwhile."""
+        ident = identity_from_doc(doc)
+        with self._semaphore(ident.subscription_id):
+            eff = self.baseline.effective_for(ident)
+            try:
+                arm = parse_workspace_arm(doc)
+            except StateError as exc:
+                return unreadable_state(ident.resource_id, f"malformed ARM document: {exc}")
+            errors: list[CollectionError] = []
+            read_network = network_rules_on(eff)
+            if read_network:
+                errors += self._read_network(arm)
+            diagnostics: list[dict[str, Any]] | None = None
+            if diagnostics_rules_on(eff):
+                try:
+                    diagnostics = self.arm.list_diagnostic_settings(ident.resource_id)
+                except ArmReadError as exc:
+                    errors.append(CollectionError(stage="diagnostics", message=exc.cause,
+                                                  related_resource_id=exc.resource_id))
+                else:
+                    if diagnostics is None:
+                        return None  # the workspace itself is gone (404 on its extension resources)
+            api_state: WorkspaceApiState | None = None
+            needs = api_needs(eff)
+            if needs.any:
+                if not arm.workspace_url:
+                    errors.append(CollectionError(stage="workspace_api", message="workspace has no workspaceUrl"))
+                else:
+                    try:
+                        api_state = read_workspace_api(arm.workspace_url, needs, self.config)
+                    except WorkspaceApiError as exc:
+                        errors.append(CollectionError(stage="workspace_api", message=str(exc)))
+            net_ok = read_network and not any(e.stage == "network" for e in errors)
+            return build_workspace_state(doc, self._cached, diagnostics=diagnostics, workspace_api=api_state,
+                                         read_network=net_ok, subnet_users=subnet_users, errors=errors, arm=arm)
+
+    def collect(self, docs: Iterable[dict[str, Any]], result: CollectResult | None = None) -> CollectResult:
+        result = result or CollectResult()
+        docs = list(docs)
+        users: dict[str, list[str]] = defaultdict(list)
+        for d in docs:
+            try:
+                for sid, _, _ in subnet_ids(parse_workspace_arm(d)):
+                    users[sid.lower()].append(str(d.get("id")))
+            except StateError:
+                continue
+        with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
+            futures = [(d, pool.submit(self.collect_workspace, d, users)) for d in docs]
+            for d, fut in futures:
+                rid = str(d.get("id"))
+                try:
+                    state = fut.result()
+                except StateError as exc:
+                    result.errors.append({"resource_id": rid, "stage": "parse", "message": str(exc)})
+                    continue
+                if state is None:
+                    result.deleted.append(rid)
+                else:
+                    result.states.append(state)
+        return result
+
+    def collect_by_id(self, workspace_id: str, subnet_users: dict[str, list[str]] | None = None
+                      ) -> WorkspaceState | None:
+        """One workspace by id (event-driven scans): GET it, then collect; None when it no longer exists.
+
+        Subnet sharing is estate-wide knowledge: pass `subnet_users` (lower subnet id -> workspace ids,
+        e.g. from the topology table) or sharing is judged from this workspace alone.
+        """
+        try:
+            doc = self.arm.get(workspace_id)
+        except ArmReadError as exc:
+            return unreadable_state(workspace_id, exc.cause)
+        if doc is None:
+            return None
+        return self.collect_workspace(doc, subnet_users)

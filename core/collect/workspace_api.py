@@ -1,0 +1,85 @@
+"""The Databricks workspace API through the real databricks-sdk.
+
+Reads only what the effective baseline needs. The SDK retries for 300 s by default; here every
+workspace gets `workspace_timeout_s` in all, so one dead workspace cannot stall a sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from core.collect.auth import databricks_strategy
+from core.collect.config import CollectConfig
+from core.state.model import WorkspaceApiState
+from core.state.parse import StateError, parse_workspace_api
+
+# The SDK warns on every client whose host has no /.well-known/databricks-config (the emulator,
+# and workspaces behind private endpoints): expected, and noise in a sweep of thousands.
+logging.getLogger("databricks.sdk").setLevel(logging.ERROR)
+
+
+class WorkspaceApiError(Exception):
+    """The workspace API could not be read: unreachable, 401/403, timeout, or a malformed answer."""
+
+
+@dataclass(frozen=True)
+class ApiNeeds:
+    conf_keys: tuple[str, ...]
+    ip_access_lists: bool
+    tokens: bool
+
+    @property
+    def any(self) -> bool:
+        return bool(self.conf_keys or self.ip_access_lists or self.tokens)
+
+
+def _describe(exc: Exception) -> str:
+    from databricks.sdk.errors import DatabricksError
+
+    if isinstance(exc, DatabricksError):
+        code = getattr(exc, "error_code", None) or ""
+        status = getattr(exc, "status_code", None) or ""
+        name = exc.__class__.__name__
+        return f"{name} {status} {code}".strip() + (f": {str(exc)[:200]}" if str(exc) else "")
+    if isinstance(exc, requests.Timeout | TimeoutError):
+        return "timed out"
+    if isinstance(exc, requests.ConnectionError):
+        return "unreachable (connection failed)"
+    return exc.__class__.__name__
+
+
+def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> WorkspaceApiState:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.config import Config
+
+    # The SDK probes /.well-known/databricks-config when the client is built, then the first real call
+    # fails fast on a dead host: half the budget each keeps one workspace within workspace_timeout_s.
+    half = max(config.workspace_timeout_s // 2, 1)
+    cfg = Config(host=config.workspace_url(host), credentials_strategy=databricks_strategy(config),
+                 retry_timeout_seconds=half, http_timeout_seconds=min(config.read_timeout_s, half))
+    w = WorkspaceClient(config=cfg)
+    conf: dict[str, Any] = {}
+    lists: list[dict[str, Any]] = []
+    tokens: list[dict[str, Any]] = []
+    try:
+        if needs.conf_keys:
+            got = w.workspace_conf.get_status(keys=",".join(needs.conf_keys))
+            if not isinstance(got, dict):
+                raise WorkspaceApiError("workspace-conf answer is not an object")
+            conf = got
+        if needs.ip_access_lists:
+            lists = [item.as_dict() for item in w.ip_access_lists.list()]
+        if needs.tokens:
+            tokens = [item.as_dict() for item in w.token_management.list()]
+    except WorkspaceApiError:
+        raise
+    except Exception as exc:  # any failure of the SDK/transport is a read failure with its cause
+        raise WorkspaceApiError(_describe(exc)) from None
+    try:
+        return parse_workspace_api(conf, lists, tokens, where=host)
+    except StateError as exc:
+        raise WorkspaceApiError(f"malformed answer: {exc}") from None
