@@ -31,7 +31,7 @@ class StaticTokenCredential:
 class EmulatorBearerPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
     """Sets the emulator's bearer token; used only in emulator mode (plain http allowed there)."""
 
-    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+    def on_request(self, request: PipelineRequest) -> None:
         request.http_request.headers["Authorization"] = f"Bearer {EMULATOR_TOKEN}"
 
 
