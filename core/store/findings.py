@@ -1,0 +1,560 @@
+"""The findings store: current findings, append-only history, notification bookkeeping, queries.
+
+`findings` table: PartitionKey = `resource_key(workspace id)`, RowKey = `Finding.id`. One
+partition per workspace keeps reconcile to one partition query plus conditional writes.
+`findinghistory` table: PartitionKey = finding id, RowKey = `{at}-{seq:06d}-{transition}`
+(sortable by time, unique per finding because `seq` is bumped under the row's ETag).
+
+Concurrency: every change is a conditional write (create for a new row, update with the ETag
+the decision was based on). A loser reloads the row and decides again, so two instances
+reconciling one workspace never both open a finding, and only the winner emits a transition.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from core.findings.model import Finding
+from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, StorageConnection, storage_call
+from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery
+from core.store.keys import get_json, iso_z, put_json, resource_key, utc
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient
+
+TRANSITION_SCHEMA = "driftwatch.transition/v1"
+TransitionKind = Literal["opened", "resolved", "reopened", "exempted"]
+NotifyState = Literal["pending", "notified", "skipped", "failed"]
+STATUSES = ("open", "resolved", "exempted")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+RULE_RE = re.compile(r"^DBX-[A-Z]+-\d{3}$")
+FINDING_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+MAX_CONFLICT_RETRIES = 20
+LOCK_PARTITION = "notify-lock"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A lifecycle change of one finding, as recorded in history and sent on `drift-findings`."""
+
+    transition: TransitionKind
+    at: datetime
+    finding: Finding
+
+    def message(self) -> dict[str, Any]:
+        """The `driftwatch.transition/v1` message of ARCHITECTURE 4.6."""
+        return {"schema": TRANSITION_SCHEMA, "transition": self.transition, "at": iso_z(self.at),
+                "finding": self.finding.to_json_dict()}
+
+    @classmethod
+    def from_message(cls, data: Mapping[str, Any]) -> Transition:
+        return cls(transition=data["transition"], at=utc(datetime.fromisoformat(data["at"].replace("Z", "+00:00"))),
+                   finding=Finding.from_json_dict(data["finding"]))
+
+
+@dataclass
+class _Row:
+    """A stored finding row: the finding plus bookkeeping and the ETag the decision is based on."""
+
+    finding: Finding
+    etag: str
+    seq: int
+    notify_state: str | None
+    notified_at: datetime | None
+    notify_error: str | None
+    last_transition: str | None
+    last_transition_at: datetime | None
+
+
+def _as_of(f: Finding) -> datetime:
+    """The newest observation the stored row reflects; older evaluations must not overwrite it."""
+    times = [utc(f.last_seen)]
+    if f.resolved_at is not None:
+        times.append(utc(f.resolved_at))
+    return max(times)
+
+
+def _encode_token(token: Any, query_hash: str) -> str:
+    doc = {"v": 1, "q": query_hash, "t": token}
+    raw = json.dumps(doc, separators=(",", ":"), sort_keys=True)
+    check = hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return base64.urlsafe_b64encode(json.dumps({"d": doc, "c": check}, separators=(",", ":")).encode()).decode()
+
+
+def _decode_token(text: str, query_hash: str) -> dict[str, str]:
+    """Parse an opaque token; anything not produced by `_encode_token` for this query is refused."""
+    if len(text) > 4096:
+        raise InvalidContinuation()
+    try:
+        outer = json.loads(base64.urlsafe_b64decode(text.encode("ascii") + b"=" * (-len(text) % 4)))
+        doc, check = outer["d"], outer["c"]
+        raw = json.dumps(doc, separators=(",", ":"), sort_keys=True)
+        if hashlib.sha256(raw.encode()).hexdigest()[:16] != check or doc.get("v") != 1:
+            raise InvalidContinuation()
+        token = doc["t"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
+        raise InvalidContinuation() from None
+    if doc.get("q") != query_hash:
+        raise InvalidContinuation("continuation token belongs to a different query")
+    if not isinstance(token, dict) or not token or not set(token) <= {"PartitionKey", "RowKey"} \
+            or not all(isinstance(v, str) and len(v) <= 1024 for v in token.values()):
+        raise InvalidContinuation()
+    return token
+
+
+class TableFindingsStore:
+    """Findings in Table Storage (ARCHITECTURE 4.6): reconcile, history, notify state, queries."""
+
+    def __init__(self, connection: StorageConnection) -> None:
+        self.connection = connection
+        self._findings: TableClient | None = None
+        self._history: TableClient | None = None
+        self._scans: TableClient | None = None
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str) -> TableFindingsStore:
+        return cls(StorageConnection.from_connection_string(connection_string))
+
+    @property
+    def findings_table(self) -> TableClient:
+        if self._findings is None:
+            self._findings = self.connection.table(FINDINGS_TABLE)
+        return self._findings
+
+    @property
+    def history_table(self) -> TableClient:
+        if self._history is None:
+            self._history = self.connection.table(HISTORY_TABLE)
+        return self._history
+
+    @property
+    def _locks(self) -> TableClient:
+        if self._scans is None:
+            self._scans = self.connection.table(SCANS_TABLE)
+        return self._scans
+
+    # ---------------------------------------------------------------- entities
+
+    @staticmethod
+    def _entity(row: _Row) -> dict[str, Any]:
+        f = row.finding
+        e: dict[str, Any] = {
+            "PartitionKey": resource_key(f.resource_id),
+            "RowKey": f.id,
+            "status": f.status,
+            "severity": f.severity,
+            "rule_id": f.rule_id,
+            "resource_id": f.resource_id.lower(),
+            "subscription_id": f.subscription_id.lower(),
+            "workspace_name": f.workspace_name,
+            "workspace_name_lc": f.workspace_name.lower(),
+            "first_seen": utc(f.first_seen),
+            "last_seen": utc(f.last_seen),
+            "seq": row.seq,
+        }
+        if f.resolved_at is not None:
+            e["resolved_at"] = utc(f.resolved_at)
+        for name in ("notify_state", "notify_error", "last_transition"):
+            if getattr(row, name) is not None:
+                e[name] = getattr(row, name)
+        if row.notified_at is not None:
+            e["notified_at"] = utc(row.notified_at)
+        if row.last_transition_at is not None:
+            e["last_transition_at"] = utc(row.last_transition_at)
+        put_json(e, "finding", f.to_json_dict())
+        return e
+
+    @staticmethod
+    def _row(entity: Mapping[str, Any]) -> _Row:
+        def dt(name: str) -> datetime | None:
+            v = entity.get(name)
+            return utc(v) if isinstance(v, datetime) else None
+
+        return _Row(
+            finding=Finding.from_json_dict(get_json(entity, "finding")),
+            etag=entity.metadata["etag"] if hasattr(entity, "metadata") else "",
+            seq=int(entity.get("seq") or 0),
+            notify_state=entity.get("notify_state"),
+            notified_at=dt("notified_at"),
+            notify_error=entity.get("notify_error"),
+            last_transition=entity.get("last_transition"),
+            last_transition_at=dt("last_transition_at"),
+        )
+
+    def _load_partition(self, pk: str) -> dict[str, _Row]:
+        with storage_call("query", FINDINGS_TABLE):
+            entities = list(self.findings_table.query_entities("PartitionKey eq @pk", parameters={"pk": pk}))
+        return {e["RowKey"]: self._row(e) for e in entities}
+
+    def _load_one(self, pk: str, finding_id: str) -> _Row | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with storage_call("get", FINDINGS_TABLE):
+            try:
+                return self._row(self.findings_table.get_entity(pk, finding_id))
+            except ResourceNotFoundError:
+                return None
+
+    # ---------------------------------------------------------------- reconcile
+
+    @staticmethod
+    def _decide(stored: _Row | None, new: Finding | None, *, evaluated_rules: frozenset[str] | None,
+                now: datetime, source: str) -> tuple[Finding | None, TransitionKind | None]:
+        """The pure lifecycle decision: (finding to write or None, transition or None)."""
+        if new is not None:
+            if stored is None:
+                merged = new.model_copy(update={"first_seen": now, "last_seen": now, "resolved_at": None})
+                return merged, ("exempted" if new.status == "exempted" else "opened")
+            old = stored.finding
+            if now < _as_of(old):
+                return None, None  # an older evaluation arriving late: the store already knows better
+            merged = new.model_copy(update={"first_seen": old.first_seen, "last_seen": now, "resolved_at": None})
+            kind: TransitionKind | None = None
+            if old.status == "resolved" or old.status != new.status:
+                kind = "exempted" if new.status == "exempted" else "reopened"
+            if kind is None and merged == old:
+                return None, None
+            return merged, kind
+        if stored is None or stored.finding.status == "resolved":
+            return None, None
+        old = stored.finding
+        if evaluated_rules is not None and old.rule_id not in evaluated_rules:
+            return None, None  # nothing resolves on missing data
+        if now < _as_of(old):
+            return None, None
+        return old.model_copy(update={"status": "resolved", "resolved_at": now, "source": source}), "resolved"
+
+    def _apply(self, pk: str, finding_id: str, stored: _Row | None, new: Finding | None, *,
+               evaluated_rules: frozenset[str] | None, now: datetime, source: str) -> Transition | None:
+        """Decide and write one finding; on a lost conditional write reload and decide again."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        for _ in range(MAX_CONFLICT_RETRIES):
+            merged, kind = self._decide(stored, new, evaluated_rules=evaluated_rules, now=now, source=source)
+            if merged is None:
+                return None
+            if stored is None:
+                row = _Row(merged, "", 1, "pending", None, None, kind, now)
+            else:
+                row = _Row(merged, stored.etag, stored.seq, stored.notify_state, stored.notified_at,
+                           stored.notify_error, stored.last_transition, stored.last_transition_at)
+                if kind is not None:
+                    row.seq += 1
+                    row.notify_state, row.notify_error = "pending", None
+                    row.last_transition, row.last_transition_at = kind, now
+            entity = self._entity(row)
+            try:
+                with storage_call("write", FINDINGS_TABLE):
+                    if stored is None:
+                        self.findings_table.create_entity(entity)
+                    else:
+                        self.findings_table.update_entity(entity, mode=UpdateMode.REPLACE, etag=stored.etag,
+                                                          match_condition=MatchConditions.IfNotModified)
+            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                stored = self._load_one(pk, finding_id)  # someone else won: redo the decision on fresh data
+                continue
+            if kind is None:
+                return None
+            transition = Transition(kind, now, merged)
+            self._append_history(transition, row.seq)
+            return transition
+        raise RuntimeError(f"finding {finding_id}: gave up after {MAX_CONFLICT_RETRIES} write conflicts")
+
+    def _append_history(self, t: Transition, seq: int) -> None:
+        """Append-only: create, never update. A duplicate key (a replayed write) is left as it was."""
+        from azure.core.exceptions import ResourceExistsError
+
+        entity: dict[str, Any] = {
+            "PartitionKey": t.finding.id,
+            "RowKey": f"{utc(t.at):%Y%m%dT%H%M%S%fZ}-{seq:06d}-{t.transition}",
+            "transition": t.transition,
+            "at": utc(t.at),
+            "resource_id": t.finding.resource_id.lower(),
+            "status": t.finding.status,
+        }
+        put_json(entity, "message", t.message())
+        with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
+            self.history_table.create_entity(entity)
+
+    def reconcile(self, evaluation_findings: list[Finding], *, resource_id: str, evaluated_rules: frozenset[str],
+                  now: datetime, source: str) -> list[Transition]:
+        """Bring the workspace's stored findings in line with one evaluation; return the transitions.
+
+        Absent findings resolve only when their rule is in `evaluated_rules` (observed this time).
+        """
+        now = utc(now)
+        pk = resource_key(resource_id)
+        for f in evaluation_findings:
+            if resource_key(f.resource_id) != pk:
+                raise ValueError(f"finding {f.id} belongs to {f.resource_id}, not {resource_id}")
+        new = {f.id: f for f in evaluation_findings}
+        stored = self._load_partition(pk)
+        out: list[Transition] = []
+        for fid in sorted(set(new) | set(stored)):
+            t = self._apply(pk, fid, stored.get(fid), new.get(fid), evaluated_rules=evaluated_rules,
+                            now=now, source=source)
+            if t is not None:
+                out.append(t)
+        return out
+
+    def resolve_workspace(self, resource_id: str, now: datetime, source: str) -> list[Transition]:
+        """The workspace was deleted: resolve all its open and exempted findings."""
+        now = utc(now)
+        pk = resource_key(resource_id)
+        out: list[Transition] = []
+        for fid, row in sorted(self._load_partition(pk).items()):
+            t = self._apply(pk, fid, row, None, evaluated_rules=None, now=now, source=source)
+            if t is not None:
+                out.append(t)
+        return out
+
+    # ---------------------------------------------------------------- notifications
+
+    def pending_notifications(self, resource_id: str) -> list[Transition]:
+        """The latest un-notified transition of each finding of a workspace (what a digest should say)."""
+        out = []
+        for row in self._load_partition(resource_key(resource_id)).values():
+            if row.notify_state == "pending" and row.last_transition and row.last_transition_at:
+                out.append(Transition(row.last_transition, row.last_transition_at, row.finding))  # type: ignore[arg-type]
+        return sorted(out, key=lambda t: (t.at, t.finding.id))
+
+    def _locate(self, finding_id: str) -> str | None:
+        """Partition key of a finding, from its history (cheap) or a RowKey scan (fallback)."""
+        with storage_call("query", HISTORY_TABLE):
+            for e in self.history_table.query_entities("PartitionKey eq @id", parameters={"id": finding_id},
+                                                       select=["resource_id"], results_per_page=1):
+                return resource_key(e["resource_id"])
+        with storage_call("query", FINDINGS_TABLE):
+            for e in self.findings_table.query_entities("RowKey eq @id", parameters={"id": finding_id},
+                                                        select=["PartitionKey"]):
+                return str(e["PartitionKey"])
+        return None
+
+    def _set_notify(self, finding_ids: Iterable[str], state: NotifyState, *, at: datetime | None,
+                    error: str | None, resource_id: str | None, recorded_before: datetime | None) -> int:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError
+        from azure.data.tables import UpdateMode
+
+        changed = 0
+        for fid in finding_ids:
+            pk = resource_key(resource_id) if resource_id else self._locate(fid)
+            if pk is None:
+                continue
+            for _ in range(MAX_CONFLICT_RETRIES):
+                row = self._load_one(pk, fid)
+                if row is None or row.notify_state != "pending":
+                    break
+                if recorded_before is not None and row.last_transition_at and row.last_transition_at > utc(
+                        recorded_before):
+                    break  # a newer transition arrived after the digest was built: keep it pending
+                row.notify_state, row.notify_error = state, error
+                if at is not None:
+                    row.notified_at = utc(at)
+                try:
+                    with storage_call("write", FINDINGS_TABLE):
+                        self.findings_table.update_entity(self._entity(row), mode=UpdateMode.REPLACE, etag=row.etag,
+                                                          match_condition=MatchConditions.IfNotModified)
+                except ResourceModifiedError:
+                    continue
+                changed += 1
+                break
+        return changed
+
+    def mark_notified(self, finding_ids: Iterable[str], at: datetime, *, resource_id: str | None = None,
+                      recorded_before: datetime | None = None) -> int:
+        """Pending -> notified. `recorded_before` keeps transitions newer than the sent digest pending."""
+        return self._set_notify(finding_ids, "notified", at=at, error=None, resource_id=resource_id,
+                                recorded_before=recorded_before)
+
+    def mark_skipped(self, finding_ids: Iterable[str], at: datetime, *, resource_id: str | None = None) -> int:
+        """Pending -> skipped (below the notify minimum severity)."""
+        return self._set_notify(finding_ids, "skipped", at=at, error=None, resource_id=resource_id,
+                                recorded_before=None)
+
+    def mark_notify_failed(self, finding_ids: Iterable[str], reason: str, *, resource_id: str | None = None) -> int:
+        """Pending -> failed, with a short reason (the caller keeps secrets such as webhook URLs out)."""
+        return self._set_notify(finding_ids, "failed", at=None, error=reason[:500], resource_id=resource_id,
+                                recorded_before=None)
+
+    def claim_notify_lock(self, resource_id: str, owner: str, ttl_s: float, *, now: datetime | None = None) -> bool:
+        """Claim the workspace's digest lock; True for exactly one claimant until it expires or is released."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        now = utc(now or datetime.now(UTC))
+        key = resource_key(resource_id)
+        entity = {"PartitionKey": LOCK_PARTITION, "RowKey": key, "owner": owner,
+                  "expires_at": now + timedelta(seconds=ttl_s)}
+        with storage_call("lock", SCANS_TABLE):
+            try:
+                current = self._locks.get_entity(LOCK_PARTITION, key)
+            except ResourceNotFoundError:
+                try:
+                    self._locks.create_entity(entity)
+                    return True
+                except ResourceExistsError:
+                    return False
+            expires = current.get("expires_at")
+            if current.get("owner") != owner and isinstance(expires, datetime) and utc(expires) > now:
+                return False
+            try:
+                self._locks.update_entity(entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+                                          match_condition=MatchConditions.IfNotModified)
+                return True
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return False
+
+    def release_notify_lock(self, resource_id: str, owner: str) -> bool:
+        """Release the lock if `owner` still holds it (ETag-checked so a new holder is never evicted)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        with storage_call("unlock", SCANS_TABLE):
+            try:
+                current = self._locks.get_entity(LOCK_PARTITION, resource_key(resource_id))
+            except ResourceNotFoundError:
+                return False
+            if current.get("owner") != owner:
+                return False
+            try:
+                self._locks.delete_entity(LOCK_PARTITION, resource_key(resource_id), etag=current.metadata["etag"],
+                                          match_condition=MatchConditions.IfNotModified)
+                return True
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return False
+
+    # ---------------------------------------------------------------- queries
+
+    @staticmethod
+    def _filter(status: str | None, severity: str | None, rule: str | None, workspace: str | None,
+                subscription: str | None, since: datetime | None) -> tuple[str, dict[str, Any]]:
+        """An OData filter with bound parameters only: user input never becomes filter syntax."""
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if status is not None:
+            if status not in STATUSES:
+                raise InvalidQuery("status", f"status must be one of {', '.join(STATUSES)}")
+            clauses.append("status eq @status")
+            params["status"] = status
+        if severity is not None:
+            if severity not in SEVERITIES:
+                raise InvalidQuery("severity", f"severity must be one of {', '.join(SEVERITIES)}")
+            clauses.append("severity eq @severity")
+            params["severity"] = severity
+        if rule is not None:
+            if not RULE_RE.match(rule):
+                raise InvalidQuery("rule", "rule must look like DBX-XXX-000")
+            clauses.append("rule_id eq @rule")
+            params["rule"] = rule
+        if workspace is not None:
+            ws = workspace.strip()
+            if not ws or len(ws) > 1024:
+                raise InvalidQuery("workspace", "workspace must be a workspace ARM id or name")
+            if "/" in ws:
+                clauses.append("PartitionKey eq @wspk")
+                params["wspk"] = resource_key(ws)
+            else:
+                clauses.append("workspace_name_lc eq @wsname")
+                params["wsname"] = ws.lower()
+        if subscription is not None:
+            sub = subscription.strip().lower()
+            if not sub or len(sub) > 128:
+                raise InvalidQuery("subscription", "subscription must be a subscription id")
+            clauses.append("subscription_id eq @sub")
+            params["sub"] = sub
+        if since is not None:
+            clauses.append("last_seen ge @since")
+            params["since"] = utc(since)
+        return " and ".join(clauses), params
+
+    def query(self, status: str | None = None, severity: str | None = None, rule: str | None = None,
+              workspace: str | None = None, subscription: str | None = None, since: datetime | None = None,
+              top: int = 100, continuation: str | None = None) -> tuple[list[Finding], str | None]:
+        """One page of findings matching all given filters, and an opaque token for the next page."""
+        if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top <= 1000:
+            raise InvalidQuery("top", "top must be an integer from 1 to 1000")
+        flt, params = self._filter(status, severity, rule, workspace, subscription, since)
+        qhash = hashlib.sha256(json.dumps([flt, {k: str(v) for k, v in params.items()}],
+                                          sort_keys=True).encode()).hexdigest()[:16]
+        token = _decode_token(continuation, qhash) if continuation else None
+        found: list[Finding] = []
+        with storage_call("query", FINDINGS_TABLE):
+            while True:
+                if flt:
+                    pager = self.findings_table.query_entities(flt, parameters=params, results_per_page=top)
+                else:
+                    pager = self.findings_table.list_entities(results_per_page=top)
+                pages = pager.by_page(continuation_token=token)  # type: ignore[arg-type]  # tables use a dict
+                page = next(pages, None)
+                found = [Finding.from_json_dict(get_json(e, "finding")) for e in (page or [])]
+                token = getattr(pages, "continuation_token", None)
+                if found or not token:  # the service may return an empty page with a token: keep going
+                    break
+        return found, (_encode_token(token, qhash) if token else None)
+
+    def export(self, status: str | None = None, severity: str | None = None, rule: str | None = None,
+               workspace: str | None = None, subscription: str | None = None,
+               since: datetime | None = None) -> Iterator[Finding]:
+        """Every matching finding, page by page (for CSV/JSON exports)."""
+        token: str | None = None
+        while True:
+            page, token = self.query(status, severity, rule, workspace, subscription, since, top=1000,
+                                     continuation=token)
+            yield from page
+            if token is None:
+                return
+
+    def get(self, finding_id: str) -> tuple[Finding, list[Transition]]:
+        """A finding and its history, oldest first."""
+        if not FINDING_ID_RE.match(finding_id or ""):
+            raise FindingNotFound(finding_id)
+        with storage_call("query", HISTORY_TABLE):
+            hist = list(self.history_table.query_entities("PartitionKey eq @id", parameters={"id": finding_id}))
+        history = [Transition.from_message(get_json(e, "message")) for e in sorted(hist, key=lambda e: e["RowKey"])]
+        pk = resource_key(hist[0]["resource_id"]) if hist else self._locate(finding_id)
+        row = self._load_one(pk, finding_id) if pk else None
+        if row is None:
+            raise FindingNotFound(finding_id)
+        return row.finding, history
+
+    def history(self, finding_id: str) -> list[Transition]:
+        return self.get(finding_id)[1]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts by status, severity, rule and workspace (severity/rule/workspace over open findings too)."""
+        by_status: Counter[str] = Counter()
+        by_severity: Counter[str] = Counter()
+        by_rule: Counter[str] = Counter()
+        by_workspace: Counter[str] = Counter()
+        open_by_severity: Counter[str] = Counter()
+        with storage_call("query", FINDINGS_TABLE):
+            for e in self.findings_table.list_entities(select=["status", "severity", "rule_id", "resource_id"]):
+                by_status[e["status"]] += 1
+                by_severity[e["severity"]] += 1
+                by_rule[e["rule_id"]] += 1
+                by_workspace[e["resource_id"]] += 1
+                if e["status"] == "open":
+                    open_by_severity[e["severity"]] += 1
+        return {
+            "schema": "driftwatch.findings-summary/v1",
+            "total": sum(by_status.values()),
+            "by_status": {s: by_status[s] for s in STATUSES},
+            "by_severity": {s: by_severity[s] for s in SEVERITIES},
+            "open_by_severity": {s: open_by_severity[s] for s in SEVERITIES},
+            "by_rule": dict(sorted(by_rule.items())),
+            "by_workspace": dict(sorted(by_workspace.items())),
+        }

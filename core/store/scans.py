@@ -1,0 +1,58 @@
+"""A log of scans in the `scans` table: when, what kind, how many workspaces, which errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from core.store.connection import SCANS_TABLE, StorageConnection, storage_call
+from core.store.keys import get_json, put_json, utc
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient
+
+
+class ScanLog:
+    """PartitionKey = `scan-YYYYMMDD` of the start (keeps days together), RowKey = scan id."""
+
+    def __init__(self, connection: StorageConnection) -> None:
+        self.connection = connection
+        self._table: TableClient | None = None
+
+    @property
+    def table(self) -> TableClient:
+        if self._table is None:
+            self._table = self.connection.table(SCANS_TABLE)
+        return self._table
+
+    def record(self, scan_id: str, started_at: datetime, finished_at: datetime, kind: str,
+               workspaces: int | Sequence[str], errors: Sequence[Mapping[str, Any]], baseline_sha256: str) -> None:
+        from azure.data.tables import UpdateMode
+
+        started = utc(started_at)
+        entity: dict[str, Any] = {
+            "PartitionKey": f"scan-{started:%Y%m%d}",
+            "RowKey": scan_id,
+            "started_at": started,
+            "finished_at": utc(finished_at),
+            "kind": kind,
+            "workspaces": workspaces if isinstance(workspaces, int) else len(workspaces),
+            "error_count": len(errors),
+            "baseline_sha256": baseline_sha256,
+        }
+        put_json(entity, "errors", [dict(e) for e in errors])
+        with storage_call("record", SCANS_TABLE):
+            self.table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def get(self, scan_id: str, started_at: datetime) -> dict[str, Any] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with storage_call("get", SCANS_TABLE):
+            try:
+                e = self.table.get_entity(f"scan-{utc(started_at):%Y%m%d}", scan_id)
+            except ResourceNotFoundError:
+                return None
+        return {"scan_id": scan_id, "started_at": e["started_at"], "finished_at": e["finished_at"],
+                "kind": e["kind"], "workspaces": e["workspaces"], "errors": get_json(e, "errors"),
+                "baseline_sha256": e["baseline_sha256"]}
