@@ -28,7 +28,7 @@ class StaticTokenCredential:
         return AccessToken(EMULATOR_TOKEN, int(time.time()) + 3600)
 
 
-class EmulatorBearerPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
+class EmulatorBearerPolicy(SansIOHTTPPolicy):
     """Sets the emulator's bearer token; used only in emulator mode (plain http allowed there)."""
 
     def on_request(self, request: PipelineRequest) -> None:

@@ -44,7 +44,8 @@ def _describe(exc: Exception) -> str:
         code = getattr(exc, "error_code", None) or ""
         status = getattr(exc, "status_code", None) or ""
         name = exc.__class__.__name__
-        return f"{name} {status} {code}".strip() + (f": {str(exc)[:200]}" if str(exc) else "")
+        head = " ".join(str(x) for x in (name, status, code) if x)
+        return head + (f": {str(exc)[:200]}" if str(exc) else "")
     if isinstance(exc, requests.Timeout | TimeoutError):
         return "timed out"
     if isinstance(exc, requests.ConnectionError):
