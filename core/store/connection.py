@@ -6,7 +6,7 @@ SDK imports are lazy so that importing the Functions app stays cheap on cold sta
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +43,9 @@ class StorageConnection:
     """Table and queue service clients for one storage account, built once and shared."""
 
     def __init__(self, *, connection_string: str | None = None, account_name: str | None = None,
-                 client_id: str | None = None, credential: Any = None) -> None:
+                 client_id: str | None = None, credential: Any = None,
+                 client_options: Mapping[str, Any] | None = None) -> None:
+        """`client_options` go to every SDK client (e.g. `retry_total=0` to fail fast in tests/tools)."""
         if not connection_string and not account_name:
             raise StoreError("connect", "*", "no storage configured (set AzureWebJobsStorage or "
                              "AzureWebJobsStorage__accountName)")
@@ -51,6 +53,7 @@ class StorageConnection:
         self._account_name = account_name
         self._client_id = client_id
         self._credential = credential
+        self._options = dict(client_options or {})
         self._lock = threading.Lock()
         self._tables: TableServiceClient | None = None
         self._queues: QueueServiceClient | None = None
@@ -60,15 +63,16 @@ class StorageConnection:
         return f"StorageConnection({where})"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> StorageConnection:
+    def from_settings(cls, settings: Settings, **client_options: Any) -> StorageConnection:
         """Connection string when `AzureWebJobsStorage` is set, else identity-based (`__accountName`)."""
         if settings.storage:
-            return cls(connection_string=settings.storage)
-        return cls(account_name=settings.storage_account_name, client_id=settings.storage_client_id)
+            return cls(connection_string=settings.storage, client_options=client_options)
+        return cls(account_name=settings.storage_account_name, client_id=settings.storage_client_id,
+                   client_options=client_options)
 
     @classmethod
-    def from_connection_string(cls, connection_string: str) -> StorageConnection:
-        return cls(connection_string=connection_string)
+    def from_connection_string(cls, connection_string: str, **client_options: Any) -> StorageConnection:
+        return cls(connection_string=connection_string, client_options=client_options)
 
     def _identity(self) -> Any:
         if self._credential is None:
@@ -90,11 +94,12 @@ class StorageConnection:
 
                 with storage_call("connect", "tables"):
                     if self._connection_string:
-                        self._tables = TableServiceClient.from_connection_string(self._connection_string)
+                        self._tables = TableServiceClient.from_connection_string(self._connection_string,
+                                                                                  **self._options)
                     else:
                         self._tables = TableServiceClient(
                             endpoint=f"https://{self._account_name}.table.core.windows.net",
-                            credential=self._identity())
+                            credential=self._identity(), **self._options)
             return self._tables
 
     @property
@@ -105,11 +110,12 @@ class StorageConnection:
 
                 with storage_call("connect", "queues"):
                     if self._connection_string:
-                        self._queues = QueueServiceClient.from_connection_string(self._connection_string)
+                        self._queues = QueueServiceClient.from_connection_string(self._connection_string,
+                                                                                  **self._options)
                     else:
                         self._queues = QueueServiceClient(
                             account_url=f"https://{self._account_name}.queue.core.windows.net",
-                            credential=self._identity())
+                            credential=self._identity(), **self._options)
             return self._queues
 
     def table(self, name: str) -> TableClient:

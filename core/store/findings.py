@@ -122,8 +122,8 @@ class TableFindingsStore:
         self._scans: TableClient | None = None
 
     @classmethod
-    def from_connection_string(cls, connection_string: str) -> TableFindingsStore:
-        return cls(StorageConnection.from_connection_string(connection_string))
+    def from_connection_string(cls, connection_string: str, **client_options: Any) -> TableFindingsStore:
+        return cls(StorageConnection.from_connection_string(connection_string, **client_options))
 
     @property
     def findings_table(self) -> TableClient:
@@ -255,14 +255,17 @@ class TableFindingsStore:
                     row.notify_state, row.notify_error = "pending", None
                     row.last_transition, row.last_transition_at = kind, now
             entity = self._entity(row)
-            try:
-                with storage_call("write", FINDINGS_TABLE):
+            with storage_call("write", FINDINGS_TABLE):
+                try:
                     if stored is None:
                         self.findings_table.create_entity(entity)
                     else:
                         self.findings_table.update_entity(entity, mode=UpdateMode.REPLACE, etag=stored.etag,
                                                           match_condition=MatchConditions.IfNotModified)
-            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                    won = True
+                except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                    won = False
+            if not won:
                 stored = self._load_one(pk, finding_id)  # someone else won: redo the decision on fresh data
                 continue
             if kind is None:
@@ -345,7 +348,7 @@ class TableFindingsStore:
     def _set_notify(self, finding_ids: Iterable[str], state: NotifyState, *, at: datetime | None,
                     error: str | None, resource_id: str | None, recorded_before: datetime | None) -> int:
         from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
         changed = 0
@@ -363,11 +366,14 @@ class TableFindingsStore:
                 row.notify_state, row.notify_error = state, error
                 if at is not None:
                     row.notified_at = utc(at)
-                try:
-                    with storage_call("write", FINDINGS_TABLE):
+                with storage_call("write", FINDINGS_TABLE):
+                    try:
                         self.findings_table.update_entity(self._entity(row), mode=UpdateMode.REPLACE, etag=row.etag,
                                                           match_condition=MatchConditions.IfNotModified)
-                except ResourceModifiedError:
+                        won = True
+                    except (ResourceModifiedError, ResourceNotFoundError):
+                        won = False
+                if not won:
                     continue
                 changed += 1
                 break

@@ -1,0 +1,85 @@
+"""Topology edges, the scan log and the queues (base64 JSON messages)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import pytest
+
+from core.settings import load_settings
+from core.store import QueueBus, ScanLog, StorageConnection, StoreError, TableFindingsStore, TopologyStore
+from tests.store.conftest import SUB, T0, make_finding, ws_id
+
+pytestmark = pytest.mark.integration
+
+VNET = f"/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-a"
+SNET = VNET + "/subnets/snet-host"
+NSG = f"/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/networkSecurityGroups/nsg"
+
+
+def test_topology_save_replace_load_remove(store: TableFindingsStore) -> None:
+    topo = TopologyStore(store.connection)
+    a, b = ws_id("ws-a"), ws_id("ws-b")
+    topo.save_workspace(a, [VNET, SNET, NSG])
+    topo.save_workspace(b, [VNET])
+    assert topo.workspaces_for(VNET.upper()) == [a, b]
+    topo.save_workspace(a, [VNET, SNET])  # NSG detached
+    assert topo.workspaces_for(NSG) == []
+    loaded = topo.load()
+    assert loaded.workspaces_for(SNET) == [a] and loaded.workspaces_for(VNET) == [a, b]
+    topo.remove_workspace(a)
+    assert topo.workspaces_for(VNET) == [b] and topo.workspaces_for(SNET) == []
+
+
+def test_scan_log(store: TableFindingsStore) -> None:
+    log = ScanLog(store.connection)
+    errs = [{"resource_id": ws_id(), "stage": "workspace_api", "message": "timeout"}]
+    log.record("scan-1", T0, T0 + timedelta(seconds=5), "sweep", 12, errs, "a" * 64)
+    got = log.get("scan-1", T0)
+    assert got is not None and got["workspaces"] == 12 and got["errors"] == errs and got["kind"] == "sweep"
+
+
+def test_queues_base64_json(store: TableFindingsStore) -> None:
+    bus = QueueBus(store.connection)
+    bus.send_scan_request({"resource_id": ws_id(), "reason": "event"})
+    [t] = store.reconcile([make_finding(ws_id())], resource_id=ws_id(), evaluated_rules=frozenset({"DBX-WS-001"}),
+                          now=T0, source="sweep")
+    bus.send_transition(t)
+    # Read raw (no decode policy): the Functions host sees base64 text.
+    raw_scan = store.connection.queue_service.get_queue_client("scan-requests").receive_message()
+    assert raw_scan is not None
+    assert json.loads(base64.b64decode(raw_scan.content)) == {"resource_id": ws_id(), "reason": "event"}
+    msg = bus.drift_findings.receive_message()
+    assert msg is not None
+    doc = json.loads(msg.content)
+    assert doc["schema"] == "driftwatch.transition/v1" and doc["transition"] == "opened"
+    assert doc["finding"]["id"] == t.finding.id
+
+
+def test_from_settings_connection_string_and_identity(azurite) -> None:
+    conn = StorageConnection.from_settings(load_settings({"AzureWebJobsStorage": azurite.connection_string}))
+    conn.ensure()
+    conn.ensure()  # idempotent
+    assert "AccountKey" not in repr(conn)
+    ident = StorageConnection.from_settings(load_settings({"AzureWebJobsStorage__accountName": "acct",
+                                                           "AzureWebJobsStorage__clientId": "cid"}))
+    assert ident.table_service.url.startswith("https://acct.table.core.windows.net")
+    assert ident.queue_service.url.startswith("https://acct.queue.core.windows.net")
+    with pytest.raises(StoreError, match="no storage configured"):
+        StorageConnection.from_settings(load_settings({}))
+
+
+def test_storage_down_raises_store_error_without_secrets() -> None:
+    from tests.azurite import ACCOUNT_KEY, free_port
+
+    port = free_port()
+    cs = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};"
+          f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;")
+    store = TableFindingsStore.from_connection_string(cs, retry_total=0)
+    with pytest.raises(StoreError) as info:
+        store.query(status="open")
+    text = str(info.value)
+    assert ACCOUNT_KEY not in text and "AccountKey" not in text and str(port) not in text
+    assert info.value.table == "findings"
