@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 
 from core.findings.model import Finding, finding_id
 from core.store import StorageConnection, TableFindingsStore
@@ -45,7 +47,8 @@ def reset_storage(conn: StorageConnection) -> None:
     for name in TABLES:
         svc.delete_table(name)
     for q in QUEUES:
-        conn.queue_service.delete_queue(q)
+        with contextlib.suppress(ResourceNotFoundError):
+            conn.queue_service.delete_queue(q)
     conn.ensure()
 
 
