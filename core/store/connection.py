@@ -39,6 +39,16 @@ def storage_call(operation: str, table: str) -> Iterator[None]:
         raise to_store_error(exc, operation, table) from None
 
 
+@contextmanager
+def _connecting(table: str) -> Iterator[None]:
+    """Client construction: a malformed connection string must not echo itself in the error."""
+    try:
+        with storage_call("connect", table):
+            yield
+    except ValueError:
+        raise StoreError("connect", table, "malformed storage connection string") from None
+
+
 class StorageConnection:
     """Table and queue service clients for one storage account, built once and shared."""
 
@@ -92,7 +102,7 @@ class StorageConnection:
             if self._tables is None:
                 from azure.data.tables import TableServiceClient
 
-                with storage_call("connect", "tables"):
+                with _connecting("tables"):
                     if self._connection_string:
                         self._tables = TableServiceClient.from_connection_string(self._connection_string,
                                                                                   **self._options)
@@ -108,7 +118,7 @@ class StorageConnection:
             if self._queues is None:
                 from azure.storage.queue import QueueServiceClient
 
-                with storage_call("connect", "queues"):
+                with _connecting("queues"):
                     if self._connection_string:
                         self._queues = QueueServiceClient.from_connection_string(self._connection_string,
                                                                                   **self._options)
