@@ -323,6 +323,26 @@ class TableFindingsStore:
                 out.append(t)
         return out
 
+    def import_findings(self, findings: Iterable[Finding]) -> int:
+        """Bulk-load findings as they are (seeding, restores, benchmarks): no transitions, no history.
+
+        Entity-group transactions of up to 100 upserts per workspace partition.
+        """
+        from azure.data.tables import UpdateMode
+
+        by_pk: dict[str, list[dict[str, Any]]] = {}
+        for f in findings:
+            row = _Row(f, "", 0, None, None, None, None, None)
+            by_pk.setdefault(resource_key(f.resource_id), []).append(self._entity(row))
+        n = 0
+        with storage_call("import", FINDINGS_TABLE):
+            for entities in by_pk.values():
+                for i in range(0, len(entities), 100):
+                    batch = entities[i:i + 100]
+                    self.findings_table.submit_transaction([("upsert", e, {"mode": UpdateMode.REPLACE}) for e in batch])
+                    n += len(batch)
+        return n
+
     # ---------------------------------------------------------------- notifications
 
     def pending_notifications(self, resource_id: str) -> list[Transition]:

@@ -125,3 +125,10 @@ def test_summary(seeded: TableFindingsStore) -> None:
     assert s["by_severity"]["critical"] == 3 and s["open_by_severity"]["critical"] == 1
     assert s["by_rule"]["DBX-WS-001"] == 2
     assert s["by_workspace"] == {A.lower(): 3, B.lower(): 2}
+
+
+def test_import_findings_bulk(store: TableFindingsStore) -> None:
+    fs = [make_finding(ws_id(f"ws-bulk-{i % 3}"), "DBX-NET-005", f"r{i}") for i in range(250)]
+    assert store.import_findings(fs) == 250
+    assert len(list(store.export(status="open"))) == 250
+    assert store.get(fs[7].id)[0] == fs[7]
