@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
@@ -18,15 +19,21 @@ def cmd_scan(args: argparse.Namespace) -> int:
         config = CollectConfig.for_emulator(args.emulator)
     else:
         config = CollectConfig.from_settings(load_settings())
-    subs = list(args.subscription or []) or list(load_settings().subscriptions)
+    settings = load_settings()
+    if not args.no_store and not (settings.storage or settings.storage_account_name):
+        from core.errors import InputError
+
+        raise InputError("no findings store configured: set AzureWebJobsStorage (e.g. Azurite) or pass --no-store")
+    subs = list(args.subscription or []) or list(settings.subscriptions)
     outcome = run_scan(config, baseline, subscriptions=subs, workspace_ids=args.workspace or [], source="cli")
     result = outcome.result
+    _emit(render(result, args.format))
     if not args.no_store:
         from core.cli_store import store_and_notify
 
-        store_and_notify(result, notify=not args.no_notify, emulator=args.emulator, source="cli",
-                         deleted=outcome.deleted)
-    _emit(render(result, args.format))
+        counts = store_and_notify(outcome, baseline, config, notify=not args.no_notify, emulator=args.emulator)
+        sys.stderr.write(f"findings store: {counts['transitions']} transitions recorded, "
+                         f"{counts['posts']} Teams digests posted\n")
     return _exit_for(result, args.fail_on)
 
 
@@ -40,8 +47,6 @@ def register(sub: Any, output_flags: Any) -> None:
     sc.add_argument("--emulator", metavar="URL", help="point every client at a running estate emulator")
     output_flags(sc)
     sc.set_defaults(func=cmd_scan)
-    try:
-        from core import cli_findings
-    except ImportError:  # the findings store CLI is optional in a trimmed install
-        return
+    from core import cli_findings
+
     cli_findings.register(sub, output_flags)

@@ -10,11 +10,13 @@ from core.baseline.load import Baseline
 from core.collect import CollectConfig, CollectResult, EstateCollector
 from core.evaluate import ScanResult, evaluate_states
 from core.findings.model import Source
+from core.state.model import WorkspaceState
 
 
 @dataclass
 class ScanOutcome:
     result: ScanResult
+    states: list[WorkspaceState] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     subscriptions: list[str] = field(default_factory=list)
 
@@ -37,4 +39,5 @@ def run_scan(config: CollectConfig, baseline: Baseline, *, subscriptions: Sequen
             collector.collect(docs, collected)
     result = evaluate_states(collected.states, baseline, source=source, now=started, errors=collected.errors)
     result.finished_at = datetime.now(UTC)
-    return ScanOutcome(result=result, deleted=collected.deleted, subscriptions=collected.subscriptions)
+    return ScanOutcome(result=result, states=collected.states, deleted=collected.deleted,
+                       subscriptions=collected.subscriptions)

@@ -29,7 +29,7 @@ def finding_id(resource_id: str, rule_id: str, subject: str | None) -> str:
     lower-cased before hashing. 32 hex characters keep it a valid Table Storage RowKey.
     """
     key = "\x1f".join((resource_id.strip().casefold(), rule_id.upper(), (subject or "").strip().casefold()))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class Finding(BaseModel):

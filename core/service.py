@@ -1,0 +1,426 @@
+"""The imperative shell shared by the Functions and the CLI: route, sweep, scan, reconcile, notify.
+
+`functions/` only parses bindings and calls these; `core/cli*.py` calls the same code paths, so what
+the demo and the tests exercise is what runs in Azure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.baseline.load import Baseline, load_baseline
+from core.collect import CollectConfig, EstateCollector
+from core.collect.arm import ArmReader, ArmReadError
+from core.events import RoutingDecision, route_delivery
+from core.findings.model import Source
+from core.rules import evaluate_workspace
+from core.settings import Settings, load_settings
+from core.state.parse import StateError, parse_workspace_arm, subnet_ids
+
+log = logging.getLogger("driftwatch")
+
+SCAN_REQUEST_SCHEMA = "driftwatch.scan-request/v1"
+REJECTED_SCHEMA = "driftwatch.rejected-message/v1"
+COALESCE_DELAY_S = 5
+"""Event-driven scan requests become visible after this delay, so a burst lands in one scan."""
+MAX_DEQUEUE_COUNT = 5
+"""host.json `extensions.queues.maxDequeueCount` (a test keeps the two equal)."""
+MAX_EMBEDDED_DOC_CHARS = 40_000
+"""Queue messages are at most 64 KB after base64; bigger workspace documents are re-read instead."""
+
+
+class ScanRequest(BaseModel):
+    """A `scan-requests` message: scan one workspace (sweep fan-out or coalesced event)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_: Literal["driftwatch.scan-request/v1"] = Field(default="driftwatch.scan-request/v1", alias="schema")
+    workspace_id: str = Field(min_length=1, max_length=2048, pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/")
+    source: Literal["event", "sweep", "cli"]
+    requested_at: datetime
+    scan_id: str | None = None
+    coalesced: bool = False
+    workspace: dict[str, Any] | None = None
+    """The workspace document as the sweep listed it (saves a GET); absent for events."""
+    event_ids: list[str] = Field(default_factory=list, max_length=50)
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+@dataclass
+class Runtime:
+    """Everything one process needs, built once from the app settings (cold start stays cheap)."""
+
+    settings: Settings
+    collect: CollectConfig
+    baseline_path: str
+    coalesce_delay_s: int = COALESCE_DELAY_S
+    notifier_options: dict[str, Any] = field(default_factory=dict)
+    _baseline: Baseline | None = None
+    _connection: Any = None
+    _arm: ArmReader | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        path = settings.baseline or "baseline.yaml"
+        if not os.path.isabs(path) and not os.path.exists(path):
+            here = Path(__file__).resolve().parents[1] / path  # the Function App root
+            path = str(here)
+        return cls(settings=settings, collect=CollectConfig.from_settings(settings), baseline_path=path)
+
+    @property
+    def baseline(self) -> Baseline:
+        if self._baseline is None:
+            self._baseline = load_baseline(self.baseline_path)
+        return self._baseline
+
+    @property
+    def connection(self) -> Any:
+        with self._lock:
+            if self._connection is None:
+                from core.store import StorageConnection
+
+                self._connection = StorageConnection.from_settings(self.settings)
+                self._connection.ensure()
+            return self._connection
+
+    @property
+    def arm(self) -> ArmReader:
+        with self._lock:
+            if self._arm is None:
+                self._arm = ArmReader(self.collect)
+            return self._arm
+
+    def collector(self) -> EstateCollector:
+        return EstateCollector(self.collect, self.baseline, arm=self.arm)
+
+    def store(self) -> Any:
+        from core.store import TableFindingsStore
+
+        return TableFindingsStore(self.connection)
+
+    def queues(self) -> Any:
+        from core.store import QueueBus
+
+        return QueueBus(self.connection)
+
+    def topology(self) -> Any:
+        from core.store import TopologyStore
+
+        return TopologyStore(self.connection)
+
+    def pending(self) -> Any:
+        from core.store.pending import PendingScans
+
+        return PendingScans(self.connection)
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def runtime() -> Runtime:
+    """The process-wide runtime (Functions reuse it across invocations)."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = Runtime.from_settings(load_settings())
+        return _runtime
+
+
+def reset_runtime(rt: Runtime | None = None) -> None:
+    """Tests and the local host install their own runtime."""
+    global _runtime
+    with _runtime_lock:
+        _runtime = rt
+
+
+def reject_message(rt: Runtime, queue: str, body: str, reason: str) -> None:
+    """Keep a malformed message (nothing is lost) in `{queue}-poison` instead of retrying it forever."""
+    log.error("rejected a malformed %s message: %s", queue, reason)
+    envelope = {"schema": REJECTED_SCHEMA, "queue": queue, "reason": reason[:2000], "body": body[:40_000],
+                "rejected_at": datetime.now(UTC).isoformat()}
+    client = rt.connection.queue(f"{queue}-poison")
+    from azure.core.exceptions import ResourceExistsError
+
+    with contextlib.suppress(ResourceExistsError):
+        client.create_queue()
+    client.send_message(json.dumps(envelope))
+
+
+# -- Event Grid -------------------------------------------------------------------------------------
+
+class _StoreTopology:
+    """Topology lookups straight from the `topology` table (one partition query per network id)."""
+
+    def __init__(self, topology_store: Any) -> None:
+        self._store = topology_store
+
+    def workspaces_for(self, network_resource_id: str) -> list[str]:
+        return list(self._store.workspaces_for(network_resource_id))
+
+
+@dataclass
+class EventOutcome:
+    decisions: list[RoutingDecision]
+    enqueued: list[str] = field(default_factory=list)
+    coalesced: list[str] = field(default_factory=list)
+
+
+def handle_events(rt: Runtime, payload: Any, now: datetime | None = None) -> EventOutcome:
+    """Route a delivery; enqueue one coalesced scan request per affected workspace."""
+    now = now or datetime.now(UTC)
+    decisions = route_delivery(payload, _StoreTopology(rt.topology()))  # type: ignore[arg-type]
+    outcome = EventOutcome(decisions=decisions)
+    by_ws: dict[str, list[str]] = {}
+    for d in decisions:
+        if d.action in ("scan", "resolve"):
+            for ws in d.workspaces:
+                by_ws.setdefault(ws, []).append(d.event_id or "")
+        elif d.action == "reject":
+            log.warning("rejected event %s: %s", d.event_id, d.reason)
+    pending, queues = rt.pending(), rt.queues()
+    for ws, event_ids in by_ws.items():
+        # A delete also goes through a scan: the worker checks the workspace is really gone, so a stale
+        # delete delivered after a re-create cannot resolve live findings.
+        if pending.claim(ws, now):
+            req = ScanRequest(workspace_id=ws, source="event", requested_at=now, coalesced=True,
+                              event_ids=[e for e in event_ids if e][:50])
+            queues.send_scan_request(req.body(), visibility_timeout=rt.coalesce_delay_s)
+            outcome.enqueued.append(ws)
+        else:
+            outcome.coalesced.append(ws)
+    return outcome
+
+
+def parse_event_grid_binding(events: Iterable[Any]) -> list[dict[str, Any]]:
+    """azure.functions.EventGridEvent objects back into Event Grid schema dicts for the router."""
+    out = []
+    for ev in events:
+        try:
+            data = ev.get_json()
+        except ValueError:
+            data = None
+        out.append({"id": ev.id, "eventType": ev.event_type, "subject": ev.subject, "topic": ev.topic,
+                    "eventTime": ev.event_time.isoformat() if ev.event_time else None,
+                    "dataVersion": ev.data_version, "data": data})
+    return out
+
+
+# -- sweep ------------------------------------------------------------------------------------------
+
+@dataclass
+class SweepOutcome:
+    scan_id: str
+    workspaces: int
+    enqueued: int
+    errors: list[dict[str, str]]
+
+
+def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
+    """Discover every workspace and fan out one scan request each (Functions scale out on the queue)."""
+    now = now or datetime.now(UTC)
+    scan_id = str(uuid.uuid4())
+    collector = rt.collector()
+    docs, found = collector.discover(rt.settings.subscriptions or None)
+    topology, queues = rt.topology(), rt.queues()
+    enqueued = 0
+    for doc in docs:
+        wid = str(doc.get("id") or "")
+        try:
+            arm = parse_workspace_arm(doc)
+            # Subnet edges come free with the listing: record them so sharing (DBX-NET-006) is known
+            # estate-wide before the first worker runs.
+            topology.save_workspace(wid, [arm.vnet_id, *(s for s, _, _ in subnet_ids(arm))] if arm.vnet_id else [])
+        except StateError as exc:
+            found.errors.append({"resource_id": wid, "stage": "parse", "message": str(exc)})
+            continue
+        embedded = doc if len(json.dumps(doc)) <= MAX_EMBEDDED_DOC_CHARS else None
+        req = ScanRequest(workspace_id=wid, source="sweep", requested_at=now, scan_id=scan_id, workspace=embedded)
+        queues.send_scan_request(req.body())
+        enqueued += 1
+    from core.store import ScanLog
+
+    ScanLog(rt.connection).record(scan_id, now, datetime.now(UTC), "sweep", len(docs), found.errors,
+                                  rt.baseline.sha256)
+    return SweepOutcome(scan_id=scan_id, workspaces=len(docs), enqueued=enqueued, errors=found.errors)
+
+
+# -- scan worker ------------------------------------------------------------------------------------
+
+@dataclass
+class ScanWorkerOutcome:
+    workspace_id: str | None
+    transitions: list[Any] = field(default_factory=list)
+    deleted: bool = False
+    rejected: str | None = None
+
+
+def record_evaluation(rt: Runtime, state: Any, source: Source, now: datetime) -> list[Any]:
+    """Evaluate one collected workspace, reconcile with the store, keep topology current."""
+    return store_evaluation(rt, state, evaluate_workspace(state, rt.baseline, now=now, source=source), source, now)
+
+
+def store_evaluation(rt: Runtime, state: Any, ev: Any, source: Source, now: datetime) -> list[Any]:
+    """Reconcile an evaluation (new/gone/back/unchanged) and record the workspace's network topology."""
+    from core.events.topology import Topology
+
+    transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
+                                       evaluated_rules=ev.evaluated_rules, now=now, source=source)
+    if state.arm is not None:
+        rt.topology().save_workspace(state.resource_id, Topology.resources_of(state))
+    return list(transitions)
+
+
+def resolve_deleted(rt: Runtime, workspace_id: str, source: Source, now: datetime) -> list[Any]:
+    transitions = rt.store().resolve_workspace(workspace_id, now, source)
+    rt.topology().remove_workspace(workspace_id)
+    return list(transitions)
+
+
+def _subnet_users(rt: Runtime, doc: dict[str, Any]) -> dict[str, list[str]]:
+    try:
+        arm = parse_workspace_arm(doc)
+    except StateError:
+        return {}
+    topo = rt.topology()
+    users = {sid.lower(): list(topo.workspaces_for(sid)) for sid, _, _ in subnet_ids(arm)}
+    for sid in users:
+        if str(doc.get("id")) not in users[sid]:
+            users[sid].append(str(doc.get("id")))
+    return users
+
+
+def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWorkerOutcome:
+    """Handle one `scan-requests` message end to end; transitions go to `drift-findings`."""
+    now = now or datetime.now(UTC)
+    try:
+        req = ScanRequest.model_validate_json(body)
+    except ValidationError as exc:
+        reason = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or '(message)'}: {e['msg']}" for e in exc.errors())
+        reject_message(rt, "scan-requests", body, f"not a {SCAN_REQUEST_SCHEMA} message: {reason}")
+        return ScanWorkerOutcome(workspace_id=None, rejected=reason)
+    if req.coalesced:
+        rt.pending().release(req.workspace_id)
+    source: Source = req.source
+    collector = rt.collector()
+    doc = req.workspace
+    if doc is None or req.coalesced:
+        try:
+            doc = rt.arm.get(req.workspace_id)
+        except ArmReadError as exc:
+            from core.collect.collector import unreadable_state
+
+            transitions = record_evaluation(rt, unreadable_state(req.workspace_id, exc.cause), source, now)
+            _send(rt, transitions)
+            return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions)
+    state = None if doc is None else collector.collect_workspace(doc, _subnet_users(rt, doc))
+    if state is None:
+        transitions = resolve_deleted(rt, req.workspace_id, source, now)
+        _send(rt, transitions)
+        return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, deleted=True)
+    transitions = record_evaluation(rt, state, source, now)
+    _send(rt, transitions)
+    return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions)
+
+
+def _send(rt: Runtime, transitions: list[Any]) -> None:
+    queues = rt.queues()
+    for t in transitions:
+        queues.send_transition(t)
+
+
+# -- notifications ----------------------------------------------------------------------------------
+
+class NotifyBusy(Exception):
+    """Another instance is posting this workspace's digest: retry the message later."""
+
+
+@dataclass
+class NotifyOutcome:
+    workspace_id: str | None
+    posted: int = 0
+    skipped: int = 0
+    already_notified: bool = False
+    rejected: str | None = None
+
+
+def notifier(rt: Runtime) -> Any:
+    from core.notify import TeamsNotifier
+
+    return TeamsNotifier.from_settings(rt.settings, **rt.notifier_options)
+
+
+def notify_workspace(rt: Runtime, workspace_id: str, now: datetime | None = None,
+                     owner: str | None = None, final_attempt: bool = True) -> NotifyOutcome:
+    """Post one digest with every pending transition of a workspace (at/above the minimum severity)."""
+    from core.findings.model import severity_at_least
+    from core.notify import NotifyError, build_digest
+
+    now = now or datetime.now(UTC)
+    store = rt.store()
+    owner = owner or str(uuid.uuid4())
+    if not store.claim_notify_lock(workspace_id, owner, ttl_s=120, now=now):
+        raise NotifyBusy(workspace_id)
+    try:
+        pending = store.pending_notifications(workspace_id)
+        if not pending:
+            return NotifyOutcome(workspace_id=workspace_id, already_notified=True)
+        threshold = rt.settings.notify_min_severity
+        loud = [t for t in pending if severity_at_least(t.finding.severity, threshold)]
+        quiet = [t for t in pending if t not in loud]
+        if quiet:
+            store.mark_skipped([t.finding.id for t in quiet], now, resource_id=workspace_id)
+        if not loud:
+            return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
+        teams = notifier(rt)
+        if teams is None:
+            log.warning("TEAMS_WEBHOOK_URL is not set: %d transitions stay pending", len(loud))
+            return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
+        card = build_digest(workspace_id, loud[0].finding.workspace_name, [t.message() for t in loud],
+                            max_bytes=teams.max_bytes)
+        try:
+            with teams:
+                teams.post(card)
+        except NotifyError as exc:
+            # Keep them pending while the queue will retry; on the last delivery attempt record the
+            # failure, so after the message moves to the poison queue the store says "not notified".
+            if final_attempt:
+                store.mark_notify_failed([t.finding.id for t in loud], str(exc), resource_id=workspace_id)
+            raise
+        newest = max(t.at for t in loud)
+        store.mark_notified([t.finding.id for t in loud], now, resource_id=workspace_id, recorded_before=newest)
+        return NotifyOutcome(workspace_id=workspace_id, posted=1, skipped=len(quiet))
+    finally:
+        store.release_notify_lock(workspace_id, owner)
+
+
+def notify_message(rt: Runtime, body: str, now: datetime | None = None, dequeue_count: int = 1) -> NotifyOutcome:
+    """Handle one `drift-findings` message: the first message of a burst posts the whole digest."""
+    from core.store import Transition
+
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict) or data.get("schema") != "driftwatch.transition/v1":
+            raise ValueError("schema is not driftwatch.transition/v1")
+        t = Transition.from_message(data)
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        reason = str(exc)[:500]
+        reject_message(rt, "drift-findings", body, f"not a driftwatch.transition/v1 message: {reason}")
+        return NotifyOutcome(workspace_id=None, rejected=reason)
+    return notify_workspace(rt, t.finding.resource_id, now, final_attempt=dequeue_count >= MAX_DEQUEUE_COUNT)
+
