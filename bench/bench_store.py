@@ -19,7 +19,7 @@ import azure.functions as func
 from core.findings.model import Finding, finding_id
 from core.store import StorageConnection, TableFindingsStore
 from functions import findings_api
-from tests.azurite import AzuriteProcess
+from samples.azurite import AzuriteProcess
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 STATUSES = ("open", "open", "open", "resolved", "exempted")

@@ -33,8 +33,8 @@ log = logging.getLogger("driftwatch")
 
 SCAN_REQUEST_SCHEMA = "driftwatch.scan-request/v1"
 REJECTED_SCHEMA = "driftwatch.rejected-message/v1"
-COALESCE_DELAY_S = 5
-"""Event-driven scan requests become visible after this delay, so a burst lands in one scan."""
+COALESCE_WINDOW_S = 10
+"""Minimum gap between two event-driven scans of one workspace (see core/store/pending.py)."""
 MAX_DEQUEUE_COUNT = 5
 """host.json `extensions.queues.maxDequeueCount` (a test keeps the two equal)."""
 MAX_EMBEDDED_DOC_CHARS = 40_000
@@ -67,7 +67,7 @@ class Runtime:
     settings: Settings
     collect: CollectConfig
     baseline_path: str
-    coalesce_delay_s: int = COALESCE_DELAY_S
+    coalesce_window_s: int = COALESCE_WINDOW_S
     notifier_options: dict[str, Any] = field(default_factory=dict)
     _baseline: Baseline | None = None
     _connection: Any = None
@@ -126,7 +126,7 @@ class Runtime:
     def pending(self) -> Any:
         from core.store.pending import PendingScans
 
-        return PendingScans(self.connection)
+        return PendingScans(self.connection, window_s=self.coalesce_window_s)
 
 
 _runtime: Runtime | None = None
@@ -197,10 +197,11 @@ def handle_events(rt: Runtime, payload: Any, now: datetime | None = None) -> Eve
     for ws, event_ids in by_ws.items():
         # A delete also goes through a scan: the worker checks the workspace is really gone, so a stale
         # delete delivered after a re-create cannot resolve live findings.
-        if pending.claim(ws, now):
+        delay = pending.claim(ws, now)
+        if delay is not None:
             req = ScanRequest(workspace_id=ws, source="event", requested_at=now, coalesced=True,
                               event_ids=[e for e in event_ids if e][:50])
-            queues.send_scan_request(req.body(), visibility_timeout=rt.coalesce_delay_s)
+            queues.send_scan_request(req.body(), visibility_timeout=delay)
             outcome.enqueued.append(ws)
         else:
             outcome.coalesced.append(ws)
@@ -315,7 +316,7 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         reject_message(rt, "scan-requests", body, f"not a {SCAN_REQUEST_SCHEMA} message: {reason}")
         return ScanWorkerOutcome(workspace_id=None, rejected=reason)
     if req.coalesced:
-        rt.pending().release(req.workspace_id)
+        rt.pending().started(req.workspace_id, now)
     source: Source = req.source
     collector = rt.collector()
     doc = req.workspace

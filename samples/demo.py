@@ -1,25 +1,161 @@
-"""`make demo`: scan the bundled emulated estate end to end and stop everything started."""
+"""`make demo`: the whole driftwatch loop, offline, and everything it started is stopped at the end.
+
+1. Azurite (Storage) and the estate emulator (ARM + workspace API + Teams sink) start on 127.0.0.1.
+2. `scheduled_sweep` discovers the 8 workspaces and fans out; `scan_workspace` collects them through the
+   real azure-mgmt clients and databricks-sdk, evaluates and records the findings; `notify_drift` posts
+   the Teams digests.
+3. Someone opens SSH from the Internet on a compliant workspace's NSG (an ARM write on the emulator).
+   The emulator emits the Event Grid event to a local webhook that calls `on_resource_change`, which
+   routes and coalesces it into one scan; the new finding reaches the store and Teams.
+4. The auditors' API answers: a findings summary and the new finding with its history.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
-from core.cli import main as driftwatch
-from emulator.server import EmulatorServer
-from samples.factory import sample_estate
+import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class EventGridWebhook:
+    """A local stand-in for the Functions Event Grid endpoint (`/runtime/webhooks/eventgrid`)."""
+
+    def __init__(self, deliver: Any) -> None:
+        outer = self
+        self.received = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                events = json.loads(body or b"[]")
+                events = events if isinstance(events, list) else [events]
+                outer.received += len(events)
+                deliver(events)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = (f"http://127.0.0.1:{self.server.server_address[1]}"
+                    "/runtime/webhooks/eventgrid?functionName=on_resource_change")
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> EventGridWebhook:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def card_text(post: dict[str, Any]) -> str:
+    """The Adaptive Card's text blocks and facts, flattened for the terminal."""
+    lines: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "TextBlock" and node.get("text"):
+                lines.append(str(node["text"]))
+            if node.get("type") == "FactSet":
+                lines.extend(f"    {f.get('title')}: {f.get('value')}" for f in node.get("facts", []))
+            for key in ("body", "items", "columns", "attachments", "content"):
+                if key in node:
+                    walk(node[key])
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(post["body"])
+    return "\n".join("  " + line for line in lines)
+
+
 def main() -> int:
-    with EmulatorServer(sample_estate()) as emulator:
-        print(f"estate emulator: {emulator.url} (8 workspaces, 2 subscriptions)\n", flush=True)
-        code = driftwatch(["scan", "--emulator", emulator.url, "--baseline", str(ROOT / "baseline.example.yaml"),
-                           "--no-store", "--no-notify"])
-    print(f"\ndriftwatch scan exit code {code} (3 = some workspaces could not be fully evaluated: "
-          "the demo estate has one workspace whose API is unreachable)")
-    return 0 if code in (0, 1, 3) else code
+    import function_app
+    from core import service
+    from core.settings import load_settings
+    from emulator.server import EmulatorServer
+    from samples.azurite import AzuriteProcess
+    from samples.factory import nsg_rule, sample_estate
+    from samples.functions_host import LocalFunctionsHost
+
+    estate = sample_estate()
+    host_box: dict[str, LocalFunctionsHost] = {}
+    delivered = threading.Event()
+
+    def deliver(events: list[dict[str, Any]]) -> None:
+        host_box["host"].deliver_event_grid(events)
+        delivered.set()
+
+    t0 = time.monotonic()
+    with AzuriteProcess() as azurite, EventGridWebhook(deliver) as webhook, \
+            EmulatorServer(estate, event_target=webhook.url) as emulator:
+        print(f"Azurite        {azurite.connection_string.split(';')[3]} (pid {azurite.pid})")
+        print(f"estate emulator {emulator.url}  (8 workspaces in 2 subscriptions)")
+        print(f"Event Grid     {webhook.url.split('?')[0]} -> on_resource_change\n")
+        env = {"AzureWebJobsStorage": azurite.connection_string,
+               "DRIFTWATCH_BASELINE": str(ROOT / "baseline.example.yaml"),
+               "DRIFTWATCH_ARM_ENDPOINT": emulator.url, "DRIFTWATCH_WORKSPACE_BASE_URL": emulator.workspace_base_url,
+               "DRIFTWATCH_AUTH": "emulator", "TEAMS_WEBHOOK_URL": f"{emulator.url}/teams/webhook",
+               "DRIFTWATCH_NOTIFY_MIN_SEVERITY": "high"}
+        rt = service.Runtime.from_settings(load_settings(env))
+        rt.coalesce_window_s = 2
+        service.reset_runtime(rt)
+        from functions import findings_api
+
+        findings_api.set_store(rt.store())
+        host = host_box["host"] = LocalFunctionsHost(function_app.app, azurite.connection_string)
+
+        print("== 1. scheduled_sweep -> scan_workspace x N -> notify_drift")
+        host.fire_timer()
+        scans = host.drain("scan-requests", "scan_workspace", workers=2)
+        notes = host.drain("drift-findings", "notify_drift", workers=2)
+        summary = json.loads(host.http("findings_summary", "GET", "/api/summary").get_body())
+        print(f"   {scans.succeeded} workspaces scanned, {len(emulator.teams_posts())} Teams digests posted "
+              f"({notes.succeeded} transition messages handled)")
+        print(f"   findings by status: {summary['by_status']}; open by severity: {summary['open_by_severity']}\n")
+        emulator.clear_teams()
+
+        print("== 2. drift: someone opens SSH from the Internet on dbw-analytics-prod's NSG")
+        nsg = next(r for r in estate["resources"] if r.get("name") == "nsg-analytics")
+        rule = nsg_rule(nsg["id"], "allow-ssh-debug", "Inbound", 150, "Tcp", "Internet", "VirtualNetwork", "22")
+        r = requests.put(f"{emulator.url}{rule['id']}?api-version=2025-07-01", json=rule,
+                         headers={"Authorization": "Bearer demo"}, timeout=10)
+        r.raise_for_status()
+        delivered.wait(10)
+        print(f"   ARM write -> Event Grid event ({webhook.received} delivered) -> on_resource_change")
+        scans = host.drain("scan-requests", "scan_workspace")
+        host.drain("drift-findings", "notify_drift")
+        print(f"   {scans.succeeded} coalesced scan of the affected workspace\n")
+
+        print("== 3. the Teams card that reached the channel")
+        for post in emulator.teams_posts():
+            print(card_text(post))
+        print()
+
+        print("== 4. what auditors see: GET /api/findings?workspace=dbw-analytics-prod&status=open")
+        resp = host.http("findings_list", "GET", "/api/findings",
+                         params={"workspace": "dbw-analytics-prod", "status": "open"})
+        page = json.loads(resp.get_body())
+        for fd in page["findings"]:
+            print(f"   {fd['severity'].upper():8} {fd['rule_id']}  {fd['subject']}: {fd['message']}")
+            detail = json.loads(host.http("findings_get", "GET", f"/api/findings/{fd['id']}",
+                                          route_params={"id": fd["id"]}).get_body())
+            print("   history: " + ", ".join(f"{h['transition']} at {h['at']}" for h in detail["history"]))
+        service.reset_runtime(None)
+        findings_api.set_store(None)
+    print(f"\nDemo finished in {time.monotonic() - t0:.1f} s; Azurite, the emulator and the webhook are stopped.")
+    return 0
 
 
 if __name__ == "__main__":

@@ -71,12 +71,16 @@ def app(azurite: AzuriteProcess) -> Iterator[App]:  # noqa: F811
     _clear_storage(azurite.connection_string)
     with EmulatorServer(sample_estate()) as emulator:
         rt = service.Runtime.from_settings(load_settings(settings_env(emulator, azurite.connection_string)))
-        rt.coalesce_delay_s = 1
+        rt.coalesce_window_s = 1
         rt.notifier_options = {"max_attempts": 2, "backoff_s": 0.05, "timeout_s": 3.0}
         rt.connection  # noqa: B018  (creates the tables and queues, as the first invocation would)
         service.reset_runtime(rt)
+        from functions import findings_api
+
+        findings_api.set_store(rt.store())
         try:
             yield App(host=LocalFunctionsHost(function_app.app, azurite.connection_string), emulator=emulator, rt=rt,
                       connection_string=azurite.connection_string)
         finally:
             service.reset_runtime(None)
+            findings_api.set_store(None)

@@ -180,3 +180,16 @@ def test_bindings_match_the_contract(app: App) -> None:
     from samples.functions_host import host_queue_settings
 
     assert host_queue_settings()["maxDequeueCount"] == service.MAX_DEQUEUE_COUNT
+
+
+def test_a_burst_of_events_costs_at_most_two_evaluations(app: App) -> None:
+    sweep(app)
+    open_ssh(app)
+    (event,) = app.emulator.events()
+    burst = [{**event, "id": f"burst-{i}"} for i in range(30)]
+    app.host.deliver_event_grid(burst[:10])
+    first, _ = app.run_queues()  # the first event is scanned at once
+    app.host.deliver_event_grid(burst[10:])  # the deployment goes on after that scan started
+    second, _ = app.run_queues()
+    assert (first.succeeded, second.succeeded) == (1, 1)
+    assert len(app.emulator.teams_posts()) == 1  # the second evaluation found nothing new to say
