@@ -55,6 +55,8 @@ class ScanRequest(BaseModel):
     workspace: dict[str, Any] | None = None
     """The workspace document as the sweep listed it (saves a GET); absent for events."""
     event_ids: list[str] = Field(default_factory=list, max_length=50)
+    subnet_users: dict[str, list[str]] | None = None
+    """Lower subnet id -> workspaces injected into it, as the sweep saw the whole estate (saves lookups)."""
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -239,6 +241,13 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
     collector = rt.collector()
     docs, found = collector.discover(rt.settings.subscriptions or None)
     topology, queues = rt.topology(), rt.queues()
+    users: dict[str, list[str]] = {}
+    for doc in docs:
+        try:
+            for sid, _, _ in subnet_ids(parse_workspace_arm(doc)):
+                users.setdefault(sid.lower(), []).append(str(doc.get("id")))
+        except StateError:
+            continue
     enqueued = 0
     for doc in docs:
         wid = str(doc.get("id") or "")
@@ -251,7 +260,9 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
             found.errors.append({"resource_id": wid, "stage": "parse", "message": str(exc)})
             continue
         embedded = doc if len(json.dumps(doc)) <= MAX_EMBEDDED_DOC_CHARS else None
-        req = ScanRequest(workspace_id=wid, source="sweep", requested_at=now, scan_id=scan_id, workspace=embedded)
+        mine = {sid.lower(): users.get(sid.lower(), []) for sid, _, _ in subnet_ids(arm)}
+        req = ScanRequest(workspace_id=wid, source="sweep", requested_at=now, scan_id=scan_id, workspace=embedded,
+                          subnet_users=mine if embedded is not None else None)
         queues.send_scan_request(req.body())
         enqueued += 1
     from core.store import ScanLog
@@ -329,7 +340,9 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
             transitions = record_evaluation(rt, unreadable_state(req.workspace_id, exc.cause), source, now)
             _send(rt, transitions)
             return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions)
-    state = None if doc is None else collector.collect_workspace(doc, _subnet_users(rt, doc))
+    users = req.subnet_users if req.subnet_users is not None and not req.coalesced else None
+    state = None if doc is None else collector.collect_workspace(doc, users if users is not None
+                                                                 else _subnet_users(rt, doc))
     if state is None:
         transitions = resolve_deleted(rt, req.workspace_id, source, now)
         _send(rt, transitions)

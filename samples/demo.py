@@ -33,7 +33,7 @@ class EventGridWebhook:
         self.received = 0
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 events = json.loads(body or b"[]")
                 events = events if isinstance(events, list) else [events]

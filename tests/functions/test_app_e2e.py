@@ -193,3 +193,27 @@ def test_a_burst_of_events_costs_at_most_two_evaluations(app: App) -> None:
     second, _ = app.run_queues()
     assert (first.succeeded, second.succeeded) == (1, 1)
     assert len(app.emulator.teams_posts()) == 1  # the second evaluation found nothing new to say
+
+
+def test_four_worker_processes_drain_a_sweep_together(app: App) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.functions.conftest import settings_env
+
+    root = Path(__file__).resolve().parents[2]
+    app.host.fire_timer()
+    env = {**os.environ, **settings_env(app.emulator, app.connection_string)}
+    procs = [subprocess.Popen([sys.executable, "-m", "samples.worker_process", "scan-requests", "scan_workspace",
+                               "--threads", "2", "--idle-s", "1.5"], cwd=root, env=env, stdout=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    results = [json.loads(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sum(r["succeeded"] for r in results) == 8
+    assert sum(r["poisoned"] for r in results) == 0
+    assert len(app.open_findings()) == 36  # the same result as one worker: no double opens
+    opened = [m for m in app.open_findings() if m.rule_id == "DBX-NET-005"]
+    _, history = app.store().get(opened[0].id)
+    assert [t.transition for t in history] == ["opened"]
