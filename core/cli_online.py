@@ -47,6 +47,7 @@ def register(sub: Any, output_flags: Any) -> None:
     sc.add_argument("--emulator", metavar="URL", help="point every client at a running estate emulator")
     output_flags(sc)
     sc.set_defaults(func=cmd_scan)
-    from core import cli_findings
+    from core import cli_findings, cli_ops
 
     cli_findings.register(sub, output_flags)
+    cli_ops.register(sub)

@@ -391,7 +391,8 @@ def notify_workspace(rt: Runtime, workspace_id: str, now: datetime | None = None
     if not store.claim_notify_lock(workspace_id, owner, ttl_s=120, now=now):
         raise NotifyBusy(workspace_id)
     try:
-        pending = store.pending_notifications(workspace_id)
+        # Failed ones too: a replayed poison message re-drives what a dead webhook could not take.
+        pending = store.pending_notifications(workspace_id, include_failed=True)
         if not pending:
             return NotifyOutcome(workspace_id=workspace_id, already_notified=True)
         threshold = rt.settings.notify_min_severity
@@ -438,3 +439,47 @@ def notify_message(rt: Runtime, body: str, now: datetime | None = None, dequeue_
         return NotifyOutcome(workspace_id=None, rejected=reason)
     return notify_workspace(rt, t.finding.resource_id, now, final_attempt=dequeue_count >= MAX_DEQUEUE_COUNT)
 
+
+
+# -- poison replay ----------------------------------------------------------------------------------
+
+@dataclass
+class ReplayOutcome:
+    queue: str
+    replayed: int = 0
+    kept_rejected: int = 0
+
+
+def replay_poison(connection: Any, queue: str, *, max_messages: int = 1000) -> ReplayOutcome:
+    """Move `{queue}-poison` messages back to `queue`, each exactly once (send, then delete).
+
+    Malformed messages that driftwatch itself rejected (`driftwatch.rejected-message/v1`) cannot
+    succeed on a retry; they stay in the poison queue for a person to read.
+    """
+    from azure.core.exceptions import ResourceExistsError
+
+    poison, target = connection.queue(f"{queue}-poison"), connection.queue(queue)
+    for client in (poison, target):
+        with contextlib.suppress(ResourceExistsError):
+            client.create_queue()
+    out = ReplayOutcome(queue=queue)
+    seen: set[str] = set()
+    while out.replayed + out.kept_rejected < max_messages:
+        batch = list(poison.receive_messages(max_messages=32, visibility_timeout=60))
+        if not batch:
+            break
+        for m in batch:
+            if m.id in seen:
+                continue
+            seen.add(m.id)
+            try:
+                rejected = json.loads(m.content).get("schema") == REJECTED_SCHEMA
+            except (ValueError, AttributeError):
+                rejected = False
+            if rejected:
+                out.kept_rejected += 1  # stays invisible for 60 s, then visible again in the poison queue
+                continue
+            target.send_message(m.content)
+            poison.delete_message(m)
+            out.replayed += 1
+    return out

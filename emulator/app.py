@@ -257,6 +257,9 @@ class EmulatorApp:
         if action == "401":
             code = "UNAUTHENTICATED" if kind == "ws" else "AuthenticationFailed"
             return err(401, code, "Authentication failed (injected).")
+        if action == "404":  # e.g. a Teams webhook that was deleted
+            code = "RESOURCE_DOES_NOT_EXIST" if kind == "ws" else "ResourceNotFound"
+            return err(404, code, "Not found (injected).")
         code = "PERMISSION_DENIED" if kind == "ws" else "AuthorizationFailed"
         return err(403, code, "Permission denied (injected).")
 

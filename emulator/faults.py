@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-Action = Literal["429", "500", "hang", "401", "403", "reset"]
+Action = Literal["429", "500", "hang", "401", "403", "404", "reset"]
 
 
 class FaultError(ValueError):

@@ -51,11 +51,13 @@ class DrainStats:
 
 
 class LocalFunctionsHost:
-    def __init__(self, app: func.FunctionApp, connection_string: str, *, retry_visibility_s: int = 1) -> None:
+    def __init__(self, app: func.FunctionApp, connection_string: str, *, retry_visibility_s: int = 1,
+                 visibility_s: int = 30) -> None:
         self.functions = registered_functions(app)
         self.connection_string = connection_string
         self.max_dequeue = int(host_queue_settings()["maxDequeueCount"])
         self.retry_visibility_s = retry_visibility_s
+        self.visibility_s = visibility_s
 
     def call(self, name: str, *args: Any) -> Any:
         return self.functions[name].get_user_function()(*args)
@@ -101,11 +103,21 @@ class LocalFunctionsHost:
         deadline = time.monotonic() + max_s
 
         def worker() -> None:
+            while time.monotonic() < deadline:
+                try:
+                    work()
+                    return
+                except Exception as exc:  # storage down: like the host, keep polling until it is back
+                    with lock:
+                        stats.errors.append(f"poll: {exc.__class__.__name__}")
+                    time.sleep(0.3)
+
+        def work() -> None:
             q = self._queue(queue_name)
             poison = self._queue(f"{queue_name}-poison")
             quiet_since: float | None = None
             while time.monotonic() < deadline:
-                batch = list(q.receive_messages(max_messages=16, visibility_timeout=30))
+                batch = list(q.receive_messages(max_messages=16, visibility_timeout=self.visibility_s))
                 if not batch:
                     props = q.get_queue_properties()
                     if props.approximate_message_count == 0:

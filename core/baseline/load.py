@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import reprlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,8 +37,13 @@ def format_loc(loc: Iterable[Any]) -> str:
     return out or "(document)"
 
 
+_REPR = reprlib.Repr(maxlevel=3, maxdict=6, maxlist=6, maxtuple=6, maxset=6, maxstring=100, maxother=100,
+                     maxlong=60)
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    # Bounded repr: the input may be huge, deeply nested or share references (YAML aliases).
+    text = _REPR.repr(value)
     return text if len(text) <= 120 else text[:117] + "..."
 
 
@@ -216,4 +222,8 @@ def load_baseline(path: str | Path) -> Baseline:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise BaselineError(f"{p}: {where}not valid YAML/JSON ({problem})") from None
+    except RecursionError:
+        raise BaselineError(f"{p}: not valid YAML/JSON (nested too deeply)") from None
+    except ValueError as exc:  # scalar constructors: a date like 2027-13-45, an integer over 4300 digits
+        raise BaselineError(f"{p}: not valid YAML/JSON ({str(exc)[:200]})") from None
     return parse_baseline(data, str(p))

@@ -7,8 +7,10 @@ workspace gets `workspace_timeout_s` in all, so one dead workspace cannot stall 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -20,6 +22,9 @@ from core.state.parse import StateError, parse_workspace_api
 # The SDK warns on every client whose host has no /.well-known/databricks-config (the emulator,
 # and workspaces behind private endpoints): expected, and noise in a sweep of thousands.
 logging.getLogger("databricks.sdk").setLevel(logging.ERROR)
+
+
+T = TypeVar("T")
 
 
 class WorkspaceApiError(Exception):
@@ -66,16 +71,34 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
     conf: dict[str, Any] = {}
     lists: list[dict[str, Any]] = []
     tokens: list[dict[str, Any]] = []
+    deadline = time.monotonic() + config.workspace_timeout_s
+
+    def call(fn: Callable[[], T]) -> T:
+        """databricks-sdk retries 429/503 itself; a 500/502/504 gets two more tries within the budget."""
+        from databricks.sdk.errors import DatabricksError
+
+        for attempt in range(3):
+            try:
+                return fn()
+            except DatabricksError as exc:
+                status = getattr(exc, "status_code", None) or 0
+                retryable = (isinstance(status, int) and status in (500, 502, 504)) or \
+                    exc.__class__.__name__ in ("InternalError", "BadGateway", "GatewayTimeout")
+                if not retryable or attempt == 2 or time.monotonic() + 0.5 * 2**attempt > deadline:
+                    raise
+                time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
     try:
         if needs.conf_keys:
-            got = w.workspace_conf.get_status(keys=",".join(needs.conf_keys))
+            got = call(lambda: w.workspace_conf.get_status(keys=",".join(needs.conf_keys)))
             if not isinstance(got, dict):
                 raise WorkspaceApiError("workspace-conf answer is not an object")
             conf = got
         if needs.ip_access_lists:
-            lists = [item.as_dict() for item in w.ip_access_lists.list()]
+            lists = call(lambda: [item.as_dict() for item in w.ip_access_lists.list()])
         if needs.tokens:
-            tokens = [item.as_dict() for item in w.token_management.list()]
+            tokens = call(lambda: [item.as_dict() for item in w.token_management.list()])
     except WorkspaceApiError:
         raise
     except Exception as exc:  # any failure of the SDK/transport is a read failure with its cause

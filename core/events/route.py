@@ -9,10 +9,12 @@ reason, and a malformed event is `reject`ed without stopping the rest of the del
 from __future__ import annotations
 
 import json
+import re
+import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from core.arm_ids import parent_id, parse_arm_id_lower
+from core.arm_ids import parent_id, parse_arm_id, parse_arm_id_lower
 from core.events.model import ResourceEvent, RoutingDecision
 from core.events.operations import EVENT_TYPES, ROUTED_OPERATIONS
 from core.events.topology import Topology
@@ -25,6 +27,15 @@ _VALIDATION = "microsoft.eventgrid.subscriptionvalidationevent"
 
 class EventParseError(ValueError):
     """One event that is not a usable Event Grid / CloudEvents resource event."""
+
+
+_REPR = reprlib.Repr(maxlevel=2, maxstring=80, maxother=80, maxlist=4, maxdict=4, maxlong=40)
+
+
+def _excerpt(value: Any, limit: int = 200) -> str:
+    """A short excerpt of event input for a reason (events may carry megabytes or deep nesting)."""
+    text = value if isinstance(value, str) else _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _req_str(obj: Mapping[str, Any], key: str, where: str) -> str:
@@ -41,7 +52,7 @@ def parse_event(raw: Any, index: int = 0) -> ResourceEvent:
         raise EventParseError(f"{where}: expected a JSON object, got {type(raw).__name__}")
     if "specversion" in raw:
         if raw.get("specversion") != "1.0":
-            raise EventParseError(f"{where}: unsupported CloudEvents specversion {raw.get('specversion')!r}")
+            raise EventParseError(f"{where}: unsupported CloudEvents specversion {_REPR.repr(raw.get('specversion'))}")
         event_id = _req_str(raw, "id", where)
         event_type = _req_str(raw, "type", where)
         source = raw.get("source") if isinstance(raw.get("source"), str) else ""
@@ -95,6 +106,8 @@ def parse_delivery(payload: bytes | str | Any) -> list[Any]:
             raise EventParseError(f"delivery is not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
         except RecursionError:
             raise EventParseError("delivery JSON is nested too deeply") from None
+        except ValueError as exc:  # e.g. an integer literal over Python's 4300-digit conversion limit
+            raise EventParseError(f"delivery is not JSON: {str(exc)[:200]}") from None
     if isinstance(payload, list):
         return payload
     if isinstance(payload, Mapping):
@@ -111,9 +124,11 @@ def _workspace_id_of(rid: str, parts: Mapping[str, Any]) -> str | None:
     """The workspace id when `rid` is a workspace or a child/extension of one."""
     if parts.get("namespace") != "microsoft.databricks" or parts.get("type") != "workspaces":
         return None
-    marker = f"/providers/microsoft.databricks/workspaces/{parts['name']}"
-    cut = rid.lower().find(marker)
-    return rid[: cut + len(marker)] if cut >= 0 else None
+    # Match on the original string: str.lower() can change the length (e.g. "İ"), so an index found in
+    # rid.lower() is not an index into rid.
+    name = parse_arm_id(rid).get("name") or ""
+    found = re.search(r"/providers/microsoft\.databricks/workspaces/" + re.escape(name), rid, re.IGNORECASE)
+    return rid[: found.end()] if found else None
 
 
 def route_event(ev: ResourceEvent, topology: Topology) -> RoutingDecision:
@@ -121,19 +136,21 @@ def route_event(ev: ResourceEvent, topology: Topology) -> RoutingDecision:
     if etype == _VALIDATION:
         return _decision(ev, "ignore", [], "subscription validation handshake (answered by the Functions host)")
     if etype not in _EVENT_TYPES:
-        return _decision(ev, "ignore", [], f"event type {ev.event_type} is not a resource change driftwatch handles")
+        return _decision(ev, "ignore", [],
+                         f"event type {_excerpt(ev.event_type)} is not a resource change driftwatch handles")
     if ev.status and ev.status.lower() != "succeeded":
-        return _decision(ev, "ignore", [], f"operation status is {ev.status}, not Succeeded")
+        return _decision(ev, "ignore", [], f"operation status is {_excerpt(ev.status)}, not Succeeded")
     rid = ev.resource_id
     try:
         parts = parse_arm_id_lower(rid)
     except Exception:  # the parser raises on some garbage; any failure is a bad id
-        return _decision(ev, "reject", [], f"resource id {rid!r} cannot be parsed")
+        return _decision(ev, "reject", [], f"resource id {_excerpt(rid)!r} cannot be parsed")
     if not parts.get("subscription") or not parts.get("namespace") or not parts.get("name"):
         return _decision(ev, "reject", [], f"resource id {rid[:200]!r} is not an ARM resource id")
     op = (ev.operation_name or "").lower()
     if op and op not in _ROUTED:
-        return _decision(ev, "ignore", [], f"operation {ev.operation_name} does not affect monitored settings")
+        return _decision(ev, "ignore", [],
+                         f"operation {_excerpt(ev.operation_name)} does not affect monitored settings")
     is_delete = etype.endswith("resourcedeletesuccess")
 
     ws_id = _workspace_id_of(rid, parts)
@@ -145,13 +162,13 @@ def route_event(ev: ResourceEvent, topology: Topology) -> RoutingDecision:
         child = parts.get(f"child_type_{parts['last_child_num']}") or ""
         if child in ("diagnosticsettings", "privateendpointconnections"):
             return _decision(ev, "scan", [ws_id], f"workspace {child} changed")
-        return _decision(ev, "ignore", [], f"workspace child resource {child} is not monitored")
+        return _decision(ev, "ignore", [], f"workspace child resource {_excerpt(child)} is not monitored")
 
     if parts.get("namespace") == "microsoft.network" and parts.get("type") in (
             "virtualnetworks", "networksecuritygroups"):
         child = parts.get("child_type_1")
         if parts.get("last_child_num") not in (None, 1) or child not in (None, "subnets", "securityrules"):
-            return _decision(ev, "ignore", [], f"network child resource {child} is not monitored")
+            return _decision(ev, "ignore", [], f"network child resource {_excerpt(child)} is not monitored")
         lookup_id = rid if child != "securityrules" else parent_id(rid)
         workspaces = topology.workspaces_for(lookup_id)
         if not workspaces and child == "subnets":
@@ -160,7 +177,8 @@ def route_event(ev: ResourceEvent, topology: Topology) -> RoutingDecision:
         if not workspaces:
             return _decision(ev, "ignore", [], f"{kind} is not used by any monitored workspace")
         return _decision(ev, "scan", workspaces, f"{kind} used by {len(workspaces)} workspace(s) changed")
-    return _decision(ev, "ignore", [], f"resource type {parts.get('namespace')}/{parts.get('type')} is not monitored")
+    kind = _excerpt(f"{parts.get('namespace')}/{parts.get('type')}")
+    return _decision(ev, "ignore", [], f"resource type {kind} is not monitored")
 
 
 def route_delivery(payload: bytes | str | Any, topology: Topology) -> list[RoutingDecision]:

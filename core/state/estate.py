@@ -134,7 +134,7 @@ class Estate:
         return states, errors
 
 
-def _merge_children(resources: dict[str, dict[str, Any]]) -> None:
+def _merge_children(resources: dict[str, dict[str, Any]], source: str) -> None:
     """Fold standalone subnets / security rules into their parent's embedded list (standalone wins)."""
     child_types = {"microsoft.network/virtualnetworks/subnets": "subnets",
                    "microsoft.network/networksecuritygroups/securityrules": "securityRules"}
@@ -146,10 +146,19 @@ def _merge_children(resources: dict[str, dict[str, Any]]) -> None:
         parent = resources.get(parent_id)
         if parent is None:
             continue
-        props = dict(parent.get("properties") or {})
+        raw_props = parent.get("properties") or {}
+        if not isinstance(raw_props, Mapping):
+            raise SnapshotError(f"{source}: resources: {parent_id}: properties: expected an object, "
+                                f"got {type(raw_props).__name__}")
+        props = dict(raw_props)
         parent["properties"] = props
-        embedded = [c for c in props.get(key) or []
-                    if str(c.get("name", "")).lower() != str(doc.get("name", "")).lower()]
+        raw_children = props.get(key) or []
+        if not isinstance(raw_children, list):
+            raise SnapshotError(f"{source}: resources: {parent_id}: properties.{key}: expected a list, "
+                                f"got {type(raw_children).__name__}")
+        embedded = [c for c in raw_children
+                    if not (isinstance(c, Mapping)
+                            and str(c.get("name", "")).lower() == str(doc.get("name", "")).lower())]
         embedded.append(doc)
         props[key] = embedded
 
@@ -171,7 +180,7 @@ def parse_estate(data: Any, source: str = "<estate>") -> Estate:
         resources[lid] = d
         if DIAG_MARKER in lid:
             diag[lid.split(DIAG_MARKER, 1)[0]].append(d)
-    _merge_children(resources)
+    _merge_children(resources, source)
     return Estate(
         subscriptions=[dict(s) for s in data.get("subscriptions") or []],
         resources=resources,
@@ -191,6 +200,8 @@ def load_estate(path: str | Path) -> Estate:
         raise SnapshotError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{p}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from None
+    except ValueError as exc:  # e.g. an integer literal over Python's 4300-digit conversion limit
+        raise SnapshotError(f"{p}: not valid JSON ({str(exc)[:200]})") from None
     except (OSError, RecursionError) as exc:
         raise SnapshotError(f"{p}: cannot read ({exc.__class__.__name__})") from None
     return parse_estate(data, str(p))

@@ -45,6 +45,15 @@ def _obj(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _list(value: Any, where: str) -> list[Any] | tuple[Any, ...]:
+    """A JSON array field; absent/null is empty, anything else (a number, a string, an object) is malformed."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return value
+    raise StateError(f"{where}: expected a list, got {type(value).__name__}")
+
+
 def _param(params: Mapping[str, Any], name: str) -> Any:
     """`parameters.X` arrives as {"type": "Bool", "value": true} or, from some tools, bare."""
     for key, value in params.items():
@@ -108,7 +117,7 @@ def parse_workspace_arm(doc: Mapping[str, Any]) -> WorkspaceArm:
     params = _obj(props.get("parameters"))
     location_display = _str(doc.get("location")) or ""
     pecs = []
-    for pec in props.get("privateEndpointConnections") or []:
+    for pec in _list(props.get("privateEndpointConnections"), f"{rid}: properties.privateEndpointConnections"):
         if not isinstance(pec, Mapping):
             continue
         state = _obj(_obj(pec.get("properties")).get("privateLinkServiceConnectionState"))
@@ -141,12 +150,12 @@ def parse_workspace_arm(doc: Mapping[str, Any]) -> WorkspaceArm:
     )
 
 
-def _prefixes(props: Mapping[str, Any], single: str, plural: str) -> tuple[str, ...]:
+def _prefixes(props: Mapping[str, Any], single: str, plural: str, where: str) -> tuple[str, ...]:
     out: list[str] = []
     one = _str(props.get(single))
     if one:
         out.append(one)
-    for p in props.get(plural) or []:
+    for p in _list(props.get(plural), f"{where}: properties.{plural}"):
         s = _str(p)
         if s:
             out.append(s)
@@ -156,6 +165,7 @@ def _prefixes(props: Mapping[str, Any], single: str, plural: str) -> tuple[str, 
 def parse_nsg_rule(doc: Mapping[str, Any]) -> NsgRule:
     props = _obj(doc.get("properties"))
     priority = props.get("priority")
+    where = _str(doc.get("id")) or _str(doc.get("name")) or "(NSG rule)"
     return NsgRule(
         id=_str(doc.get("id")),
         name=_str(doc.get("name")) or "",
@@ -163,16 +173,17 @@ def parse_nsg_rule(doc: Mapping[str, Any]) -> NsgRule:
         access=_str(props.get("access")) or "",
         protocol=_str(props.get("protocol")) or "*",
         priority=priority if isinstance(priority, int) else None,
-        source_prefixes=_prefixes(props, "sourceAddressPrefix", "sourceAddressPrefixes"),
-        destination_prefixes=_prefixes(props, "destinationAddressPrefix", "destinationAddressPrefixes"),
-        destination_ports=_prefixes(props, "destinationPortRange", "destinationPortRanges"),
+        source_prefixes=_prefixes(props, "sourceAddressPrefix", "sourceAddressPrefixes", where),
+        destination_prefixes=_prefixes(props, "destinationAddressPrefix", "destinationAddressPrefixes", where),
+        destination_ports=_prefixes(props, "destinationPortRange", "destinationPortRanges", where),
     )
 
 
 def parse_nsg(nsg_id: str, doc: Mapping[str, Any] | None) -> NsgState:
     if doc is None:
         return NsgState(id=nsg_id, name=nsg_id.rsplit("/", 1)[-1], found=False)
-    rules = tuple(parse_nsg_rule(r) for r in _obj(doc.get("properties")).get("securityRules") or []
+    rules = tuple(parse_nsg_rule(r) for r in _list(_obj(doc.get("properties")).get("securityRules"),
+                                                   f"{nsg_id}: properties.securityRules")
                   if isinstance(r, Mapping))
     return NsgState(id=_str(doc.get("id")) or nsg_id, name=_str(doc.get("name")) or "", found=True, rules=rules)
 
@@ -188,7 +199,8 @@ def _find_subnet(vnet_doc: Mapping[str, Any] | None, subnet_id: str, name: str,
         return standalone
     if vnet_doc is None:
         return None
-    for sub in _obj(vnet_doc.get("properties")).get("subnets") or []:
+    vnet_id = _str(vnet_doc.get("id")) or subnet_id.rsplit("/", 2)[0]
+    for sub in _list(_obj(vnet_doc.get("properties")).get("subnets"), f"{vnet_id}: properties.subnets"):
         if isinstance(sub, Mapping) and (_str(sub.get("name")) or "").lower() == name.lower():
             return sub
     return None
@@ -200,7 +212,8 @@ def parse_subnet(subnet_id: str, name: str, role: str, doc: Mapping[str, Any] | 
         return SubnetState(id=subnet_id, name=name, role=role, found=False)
     props = _obj(doc.get("properties"))
     delegations = tuple(
-        (_str(_obj(d.get("properties")).get("serviceName")) or "") for d in props.get("delegations") or []
+        (_str(_obj(d.get("properties")).get("serviceName")) or "")
+        for d in _list(props.get("delegations"), f"{subnet_id}: properties.delegations")
         if isinstance(d, Mapping)
     )
     return SubnetState(
@@ -208,7 +221,7 @@ def parse_subnet(subnet_id: str, name: str, role: str, doc: Mapping[str, Any] | 
         name=name,
         role=role,
         found=True,
-        address_prefixes=_prefixes(props, "addressPrefix", "addressPrefixes"),
+        address_prefixes=_prefixes(props, "addressPrefix", "addressPrefixes", subnet_id),
         delegations=delegations,
         nsg_id=_ref_id(props.get("networkSecurityGroup")),
         nat_gateway_id=_ref_id(props.get("natGateway")),
@@ -258,7 +271,7 @@ def parse_diagnostic_setting(doc: Mapping[str, Any]) -> DiagnosticSetting:
     props = _obj(doc.get("properties"))
     cats: set[str] = set()
     groups: set[str] = set()
-    for log in props.get("logs") or []:
+    for log in _list(props.get("logs"), f"{_str(doc.get('id')) or '(diagnostic setting)'}: properties.logs"):
         if not isinstance(log, Mapping) or as_bool(log.get("enabled")) is False:
             continue
         if _str(log.get("category")):
@@ -271,9 +284,9 @@ def parse_diagnostic_setting(doc: Mapping[str, Any]) -> DiagnosticSetting:
                              categories=frozenset(cats), category_groups=frozenset(groups), has_destination=dest)
 
 
-def _entries(addresses: Any) -> tuple[IpAccessEntry, ...]:
+def _entries(addresses: Any, where: str) -> tuple[IpAccessEntry, ...]:
     out = []
-    for raw in addresses or []:
+    for raw in _list(addresses, where):
         text = _str(raw) or ""
         try:
             net = parse_cidr(text)
@@ -288,7 +301,7 @@ def parse_workspace_api(conf: Mapping[str, Any] | None, ip_lists: Iterable[Any] 
     if conf is not None and not isinstance(conf, Mapping):
         raise StateError(f"{where}: workspace_conf: expected an object, got {type(conf).__name__}")
     lists = []
-    for i, item in enumerate(ip_lists or []):
+    for i, item in enumerate(_list(ip_lists, f"{where}: ip_access_lists")):
         if not isinstance(item, Mapping):
             raise StateError(f"{where}: ip_access_lists[{i}]: expected an object, got {type(item).__name__}")
         lists.append(IpAccessList(
@@ -296,10 +309,10 @@ def parse_workspace_api(conf: Mapping[str, Any] | None, ip_lists: Iterable[Any] 
             label=_str(item.get("label")),
             list_type=(_str(item.get("list_type")) or "").upper(),
             enabled=as_bool(item.get("enabled")) is not False,
-            entries=_entries(item.get("ip_addresses")),
+            entries=_entries(item.get("ip_addresses"), f"{where}: ip_access_lists[{i}].ip_addresses"),
         ))
     toks = []
-    for i, item in enumerate(tokens or []):
+    for i, item in enumerate(_list(tokens, f"{where}: tokens")):
         if not isinstance(item, Mapping) or not _str(item.get("token_id")):
             raise StateError(f"{where}: tokens[{i}]: expected an object with token_id")
         toks.append(TokenInfo(
@@ -314,16 +327,20 @@ def parse_workspace_api(conf: Mapping[str, Any] | None, ip_lists: Iterable[Any] 
     return WorkspaceApiState(conf=conf_norm, ip_access_lists=tuple(lists), tokens=tuple(toks))
 
 
+_INT64 = 2**63
+"""Token times are int64 milliseconds on the wire; anything outside is not a time (and would overflow a float)."""
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, str):
         try:
-            return int(value.strip())
+            value = int(value.strip())
         except ValueError:
             return None
+    if isinstance(value, int):
+        return value if -_INT64 <= value < _INT64 else None
     return None
 
 

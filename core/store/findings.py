@@ -345,11 +345,12 @@ class TableFindingsStore:
 
     # ---------------------------------------------------------------- notifications
 
-    def pending_notifications(self, resource_id: str) -> list[Transition]:
+    def pending_notifications(self, resource_id: str, *, include_failed: bool = False) -> list[Transition]:
         """The latest un-notified transition of each finding of a workspace (what a digest should say)."""
         out = []
         for row in self._load_partition(resource_key(resource_id)).values():
-            if row.notify_state == "pending" and row.last_transition and row.last_transition_at:
+            wanted = ("pending", "failed") if include_failed else ("pending",)
+            if row.notify_state in wanted and row.last_transition and row.last_transition_at:
                 out.append(Transition(row.last_transition, row.last_transition_at, row.finding))  # type: ignore[arg-type]
         return sorted(out, key=lambda t: (t.at, t.finding.id))
 
@@ -378,7 +379,7 @@ class TableFindingsStore:
                 continue
             for _ in range(MAX_CONFLICT_RETRIES):
                 row = self._load_one(pk, fid)
-                if row is None or row.notify_state != "pending":
+                if row is None or row.notify_state not in ("pending", "failed"):
                     break
                 if recorded_before is not None and row.last_transition_at and row.last_transition_at > utc(
                         recorded_before):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,23 +65,29 @@ def _clear_storage(connection_string: str) -> None:
         queues.delete_queue(q.name)
 
 
-@pytest.fixture
-def app(azurite: AzuriteProcess) -> Iterator[App]:  # noqa: F811
+@contextmanager
+def make_app(connection_string: str, **env: str) -> Iterator[App]:
+    """Emulator on the sample estate + runtime + registered functions, over the given storage."""
     import function_app
+    from functions import findings_api
 
-    _clear_storage(azurite.connection_string)
+    _clear_storage(connection_string)
     with EmulatorServer(sample_estate()) as emulator:
-        rt = service.Runtime.from_settings(load_settings(settings_env(emulator, azurite.connection_string)))
+        rt = service.Runtime.from_settings(load_settings(settings_env(emulator, connection_string, **env)))
         rt.coalesce_window_s = 1
         rt.notifier_options = {"max_attempts": 2, "backoff_s": 0.05, "timeout_s": 3.0}
         rt.connection  # noqa: B018  (creates the tables and queues, as the first invocation would)
         service.reset_runtime(rt)
-        from functions import findings_api
-
         findings_api.set_store(rt.store())
         try:
-            yield App(host=LocalFunctionsHost(function_app.app, azurite.connection_string), emulator=emulator, rt=rt,
-                      connection_string=azurite.connection_string)
+            yield App(host=LocalFunctionsHost(function_app.app, connection_string, visibility_s=3),
+                      emulator=emulator, rt=rt, connection_string=connection_string)
         finally:
             service.reset_runtime(None)
             findings_api.set_store(None)
+
+
+@pytest.fixture
+def app(azurite: AzuriteProcess) -> Iterator[App]:  # noqa: F811
+    with make_app(azurite.connection_string) as a:
+        yield a
