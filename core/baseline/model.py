@@ -10,7 +10,7 @@ import ipaddress
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from core.findings.model import Severity
 from core.rule_ids import RULE_IDS
@@ -48,8 +48,17 @@ def _norm_cidr(value: str) -> str:
         raise ValueError(f"{value!r} is not a valid CIDR or IP address") from None
 
 
+def _not_bool(value: Any) -> Any:
+    # YAML reads `yes`/`true` as a boolean and pydantic would take it as 1: `widest_allow_prefix: yes` must not
+    # silently mean /1.
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, got a boolean")
+    return value
+
+
 RuleId = Annotated[str, AfterValidator(_check_rule_id)]
 Cidr = Annotated[str, AfterValidator(_norm_cidr)]
+Int = Annotated[int, BeforeValidator(_not_bool)]
 
 
 class _Strict(BaseModel):
@@ -65,7 +74,7 @@ class EnhancedSecurity(_Strict):
 class NetworkBaseline(_Strict):
     vnet_injection: bool | None = None
     allowed_vnets: list[str] = Field(default_factory=list)
-    min_subnet_prefix: int | None = Field(default=26, ge=0, le=128)
+    min_subnet_prefix: Int | None = Field(default=26, ge=0, le=128)
     nsg: str | None = None
     egress: Literal["nat_gateway", "route_table", "nat_gateway_or_route_table"] | None = None
 
@@ -82,12 +91,12 @@ class IpAccessListsBaseline(_Strict):
     enforced: bool | None = None
     allow: list[Cidr] | None = None
     block: list[Cidr] | None = None
-    widest_allow_prefix: int | None = Field(default=None, ge=0, le=32)
-    widest_allow_prefix_v6: int | None = Field(default=None, ge=0, le=128)
+    widest_allow_prefix: Int | None = Field(default=None, ge=0, le=32)
+    widest_allow_prefix_v6: Int | None = Field(default=None, ge=0, le=128)
 
 
 class TokensBaseline(_Strict):
-    max_lifetime_days: int | None = Field(default=None, ge=1)
+    max_lifetime_days: Int | None = Field(default=None, ge=1)
 
 
 class Settings(_Strict):

@@ -469,7 +469,7 @@ def mutated_baselines(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     if kind == 6:
         doc["schema"] = draw(st.sampled_from(["driftwatch.baseline/v2", "", None, 1]))
         return doc, "schema"
-    d["ip_access_lists"] = {"widest_allow_prefix": draw(st.sampled_from([-1, 33, "16", [16], 16.5]))}
+    d["ip_access_lists"] = {"widest_allow_prefix": draw(st.sampled_from([-1, 33, "sixteen", [16], 16.5, True, False]))}
     return doc, "defaults.ip_access_lists.widest_allow_prefix"
 
 
