@@ -78,6 +78,12 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
+        from core.collect.config import ConfigError
+        from core.findings.model import SEVERITY_ORDER
+
+        if settings.notify_min_severity not in SEVERITY_ORDER:
+            raise ConfigError(f"DRIFTWATCH_NOTIFY_MIN_SEVERITY: expected one of {', '.join(SEVERITY_ORDER)}, "
+                              f"got {settings.notify_min_severity!r}")
         path = settings.baseline or "baseline.yaml"
         if not os.path.isabs(path) and not os.path.exists(path):
             here = Path(__file__).resolve().parents[1] / path  # the Function App root
