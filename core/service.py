@@ -157,6 +157,15 @@ def reset_runtime(rt: Runtime | None = None) -> None:
         _runtime = rt
 
 
+def decode_message(rt: Runtime, queue: str, raw: bytes) -> str | None:
+    """The message text, or None when it is not UTF-8 (then it is kept in the poison queue)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reject_message(rt, queue, raw.decode("utf-8", errors="replace"), f"message is not UTF-8 ({exc.reason})")
+        return None
+
+
 def reject_message(rt: Runtime, queue: str, body: str, reason: str) -> None:
     """Keep a malformed message (nothing is lost) in `{queue}-poison` instead of retrying it forever."""
     log.error("rejected a malformed %s message: %s", queue, reason)

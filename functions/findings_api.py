@@ -48,7 +48,10 @@ class FindingsQuery(BaseModel):
     def _utc(cls, v: datetime | None) -> datetime | None:
         if v is None:
             return v
-        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+        try:
+            return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:00-05:00 or 0001-01-01T00:00+01:00 leave the datetime range
+            raise ValueError("out of the supported date range once converted to UTC") from None
 
 
 _store: TableFindingsStore | None = None
@@ -83,6 +86,18 @@ def _bad_request(parameter: str, message: str) -> func.HttpResponse:
     return _json({"error": {"code": "BadRequest", "parameter": parameter, "message": message}}, 400)
 
 
+def _param_name(name: str, limit: int = 40) -> str:
+    """A short, printable excerpt of a client-supplied parameter name (it is echoed in the 400)."""
+    text = "".join(c if c.isprintable() and c not in "<>&\"'`" else "?" for c in name[:limit])
+    return (text + ("..." if len(name) > limit else "")) or "(empty name)"
+
+
+def _unknown_params(unknown: list[str]) -> func.HttpResponse:
+    shown = [_param_name(k) for k in unknown[:5]]
+    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+    return _bad_request(shown[0], f"unknown query parameter(s): {', '.join(shown)}{more}")
+
+
 def _unavailable(exc: Exception) -> func.HttpResponse:
     # StoreError text names operation + table only; still, the client gets a fixed message.
     log.warning("findings store unavailable: %s", exc)
@@ -95,7 +110,7 @@ def parse_findings_query(params: Any) -> FindingsQuery | func.HttpResponse:
     given = {k: v for k, v in dict(params).items() if k not in IGNORED_PARAMS}
     unknown = sorted(k for k in given if k not in FindingsQuery.model_fields)
     if unknown:
-        return _bad_request(unknown[0], f"unknown query parameter(s): {', '.join(unknown)}")
+        return _unknown_params(unknown)
     try:
         return FindingsQuery.model_validate(given)
     except ValidationError as exc:
@@ -138,7 +153,7 @@ def findings_get(req: func.HttpRequest) -> func.HttpResponse:
 
     unknown = sorted(k for k in req.params if k not in IGNORED_PARAMS)
     if unknown:
-        return _bad_request(unknown[0], f"unknown query parameter(s): {', '.join(unknown)}")
+        return _unknown_params(unknown)
     fid = req.route_params.get("id", "")
     try:
         finding, history = get_store().get(fid)
@@ -157,7 +172,7 @@ def findings_summary(req: func.HttpRequest) -> func.HttpResponse:
 
     unknown = sorted(k for k in req.params if k not in IGNORED_PARAMS)
     if unknown:
-        return _bad_request(unknown[0], f"unknown query parameter(s): {', '.join(unknown)}")
+        return _unknown_params(unknown)
     try:
         return _json(get_store().summary())
     except StoreError as exc:

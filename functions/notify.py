@@ -15,11 +15,8 @@ log = logging.getLogger("driftwatch.functions")
 def notify_drift(msg: func.QueueMessage) -> None:
     from core import service  # lazy: keeps `import function_app` (cold start) light
 
-    try:
-        body = msg.get_body().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        body = msg.get_body().decode("utf-8", errors="replace")
-        service.reject_message(service.runtime(), "drift-findings", body, f"message is not UTF-8 ({exc.reason})")
+    body = service.decode_message(service.runtime(), "drift-findings", msg.get_body())
+    if body is None:
         return
     outcome = service.notify_message(service.runtime(), body, dequeue_count=msg.dequeue_count or 1)
     log.info("notify %s: %d posted, %d below the minimum severity", outcome.workspace_id, outcome.posted,

@@ -19,11 +19,8 @@ log = logging.getLogger("driftwatch.functions")
 def scan_workspace(msg: func.QueueMessage) -> None:
     from core import service  # lazy: keeps `import function_app` (cold start) light
 
-    try:
-        body = msg.get_body().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        body = msg.get_body().decode("utf-8", errors="replace")
-        service.reject_message(service.runtime(), "scan-requests", body, f"message is not UTF-8 ({exc.reason})")
+    body = service.decode_message(service.runtime(), "scan-requests", msg.get_body())
+    if body is None:
         return
     outcome = service.scan_request(service.runtime(), body)
     log.info("scan %s: %d transitions%s", outcome.workspace_id, len(outcome.transitions),

@@ -47,11 +47,8 @@ def secure_cluster_connectivity(ws: WorkspaceState, b: EffectiveBaseline) -> Ite
       applies=lambda s: s.public_network_access is not None)
 def public_network_access(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads `properties.publicNetworkAccess` (Enabled | Disabled; absent means Enabled in Azure)."""
-    actual = _arm(ws).public_network_access
-    want = b.settings.public_network_access
-    if (actual or "").lower() != (want or "").lower():
-        yield Violation(f"publicNetworkAccess is {actual or 'unset'}, baseline requires {want}.",
-                        expected=want, actual=actual)
+    yield from _same_setting("publicNetworkAccess", _arm(ws).public_network_access or "Enabled",
+                             b.settings.public_network_access)
 
 
 @rule(id="DBX-WS-004", title="Required NSG rules setting matches the baseline", severity="medium",
@@ -61,11 +58,7 @@ def public_network_access(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[
       applies=lambda s: s.required_nsg_rules is not None)
 def required_nsg_rules(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads `properties.requiredNsgRules` (AllRules | NoAzureDatabricksRules | NoAzureServiceRules)."""
-    actual = _arm(ws).required_nsg_rules
-    want = b.settings.required_nsg_rules
-    if (actual or "").lower() != (want or "").lower():
-        yield Violation(f"requiredNsgRules is {actual or 'unset'}, baseline requires {want}.",
-                        expected=want, actual=actual)
+    yield from _same_setting("requiredNsgRules", _arm(ws).required_nsg_rules, b.settings.required_nsg_rules)
 
 
 @rule(id="DBX-WS-005", title="Private link: an approved private endpoint connection exists",
@@ -182,6 +175,12 @@ def diagnostic_logs(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violat
     if missing:
         yield Violation(f"Diagnostic settings do not send: {', '.join(missing)}.", expected=want,
                         actual=sorted(sent))
+
+
+def _same_setting(name: str, actual: str | None, want: str | None) -> Iterator[Violation]:
+    """String properties compare case-insensitively, as ARM treats these enum values."""
+    if (actual or "").lower() != (want or "").lower():
+        yield Violation(f"{name} is {actual or 'unset'}, baseline requires {want}.", expected=want, actual=actual)
 
 
 def _fmt(v: bool | None) -> str:

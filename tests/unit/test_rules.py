@@ -243,3 +243,9 @@ def test_unset_checks_are_not_evaluated_as_findings() -> None:
     empty = parse_baseline({"schema": "driftwatch.baseline/v1"}, "empty")
     e = compliant_estate(lambda e: _ws(e)["sku"].update(name="trial"))
     assert findings_for(e, empty) == []
+
+
+def test_absent_public_network_access_means_enabled() -> None:
+    e = compliant_estate(lambda e: _ws(e)["properties"].pop("publicNetworkAccess"))
+    assert [fd.actual for fd in findings_for(e) if fd.rule_id == "DBX-WS-003"] == ["Enabled"]
+    assert findings_for(e, baseline(public_network_access="Enabled")) == []
