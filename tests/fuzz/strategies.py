@@ -203,8 +203,17 @@ def _set(d: dict[str, Any], key: str, value: Any) -> None:
         d[key] = value
 
 
+def absent(value: Any) -> Any:
+    """Drop the `...` (absent) sentinels `_maybe` leaves inside nested literals."""
+    if isinstance(value, dict):
+        return {k: absent(v) for k, v in value.items() if v is not ...}
+    if isinstance(value, list):
+        return [absent(v) for v in value if v is not ...]
+    return value
+
+
 @st.composite
-def workspace_docs(draw: st.DrawFn) -> dict[str, Any]:
+def _workspace_docs(draw: st.DrawFn) -> dict[str, Any]:
     doc: dict[str, Any] = {"id": WS_ID, "type": "Microsoft.Databricks/workspaces", "name": "dbw-fuzz"}
     _set(doc, "id", draw(st.sampled_from([WS_ID, WS_ID.upper(), WS_ID.lower()]) | st.just(...) | wrong_type))
     _set(doc, "location", _maybe(draw, draw(st.sampled_from(["West Europe", "westeurope", "  ", "İzmir"]))))
@@ -229,6 +238,10 @@ def workspace_docs(draw: st.DrawFn) -> dict[str, Any]:
     return doc
 
 
+def workspace_docs() -> st.SearchStrategy[Any]:
+    return _workspace_docs().map(absent)
+
+
 garbage_prefixes = st.lists(st.one_of(
     st.sampled_from(["*", "Internet", "0.0.0.0/0", "::/0", "10.0.0.0/8", "VirtualNetwork", "1.2.3.4/99",
                      "300.1.1.1", "10.0.0.0/8/8", "", " "]),
@@ -249,7 +262,7 @@ def nsg_rules(draw: st.DrawFn) -> Any:
     _set(props, "destinationAddressPrefix", _maybe(draw, "*"))
     _set(props, "destinationPortRange", _maybe(draw, "22"))
     _set(props, "destinationPortRanges", _maybe(draw, ["22", "3389"]))
-    rule = {"id": f"{NSG_ID}/securityRules/{name}", "name": name, "properties": props}
+    rule = {"id": f"{NSG_ID}/securityRules/{name}", "name": name, "properties": absent(props)}
     return rule if draw(st.integers(0, 9)) else draw(wrong_type)
 
 
@@ -271,8 +284,7 @@ def subnets(draw: st.DrawFn, name: str) -> Any:
     _set(props, "natGateway", _maybe(draw, {"id": "/subscriptions/x/natGateways/n"}))
     _set(props, "routeTable", _maybe(draw, None))
     sub = {"id": f"{VNET_ID}/subnets/{name}", "name": _maybe(draw, name), "properties": props}
-    if sub["name"] is ...:
-        del sub["name"]
+    sub = absent(sub)
     return sub if draw(st.integers(0, 9)) else draw(wrong_type)
 
 
@@ -302,8 +314,8 @@ def standalone_children(draw: st.DrawFn) -> list[dict[str, Any]]:
 @st.composite
 def diag_docs(draw: st.DrawFn) -> dict[str, Any]:
     props: dict[str, Any] = {"workspaceId": "/subscriptions/x/workspaces/law"}
-    _set(props, "logs", _maybe(draw, [{"category": c, "enabled": draw(json_scalars)} for c in
-                                      ("accounts", "clusters", "jobs")] + [draw(wrong_type)]))
+    _set(props, "logs", absent(_maybe(draw, [{"category": c, "enabled": draw(json_scalars)} for c in
+                                             ("accounts", "clusters", "jobs")] + [draw(wrong_type)])))
     return {"id": f"{WS_ID}/providers/Microsoft.Insights/diagnosticSettings/diag",
             "type": "Microsoft.Insights/diagnosticSettings", "name": "diag", "properties": props}
 
@@ -360,19 +372,31 @@ def workspace_api_payloads(draw: st.DrawFn) -> tuple[Any, Any, Any]:
 
 
 @st.composite
-def estates(draw: st.DrawFn) -> dict[str, Any]:
-    """A driftwatch.estate/v1 snapshot around one messy workspace, its network and its API payload."""
+def estates(draw: st.DrawFn, shape_garbage: bool = True) -> dict[str, Any]:
+    """A driftwatch.estate/v1 snapshot around one messy workspace, its network and its API payload.
+
+    With shape_garbage=False the document passes the snapshot schema (so evaluation runs) and the mess is
+    inside the ARM documents and API payloads only.
+    """
     resources: list[Any] = [draw(workspace_docs()), draw(vnet_docs()), draw(nsg_docs()), draw(diag_docs())]
     resources += draw(standalone_children())
-    if draw(st.integers(0, 9)) == 0:
-        resources.append(draw(wrong_type))
-    conf, lists, toks = draw(workspace_api_payloads())
+    if shape_garbage:
+        if draw(st.integers(0, 9)) == 0:
+            resources.append(draw(wrong_type))
+        conf, lists, toks = draw(workspace_api_payloads())
+    else:
+        conf = draw(st.dictionaries(odd_text, st.none() | st.booleans() | st.integers() | odd_text, max_size=4)
+                    | workspace_confs.filter(lambda c: all(not isinstance(v, float) for v in c.values())))
+        lists = draw(st.lists(ip_access_lists().filter(lambda x: isinstance(x, dict)), max_size=4))
+        toks = draw(st.lists(tokens().filter(lambda x: isinstance(x, dict)), max_size=4))
+        resources = [r for r in resources if isinstance(r, dict) and isinstance(r.get("id"), str) and r["id"]]
     api: dict[str, Any] = {"workspace_conf": conf, "ip_access_lists": lists, "tokens": toks}
-    doc: dict[str, Any] = {"schema": draw(st.sampled_from(["driftwatch.estate/v1"] * 8 + ["driftwatch.estate/v2", ""])),
+    schemas = ["driftwatch.estate/v1"] * 8 + (["driftwatch.estate/v2", ""] if shape_garbage else [])
+    doc: dict[str, Any] = {"schema": draw(st.sampled_from(schemas)),
                            "subscriptions": [{"subscriptionId": SUB, "displayName": "p", "state": "Enabled"}],
                            "resources": resources,
                            "databricks": {draw(st.sampled_from([WS_HOST, WS_HOST.upper()])): api}}
-    if draw(st.integers(0, 9)) == 0:
+    if shape_garbage and draw(st.integers(0, 9)) == 0:
         doc[draw(odd_text)] = draw(json_values)
     return doc
 
