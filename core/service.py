@@ -168,9 +168,15 @@ def decode_message(rt: Runtime, queue: str, raw: bytes) -> str | None:
 
 def reject_message(rt: Runtime, queue: str, body: str, reason: str) -> None:
     """Keep a malformed message (nothing is lost) in `{queue}-poison` instead of retrying it forever."""
-    log.error("rejected a malformed %s message: %s", queue, reason)
+    log.error("rejected a malformed %s message: %s", queue, reason[:500])
     envelope = {"schema": REJECTED_SCHEMA, "queue": queue, "reason": reason[:2000], "body": body[:40_000],
                 "rejected_at": datetime.now(UTC).isoformat()}
+    # A queue message is at most 64 KB after base64 (4/3): keep the JSON-escaped envelope under 45 KB.
+    keep = len(envelope["body"])
+    while len(json.dumps(envelope)) > 45_000 and keep > 0:
+        keep //= 2
+        envelope["body"] = body[:keep]
+        envelope["body_truncated"] = True
     client = rt.connection.queue(f"{queue}-poison")
     from azure.core.exceptions import ResourceExistsError
 
@@ -448,7 +454,7 @@ def notify_message(rt: Runtime, body: str, now: datetime | None = None, dequeue_
         if not isinstance(data, dict) or data.get("schema") != "driftwatch.transition/v1":
             raise ValueError("schema is not driftwatch.transition/v1")
         t = Transition.from_message(data)
-    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, ValidationError) as exc:
         reason = str(exc)[:500]
         reject_message(rt, "drift-findings", body, f"not a driftwatch.transition/v1 message: {reason}")
         return NotifyOutcome(workspace_id=None, rejected=reason)

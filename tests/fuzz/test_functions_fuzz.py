@@ -137,9 +137,6 @@ def test_garbage_transitions_go_to_poison_with_a_reason(app: App, body: bytes) -
     assert "UTF-8" in env["reason"] or "transition" in env["reason"]
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECT in core/service.py notify_message: Transition.from_message raises "
-                   "AttributeError for a transition/v1 message whose \"at\" is not a string (None.replace); only "
-                   "ValueError/KeyError/TypeError/ValidationError are caught, so the host retries it 5 times")
 @settings(max_examples=25, deadline=None, suppress_health_check=FIXTURE_OK)
 @given(s.garbage_messages("driftwatch.transition/v1", kinds=(3,)))
 def test_transition_shaped_garbage_goes_to_poison_with_a_reason(app: App, body: bytes) -> None:  # noqa: F811
@@ -147,18 +144,13 @@ def test_transition_shaped_garbage_goes_to_poison_with_a_reason(app: App, body: 
 
 
 DEEP = {"array": "[" * 100_000 + "]" * 100_000, "object": '{"a":' * 100_000 + "1" + "}" * 100_000}
-OVERSIZE_ENVELOPE = ("DEFECT in core/service.py reject_message: body[:40_000] grows past the 64 KB queue limit once "
-                     "JSON-escaped and base64-encoded (quotes, control or non-ASCII characters): RequestBodyTooLarge")
 
 
 @pytest.mark.parametrize(("function", "queue", "shape"), [
     ("scan_workspace", "scan-requests", "array"),
-    pytest.param("scan_workspace", "scan-requests", "object", marks=pytest.mark.xfail(strict=True,
-                                                                                      reason=OVERSIZE_ENVELOPE)),
-    pytest.param("notify_drift", "drift-findings", "array", marks=pytest.mark.xfail(strict=True, reason=(
-        "DEFECT in core/service.py notify_message: json.loads raises RecursionError at 100,000 levels, not caught"))),
-    pytest.param("notify_drift", "drift-findings", "object", marks=pytest.mark.xfail(strict=True, reason=(
-        "DEFECT in core/service.py notify_message: RecursionError not caught (and the envelope would be oversize)"))),
+    ("scan_workspace", "scan-requests", "object"),
+    ("notify_drift", "drift-findings", "array"),
+    ("notify_drift", "drift-findings", "object"),
 ])
 def test_deeply_nested_queue_messages_go_to_poison(app: App, function: str, queue: str,  # noqa: F811
                                                    shape: str) -> None:
@@ -167,7 +159,6 @@ def test_deeply_nested_queue_messages_go_to_poison(app: App, function: str, queu
     print(f"100,000-level {shape} on {queue}: {time.perf_counter() - t0:.3f}s")
 
 
-@pytest.mark.xfail(strict=True, reason=OVERSIZE_ENVELOPE)
 def test_large_invalid_utf8_scan_request_goes_to_poison(app: App) -> None:  # noqa: F811
     # 48 KB is what fits in a 64 KB base64 queue message; each bad byte becomes U+FFFD, escaped to 6 characters.
     _deliver(app, "scan_workspace", "scan-requests", b"\xff" * 48_000)
