@@ -171,7 +171,7 @@ def reject_message(rt: Runtime, queue: str, body: str, reason: str) -> None:
     log.error("rejected a malformed %s message: %s", queue, reason[:500])
     envelope: dict[str, Any] = {"schema": REJECTED_SCHEMA, "queue": queue, "reason": reason[:2000],
                                 "body": body[:40_000],
-                "rejected_at": datetime.now(UTC).isoformat()}
+                                "rejected_at": datetime.now(UTC).isoformat()}
     # A queue message is at most 64 KB after base64 (4/3): keep the JSON-escaped envelope under 45 KB.
     keep = len(envelope["body"])
     while len(json.dumps(envelope)) > 45_000 and keep > 0:
