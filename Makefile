@@ -25,4 +25,4 @@ bench: bootstrap
 	@bash scripts/bench.sh
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .checkov-venv .audit-venv node_modules .pytest_cache .mypy_cache .ruff_cache

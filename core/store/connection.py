@@ -45,7 +45,7 @@ def _connecting(table: str) -> Iterator[None]:
     try:
         with storage_call("connect", table):
             yield
-    except ValueError:
+    except (ValueError, TypeError):  # azure-data-tables raises TypeError for an unparseable endpoint
         raise StoreError("connect", table, "malformed storage connection string") from None
 
 
