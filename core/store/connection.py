@@ -148,3 +148,19 @@ class StorageConnection:
         for qname in QUEUES:
             with storage_call("create queue", qname), suppress(ResourceExistsError):
                 self.queue(qname).create_queue()
+
+
+class TableBound:
+    """Base for the small stores that each use one table: the client is built on first use."""
+
+    table_name: str
+
+    def __init__(self, connection: StorageConnection) -> None:
+        self.connection = connection
+        self._table: TableClient | None = None
+
+    @property
+    def table(self) -> TableClient:
+        if self._table is None:
+            self._table = self.connection.table(self.table_name)
+        return self._table

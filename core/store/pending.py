@@ -19,28 +19,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from core.store.connection import SCANS_TABLE, StorageConnection, storage_call
+from core.store.connection import SCANS_TABLE, StorageConnection, TableBound, storage_call
 from core.store.keys import resource_key
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableClient
+    pass
 
 PENDING_PARTITION = "pending-scan"
 MAX_CLAIM_RACES = 10
 
 
-class PendingScans:
+class PendingScans(TableBound):
+    table_name = SCANS_TABLE
+
     def __init__(self, connection: StorageConnection, window_s: float = 10.0, ttl_s: float = 600.0) -> None:
-        self.connection = connection
+        super().__init__(connection)
         self.window_s = window_s
         self.ttl_s = ttl_s
-        self._table: TableClient | None = None
-
-    @property
-    def table(self) -> TableClient:
-        if self._table is None:
-            self._table = self.connection.table(SCANS_TABLE)
-        return self._table
 
     def claim(self, workspace_id: str, now: datetime | None = None) -> int | None:
         """Seconds to delay the scan request this caller must enqueue, or None when one is pending."""

@@ -6,25 +6,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from core.store.connection import SCANS_TABLE, StorageConnection, storage_call
+from core.store.connection import SCANS_TABLE, TableBound, storage_call
 from core.store.keys import get_json, put_json, utc
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableClient
+    pass
 
 
-class ScanLog:
+class ScanLog(TableBound):
     """PartitionKey = `scan-YYYYMMDD` of the start (keeps days together), RowKey = scan id."""
 
-    def __init__(self, connection: StorageConnection) -> None:
-        self.connection = connection
-        self._table: TableClient | None = None
-
-    @property
-    def table(self) -> TableClient:
-        if self._table is None:
-            self._table = self.connection.table(SCANS_TABLE)
-        return self._table
+    table_name = SCANS_TABLE
 
     def record(self, scan_id: str, started_at: datetime, finished_at: datetime, kind: str,
                workspaces: int | Sequence[str], errors: Sequence[Mapping[str, Any]], baseline_sha256: str) -> None:

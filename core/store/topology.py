@@ -12,11 +12,10 @@ import contextlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from core.store.connection import TOPOLOGY_TABLE, StorageConnection, storage_call
+from core.store.connection import TOPOLOGY_TABLE, TableBound, storage_call
 from core.store.keys import resource_key
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableClient
 
     from core.events.topology import Topology
 
@@ -25,18 +24,10 @@ INDEX_PREFIX = "ws-"
 INDEX_ROW = "edges"
 
 
-class TopologyStore:
+class TopologyStore(TableBound):
     """Edges network resource -> workspace, replaced per workspace on every scan."""
 
-    def __init__(self, connection: StorageConnection) -> None:
-        self.connection = connection
-        self._table: TableClient | None = None
-
-    @property
-    def table(self) -> TableClient:
-        if self._table is None:
-            self._table = self.connection.table(TOPOLOGY_TABLE)
-        return self._table
+    table_name = TOPOLOGY_TABLE
 
     def _index(self, workspace_id: str) -> dict[str, str] | None:
         """network key -> network id for one workspace: a point read of its index row.
