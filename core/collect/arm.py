@@ -8,7 +8,7 @@ RetryPolicy; timeouts bound hangs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -97,36 +97,38 @@ class ArmReader:
         except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
             raise ArmReadError("/subscriptions", describe_error(exc)) from None
 
-    def get(self, resource_id: str) -> dict[str, Any] | None:
-        """The resource's ARM document, or None when it does not exist (404)."""
+    @staticmethod
+    def _read(where: str, fetch: Callable[[], Any]) -> dict[str, Any] | None:
+        """Run one read; 404 -> None, other failures -> ArmReadError naming `where`; the body must be an object."""
         try:
-            doc = self._resources.resources.get_by_id(
-                resource_id, api_version=api_version_for(resource_id),
-                cls=lambda pipeline_response, deserialized, headers: pipeline_response.http_response.json())
+            body = fetch()
         except ResourceNotFoundError:
             return None
-        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
-            raise ArmReadError(resource_id, describe_error(exc)) from None
-        except ValueError:
-            raise ArmReadError(resource_id, "response is not JSON") from None
-        if not isinstance(doc, dict):
-            raise ArmReadError(resource_id, f"response is a JSON {type(doc).__name__}, not an object")
-        return doc
-
-    def _get_json(self, url: str, where: str) -> dict[str, Any] | None:
-        try:
-            response = self._resources.send_request(HttpRequest("GET", url))
-            if response.status_code == 404:
-                return None
-            response.raise_for_status()
-            body = response.json()
         except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
             raise ArmReadError(where, describe_error(exc)) from None
         except ValueError:
             raise ArmReadError(where, "response is not JSON") from None
+        if body is None:
+            return None
         if not isinstance(body, dict):
             raise ArmReadError(where, f"response is a JSON {type(body).__name__}, not an object")
         return body
+
+    def get(self, resource_id: str) -> dict[str, Any] | None:
+        """The resource's ARM document, or None when it does not exist (404)."""
+        return self._read(resource_id, lambda: self._resources.resources.get_by_id(
+            resource_id, api_version=api_version_for(resource_id),
+            cls=lambda pipeline_response, deserialized, headers: pipeline_response.http_response.json()))
+
+    def _get_json(self, url: str, where: str) -> dict[str, Any] | None:
+        def fetch() -> Any:
+            response = self._resources.send_request(HttpRequest("GET", url))
+            if response.status_code == 404:
+                return None
+            response.raise_for_status()
+            return response.json()
+
+        return self._read(where, fetch)
 
     def _next_url(self, next_link: str) -> str:
         """Follow nextLink only to our own ARM endpoint (a response must not redirect our token)."""
