@@ -24,7 +24,7 @@ from core.baseline.load import Baseline, load_baseline
 from core.collect import CollectConfig, EstateCollector
 from core.collect.arm import ArmReader, ArmReadError
 from core.events import RoutingDecision, route_delivery
-from core.findings.model import Source
+from core.findings.model import ChangeAttribution, Source
 from core.rules import evaluate_workspace
 from core.settings import Settings, load_settings
 from core.state.parse import StateError, parse_workspace_arm, subnet_ids
@@ -39,6 +39,23 @@ MAX_DEQUEUE_COUNT = 5
 """host.json `extensions.queues.maxDequeueCount` (a test keeps the two equal)."""
 MAX_EMBEDDED_DOC_CHARS = 40_000
 """Queue messages are at most 64 KB after base64; bigger workspace documents are re-read instead."""
+
+
+class ChangeRecord(BaseModel):
+    """One change folded into a scan: attribution plus the families it can explain (None = any)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str | None = Field(default=None, max_length=256)
+    at: str | None = Field(default=None, max_length=64)
+    families: list[str] | None = Field(default=None, max_length=32)
+    changed_by: str | None = Field(default=None, max_length=256)
+    changed_from: str | None = Field(default=None, max_length=64)
+    summary: str | None = Field(default=None, max_length=200)
+
+    def attribution(self) -> ChangeAttribution:
+        return ChangeAttribution(changed_by=self.changed_by, changed_from=self.changed_from,
+                                 change_event_id=self.event_id, change_summary=self.summary)
 
 
 class ScanRequest(BaseModel):
@@ -57,6 +74,10 @@ class ScanRequest(BaseModel):
     event_ids: list[str] = Field(default_factory=list, max_length=50)
     subnet_users: dict[str, list[str]] | None = None
     """Lower subnet id -> workspaces injected into it, as the sweep saw the whole estate (saves lookups)."""
+    families: list[str] | None = Field(default=None, max_length=32)
+    """Rule families to scan (audit-driven scans); absent = every family."""
+    changes: list[ChangeRecord] = Field(default_factory=list, max_length=20)
+    """Who changed what (attribution for the findings this scan opens or resolves)."""
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -205,30 +226,89 @@ class EventOutcome:
     coalesced: list[str] = field(default_factory=list)
 
 
+def _change_record(attribution: ChangeAttribution | None, families: list[str] | None, at: str | None,
+                   event_id: str | None) -> dict[str, Any] | None:
+    if attribution is None:
+        return None
+    return ChangeRecord(event_id=event_id, at=at, families=families, changed_by=attribution.changed_by,
+                        changed_from=attribution.changed_from, summary=attribution.change_summary
+                        ).model_dump(mode="json", exclude_none=True)
+
+
+def _enqueue_coalesced(rt: Runtime, work: dict[str, tuple[str, list[str], frozenset[str] | None, list[dict[str, Any]]]],
+                       now: datetime, outcome: Any) -> None:
+    """One claim per workspace; the claimer enqueues the scan, everyone else folds into the pending one."""
+    from core.store.pending import merge_changes
+
+    pending, queues = rt.pending(), rt.queues()
+    for ws, event_ids, families, changes in work.values():
+        # A delete also goes through a scan: the worker checks the workspace is really gone, so a stale
+        # delete delivered after a re-create cannot resolve live findings.
+        changes = merge_changes(changes)
+        delay = pending.claim(ws, now, families=families, changes=changes)
+        if delay is not None:
+            req = ScanRequest(workspace_id=ws, source="event", requested_at=now, coalesced=True,
+                              event_ids=[e for e in event_ids if e][:50],
+                              families=None if families is None else sorted(families),
+                              changes=[ChangeRecord.model_validate(c) for c in changes])
+            queues.send_scan_request(req.body(), visibility_timeout=delay)
+            outcome.enqueued.append(ws)
+        else:
+            outcome.coalesced.append(ws)
+
+
 def handle_events(rt: Runtime, payload: Any, now: datetime | None = None) -> EventOutcome:
     """Route a delivery; enqueue one coalesced scan request per affected workspace."""
     now = now or datetime.now(UTC)
     decisions = route_delivery(payload, _StoreTopology(rt.topology()))  # type: ignore[arg-type]
     outcome = EventOutcome(decisions=decisions)
-    by_ws: dict[str, list[str]] = {}
+    work: dict[str, tuple[str, list[str], frozenset[str] | None, list[dict[str, Any]]]] = {}
     for d in decisions:
         if d.action in ("scan", "resolve"):
+            change = _change_record(d.attribution, d.attribution_families, d.event_time, d.event_id)
             for ws in d.workspaces:
-                by_ws.setdefault(ws, []).append(d.event_id or "")
+                entry = work.setdefault(ws.lower(), (ws, [], None, []))
+                entry[1].append(d.event_id or "")
+                if change:
+                    entry[3].append(change)
         elif d.action == "reject":
             log.warning("rejected event %s: %s", d.event_id, d.reason)
-    pending, queues = rt.pending(), rt.queues()
-    for ws, event_ids in by_ws.items():
-        # A delete also goes through a scan: the worker checks the workspace is really gone, so a stale
-        # delete delivered after a re-create cannot resolve live findings.
-        delay = pending.claim(ws, now)
-        if delay is not None:
-            req = ScanRequest(workspace_id=ws, source="event", requested_at=now, coalesced=True,
-                              event_ids=[e for e in event_ids if e][:50])
-            queues.send_scan_request(req.body(), visibility_timeout=delay)
-            outcome.enqueued.append(ws)
-        else:
-            outcome.coalesced.append(ws)
+    _enqueue_coalesced(rt, work, now, outcome)
+    return outcome
+
+
+@dataclass
+class AuditOutcome:
+    decisions: list[Any]
+    counts: dict[str, int]
+    enqueued: list[str] = field(default_factory=list)
+    coalesced: list[str] = field(default_factory=list)
+
+
+def handle_audit(rt: Runtime, bodies: Iterable[Any], now: datetime | None = None) -> AuditOutcome:
+    """Databricks audit records (Event Hubs bodies) -> one coalesced scan of the affected families per workspace."""
+    from core.events.audit import route_audit_batch
+    from core.store.pending import merge_families
+
+    now = now or datetime.now(UTC)
+    routing = route_audit_batch(bodies)
+    outcome = AuditOutcome(decisions=routing.decisions, counts=dict(routing.counts))
+    work: dict[str, tuple[str, list[str], frozenset[str] | None, list[dict[str, Any]]]] = {}
+    for d in routing.decisions:
+        if d.action == "scan":
+            ws = d.workspaces[0]
+            key = ws.lower()
+            prev = work.get(key)
+            families = frozenset(d.families) if prev is None else merge_families(prev[2], frozenset(d.families))
+            entry = (prev[0] if prev else ws, prev[1] if prev else [], families, prev[3] if prev else [])
+            entry[1].append(d.event_id or "")
+            change = _change_record(d.attribution, d.families, d.event_time, d.event_id)
+            if change:
+                entry[3].append(change)
+            work[key] = entry
+        elif d.action == "reject":
+            log.warning("rejected audit record %s: %s", d.event_id, d.reason[:300])
+    _enqueue_coalesced(rt, work, now, outcome)
     return outcome
 
 
@@ -302,26 +382,34 @@ class ScanWorkerOutcome:
     transitions: list[Any] = field(default_factory=list)
     deleted: bool = False
     rejected: str | None = None
+    families: frozenset[str] | None = None
+    """The rule families this scan covered (None = all)."""
 
 
-def record_evaluation(rt: Runtime, state: Any, source: Source, now: datetime) -> list[Any]:
-    """Evaluate one collected workspace, reconcile with the store, keep topology current."""
-    return store_evaluation(rt, state, evaluate_workspace(state, rt.baseline, now=now, source=source), source, now)
+def record_evaluation(rt: Runtime, state: Any, source: Source, now: datetime, *,
+                      families: frozenset[str] | None = None, attribution: Attributor | None = None) -> list[Any]:
+    """Evaluate one collected workspace (only `families` when given), reconcile, keep topology current."""
+    ev = evaluate_workspace(state, rt.baseline, now=now, source=source, rules=rules_for(state, families))
+    return store_evaluation(rt, state, ev, source, now, attribution=attribution,
+                            network_read=families is None or "NET" in families)
 
 
-def store_evaluation(rt: Runtime, state: Any, ev: Any, source: Source, now: datetime) -> list[Any]:
+def store_evaluation(rt: Runtime, state: Any, ev: Any, source: Source, now: datetime, *,
+                     attribution: Attributor | None = None, network_read: bool = True) -> list[Any]:
     """Reconcile an evaluation (new/gone/back/unchanged) and record the workspace's network topology."""
     from core.events.topology import Topology
 
     transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
-                                       evaluated_rules=ev.evaluated_rules, now=now, source=source)
-    if state.arm is not None:
+                                       evaluated_rules=ev.evaluated_rules, now=now, source=source,
+                                       attribution=attribution)
+    if state.arm is not None and network_read:  # a scan that did not read the network keeps its edges
         rt.topology().save_workspace(state.resource_id, Topology.resources_of(state))
     return list(transitions)
 
 
-def resolve_deleted(rt: Runtime, workspace_id: str, source: Source, now: datetime) -> list[Any]:
-    transitions = rt.store().resolve_workspace(workspace_id, now, source)
+def resolve_deleted(rt: Runtime, workspace_id: str, source: Source, now: datetime, *,
+                    attribution: Attributor | None = None) -> list[Any]:
+    transitions = rt.store().resolve_workspace(workspace_id, now, source, attribution=attribution)
     rt.topology().remove_workspace(workspace_id)
     return list(transitions)
 
@@ -348,8 +436,16 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         reason = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or '(message)'}: {e['msg']}" for e in exc.errors())
         reject_message(rt, "scan-requests", body, f"not a {SCAN_REQUEST_SCHEMA} message: {reason}")
         return ScanWorkerOutcome(workspace_id=None, rejected=reason)
+    from core.store.pending import merge_changes, merge_families
+
+    families = None if req.families is None else frozenset(req.families)
+    changes = [c.model_dump(mode="json", exclude_none=True) for c in req.changes]
     if req.coalesced:
-        rt.pending().started(req.workspace_id, now)
+        was_pending, folded, folded_changes = rt.pending().started(req.workspace_id, now)
+        if was_pending:  # everything coalesced into this scan while it waited
+            families = merge_families(families, folded)
+            changes = merge_changes(changes, folded_changes)
+    attribution = _attributor([ChangeRecord.model_validate(c) for c in changes])
     source: Source = req.source
     collector = rt.collector()
     doc = req.workspace
@@ -359,19 +455,56 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         except ArmReadError as exc:
             from core.collect.collector import unreadable_state
 
-            transitions = record_evaluation(rt, unreadable_state(req.workspace_id, exc.cause), source, now)
+            transitions = record_evaluation(rt, unreadable_state(req.workspace_id, exc.cause), source, now,
+                                            families=families, attribution=attribution)
             _send(rt, transitions)
-            return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions)
+            return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)
     users = req.subnet_users if req.subnet_users is not None and not req.coalesced else None
-    state = None if doc is None else collector.collect_workspace(doc, users if users is not None
-                                                                 else _subnet_users(rt, doc))
+    if users is None and doc is not None:
+        users = _subnet_users(rt, doc) if families is None or "NET" in families else {}
+    state = None if doc is None else collector.collect_workspace(doc, users, families=families)
     if state is None:
-        transitions = resolve_deleted(rt, req.workspace_id, source, now)
+        transitions = resolve_deleted(rt, req.workspace_id, source, now, attribution=attribution)
         _send(rt, transitions)
         return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, deleted=True)
-    transitions = record_evaluation(rt, state, source, now)
+    transitions = record_evaluation(rt, state, source, now, families=families, attribution=attribution)
     _send(rt, transitions)
-    return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions)
+    return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)
+
+
+Attributor = Any
+"""Callable[[str], ChangeAttribution | None]: rule id -> the change that explains a transition of it."""
+
+
+def _attributor(changes: list[ChangeRecord]) -> Attributor | None:
+    """The newest change whose families include a rule's family (None families = any rule)."""
+    if not changes:
+        return None
+    from core.rules import RULES
+
+    ordered = sorted(changes, key=lambda c: c.at or "", reverse=True)
+
+    def pick(rule_id: str) -> ChangeAttribution | None:
+        rule = RULES.get(rule_id)
+        family = rule.family if rule else rule_id.split("-")[1] if rule_id.count("-") >= 2 else ""
+        for c in ordered:
+            if c.families is None or family in c.families:
+                return c.attribution()
+        return None
+
+    return pick
+
+
+def rules_for(state: Any, families: frozenset[str] | None) -> list[Any] | None:
+    """The rules an audit-driven scan evaluates: its families, DBX-EVAL-001 (the ARM document is always
+    read), and DBX-EVAL-002 only when the workspace API was actually called. None = every rule."""
+    if families is None:
+        return None
+    from core.rules import RULES
+
+    api_called = state.workspace_api is not None or any(e.stage == "workspace_api" for e in state.errors)
+    return [r for r in RULES.values()
+            if r.family in families or r.id == "DBX-EVAL-001" or (r.id == "DBX-EVAL-002" and api_called)]
 
 
 def _send(rt: Runtime, transitions: list[Any]) -> None:

@@ -35,12 +35,20 @@ from core.state.parse import (
 )
 
 
-def _on(eff: EffectiveBaseline, rule_id: str) -> bool:
-    return rule_id not in eff.disabled and RULES[rule_id].applies(eff.settings)
+def _rule_on(eff: EffectiveBaseline, rule_id: str, families: frozenset[str] | None = None) -> bool:
+    """The rule is on for this workspace and, when `families` is given, belongs to one of them."""
+    in_scope = families is None or RULES[rule_id].family in families
+    return in_scope and rule_id not in eff.disabled and RULES[rule_id].applies(eff.settings)
 
 
-def api_needs(eff: EffectiveBaseline) -> ApiNeeds:
-    """Which workspace-API reads the effective baseline's rules need (none -> no call at all)."""
+def api_needs(eff: EffectiveBaseline, families: frozenset[str] | None = None) -> ApiNeeds:
+    """Which workspace-API reads the effective baseline's rules need (none -> no call at all).
+
+    `families` limits it to those rule families (audit-driven scans); None = every family.
+    """
+    def _on(eff: EffectiveBaseline, rule_id: str) -> bool:
+        return _rule_on(eff, rule_id, families)
+
     keys: list[str] = []
     if _on(eff, "DBX-IPACL-001"):
         keys.append("enableIpAccessLists")
@@ -176,9 +184,12 @@ class EstateCollector:
             return [CollectionError(stage="network", message=exc.cause, related_resource_id=exc.resource_id)]
         return []
 
-    def collect_workspace(self, doc: dict[str, Any], subnet_users: dict[str, list[str]] | None = None
-                          ) -> WorkspaceState | None:
-        """State for one listed workspace; None when it was deleted meanwhile."""
+    def collect_workspace(self, doc: dict[str, Any], subnet_users: dict[str, list[str]] | None = None,
+                          *, families: frozenset[str] | None = None) -> WorkspaceState | None:
+        """State for one listed workspace; None when it was deleted meanwhile.
+
+        `families` (audit-driven scans) reads only what those rule families need; None = everything.
+        """
         ident = identity_from_doc(doc)
         with self._semaphore(ident.subscription_id):
             eff = self.baseline.effective_for(ident)
@@ -187,11 +198,11 @@ class EstateCollector:
             except StateError as exc:
                 return unreadable_state(ident.resource_id, f"malformed ARM document: {exc}")
             errors: list[CollectionError] = []
-            read_network = network_rules_on(eff)
+            read_network = network_rules_on(eff) and (families is None or "NET" in families)
             if read_network:
                 errors += self._read_network(arm)
             diagnostics: list[dict[str, Any]] | None = None
-            if diagnostics_rules_on(eff):
+            if diagnostics_rules_on(eff) and (families is None or "WS" in families):
                 try:
                     diagnostics = self.arm.list_diagnostic_settings(ident.resource_id)
                 except ArmReadError as exc:
@@ -201,7 +212,7 @@ class EstateCollector:
                     if diagnostics is None:
                         return None  # the workspace itself is gone (404 on its extension resources)
             api_state: WorkspaceApiState | None = None
-            needs = api_needs(eff)
+            needs = api_needs(eff, families)
             if needs.any:
                 if not arm.workspace_url:
                     errors.append(CollectionError(stage="workspace_api", message="workspace has no workspaceUrl"))
