@@ -26,6 +26,15 @@ SWEEP_SCHEDULE = "DRIFTWATCH_SWEEP_SCHEDULE"
 NOTIFY_MIN_SEVERITY = "DRIFTWATCH_NOTIFY_MIN_SEVERITY"
 MANAGED_IDENTITY_CLIENT_ID = "AZURE_CLIENT_ID"
 """Client id of the user-assigned managed identity (read by azure-identity itself)."""
+AUDIT_EVENTHUB = "DRIFTWATCH_AUDIT_EVENTHUB"
+"""Event Hub the workspaces' diagnostic settings stream audit records to (`on_workspace_audit`)."""
+AUDIT_CONSUMER_GROUP = "DRIFTWATCH_AUDIT_CONSUMER_GROUP"
+"""driftwatch's own consumer group on that hub."""
+AUDIT_CONNECTION = "DRIFTWATCH_AUDIT_EVENTHUB_CONNECTION"
+"""Prefix of the identity-based Event Hubs connection (read by the Functions host, not our code)."""
+AUDIT_NAMESPACE = f"{AUDIT_CONNECTION}__fullyQualifiedNamespace"
+AUDIT_CREDENTIAL = f"{AUDIT_CONNECTION}__credential"
+AUDIT_CLIENT_ID = f"{AUDIT_CONNECTION}__clientId"
 
 DEPLOYED_SETTINGS: tuple[str, ...] = (
     STORAGE_ACCOUNT_NAME,
@@ -40,8 +49,13 @@ DEPLOYED_SETTINGS: tuple[str, ...] = (
     SWEEP_SCHEDULE,
     NOTIFY_MIN_SEVERITY,
     MANAGED_IDENTITY_CLIENT_ID,
+    AUDIT_EVENTHUB,
+    AUDIT_CONSUMER_GROUP,
+    AUDIT_NAMESPACE,
+    AUDIT_CREDENTIAL,
+    AUDIT_CLIENT_ID,
 )
-"""What the Bicep template must set on the Function App (identity-based storage, no keys)."""
+"""What the Bicep template must set on the Function App (identity-based storage and Event Hubs, no keys)."""
 
 ALL_SETTINGS: tuple[str, ...] = (STORAGE, *DEPLOYED_SETTINGS)
 
