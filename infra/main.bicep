@@ -78,6 +78,18 @@ param enableVnetIntegration bool = false
 @description('Resource id of a subnet delegated to Microsoft.App/environments (with a Microsoft.KeyVault service endpoint). Required when enableVnetIntegration is true.')
 param vnetSubnetId string = ''
 
+@description('ARM ids of the Databricks workspaces whose audit logs stream to driftwatch (a diagnostic setting is added to each; the Event Hubs namespace must be in their region). Empty: add them later with modules/workspace-diagnostics.bicep.')
+param auditWorkspaceIds array = []
+
+@description('Diagnostic categories each workspace streams (see modules/workspace-diagnostics.bicep).')
+param auditCategories array = [
+  'accounts'
+  'workspace'
+  'secrets'
+  'globalInitScripts'
+  'clusters'
+]
+
 param tags object = {
   application: 'driftwatch'
 }
@@ -96,6 +108,7 @@ var names = {
   keyVault: take('kv-${compactPrefix}-${suffix}', 24)
   plan: 'asp-${namePrefix}-${suffix}'
   functionApp: 'func-${namePrefix}-${suffix}'
+  eventHubs: 'evhns-${namePrefix}-${suffix}'
 }
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletters'
@@ -166,6 +179,17 @@ module rbac 'modules/rbac.bicep' = {
   }
 }
 
+module audit 'modules/eventhubs.bicep' = {
+  name: 'driftwatch-eventhubs'
+  scope: group
+  params: {
+    location: location
+    namespaceName: names.eventHubs
+    appPrincipalId: identity.outputs.appPrincipalId
+    tags: tags
+  }
+}
+
 module app 'modules/functionapp.bicep' = {
   name: 'driftwatch-functionapp'
   scope: group
@@ -187,6 +211,9 @@ module app 'modules/functionapp.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     enableVnetIntegration: enableVnetIntegration
     vnetSubnetId: vnetSubnetId
+    auditNamespace: audit.outputs.fullyQualifiedNamespace
+    auditEventHubName: audit.outputs.hubName
+    auditConsumerGroup: audit.outputs.consumerGroupName
     tags: tags
   }
   // The host starts with identity-based storage and a Key Vault reference: grant the roles first.
@@ -194,6 +221,18 @@ module app 'modules/functionapp.bicep' = {
     rbac
   ]
 }
+
+// Each listed workspace streams its audit categories to the hub (id segments: 2 subscription, 4 RG, 8 name).
+module workspaceAudit 'modules/workspace-diagnostics.bicep' = [for workspaceId in auditWorkspaceIds: {
+  name: 'driftwatch-audit-${uniqueString(workspaceId)}'
+  scope: resourceGroup(split(workspaceId, '/')[2], split(workspaceId, '/')[4])
+  params: {
+    workspaceName: split(workspaceId, '/')[8]
+    eventHubAuthorizationRuleId: audit.outputs.authorizationRuleId
+    eventHubName: audit.outputs.hubName
+    categories: auditCategories
+  }
+}]
 
 module monitored 'modules/monitored-subscription.bicep' = [for subscriptionId in monitoredSubscriptionIds: {
   name: 'driftwatch-monitored-${uniqueString(subscriptionId)}'
@@ -227,3 +266,6 @@ output identityPrincipalId string = identity.outputs.appPrincipalId
 output identityClientId string = identity.outputs.appClientId
 output storageAccountName string = storage.outputs.storageAccountName
 output keyVaultName string = vault.outputs.keyVaultName
+output auditEventHubNamespace string = audit.outputs.fullyQualifiedNamespace
+output auditEventHubName string = audit.outputs.hubName
+output auditAuthorizationRuleId string = audit.outputs.authorizationRuleId

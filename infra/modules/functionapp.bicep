@@ -28,6 +28,10 @@ param instanceMemoryMB int = 2048
 param enableVnetIntegration bool = false
 @description('Subnet delegated to Microsoft.App/environments; used only when enableVnetIntegration is true.')
 param vnetSubnetId string = ''
+@description('Event Hubs namespace host of the audit hub (on_workspace_audit, identity-based connection).')
+param auditNamespace string
+param auditEventHubName string
+param auditConsumerGroup string
 param tags object = {}
 
 // environment().resourceManager ends with '/'; the app wants the bare origin (core.settings strips it too).
@@ -56,6 +60,27 @@ var appSettings = [
   {
     name: 'DRIFTWATCH_AUTH'
     value: 'azure'
+  }
+  // on_workspace_audit: identity-based Event Hubs connection (no connection string, no SAS key).
+  {
+    name: 'DRIFTWATCH_AUDIT_EVENTHUB_CONNECTION__fullyQualifiedNamespace'
+    value: auditNamespace
+  }
+  {
+    name: 'DRIFTWATCH_AUDIT_EVENTHUB_CONNECTION__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'DRIFTWATCH_AUDIT_EVENTHUB_CONNECTION__clientId'
+    value: appClientId
+  }
+  {
+    name: 'DRIFTWATCH_AUDIT_EVENTHUB'
+    value: auditEventHubName
+  }
+  {
+    name: 'DRIFTWATCH_AUDIT_CONSUMER_GROUP'
+    value: auditConsumerGroup
   }
   {
     name: 'DRIFTWATCH_BASELINE'
