@@ -503,7 +503,7 @@ def test_the_trigger_reads_the_deployed_settings() -> None:
     binding = json.loads(registered_functions(function_app.app)["on_workspace_audit"].get_function_json())["bindings"][0]
     assert binding["type"] == "eventHubTrigger" and binding["cardinality"].lower() == "many"
     assert binding["connection"] == settings.AUDIT_CONNECTION
-    assert settings.AUDIT_NAMESPACE == f"{binding['connection']}__fullyQualifiedNamespace"
+    assert f"{binding['connection']}__fullyQualifiedNamespace" == settings.AUDIT_NAMESPACE
     assert binding["eventHubName"] == f"%{settings.AUDIT_EVENTHUB}%"
     assert binding["consumerGroup"] == f"%{settings.AUDIT_CONSUMER_GROUP}%"
 
