@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from core.arm_ids import parse_arm_id_lower
 from core.events.audit_table import AuditTable, load_audit_table
 from core.findings.model import ChangeAttribution
@@ -53,16 +51,15 @@ class AuditParseError(ValueError):
     """One record (or event body) that is not a usable Databricks diagnostic record."""
 
 
-class AuditDecision(BaseModel):
-    """What one audit record routes to."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class AuditDecision:
+    """What one audit record routes to (a plain dataclass: a batch holds thousands of them)."""
 
     event_id: str | None
     action: AuditAction
     workspaces: list[str]
-    families: list[str] = []
     reason: str
+    families: list[str] = field(default_factory=list)
     event_time: str | None = None
     service: str | None = None
     action_name: str | None = None
@@ -85,6 +82,8 @@ def _clean(text: Any, limit: int) -> str | None:
     """Estate text for a finding or card: one line, no control characters, bounded."""
     if not isinstance(text, str):
         return None
+    if len(text) <= limit and text.isprintable() and " " not in text and text.lower() not in ("null", "none"):
+        return text or None  # the common case (ids, e-mail addresses): nothing to clean
     value = " ".join(_CONTROL.sub(" ", text).split())
     if not value or value.lower() in ("null", "none"):
         return None
@@ -115,7 +114,11 @@ def source_ip(value: Any) -> str | None:
     """The client address of a record: IPv4/IPv6, with a `:port` / `[v6]:port` suffix dropped."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip()
+    return _source_ip(value.strip())
+
+
+@lru_cache(maxsize=4096)
+def _source_ip(text: str) -> str | None:
     candidates = [text]
     if text.startswith("[") and "]" in text:
         candidates.append(text[1:text.index("]")])
@@ -216,6 +219,14 @@ def route_record(raw: Any, index: int, table: AuditTable, existing_families: fro
             raise AuditParseError(f"resourceId {rid[:200]!r} is not an Azure Databricks workspace id")
     except AuditParseError as exc:
         return AuditDecision(event_id=event_id, action="reject", workspaces=[], reason=f"{where}: {exc}")
+    return _route_known(raw, props, ws, service, action, event_id, table, existing_families)
+
+
+_decision = AuditDecision
+
+
+def _route_known(raw: Mapping[str, Any], props: Mapping[str, Any], ws: str, service: str, action: str,
+                 event_id: str | None, table: AuditTable, existing_families: frozenset[str]) -> AuditDecision:
     time = raw.get("time") if isinstance(raw.get("time"), str) else None
     name = f"{_clean(service, 60)}.{_clean(action, 80)}"
     base = {"event_id": event_id, "event_time": time, "service": service, "action_name": action}
@@ -223,17 +234,17 @@ def route_record(raw: Any, index: int, table: AuditTable, existing_families: fro
     if known is None:
         reason = table.is_read_only(service, action)
         if reason:
-            return AuditDecision(action="ignore", workspaces=[ws], reason=f"{name}: {reason}", **base)
-        return AuditDecision(action="ignore", workspaces=[ws], unknown=True,
-                             reason=f"{name} is not an action driftwatch routes", **base)
+            return _decision(action="ignore", workspaces=[ws], reason=f"{name}: {reason}", **base)
+        return _decision(action="ignore", workspaces=[ws], unknown=True,
+                         reason=f"{name} is not an action driftwatch routes", **base)
     try:
         response = _decoded(props.get("response"), "properties.response")
     except AuditParseError:
         response = None  # status unknown: scanning is harmless, missing it is not
     status = _status_code(response)
     if status is not None and status >= 400:
-        return AuditDecision(action="ignore", workspaces=[ws],
-                             reason=f"{name} failed (statusCode {status}): nothing changed", **base)
+        return _decision(action="ignore", workspaces=[ws],
+                         reason=f"{name} failed (statusCode {status}): nothing changed", **base)
     families = set(known.families)
     summary: str | None = known.summary
     if known.by_conf_key:
@@ -246,19 +257,20 @@ def route_record(raw: Any, index: int, table: AuditTable, existing_families: fro
         summary = conf_summary or known.summary.replace(" {keys}", "s")
     active = sorted(families & existing_families)
     if not active:
-        return AuditDecision(action="ignore", workspaces=[ws], families=sorted(families),
-                             reason=f"{name} affects {', '.join(sorted(families))}: no driftwatch rules "
-                                    "for those families yet", **base)
+        return _decision(action="ignore", workspaces=[ws], families=sorted(families),
+                         reason=f"{name} affects {', '.join(sorted(families))}: no driftwatch rules "
+                                "for those families yet", **base)
     try:
         identity = _decoded(raw.get("identity"), "identity")
     except AuditParseError:
         identity = None
-    attribution = ChangeAttribution(changed_by=_who(identity), changed_from=source_ip(props.get("sourceIPAddress")),
-                                    change_event_id=event_id, change_summary=_clean(summary, 200))
+    attribution = ChangeAttribution.model_construct(changed_by=_who(identity),
+                                                    changed_from=source_ip(props.get("sourceIPAddress")),
+                                                    change_event_id=event_id, change_summary=_clean(summary, 200))
     later = sorted(families - existing_families)
     note = f" ({', '.join(later)} have no rules yet)" if later else ""
-    return AuditDecision(action="scan", workspaces=[ws], families=active, attribution=attribution,
-                         reason=f"{name}: scan {', '.join(active)}{note}", **base)
+    return _decision(action="scan", workspaces=[ws], families=active, attribution=attribution,
+                     reason=f"{name}: scan {', '.join(active)}{note}", **base)
 
 
 def parse_event_body(body: bytes | str | Any) -> list[Any]:

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 PENDING_PARTITION = "pending-scan"
 MAX_CLAIM_RACES = 10
 MAX_CHANGES = 20
-"""Changes kept per pending scan (the newest win): enough to attribute, bounded for the 64 KB property."""
+"""Changes kept per pending scan: enough to attribute, bounded for the 64 KB property. Once a marker is
+full, further changes of families it already covers are not written (their scan is already due)."""
 ALL_FAMILIES = "*"
 
 
@@ -145,10 +146,13 @@ class PendingScans(TableBound):
 
         changes = list(changes)
         merged = merge_families(_families_of(current), families)
-        if merged == _families_of(current) and not changes:
-            return True  # nothing new to record
+        held = _changes_of(current)
+        if merged == _families_of(current) and (not changes or len(held) >= MAX_CHANGES):
+            # Nothing new to record: the scan already covers these families, and once the marker holds
+            # MAX_CHANGES changes a storm costs one read per claim, not a write.
+            return True
         entity = dict(current)
-        _stamp(entity, merged, merge_changes(_changes_of(current), changes))
+        _stamp(entity, merged, merge_changes(held, changes))
         try:
             self.table.update_entity(entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
                                      match_condition=MatchConditions.IfNotModified)
