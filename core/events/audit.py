@@ -229,7 +229,7 @@ def _route_known(raw: Mapping[str, Any], props: Mapping[str, Any], ws: str, serv
                  event_id: str | None, table: AuditTable, existing_families: frozenset[str]) -> AuditDecision:
     time = raw.get("time") if isinstance(raw.get("time"), str) else None
     name = f"{_clean(service, 60)}.{_clean(action, 80)}"
-    base = {"event_id": event_id, "event_time": time, "service": service, "action_name": action}
+    base: dict[str, Any] = {"event_id": event_id, "event_time": time, "service": service, "action_name": action}
     known = table.actions.get((service.lower(), action.lower()))
     if known is None:
         reason = table.is_read_only(service, action)
