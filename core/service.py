@@ -293,8 +293,13 @@ def handle_audit(rt: Runtime, bodies: Iterable[Any], now: datetime | None = None
     now = now or datetime.now(UTC)
     routing = route_audit_batch(bodies)
     outcome = AuditOutcome(decisions=routing.decisions, counts=dict(routing.counts))
+    monitored = {sub.lower() for sub in rt.settings.subscriptions}
     work: dict[str, tuple[str, list[str], frozenset[str] | None, list[dict[str, Any]]]] = {}
     for d in routing.decisions:
+        if d.action == "scan" and monitored and d.workspaces[0].split("/")[2].lower() not in monitored:
+            # Any workspace can be pointed at the hub; only DRIFTWATCH_SUBSCRIPTIONS are watched.
+            outcome.counts["unmonitored"] = outcome.counts.get("unmonitored", 0) + 1
+            continue
         if d.action == "scan":
             ws = d.workspaces[0]
             key = ws.lower()

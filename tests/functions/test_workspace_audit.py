@@ -148,3 +148,16 @@ def test_an_emulator_write_that_fails_is_logged_as_failed(app: App) -> None:
     assert json.loads(record["identity"]) == {"email": "jane@contoso.com", "subjectName": None}
     assert record["properties"]["sourceIPAddress"] == "203.0.113.9"
     assert record["resourceId"] == ANALYTICS["id"].upper()
+
+
+def test_records_of_workspaces_outside_the_monitored_subscriptions_are_not_scanned(azurite) -> None:  # noqa: ANN001
+    from tests.functions.conftest import make_app
+
+    sub = ANALYTICS["id"].split("/")[2]
+    with make_app(azurite.connection_string, DRIFTWATCH_SUBSCRIPTIONS=sub) as app:
+        other = "/subscriptions/99999999-0000-4000-8000-000000000000/resourceGroups/rg/providers/" \
+                "Microsoft.Databricks/workspaces/not-ours"
+        app.host.deliver_event_hub([event_body([make_audit_record(other, "accounts", "createIpAccessList"),
+                                                make_audit_record(ANALYTICS["id"], "accounts", "createIpAccessList")])])
+        queued = [json.loads(m.content) for m in app.rt.connection.queue("scan-requests").peek_messages(max_messages=5)]
+        assert [q["workspace_id"].lower() for q in queued] == [ANALYTICS["id"].lower()]
