@@ -177,6 +177,19 @@ def _status_line(t: Transition) -> dict[str, Any]:
     return _text(f"{label}{f' at {when}' if when else ''}", color=_SEVERITY_COLOR[f.severity], weight="Bolder")
 
 
+# -- attribution (issue 17) ----------------------------------------------------------------------
+def attribution_line(t: Transition) -> dict[str, Any] | None:
+    """"opened after jane@contoso.com disabled IP access lists from 203.0.113.9" when the event said who.
+
+    Names and addresses come from the estate (Event Grid claims, audit records): plain text, bounded.
+    """
+    att = t.finding.attribution()
+    sentence = att.sentence(t.transition) if att is not None else None
+    if not sentence:
+        return None
+    return _text(clean_text(sentence, _TEXT_CHARS), spacing="Small", isSubtle=True)
+
+
 def finding_block(t: Transition) -> dict[str, Any]:
     """The compact per-finding container: what, where, expected vs actual, what to do."""
     f = t.finding
@@ -191,6 +204,9 @@ def finding_block(t: Transition) -> dict[str, Any]:
         ),
         _status_line(t),
     ]
+    who = attribution_line(t)
+    if who is not None:
+        items.append(who)
     facts: list[dict[str, str]] = []
     if f.subject:
         facts.append({"title": "Subject", "value": clean_text(f.subject, _NAME_CHARS)})

@@ -150,7 +150,7 @@ def test_an_emulator_write_that_fails_is_logged_as_failed(app: App) -> None:
     assert record["resourceId"] == ANALYTICS["id"].upper()
 
 
-def test_records_of_workspaces_outside_the_monitored_subscriptions_are_not_scanned(azurite) -> None:  # noqa: ANN001
+def test_records_of_workspaces_outside_the_monitored_subscriptions_are_not_scanned(azurite) -> None:
     from tests.functions.conftest import make_app
 
     sub = ANALYTICS["id"].split("/")[2]

@@ -300,3 +300,21 @@ def test_property_digest_is_valid_json_within_limit_and_accounts_for_every_findi
     assert shown + hidden == len(ts)
     if max_bytes >= 16_000:  # a block is bounded (~14 KB even if every character needs \u escaping)
         assert shown >= 1
+
+
+def test_the_card_says_who_made_the_change_and_from_where() -> None:
+    """Issue 17: a finding opened by an event carries changed_by/changed_from; the card says it in words."""
+    opened = finding(rule_id="DBX-IPACL-001", changed_by="jane@contoso.com", changed_from="203.0.113.9",
+                     change_event_id="5f0d3c1e", change_summary="disabled IP access lists")
+    plain = finding(rule_id="DBX-WS-001")
+    card = build_digest(WS_A, "ws-a", [transition("opened", opened), transition("opened", plain)])
+    text = json.dumps(card)
+    assert text.count("opened after jane@contoso.com disabled IP access lists from 203.0.113.9") == 1
+    fixed = dict(opened, status="resolved", resolved_at="2026-11-26T12:00:00Z", changed_by="sec@contoso.com",
+                 change_summary="enabled IP access lists", changed_from=None)
+    card = build_digest(WS_A, "ws-a", [transition("resolved", fixed)])
+    assert "resolved after sec@contoso.com enabled IP access lists" in json.dumps(card)
+    hostile = finding(rule_id="DBX-IPACL-001", changed_by="[click](https://evil.example/?sig=abc)\n**x**",
+                      change_summary="disabled IP access lists")
+    text = json.dumps(build_digest(WS_A, "ws-a", [transition("opened", hostile)]))
+    assert "](https" not in text and "sig=abc" not in text
