@@ -88,7 +88,6 @@ def test_disabling_ip_access_lists_in_the_workspace_alerts_with_its_author(app: 
 
 
 def test_coalescing_merges_the_families_of_every_record_into_one_scan(app: App) -> None:
-    sweep(app)
     ws_id = ANALYTICS["id"]
     conf = make_audit_record(ws_id, "workspace", "workspaceConfEdit", user="jane@contoso.com",
                              request_params={"workspaceConfKeys": "enableIpAccessLists", "workspaceConfValues": "false"})
@@ -108,7 +107,6 @@ def test_coalescing_merges_the_families_of_every_record_into_one_scan(app: App) 
 
 
 def test_an_arm_event_and_an_audit_record_coalesce_into_one_full_scan(app: App) -> None:
-    sweep(app)
     ws_id = ANALYTICS["id"]
     app.host.deliver_event_hub([event_body([make_audit_record(ws_id, "accounts", "createIpAccessList")])])
     r = requests.patch(f"{app.emulator.url}{ws_id}?api-version=2025-03-01-preview", json={"tags": {"x": "1"}},
@@ -123,7 +121,6 @@ def test_an_arm_event_and_an_audit_record_coalesce_into_one_full_scan(app: App) 
 
 
 def test_bad_bodies_failed_and_unknown_actions_never_fail_the_batch(app: App) -> None:
-    sweep(app)
     ws_id = ANALYTICS["id"]
     failed = make_audit_record(ws_id, "accounts", "deleteIpAccessList", status_code=403,
                                error_message="PERMISSION_DENIED")
