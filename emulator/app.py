@@ -379,11 +379,16 @@ class EmulatorApp:
 
     def _record_event(self, resource_id: str, method: str, request: web.Request) -> None:
         sub = _segments(resource_id)[1]
+        from emulator.audit import USER_HEADER
+
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
         event = make_event(
             resource_id,
             method,
             tenant_id=self.estate.tenant_of(sub),
             url=str(request.url),
+            caller=request.headers.get(USER_HEADER),
+            caller_ip=forwarded or None,
         )
         self.events.append(event)
         delivery: dict[str, Any] = {"event_id": event["id"], "target": self.event_target}

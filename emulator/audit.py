@@ -17,7 +17,8 @@ Shape (what driftwatch must parse in production), from:
   request parameters `workspaceConfKeys` and `workspaceConfValues`). Failed requests are logged too,
   with `response.statusCode` >= 400 and an `errorMessage`.
 
-Who acted: the real service knows it from the token. The emulator takes it from the emulator-only
+Who acted: the real service knows it from the token. The emulator takes it (for audit records and for
+the Event Grid claims of ARM writes) from the emulator-only
 request header `X-Emulator-User` (default `admin@emulator.local`) and the client address from
 `X-Forwarded-For` (first entry) or the peer address. Never the token, never secret values.
 """

@@ -172,8 +172,9 @@ def main() -> int:
         print("== 2. drift: someone opens SSH from the Internet on dbw-analytics-prod's NSG")
         nsg = next(r for r in estate["resources"] if r.get("name") == "nsg-analytics")
         rule = nsg_rule(nsg["id"], "allow-ssh-debug", "Inbound", 150, "Tcp", "Internet", "VirtualNetwork", "22")
-        r = requests.put(f"{emulator.url}{rule['id']}?api-version=2025-07-01", json=rule,
-                         headers={"Authorization": "Bearer demo"}, timeout=10)
+        r = requests.put(f"{emulator.url}{rule['id']}?api-version=2025-07-01", json=rule, timeout=10,
+                         headers={"Authorization": "Bearer demo", "X-Emulator-User": "ops@contoso.com",
+                                  "X-Forwarded-For": "198.51.100.23"})
         r.raise_for_status()
         delivered.wait(10)
         print(f"   ARM write -> Event Grid event ({webhook.received} delivered) -> on_resource_change")

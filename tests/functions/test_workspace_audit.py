@@ -158,3 +158,27 @@ def test_records_of_workspaces_outside_the_monitored_subscriptions_are_not_scann
                                                 make_audit_record(ANALYTICS["id"], "accounts", "createIpAccessList")])])
         queued = [json.loads(m.content) for m in app.rt.connection.queue("scan-requests").peek_messages(max_messages=5)]
         assert [q["workspace_id"].lower() for q in queued] == [ANALYTICS["id"].lower()]
+
+
+def test_an_arm_change_is_attributed_from_the_event_grid_claims(app: App) -> None:
+    sweep(app)  # the topology (which NSG belongs to which workspace) comes from a first scan
+    nsg = next(r["id"] for r in f.sample_estate()["resources"] if r.get("name") == "nsg-analytics")
+    rule = f.nsg_rule(nsg, "allow-ssh-ops", "Inbound", 150, "Tcp", "Internet", "*", "22")
+    # An in-workspace change whose audit record is never delivered: the NSG event's full scan finds it too,
+    # but must not pin it on the author of the network change.
+    workspace_api(app, "PATCH", "/api/2.0/workspace-conf", {"enableIpAccessLists": "false"})
+    r = requests.put(f"{app.emulator.url}{rule['id']}?api-version=2025-07-01", json=rule, timeout=5,
+                     headers={"Authorization": "Bearer x", "X-Emulator-User": "ops@contoso.com",
+                              "X-Forwarded-For": "198.51.100.23"})
+    assert r.status_code in (200, 201)
+    event = app.emulator.events()[-1]
+    assert event["data"]["claims"]["ipaddr"] == "198.51.100.23"
+    app.host.deliver_event_grid([event])
+    app.run_queues()
+    found = [x for x in app.open_findings() if x.subject == "allow-ssh-ops"]
+    assert len(found) == 1 and found[0].changed_by == "ops@contoso.com" and found[0].changed_from == "198.51.100.23"
+    assert found[0].change_event_id == event["id"]
+    assert found[0].change_summary == "ran Microsoft.Network/networkSecurityGroups/securityRules/write as Contributor"
+    # Only NET findings are attributed to a network change; the scan's other new finding is not.
+    ipacl = [x for x in app.open_findings() if x.workspace_name == "dbw-analytics-prod" and x.rule_id == "DBX-IPACL-001"]
+    assert len(ipacl) == 1 and ipacl[0].changed_by is None and ipacl[0].change_event_id is None
