@@ -169,7 +169,7 @@ def main() -> int:
         print(f"   findings by status: {summary['by_status']}; open by severity: {summary['open_by_severity']}\n")
         emulator.clear_teams()
 
-        print("== 2. drift: someone opens SSH from the Internet on dbw-analytics-prod's NSG")
+        print("== 2. drift: ops@contoso.com opens SSH from the Internet on dbw-analytics-prod's NSG (ARM write)")
         nsg = next(r for r in estate["resources"] if r.get("name") == "nsg-analytics")
         rule = nsg_rule(nsg["id"], "allow-ssh-debug", "Inbound", 150, "Tcp", "Internet", "VirtualNetwork", "22")
         r = requests.put(f"{emulator.url}{rule['id']}?api-version=2025-07-01", json=rule, timeout=10,
