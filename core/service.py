@@ -501,15 +501,17 @@ def _attributor(changes: list[ChangeRecord]) -> Attributor | None:
 
 
 def rules_for(state: Any, families: frozenset[str] | None) -> list[Any] | None:
-    """The rules an audit-driven scan evaluates: its families, DBX-EVAL-001 (the ARM document is always
-    read), and DBX-EVAL-002 only when the workspace API was actually called. None = every rule."""
+    """The rules an audit-driven scan evaluates: its families; DBX-EVAL-002 only when the workspace API was
+    actually called; DBX-EVAL-001 only when the workspace document itself could not be read (it also covers
+    the network and diagnostic reads such a scan skips, so it must not resolve there). None = every rule."""
     if families is None:
         return None
     from core.rules import RULES
 
     api_called = state.workspace_api is not None or any(e.stage == "workspace_api" for e in state.errors)
     return [r for r in RULES.values()
-            if r.family in families or r.id == "DBX-EVAL-001" or (r.id == "DBX-EVAL-002" and api_called)]
+            if r.family in families or (r.id == "DBX-EVAL-001" and state.arm is None)
+            or (r.id == "DBX-EVAL-002" and api_called)]
 
 
 def _send(rt: Runtime, transitions: list[Any]) -> None:

@@ -200,3 +200,20 @@ def test_event_grid_claims_give_who_and_where() -> None:
     att = parse_event(raw).attribution
     assert att is not None and att.changed_by == "application 04b07795-8ddb-461a-bbee-02f9e1bf7b46"
     assert att.changed_from == "198.51.100.1"
+
+
+def test_an_audit_scan_evaluates_only_its_families_and_never_resolves_what_it_did_not_read() -> None:
+    from core.service import rules_for
+    from core.state.model import CollectionError
+
+    class State:
+        def __init__(self, arm: object, api: object, errors: tuple[CollectionError, ...] = ()) -> None:
+            self.arm, self.workspace_api, self.errors = arm, api, errors
+
+    ids = {r.id for r in rules_for(State(arm=object(), api=object()), frozenset({"IPACL"}))}
+    assert ids == {r.id for r in RULES.values() if r.family == "IPACL"} | {"DBX-EVAL-002"}
+    ids = {r.id for r in rules_for(State(arm=object(), api=None), frozenset({"IPACL"}))}
+    assert "DBX-EVAL-002" not in ids and "DBX-EVAL-001" not in ids  # nothing observed about them
+    ids = {r.id for r in rules_for(State(arm=None, api=None), frozenset({"IPACL"}))}
+    assert "DBX-EVAL-001" in ids  # the workspace document itself failed: that is worth a finding
+    assert rules_for(State(arm=object(), api=None), None) is None
