@@ -6,7 +6,7 @@ at a glance:
 
 - a banner with the workspace's standing *after* this change (what was opened/resolved now, and how
   many findings are still open by severity, from the findings store);
-- one line per finding, or per rule when a rule has several findings ("HIGH · DBX-IPACL-002 · 102 ×
+- one line per finding, or per rule when a rule has several findings ("HIGH · DBX-IPACL-002 · 102 x
   0.0.0.0/0, 100.64.1.0/24, …"), sorted by severity, rule and subject (addresses numerically);
 - details and remediation once per rule, collapsed behind the line (`Action.ToggleVisibility`);
 - a "not shown" line naming, by severity and rule, whatever did not fit;
@@ -82,6 +82,7 @@ _SUBJECT_LIST_CHARS = 1500
 _DETAIL_LINES = 5
 """Rules with at most this many findings list each one in their details; bigger groups list subjects."""
 _NOT_SHOWN_RULES = 8
+_TIMES = "\u00d7"
 
 
 # ---- input ----------------------------------------------------------------------------------------
@@ -272,7 +273,7 @@ def _subject_list(group: _Group, limit: int) -> tuple[str, int]:
 
 
 def _line(group: _Group, details_id: str | None) -> dict[str, Any]:
-    """The one line of a group: mark + SEVERITY · RULE · subject (or N × subjects, …)."""
+    """The one line of a group: mark + SEVERITY · RULE · subject (or N x subjects, …)."""
     runs = _severity_runs(group.severity, muted=group.resolved)
     runs.append(_run(f" · {inert(group.rule_id, 40)} · ", isSubtle=group.resolved))
     n = len(group.items)
@@ -284,7 +285,7 @@ def _line(group: _Group, details_id: str | None) -> dict[str, Any]:
         runs.append(_run(inert(f.subject, _SUBJECT_CHARS) if f.subject else inert(f.message, _MESSAGE_CHARS)))
     else:
         subjects, rest = _subject_list(group, _LINE_SUBJECT_CHARS)
-        runs.append(_run(f"{n} × ", weight="Bolder"))
+        runs.append(_run(f"{n} {_TIMES} ", weight="Bolder"))
         runs.append(_run(subjects + (f", … +{rest} more" if rest else "")))
     if group.items[0].transition == "reopened" or any(t.transition == "reopened" for t in group.items):
         runs.append(_run("  (reopened)", isSubtle=True))
@@ -416,7 +417,7 @@ def _not_shown(hidden: Sequence[_Group], workspace_name: str) -> dict[str, Any] 
         names = []
         for rule, n in sorted(rules.items()):
             if listed < _NOT_SHOWN_RULES:
-                names.append(f"{rule} ×{n}")
+                names.append(f"{rule} {_TIMES}{n}")
                 listed += 1
         others = len(rules) - len(names)
         if others:
