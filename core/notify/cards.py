@@ -6,7 +6,7 @@ at a glance:
 
 - a banner with the workspace's standing *after* this change (what was opened/resolved now, and how
   many findings are still open by severity, from the findings store);
-- one line per finding, or per rule when a rule has several findings ("HIGH · DBX-IPACL-002 · 102 x
+- one line per finding, or per rule when a rule has several findings ("HIGH · DBX-IPACL-002 · 104 x
   0.0.0.0/0, 100.64.1.0/24, …"), sorted by severity, rule and subject (addresses numerically);
 - details and remediation once per rule, collapsed behind the line (`Action.ToggleVisibility`);
 - a "not shown" line naming, by severity and rule, whatever did not fit;
@@ -290,7 +290,7 @@ def _line(group: _Group, details_id: str | None) -> dict[str, Any]:
     if group.items[0].transition == "reopened" or any(t.transition == "reopened" for t in group.items):
         runs.append(_run("  (reopened)", isSubtle=True))
     if details_id:
-        runs.append(_run("  ▸ details", isSubtle=True, color="accent"))
+        runs.append(_run("  ▸ details", color="accent"))
     line: dict[str, Any] = {"type": "Container", "spacing": "Small", "items": [_rich(runs)]}
     if details_id:
         line["selectAction"] = {"type": "Action.ToggleVisibility", "title": "Show or hide details",

@@ -25,6 +25,7 @@ _URL_QUERY_RE = re.compile(r"(?i)\b((?:https?|wss?|ftp)://[^\s?#<>\"'()\[\]]*)[?
 _SCHEME_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}):(?=//)")
 _WWW_RE = re.compile(r"(?i)\b(www)\.")
 _MAILTO_RE = re.compile(r"(?i)\b(mailto|tel|javascript|data|vbscript|file):")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _NEWLINES_RE = re.compile(r"\s*(?:\r\n|[\r\n\u2028\u2029\x0b\x0c\x85])+\s*")
 # C0/C1 controls (tab folds to a space first), zero-width and bidirectional formatting characters that
 # could reorder or hide what a reader sees (Trojan-Source style).
@@ -44,7 +45,7 @@ def truncate(text: str, limit: int) -> str:
 
 def inert(value: object, limit: int) -> str:
     """Estate text as a TextRun may show it: one line, literal, secret-free, link-free, bounded."""
-    text = str(value).encode("utf-8", "replace").decode("utf-8", "replace")  # lone surrogates -> U+FFFD
+    text = _SURROGATE_RE.sub("\ufffd", str(value))  # lone surrogates cannot be encoded as UTF-8
     text = text.replace("\t", " ")
     text = _NEWLINES_RE.sub(NEWLINE_MARK, text.strip())
     text = _INVISIBLE_RE.sub("", text)
