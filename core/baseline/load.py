@@ -55,7 +55,10 @@ def validation_messages(source: str, exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (not in the driftwatch.baseline/v1 schema)"
-        lines.append(f"{source}: {loc}: {msg} (value: {_short(err.get('input'))})")
+        # notifications.routes[].webhook names a setting; a URL pasted there by mistake carries its `sig`.
+        secret = bool(err["loc"]) and err["loc"][-1] == "webhook"
+        value = "not shown: it may be a webhook URL" if secret else _short(err.get("input"))
+        lines.append(f"{source}: {loc}: {msg} (value: {value})")
     return "\n".join(lines)
 
 
