@@ -287,8 +287,9 @@ def _line(group: _Group, details_id: str | None) -> dict[str, Any]:
         subjects, rest = _subject_list(group, _LINE_SUBJECT_CHARS)
         runs.append(_run(f"{n} {_TIMES} ", weight="Bolder"))
         runs.append(_run(subjects + (f", … +{rest} more" if rest else "")))
-    if group.items[0].transition == "reopened" or any(t.transition == "reopened" for t in group.items):
-        runs.append(_run("  (reopened)", isSubtle=True))
+    reopened = sum(t.transition == "reopened" for t in group.items)
+    if reopened:
+        runs.append(_run("  (reopened)" if n == 1 else f"  ({reopened} reopened)", isSubtle=True))
     if details_id:
         runs.append(_run("  ▸ details", color="accent"))
     line: dict[str, Any] = {"type": "Container", "spacing": "Small", "items": [_rich(runs)]}

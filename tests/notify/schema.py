@@ -97,3 +97,7 @@ def schema_problems(body: dict[str, Any]) -> list[str]:
         for leaf in _leaves(err):
             found.add(f"/{'/'.join(map(str, leaf.absolute_path))}: {leaf.message[:200]}")
     return sorted(found)
+
+
+if __name__ == "__main__":  # scripts/bootstrap.sh warms the cache so the first test run needs no download
+    print(fetch_schema())

@@ -315,8 +315,7 @@ def test_actions_have_short_titles_and_group_rules_of_one_nsg() -> None:
     card = build_digest(WS_A, "a", two, standing=Standing({"critical": 2}), api_url=API)
     assert action_titles(card) == ["Open workspace", "Open findings", "Open NSG"]
     assert content(card)["actions"][2]["url"] == portal_url(NSG)
-    assert content(card)["actions"][1]["url"] == \
-        f"{API}/findings?workspace={WS_A.replace('/', '%2F').replace('%2F', '/')}"
+    assert content(card)["actions"][1]["url"] == f"{API}/findings?workspace={WS_A}"
     many = [transition("opened", finding(subject=str(i), related_resource_id=f"{NSG}-{i}")) for i in range(10)]
     titles = action_titles(build_digest(WS_A, "a", many, standing=Standing({"high": 10})))
     assert len(titles) == 5 and all(len(t) <= 16 for t in titles)
@@ -486,3 +485,51 @@ def test_severity_filter_keeps_resolved_notices_of_kept_severities() -> None:
     assert [m["finding"]["rule_id"] for m in severity_filter(ts, "high")] == ["A", "B"]
     with pytest.raises(ValueError):
         severity_filter(ts, "loud")
+
+
+# ---- hypothesis-generated estates, through the real rules -----------------------------------------
+_estate_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=120) \
+    | st.sampled_from(["[rb]: http://evil.example", "<http://evil.example>", "**b** _i_", "# h\n- l", "x\ny"])
+
+
+@st.composite
+def drifting_estates(draw: st.DrawFn) -> dict[str, Any]:
+    from samples import factory as fac
+
+    v4 = st.tuples(st.ip_addresses(v=4), st.integers(0, 32))
+    v6 = st.tuples(st.ip_addresses(v=6), st.integers(0, 128))
+    nets = draw(st.lists((v4 | v6).map(lambda a: str(ipaddress.ip_network(a, strict=False))),
+                         max_size=120, unique=True))
+    tokens = [fac.token(f"{i:016x}", draw(st.none() | st.integers(1, 999)), draw(_estate_text))
+              for i in range(draw(st.integers(0, 40)))]
+    conf = dict(fac.COMPLIANT_CONF, enableVerboseAuditLogs=draw(_estate_text), enableDbfsFileBrowser=draw(_estate_text))
+    api = fac.api_state(conf=conf, allow=nets, block=[], tokens=tokens)
+    api["ip_access_lists"][0]["label"] = draw(_estate_text)
+    rules = [fac.nsg_rule(f"{fac.rg_id(fac.SUB_PROD, 'rg-h')}/providers/Microsoft.Network/networkSecurityGroups/nsg-h",
+                          f"r-{i}-{draw(st.from_regex(r'[A-Za-z0-9_.-]{1,40}', fullmatch=True))}", "Inbound",
+                          200 + i, "Tcp", "Internet", "*", "22") for i in range(draw(st.integers(0, 8)))]
+    vid, docs = fac.network_for(fac.SUB_PROD, "rg-h", "h", space="10.9.0.0/16", public="10.9.0.0/24",
+                                private="10.9.1.0/24", nsg_extra=rules)
+    ws = fac.workspace_doc(fac.SUB_PROD, "rg-h", "dbw-h", 4242, vnet_id=vid, sku=draw(st.sampled_from(["premium", "standard"])))
+    return {"schema": "driftwatch.estate/v1",
+            "subscriptions": [{"subscriptionId": fac.SUB_PROD, "displayName": "p", "state": "Enabled"}],
+            "resources": [ws, *docs], "databricks": {ws["properties"]["workspaceUrl"]: api}}
+
+
+@given(drifting_estates())
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+def test_hypothesis_estates_give_valid_cards_within_the_limit(estate: dict[str, Any]) -> None:
+    from tests.notify.estates import evaluate
+
+    found = evaluate(estate)
+    if not found:
+        return
+    ts = transitions(found)
+    card = build_digest(found[0].resource_id, found[0].workspace_name, ts, standing=standing_of(ts), api_url=API)
+    assert len(serialize_card(card)) <= MAX_CARD_BYTES <= WIRE_LIMIT
+    hidden = not_shown(card)
+    hidden_total = int(re.match(r"Not shown: (\d+)", hidden).group(1)) if hidden else 0  # type: ignore[union-attr]
+    assert sum(count_in_line(x) for x in lines(card)) + hidden_total == len(found)
+    for n in walk(content(card)):
+        if n.get("type") == "TextRun":
+            assert "\n" not in n["text"] and "http://" not in n["text"]

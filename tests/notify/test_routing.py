@@ -170,11 +170,13 @@ def routed(azurite: Any, tmp_path: Path, log_secrets: Any) -> Iterator[dict[str,
         rt.notifier_options = {"max_attempts": 1, "timeout_s": 3.0}
         findings = evaluate(estate)
         store = rt.store()
+        recorded = []
         for wid in ids.values():
             mine = [x for x in findings if x.resource_id == wid]
-            store.reconcile(mine, resource_id=wid, evaluated_rules=frozenset(x.rule_id for x in mine),
-                            now=findings[0].last_seen, source="sweep")
-        yield {"rt": rt, "emulator": emulator, "ids": ids, "findings": findings, "env": env}
+            recorded += store.reconcile(mine, resource_id=wid, evaluated_rules=frozenset(x.rule_id for x in mine),
+                                        now=findings[0].last_seen, source="sweep")
+        yield {"rt": rt, "emulator": emulator, "ids": ids, "findings": findings, "env": env,
+               "transitions": recorded, "connection_string": azurite.connection_string}
 
 
 def posts_by_channel(emulator: EmulatorServer) -> dict[str, list[dict[str, Any]]]:
@@ -230,7 +232,7 @@ def test_an_unset_route_setting_keeps_the_alerts_pending(routed: dict[str, Any],
 
 def test_unreadable_tags_retry_then_fall_back_to_the_default(routed: dict[str, Any]) -> None:
     emulator = routed["emulator"]
-    emulator.set_faults([{"match": "/providers/Microsoft.Databricks/workspaces/", "action": "500"}])
+    emulator.set_faults([{"match": "/providers/Microsoft.Databricks/workspaces/", "action": "403"}])
     try:
         with pytest.raises(service.RoutingUnavailable):
             service.notify_workspace(routed["rt"], routed["ids"]["ops-ws"], final_attempt=False)
@@ -239,3 +241,23 @@ def test_unreadable_tags_retry_then_fall_back_to_the_default(routed: dict[str, A
     finally:
         emulator.clear_faults()
     assert list(posts_by_channel(emulator)) == ["default"]
+
+
+def test_the_registered_notify_drift_function_routes_each_burst_once(routed: dict[str, Any]) -> None:
+    """Through `notify_drift` with real queue messages: one card per workspace, each on its channel."""
+    import function_app
+    from samples.functions_host import LocalFunctionsHost
+
+    rt = routed["rt"]
+    service.reset_runtime(rt)
+    try:
+        queues = rt.queues()
+        for t in routed["transitions"]:
+            queues.send_transition(t)
+        host = LocalFunctionsHost(function_app.app, routed["connection_string"])
+        stats = host.drain("drift-findings", "notify_drift", workers=2)
+    finally:
+        service.reset_runtime(None)
+    assert stats.succeeded == len(routed["transitions"]) and stats.poisoned == 0
+    channels = posts_by_channel(routed["emulator"])
+    assert {k: len(v) for k, v in channels.items()} == {"ops": 1, "bi": 1, "default": 1}
