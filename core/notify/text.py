@@ -5,8 +5,11 @@ labels, workspace-conf values, token comments. They must never become a link, em
 heading or a date-function in a Teams channel, and must stay readable as the characters they are.
 
 The cards therefore put such text only into `TextRun`s of a `RichTextBlock` (Adaptive Cards 1.2+):
-the renderers set a TextRun's text as plain text and never run Markdown over it (TextBlock and Fact
-values do). `inert()` additionally prepares the text for that place: one line (newlines shown as
+"RichTextBlock does not support Markdown" (Microsoft Learn, adaptive-cards/authoring-cards/text-features),
+while Teams applies Markdown to TextBlock text and Fact titles and values (Microsoft Learn, Teams
+"Format cards in Teams"); the JS renderer sets a TextRun's text with `innerText`.
+
+`inert()` additionally prepares the text for that place: one line (newlines shown as
 " ⏎ "), no control or bidirectional-override characters, URLs without query strings (SAS `sig=`
 lives there) and with a word joiner after the scheme so no host auto-links them, `{{` split so the
 renderer's `{{DATE(...)}}` / `{{TIME(...)}}` substitution cannot fire, and a length bound.
