@@ -476,16 +476,17 @@ def notify_workspace(rt: Runtime, workspace_id: str, now: datetime | None = None
             store.mark_skipped([t.finding.id for t in quiet], now, resource_id=workspace_id)
         if not loud:
             return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
-        teams = notifier(rt, rt.settings.webhook_url(route.webhook_setting) or "", route.label)
-        if teams is None:
-            log.warning("%s: app setting %s is not set: %d transitions stay pending", route.label,
-                        route.webhook_setting, len(loud))
-            return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
-        open_by_severity, exempted = store.open_counts(workspace_id)
-        card = build_digest(workspace_id, name, [t.message() for t in loud],
-                            standing=Standing(open_by_severity, exempted), api_url=rt.settings.public_api_url,
-                            max_bytes=teams.max_bytes)
         try:
+            # A URL off the allow-list is a NotifyError too: on the last attempt the store records it.
+            teams = notifier(rt, rt.settings.webhook_url(route.webhook_setting) or "", route.label)
+            if teams is None:
+                log.warning("%s: app setting %s is not set: %d transitions stay pending", route.label,
+                            route.webhook_setting, len(loud))
+                return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
+            open_by_severity, exempted = store.open_counts(workspace_id)
+            card = build_digest(workspace_id, name, [t.message() for t in loud],
+                                standing=Standing(open_by_severity, exempted), api_url=rt.settings.public_api_url,
+                                max_bytes=teams.max_bytes)
             with teams:
                 teams.post(card)
         except NotifyError as exc:

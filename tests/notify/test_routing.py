@@ -215,9 +215,18 @@ def test_a_route_webhook_off_the_allow_list_is_refused_without_leaking_it(routed
                DRIFTWATCH_AUTH="emulator")
     rt = service.Runtime.from_settings(load_settings(env))
     rt.notifier_options = {"max_attempts": 1}
+    ws = routed["ids"]["ops-ws"]
     with pytest.raises(WebhookConfigError) as info:
-        service.notify_workspace(rt, routed["ids"]["ops-ws"])
+        service.notify_workspace(rt, ws, final_attempt=False)
     assert "evil.example.com" in str(info.value) and SIG not in str(info.value) and "/hook" not in str(info.value)
+    assert rt.store().pending_notifications(ws)  # still pending while the queue retries
+    with pytest.raises(WebhookConfigError):
+        service.notify_workspace(rt, ws, final_attempt=True)
+    assert not rt.store().pending_notifications(ws)
+    failed = rt.store().pending_notifications(ws, include_failed=True)
+    assert failed  # recorded as failed: a replayed poison message re-drives it
+    row = next(iter(rt.store().findings_table.query_entities("RowKey eq @id", parameters={"id": failed[0].finding.id})))
+    assert row["notify_state"] == "failed" and SIG not in row["notify_error"] and "/hook" not in row["notify_error"]
     assert posts_by_channel(routed["emulator"]) == {}
 
 
