@@ -70,7 +70,20 @@ def summary_line(result: ScanResult) -> str:
             + (f" ({sev})" if sev else "") + f", {by_status['exempted']} exempted")
     if result.errors:
         text += f"; {len(result.errors)} could not be fully evaluated"
+    na = result.not_applicable
+    if na:
+        text += f"; {len(na)} checks not applicable"
     return text
+
+
+def not_applicable_lines(result: ScanResult) -> list[str]:
+    """One line per workspace and reason: which rules did not apply and why (not a pass)."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for ev in result.evaluations:
+        for n in ev.not_applicable:
+            label = n.rule_id + (f" ({n.subject})" if n.subject else "")
+            grouped.setdefault((ev.resource_id.rsplit("/", 1)[-1], n.reason), []).append(label)
+    return [f"  {ws}: {', '.join(rules)}: {reason}\n" for (ws, reason), rules in sorted(grouped.items())]
 
 
 def scan_table(result: ScanResult) -> str:
@@ -78,6 +91,10 @@ def scan_table(result: ScanResult) -> str:
     if result.errors:
         out.append("Not fully evaluated:\n")
         out.extend(f"  {e['resource_id']} [{e['stage']}]: {e['message']}\n" for e in result.errors)
+    na = not_applicable_lines(result)
+    if na:
+        out.append("Not applicable (no finding, not a pass):\n")
+        out.extend(na)
     return "".join(out)
 
 

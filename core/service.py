@@ -314,7 +314,8 @@ def store_evaluation(rt: Runtime, state: Any, ev: Any, source: Source, now: date
     from core.events.topology import Topology
 
     transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
-                                       evaluated_rules=ev.evaluated_rules, now=now, source=source)
+                                       evaluated_rules=ev.evaluated_rules, now=now, source=source,
+                                       not_applicable=ev.not_applicable)
     if state.arm is not None:
         rt.topology().save_workspace(state.resource_id, Topology.resources_of(state))
     return list(transitions)

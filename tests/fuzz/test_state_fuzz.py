@@ -150,7 +150,7 @@ def test_five_megabyte_snapshot_is_fine(tmp_path: Any) -> None:
 # -- regressions for defects found by these properties ----------------------------------------------------
 
 WS = {"id": s.WS_ID, "type": "Microsoft.Databricks/workspaces", "location": "westeurope",
-      "properties": {"parameters": {"customVirtualNetworkId": {"value": s.VNET_ID},
+      "properties": {"computeMode": "Hybrid", "parameters": {"customVirtualNetworkId": {"value": s.VNET_ID},
                                     "customPublicSubnetName": "host", "customPrivateSubnetName": "container"},
                      "workspaceUrl": s.WS_HOST}}
 

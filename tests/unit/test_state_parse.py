@@ -25,6 +25,7 @@ SPEC_SHAPED_WORKSPACE: dict[str, Any] = {
           "workspaces/myWorkspace",
     "location": "East US 2",
     "properties": {
+        "computeMode": "Hybrid",
         "managedResourceGroupId": "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/myManagedRG",
         "parameters": {
             "customPrivateSubnetName": {"type": "String", "value": "PrivateBob"},
