@@ -77,13 +77,17 @@ def summary_line(result: ScanResult) -> str:
 
 
 def not_applicable_lines(result: ScanResult) -> list[str]:
-    """One line per workspace and reason: which rules did not apply and why (not a pass)."""
-    grouped: dict[tuple[str, str], list[str]] = {}
+    """One short line per workspace: which rules did not apply and why (not a pass)."""
+    lines = []
     for ev in result.evaluations:
+        grouped: dict[str, list[str]] = {}
         for n in ev.not_applicable:
-            label = n.rule_id + (f" ({n.subject})" if n.subject else "")
-            grouped.setdefault((ev.resource_id.rsplit("/", 1)[-1], n.reason), []).append(label)
-    return [f"  {ws}: {', '.join(rules)}: {reason}\n" for (ws, reason), rules in sorted(grouped.items())]
+            why = n.reason.removeprefix("not applicable: ").split(" (")[0].split(",")[0]
+            grouped.setdefault(why, []).append(n.rule_id + (f" ({n.subject})" if n.subject else ""))
+        if grouped:
+            parts = "; ".join(f"{', '.join(rules)}: {why}" for why, rules in grouped.items())
+            lines.append(f"  {ev.resource_id.rsplit('/', 1)[-1]}: {parts}\n")
+    return lines
 
 
 def scan_table(result: ScanResult) -> str:
