@@ -6,6 +6,7 @@ workspace gets `workspace_timeout_s` in all, so one dead workspace cannot stall 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -103,7 +104,7 @@ def _read_conf(call: Callable[[Callable[[], Any]], Any], w: Any,
         if not wanted:
             return {}, unsupported
         try:
-            got = call(lambda: w.workspace_conf.get_status(keys=",".join(wanted)))
+            got = call(functools.partial(w.workspace_conf.get_status, keys=",".join(wanted)))
         except Exception as exc:
             named = invalid_conf_keys(exc)
             if attempt == 1 or named is None or not set(named) <= set(wanted):

@@ -17,6 +17,7 @@ decides a cell whose source lies in its Internet-facing sources: the tags `Inter
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -215,7 +216,7 @@ def _dest_matches(rule: _Rule, subnet: tuple[str, ...]) -> bool:
             if rule.allow:
                 return True
             continue
-        if rule.allow and any(n.version == dnet.version and n.overlaps(dnet) for n in nets):  # type: ignore[arg-type]
+        if rule.allow and any(n.version == dnet.version and n.overlaps(dnet) for n in nets):
             return True
         if not rule.allow and all(n.version == dnet.version and n.subnet_of(dnet) for n in nets):  # type: ignore[arg-type]
             return True
@@ -232,7 +233,7 @@ def _cuts(intervals: Iterable[Interval], within: Interval) -> list[Interval]:
         points.add(max(lo, lo_all))
         points.add(min(hi, hi_all) + 1)
     edges = sorted(points)
-    return [(a, b - 1) for a, b in zip(edges, edges[1:], strict=False)]
+    return [(a, b - 1) for a, b in itertools.pairwise(edges)]
 
 
 def _contains(intervals: Sequence[Interval], cell: Interval) -> bool:

@@ -76,7 +76,7 @@ def test_compute_mode_is_parsed_case_insensitively_and_garbage_is_an_error() -> 
     doc = {**SPEC_SERVERLESS, "properties": {**SPEC_SERVERLESS["properties"], "computeMode": "serverless"}}
     assert parse_workspace_arm(doc).compute_mode == "Serverless"
     bad = {**SPEC_SERVERLESS, "properties": {**SPEC_SERVERLESS["properties"], "computeMode": "Classic"}}
-    with pytest.raises(StateError, match="properties.computeMode"):
+    with pytest.raises(StateError, match=r"properties\.computeMode"):
         parse_workspace_arm(bad)
 
 

@@ -36,7 +36,8 @@ DATABRICKS_MANAGED_RULES: dict[str, PublishedRule] = {
     "databricks-worker-to-worker-inbound":
         PublishedRule("Inbound", "Allow", "*", "VirtualNetwork", "VirtualNetwork", ("*",), 100),
     "databricks-worker-to-databricks-webapp":
-        PublishedRule("Outbound", "Allow", "Tcp", "VirtualNetwork", "AzureDatabricks", ("443", "3306", "8443-8451"), 100),
+        PublishedRule("Outbound", "Allow", "Tcp", "VirtualNetwork", "AzureDatabricks",
+                      ("443", "3306", "8443-8451"), 100),
     "databricks-worker-to-sql":
         PublishedRule("Outbound", "Allow", "Tcp", "VirtualNetwork", "Sql", ("3306",), 101),
     "databricks-worker-to-storage":
