@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from functools import lru_cache
 
 from core.baseline.load import EffectiveBaseline
 from core.rules.applicability import classic_compute_only
@@ -112,20 +113,20 @@ def _subnet_prefixes(net: NetworkState, nsg: NsgState) -> list[tuple[str, ...]]:
     return [s.address_prefixes for s in net.subnets if s.found and (s.nsg_id or "").lower() == nsg.id.lower()]
 
 
-def _within(actual: tuple[str, ...], published: str, subnets: list[tuple[str, ...]]) -> bool:
+def _within(actual: tuple[str, ...], published: str, subnets: tuple[tuple[str, ...], ...]) -> bool:
     """Every actual source/destination is the published service tag, a regional form of it
     (`Storage.WestEurope`), or, for `VirtualNetwork`, a CIDR inside the workspace subnets (Microsoft Learn
     "Intra-VNet NSG rule hardening" replaces VirtualNetwork with the host and container subnet CIDRs)."""
     if not actual:
         return False
     tag = published.lower()
-    inside = [ipaddress.ip_network(p, strict=False) for s in subnets for p in s if _is_cidr(p)]
     for value in actual:
         v = value.strip().lower()
         if v == tag or v.startswith(tag + "."):
             continue
         if tag == "virtualnetwork" and _is_cidr(v):
             net = ipaddress.ip_network(v, strict=False)
+            inside = [ipaddress.ip_network(p, strict=False) for s in subnets for p in s if _is_cidr(p)]
             if any(net.version == n.version and net.subnet_of(n) for n in inside):  # type: ignore[arg-type]
                 continue
         return False
@@ -148,20 +149,29 @@ def _ports_within(actual: tuple[str, ...], published: tuple[str, ...]) -> bool:
 
 def managed_rule_changes(r: NsgRule, spec: PublishedRule, subnets: list[tuple[str, ...]]) -> list[str]:
     """How a Databricks-managed rule departs from the published one; [] when it is the same or narrower."""
+    # Cached on what is compared (not ids or names): the same managed rules recur on every workspace's NSG.
+    return list(_managed_rule_changes(r.direction, r.access, r.protocol, r.source_prefixes, r.destination_prefixes,
+                                      r.destination_ports, spec, tuple(subnets)))
+
+
+@lru_cache(maxsize=8192)
+def _managed_rule_changes(direction: str, access: str, protocol: str, sources: tuple[str, ...],
+                          destinations: tuple[str, ...], ports: tuple[str, ...], spec: PublishedRule,
+                          subnets: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
     changes = []
-    if r.direction.strip().lower() != spec.direction.lower():
-        changes.append(f"direction {r.direction or 'unset'} (published {spec.direction})")
-    if r.access.strip().lower() != spec.access.lower():
-        changes.append(f"access {r.access or 'unset'} (published {spec.access})")
-    if not rule_protocols(r.protocol) <= rule_protocols(spec.protocol):
-        changes.append(f"protocol {r.protocol} broader than {spec.protocol}")
-    if not _within(r.source_prefixes, spec.source, subnets):
-        changes.append(f"source {', '.join(r.source_prefixes) or 'unset'} broader than {spec.source}")
-    if not _within(r.destination_prefixes, spec.destination, subnets):
-        changes.append(f"destination {', '.join(r.destination_prefixes) or 'unset'} broader than {spec.destination}")
-    if not _ports_within(r.destination_ports, spec.ports):
-        changes.append(f"ports {', '.join(r.destination_ports) or 'unset'} broader than {', '.join(spec.ports)}")
-    return changes
+    if direction.strip().lower() != spec.direction.lower():
+        changes.append(f"direction {direction or 'unset'} (published {spec.direction})")
+    if access.strip().lower() != spec.access.lower():
+        changes.append(f"access {access or 'unset'} (published {spec.access})")
+    if not rule_protocols(protocol) <= rule_protocols(spec.protocol):
+        changes.append(f"protocol {protocol} broader than {spec.protocol}")
+    if not _within(sources, spec.source, subnets):
+        changes.append(f"source {', '.join(sources) or 'unset'} broader than {spec.source}")
+    if not _within(destinations, spec.destination, subnets):
+        changes.append(f"destination {', '.join(destinations) or 'unset'} broader than {spec.destination}")
+    if not _ports_within(ports, spec.ports):
+        changes.append(f"ports {', '.join(ports) or 'unset'} broader than {', '.join(spec.ports)}")
+    return tuple(changes)
 
 
 @rule(id="DBX-NET-004", title="Databricks-managed NSG rules are present and unmodified", severity="medium",

@@ -276,15 +276,17 @@ def _families(rule: _Rule) -> list[tuple[str, tuple[Interval, ...], Interval]]:
 
 
 def inbound_exposure(rules: Sequence[NsgRule], subnets: Sequence[Sequence[str]],
-                     widest_prefix: int) -> list[RuleExposure]:
-    """One RuleExposure per custom inbound Allow with Internet-facing sources, in priority order."""
+                     widest_prefix: int) -> tuple[RuleExposure, ...]:
+    """One RuleExposure per custom inbound Allow with Internet-facing sources, in priority order.
+
+    Cached: an NSG shared by many workspaces is analysed once per distinct rule set (treat as read-only)."""
     key = tuple(sorted(rules, key=lambda r: (r.priority if r.priority is not None else MISSING_PRIORITY, r.name)))
     return _exposure(key, tuple(tuple(s) for s in subnets) or ((),), widest_prefix)
 
 
 @lru_cache(maxsize=4096)
 def _exposure(rules: tuple[NsgRule, ...], subnets: tuple[tuple[str, ...], ...],
-              widest_prefix: int) -> list[RuleExposure]:
+              widest_prefix: int) -> tuple[RuleExposure, ...]:
     inbound = [_compile(r, widest_prefix) for r in rules if r.direction.strip().lower() == "inbound"]
     defaults = [_compile(r, widest_prefix, default=True) for r in default_inbound_rules()]
     ordered = sorted(inbound, key=lambda r: r.priority) + defaults
@@ -300,7 +302,7 @@ def _exposure(rules: tuple[NsgRule, ...], subnets: tuple[tuple[str, ...], ...],
             ahead = [r for r in earlier if _dest_matches(r, subnet)]
             _decide_cells(rule, ahead, result)
         out.append(result)
-    return out
+    return tuple(out)
 
 
 def _decide_cells(rule: _Rule, ahead: list[_Rule], result: RuleExposure) -> None:

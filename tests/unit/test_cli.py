@@ -39,7 +39,7 @@ def test_evaluate_json_document(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["schema"] == "driftwatch.scan/v1"
     assert set(doc) == {"schema", "scan_id", "started_at", "finished_at", "baseline_sha256", "workspaces_scanned",
                         "findings", "errors", "not_applicable"}
-    assert doc["workspaces_scanned"] == 8
+    assert doc["workspaces_scanned"] == 9
     f0 = doc["findings"][0]
     for key in ("id", "rule_id", "title", "severity", "status", "resource_id", "subscription_id", "workspace_name",
                 "related_resource_id", "subject", "expected", "actual", "message", "remediation", "first_seen",
