@@ -101,7 +101,9 @@ def main() -> int:
     with AzuriteProcess() as azurite, EventGridWebhook(deliver) as webhook, \
             EmulatorServer(estate, event_target=webhook.url) as emulator:
         print(f"Azurite        {azurite.connection_string.split(';')[3]} (pid {azurite.pid})")
-        print(f"estate emulator {emulator.url}  (8 workspaces in 2 subscriptions)")
+        n_ws = sum(1 for r in estate["resources"] if r["type"] == "Microsoft.Databricks/workspaces")
+        print(f"estate emulator {emulator.url}  ({n_ws} workspaces in {len(estate['subscriptions'])} subscriptions, "
+              f"one of them Serverless)")
         print(f"Event Grid     {webhook.url.split('?')[0]} -> on_resource_change\n")
         env = {"AzureWebJobsStorage": azurite.connection_string,
                "DRIFTWATCH_BASELINE": str(ROOT / "baseline.example.yaml"),
