@@ -15,9 +15,10 @@ Two cases, both read from the workspace's own ARM document:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from core.baseline.load import EffectiveBaseline
+from core.rules.registry import Inapplicable
 from core.state.model import WorkspaceState
 
 SERVERLESS_REASON = ("not applicable: computeMode Serverless has no classic compute plane "
@@ -26,6 +27,14 @@ PRIVATE_REASON = ("not applicable: publicNetworkAccess Disabled, so no request c
                   "(set ip_access_lists.when_private: check to keep this check)")
 
 
+def _labelled(label: str) -> Callable[[Inapplicable], Inapplicable]:
+    def mark(fn: Inapplicable) -> Inapplicable:
+        fn.label = label  # type: ignore[attr-defined]  # shown in `driftwatch rules` and docs/rules.md
+        return fn
+    return mark
+
+
+@_labelled("computeMode Serverless")
 def classic_compute_only(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[tuple[str | None, str]]:
     """The whole rule is about classic compute (VNet, NSGs, no-public-IP, infrastructure encryption)."""
     if ws.arm is not None and ws.arm.serverless:
@@ -38,6 +47,7 @@ SERVERLESS_CMK_ENTITIES = ("managed_disk", "dbfs_root")
 `managedServices` is "Supported in both Serverless and Hybrid ComputeMode"."""
 
 
+@_labelled("computeMode Serverless (managed_disk, dbfs_root)")
 def classic_cmk_entities(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[tuple[str | None, str]]:
     if ws.arm is None or not ws.arm.serverless:
         return
@@ -46,6 +56,7 @@ def classic_cmk_entities(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[t
             yield entity, SERVERLESS_REASON
 
 
+@_labelled("publicNetworkAccess Disabled, unless ip_access_lists.when_private: check")
 def public_access_only(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[tuple[str | None, str]]:
     """IP access lists on a private-only workspace, unless the baseline asks to check them anyway."""
     ipacl = b.settings.ip_access_lists

@@ -75,7 +75,8 @@ class Rule:
 
     def metadata(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "severity": self.severity, "family": self.family,
-                "reads": self.reads, "needs": self.needs, "remediation": self.remediation}
+                "reads": self.reads, "needs": self.needs, "remediation": self.remediation,
+                "not_applicable_when": getattr(self.inapplicable, "label", None)}
 
 
 RULES: dict[str, Rule] = {}

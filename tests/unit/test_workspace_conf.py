@@ -74,3 +74,17 @@ def test_unsupported_ip_access_list_or_token_key_keeps_its_rule_open() -> None:
     ev = evaluate_workspace(ws.model_copy(update={"workspace_api": api}), baseline(), now=NOW)
     got = {x.rule_id: x.actual for x in ev.findings}
     assert got.get("DBX-IPACL-001") == "unsupported key" and got.get("DBX-TOKEN-001") == "unsupported key"
+
+
+def test_invalid_keys_message_is_parsed_in_its_published_and_bare_forms() -> None:
+    """`Invalid keys: ["enableByocUi"]` as terraform-provider-databricks issue #1769 shows it; databricks-sdk-py
+    raises InvalidParameterValue (a BadRequest) for HTTP 400 INVALID_PARAMETER_VALUE."""
+    from databricks.sdk.errors import InvalidParameterValue, PermissionDenied
+
+    from core.collect.workspace_api import invalid_conf_keys
+
+    assert invalid_conf_keys(InvalidParameterValue('Invalid keys: ["enableByocUi"]')) == ["enableByocUi"]
+    assert invalid_conf_keys(InvalidParameterValue('Invalid keys: ["a", "b"]')) == ["a", "b"]
+    assert invalid_conf_keys(InvalidParameterValue("Invalid keys: [a, 'b']")) == ["a", "b"]
+    assert invalid_conf_keys(InvalidParameterValue("Missing required parameter: keys")) is None
+    assert invalid_conf_keys(PermissionDenied('Invalid keys: ["a"]')) is None  # not a 400: a read failure

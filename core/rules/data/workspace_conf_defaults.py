@@ -6,10 +6,11 @@ default equals the baseline's expected value is compliant (DBX-CONF-001 shows "u
 a key whose default is not known here (`None`) stays a finding when unset: unknown is not compliant.
 
 Sources, per entry (`source`):
-- SAT = Databricks Security Analysis Tool, `tests/automated/checks/workspace_settings_v1.py` pass rules
-  and `configs/security_best_practices.csv` (see docs/research: databricks-checks.md §3.10 and the SAT key
-  table). Where SAT passes an unset key (INFO-8..11) the default is the passing value. Where SAT fails an
-  unset key for a "must be X" rule (DP-5/6/7/8/9/13, GOV-15, NS-11, INFO-42), the unset platform state is
+- SAT = Databricks Security Analysis Tool (databricks-industry-solutions/security-analysis-tool),
+  `tests/automated/checks/workspace_settings_v1.py` pass rules and `configs/security_best_practices.csv`
+  (summarised in the project research notes, databricks-checks.md §3.10 and the SAT key table).
+  Where SAT passes an unset key (INFO-8..11) the default is the passing value. Where SAT fails an unset key
+  for a "must be X" rule (DP-5/6/7/8/9/13, GOV-15, NS-11, INFO-42), the unset platform state is
   not X, i.e. the other boolean.
 - DOCS = Databricks / Microsoft Learn documentation, page named in the entry.
 Values are the strings the API uses ("true" / "false").
