@@ -194,13 +194,16 @@ def default_inbound_rules() -> tuple[NsgRule, ...]:
                  for name, d in AZURE_DEFAULT_INBOUND_RULES.items())
 
 
-def _dest_matches(rule: _Rule, subnet: tuple[str, ...]) -> bool:
-    """Does the rule apply to flows towards this subnet?
+def _subnet_networks(subnet: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [n for n in (_network(p) for p in subnet) if n is not None]
+
+
+def _dest_matches(rule: _Rule, nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """Does the rule apply to flows towards this subnet (its parsed prefixes)?
 
     An Allow applies unless its destination provably misses the subnet (unknown counts as a match); a
     Deny applies only when its destination provably covers the whole subnet.
     """
-    nets = [n for n in (_network(p) for p in subnet) if n is not None]
     if not rule.destinations:
         return rule.allow  # application security groups: cannot be resolved here
     for dest in rule.destinations:
@@ -271,10 +274,6 @@ class RuleExposure:
         return out
 
 
-def _families(rule: _Rule) -> list[tuple[str, tuple[Interval, ...], Interval]]:
-    return [("v4", rule.internet.v4, V4_ALL), ("v6", rule.internet.v6, V6_ALL)]
-
-
 def inbound_exposure(rules: Sequence[NsgRule], subnets: Sequence[Sequence[str]],
                      widest_prefix: int) -> tuple[RuleExposure, ...]:
     """One RuleExposure per custom inbound Allow with Internet-facing sources, in priority order.
@@ -290,40 +289,88 @@ def _exposure(rules: tuple[NsgRule, ...], subnets: tuple[tuple[str, ...], ...],
     inbound = [_compile(r, widest_prefix) for r in rules if r.direction.strip().lower() == "inbound"]
     defaults = [_compile(r, widest_prefix, default=True) for r in default_inbound_rules()]
     ordered = sorted(inbound, key=lambda r: r.priority) + defaults
+    # Which rules apply to flows towards each subnet, decided once per rule and subnet.
+    applies = [[_dest_matches(r, nets) for r in ordered] for nets in (_subnet_networks(sn) for sn in subnets)]
     out: list[RuleExposure] = []
     for idx, rule in enumerate(ordered):
         if rule.default or not rule.allow or rule.internet.empty:
             continue
         result = RuleExposure(name=rule.name, priority=rule.priority, reachable=True)
-        earlier = ordered[:idx]
-        for subnet in subnets:
-            if not _dest_matches(rule, subnet):
+        for flags in applies:
+            if not flags[idx]:
                 continue
-            ahead = [r for r in earlier if _dest_matches(r, subnet)]
+            ahead = [r for r, ok in zip(ordered[:idx], flags, strict=False) if ok]
             _decide_cells(rule, ahead, result)
         out.append(result)
     return tuple(out)
 
 
+def _overlaps(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
+    """Whether two sorted, merged interval lists share any point (stops at the first)."""
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i][0] <= b[j][1] and b[j][0] <= a[i][1]:
+            return True
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return False
+
+
+def _subtract(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
+    """`a` minus `b`, both sorted and merged."""
+    out: list[Interval] = []
+    j = 0
+    for lo, hi in a:
+        cur = lo
+        while j < len(b) and b[j][1] < cur:
+            j += 1
+        k = j
+        while k < len(b) and b[k][0] <= hi:
+            if b[k][0] > cur:
+                out.append((cur, b[k][0] - 1))
+            cur = max(cur, b[k][1] + 1)
+            if cur > hi:
+                break
+            k += 1
+        if cur <= hi:
+            out.append((cur, hi))
+    return out
+
+
 def _decide_cells(rule: _Rule, ahead: list[_Rule], result: RuleExposure) -> None:
-    """Walk every cell of `rule`'s Internet flows; record the ones it decides and who shadows the rest."""
-    port_cuts = _cuts([p for r in (rule, *ahead) for p in r.ports], ALL_PORTS)
-    port_cells = [c for c in port_cuts if _contains(rule.ports, c)]
-    for family, internet, universe in _families(rule):
-        if not internet:
-            continue
-        src_bounds = [iv for r in (rule, *ahead) for iv in getattr(r.sources, family)] + list(internet)
-        src_cells = [c for c in _cuts(src_bounds, universe) if _contains(internet, c)]
-        for proto in sorted(rule.protocols):
-            cells = port_cells if proto in PORTED else ([ALL_PORTS] if rule.all_ports else [])
-            for port in cells:
-                for src in src_cells:
-                    winner = next((r for r in ahead if proto in r.protocols
-                                   and (_contains(r.ports, port) if proto in PORTED else r.all_ports)
-                                   and _contains(getattr(r.sources, family), src)), None)
-                    if winner is None:
-                        result.admits.setdefault(proto, [])
-                        if proto in PORTED:
-                            result.admits[proto].append(port)
-                    else:
-                        result.shadowed_by.add(winner.name)
+    """Which of `rule`'s Internet flows it decides itself, and which earlier rules take the rest.
+
+    Per protocol and IP family, only the earlier rules that overlap this rule's flows matter; the ports are
+    cut along their boundaries, and for each port cell the earlier rules' sources are taken away from this
+    rule's Internet sources in priority order (first match wins). What is left, this rule admits.
+    """
+    for proto in sorted(rule.protocols):
+        ported = proto in PORTED
+        if not ported and not rule.all_ports:
+            continue  # ICMP/ESP/AH have no ports: only a rule for every port matches them
+        same_proto = [r for r in ahead if proto in r.protocols
+                      and (_overlaps(r.ports, rule.ports) if ported else r.all_ports)]
+        for family in ("v4", "v6"):
+            internet: list[Interval] = list(getattr(rule.internet, family))
+            if not internet:
+                continue
+            relevant = [r for r in same_proto if _overlaps(getattr(r.sources, family), internet)]
+            cells = ([c for c in _cuts([p for r in relevant for p in r.ports] + list(rule.ports), ALL_PORTS)
+                      if _contains(rule.ports, c)] if ported else [ALL_PORTS])
+            for cell in cells:
+                remaining = internet
+                for r in relevant:
+                    if ported and not _contains(r.ports, cell):
+                        continue
+                    sources = getattr(r.sources, family)
+                    if _overlaps(remaining, sources):
+                        result.shadowed_by.add(r.name)
+                        remaining = _subtract(remaining, sources)
+                        if not remaining:
+                            break
+                if remaining:
+                    result.admits.setdefault(proto, [])
+                    if ported:
+                        result.admits[proto].append(cell)

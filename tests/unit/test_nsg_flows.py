@@ -237,3 +237,60 @@ def test_net004_widened_port_through_the_rule_keeps_subject() -> None:
     found = [fd for fd in findings_for(compliant_estate(mutate)) if fd.rule_id == "DBX-NET-004"]
     assert [fd.subject for fd in found] == ["nsg-a/Microsoft.Databricks-workspaces_UseOnly_databricks-worker-to-storage"]
     assert "ports * broader than 443" in found[0].message and found[0].actual["ports"] == ["*"]
+
+
+# -- the interval engine against a brute-force first-match oracle ----------------------------------------
+
+def _oracle(rules: list[NsgRule], widest: int) -> dict[str, set[tuple[str, int]]]:
+    """First match wins, evaluated flow by flow on one representative point of every cell (every cell starts at
+    a rule boundary, so probing each interval's start and end+1 visits them all)."""
+    import ipaddress
+
+    from core.rules.nsg_flows import _compile, default_inbound_rules
+
+    compiled = sorted((_compile(x, widest) for x in rules), key=lambda c: c.priority)
+    compiled += [_compile(x, widest, default=True) for x in default_inbound_rules()]
+    ports = {0, 65535} | {p for c in compiled for lo, hi in c.ports for p in (lo, min(hi + 1, 65535))}
+    out: dict[str, set[tuple[str, int]]] = {}
+    for family, top, probe in (("v4", 2**32 - 1, "1.2.3.4"), ("v6", 2**128 - 1, "2001:db8::1")):
+        srcs = {int(ipaddress.ip_address(probe))} | {
+            a for c in compiled for lo, hi in getattr(c.sources, family) for a in (lo, min(hi + 1, top))}
+        for proto in ("Tcp", "Udp"):
+            for port in ports:
+                for src in srcs:
+                    for c in compiled:
+                        if proto in c.protocols and any(lo <= port <= hi for lo, hi in c.ports) and \
+                                any(lo <= src <= hi for lo, hi in getattr(c.sources, family)):
+                            if c.allow and not c.default and \
+                                    any(lo <= src <= hi for lo, hi in getattr(c.internet, family)):
+                                out.setdefault(c.name, set()).add((proto, port))
+                            break
+    return out
+
+
+_PREFIXES = ["Internet", "*", "0.0.0.0/0", "8.0.0.0/7", "8.8.0.0/16", "10.0.0.0/8", "VirtualNetwork", "0.0.0.0/1",
+             "128.0.0.0/1"]
+_PORTS = ["*", "22", "80", "443", "20-30", "1000-2000", "0-100"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_engine_agrees_with_first_match_oracle(seed: int) -> None:
+    import random
+
+    rnd = random.Random(seed)
+    rules = [r(f"r{i}", 100 + i * 10, rnd.choice(["Allow", "Deny"]), src=rnd.choice(_PREFIXES),
+               ports=rnd.choice(_PORTS), protocol=rnd.choice(["Tcp", "Udp", "*"]))
+             for i in range(rnd.randint(1, 7))]
+    got = {e.name: e for e in inbound_exposure(rules, [("10.1.0.0/24",)], 8)}
+    want = _oracle(rules, 8)
+    for name, e in got.items():
+        exposed = {(p, port) for p, ivs in e.admits.items() if p in ("Tcp", "Udp") for lo, hi in ivs
+                   for port in (lo, hi)}
+        if name in want:
+            assert e.exposed, (seed, name)
+            assert exposed and all(any(lo <= port <= hi for lo, hi in e.admits[p]) for p, port in want[name]), seed
+            # and nothing more: every admitted range starts at a cell the oracle also saw admitted
+            assert all((p, lo) in want[name] for p, ivs in e.admits.items() if p in ("Tcp", "Udp")
+                       for lo, _ in ivs), (seed, name, e.admits, want[name])
+        else:
+            assert not {p for p in e.admits if p in ("Tcp", "Udp")}, (seed, name, e.admits)
