@@ -80,16 +80,17 @@ def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
         if r.id == "DBX-EVAL-002" and not api_rules_on(effective):
             evaluated.add(r.id)
             continue
-        na = r.not_applicable(ws, effective)
-        inapplicable.extend(na)
-        if any(n.subject is None for n in na):
-            continue  # the whole rule cannot apply: not evaluated, so nothing resolves as a pass
+        na = r.not_applicable(ws, effective) if r.inapplicable is not None else []
+        if na:
+            inapplicable.extend(na)
+            if any(n.subject is None for n in na):
+                continue  # the whole rule cannot apply: not evaluated, so nothing resolves as a pass
         if not _observed(ws, r.needs):
             continue
         evaluated.add(r.id)
         severity = effective.severity_for(r.id, r.severity)
         for v in r.check(ws, effective):
-            if any(n.covers(r.id, v.subject) for n in na):
+            if na and any(n.covers(r.id, v.subject) for n in na):
                 continue  # the check itself should skip these; never report what cannot apply
             exemption = baseline.exemption_for(r.id, ws.resource_id, v.subject, today)
             status = "open"

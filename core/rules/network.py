@@ -15,7 +15,7 @@ from core.rules.data.nsg_reference import (
     PublishedRule,
 )
 from core.rules.data.nsg_reference import MANAGED_RULE_PREFIX as PUBLISHED_PREFIX
-from core.rules.nsg_flows import inbound_exposure, port_ranges, rule_protocols
+from core.rules.nsg_flows import inbound_exposure, looks_like_address, port_ranges, rule_protocols
 from core.rules.registry import Violation, rule
 from core.state.model import NetworkState, NsgRule, NsgState, SubnetState, WorkspaceState
 from core.state.parse import DATABRICKS_DELEGATION
@@ -134,6 +134,8 @@ def _within(actual: tuple[str, ...], published: str, subnets: tuple[tuple[str, .
 
 
 def _is_cidr(text: str) -> bool:
+    if not looks_like_address(text):
+        return False
     try:
         ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
@@ -150,8 +152,11 @@ def _ports_within(actual: tuple[str, ...], published: tuple[str, ...]) -> bool:
 def managed_rule_changes(r: NsgRule, spec: PublishedRule, subnets: list[tuple[str, ...]]) -> list[str]:
     """How a Databricks-managed rule departs from the published one; [] when it is the same or narrower."""
     # Cached on what is compared (not ids or names): the same managed rules recur on every workspace's NSG.
+    # The subnets matter only when the rule names CIDRs (intra-VNet hardening), so they stay out of the key
+    # otherwise.
+    cidrs = any(_is_cidr(v) for v in (*r.source_prefixes, *r.destination_prefixes))
     return list(_managed_rule_changes(r.direction, r.access, r.protocol, r.source_prefixes, r.destination_prefixes,
-                                      r.destination_ports, spec, tuple(subnets)))
+                                      r.destination_ports, spec, tuple(subnets) if cidrs else ()))
 
 
 @lru_cache(maxsize=8192)

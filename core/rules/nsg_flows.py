@@ -69,7 +69,17 @@ def _merge(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
     return tuple((a, b) for a, b in out)
 
 
+def looks_like_address(text: str) -> bool:
+    """Cheap pre-check before parsing: addresses start with a digit (IPv4) or contain ':' (IPv6); service
+    tags (`VirtualNetwork`, `Storage.WestEurope`), `*` and `Any` do not."""
+    t = text.strip()
+    return t[:1].isdigit() or ":" in t
+
+
+@lru_cache(maxsize=65536)
 def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if not looks_like_address(text):
+        return None
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
@@ -280,7 +290,11 @@ def inbound_exposure(rules: Sequence[NsgRule], subnets: Sequence[Sequence[str]],
 
     Cached: an NSG shared by many workspaces is analysed once per distinct rule set (treat as read-only)."""
     key = tuple(sorted(rules, key=lambda r: (r.priority if r.priority is not None else MISSING_PRIORITY, r.name)))
-    return _exposure(key, tuple(tuple(s) for s in subnets) or ((),), widest_prefix)
+    cidr_destinations = any(_network(d) is not None and _network(d).prefixlen != 0  # type: ignore[union-attr]
+                            for r in key for d in r.destination_prefixes if d.strip().lower() not in ANY_LITERALS)
+    # Without CIDR destinations every subnet sees the same rules, so the subnets stay out of the cache key.
+    nets = tuple(tuple(s) for s in subnets) if cidr_destinations else ()
+    return _exposure(key, nets or ((),), widest_prefix)
 
 
 @lru_cache(maxsize=4096)

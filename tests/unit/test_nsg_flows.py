@@ -294,3 +294,12 @@ def test_engine_agrees_with_first_match_oracle(seed: int) -> None:
                        for lo, _ in ivs), (seed, name, e.admits, want[name])
         else:
             assert not {p for p in e.admits if p in ("Tcp", "Udp")}, (seed, name, e.admits)
+
+
+@pytest.mark.parametrize("bad", [{"widest_inbound_prefix": -1}, {"widest_inbound_prefix": True},
+                                 {"report_latent_exposure": "sometimes"}, {"widest_inbound_prefx": 8}])
+def test_new_network_keys_are_strict(bad: dict[str, Any]) -> None:
+    from core.baseline import BaselineError
+
+    with pytest.raises(BaselineError, match="network"):
+        baseline(network={"vnet_injection": True, **bad})
