@@ -252,17 +252,18 @@ def internet_inbound(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Viola
             r = rules_by_name.get(exp.name)
             subject = exp.name if exp.name.casefold() not in subjects else f"{nsg.name}/{exp.name}"
             related = (r.id if r is not None else None) or nsg.id
+            prio = f"priority {r.priority}" if r is not None and r.priority is not None else "no priority"
             if exp.exposed:
                 subjects.add(subject.casefold())
                 ports = exp.describe()
-                yield Violation(f"NSG {nsg.name!r} rule {exp.name!r} (priority {int(exp.priority)}) admits inbound "
+                yield Violation(f"NSG {nsg.name!r} rule {exp.name!r} ({prio}) admits inbound "
                                 f"Internet traffic on {', '.join(ports)}.",
                                 expected="no inbound Allow from the Internet", actual=ports, subject=subject,
                                 related_resource_id=related)
             elif latent and exp.shadowed_by:
                 subjects.add(subject.casefold())
                 by = ", ".join(sorted(exp.shadowed_by))
-                yield Violation(f"NSG {nsg.name!r} rule {exp.name!r} (priority {int(exp.priority)}) allows inbound "
+                yield Violation(f"NSG {nsg.name!r} rule {exp.name!r} ({prio}) allows inbound "
                                 f"from the Internet but is shadowed today by higher-priority rules ({by}): latent "
                                 f"exposure if those change.", expected="no inbound Allow from the Internet",
                                 actual=f"latent: shadowed by {by}", subject=subject, related_resource_id=related,
