@@ -31,6 +31,11 @@ class ScanResult:
         return [f for ev in self.evaluations for f in ev.findings]
 
     @property
+    def not_applicable(self) -> list[dict[str, object]]:
+        """Rules that cannot apply to a workspace (ARCHITECTURE 4.1 `not_applicable`), never counted as pass."""
+        return [n.record(ev.resource_id) for ev in self.evaluations for n in ev.not_applicable]
+
+    @property
     def workspaces_scanned(self) -> int:
         return len(self.evaluations)
 
@@ -45,6 +50,7 @@ class ScanResult:
             "workspaces_scanned": self.workspaces_scanned,
             "findings": [f.to_json_dict() for f in sort_findings(self.findings)],
             "errors": self.errors,
+            "not_applicable": self.not_applicable,
         }
 
 

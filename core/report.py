@@ -70,7 +70,24 @@ def summary_line(result: ScanResult) -> str:
             + (f" ({sev})" if sev else "") + f", {by_status['exempted']} exempted")
     if result.errors:
         text += f"; {len(result.errors)} could not be fully evaluated"
+    na = result.not_applicable
+    if na:
+        text += f"; {len(na)} checks not applicable"
     return text
+
+
+def not_applicable_lines(result: ScanResult) -> list[str]:
+    """One short line per workspace: which rules did not apply and why (not a pass)."""
+    lines = []
+    for ev in result.evaluations:
+        grouped: dict[str, list[str]] = {}
+        for n in ev.not_applicable:
+            why = n.reason.removeprefix("not applicable: ").split(" (")[0].split(",")[0]
+            grouped.setdefault(why, []).append(n.rule_id + (f" ({n.subject})" if n.subject else ""))
+        if grouped:
+            parts = "; ".join(f"{', '.join(rules)}: {why}" for why, rules in grouped.items())
+            lines.append(f"  {ev.resource_id.rsplit('/', 1)[-1]}: {parts}\n")
+    return lines
 
 
 def scan_table(result: ScanResult) -> str:
@@ -78,6 +95,10 @@ def scan_table(result: ScanResult) -> str:
     if result.errors:
         out.append("Not fully evaluated:\n")
         out.extend(f"  {e['resource_id']} [{e['stage']}]: {e['message']}\n" for e in result.errors)
+    na = not_applicable_lines(result)
+    if na:
+        out.append("Not applicable (no finding, not a pass):\n")
+        out.extend(na)
     return "".join(out)
 
 

@@ -413,7 +413,7 @@ def store_evaluation(rt: Runtime, state: Any, ev: Any, source: Source, now: date
 
     transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
                                        evaluated_rules=ev.evaluated_rules, now=now, source=source,
-                                       attribution=attribution)
+                                       attribution=attribution, not_applicable=ev.not_applicable)
     if state.arm is not None and network_read:  # a scan that did not read the network keeps its edges
         rt.topology().save_workspace(state.resource_id, Topology.resources_of(state))
     return list(transitions)

@@ -10,7 +10,8 @@ Routes (one server, 127.0.0.1 only):
   `/resourceGroups[/{rg}[/resources]]`, GET/PUT/PATCH/DELETE on any resource id incl. subnets,
   NSG rules and extension resources, and collections such as `.../diagnosticSettings`.
 - Workspace API under `/ws/{workspaceUrl host}/api/2.0/`: `ip-access-lists[/{id}]`,
-  `workspace-conf`, `token-management/tokens[/{id}]`.
+  `workspace-conf` (only the keys in `emulator/workspace_conf_keys.py`; any other key fails the GET with
+  Databricks' 400 `INVALID_PARAMETER_VALUE` "Invalid keys: [...]"), `token-management/tokens[/{id}]`.
 - `POST /teams/{name}`: Workflows webhook sink.
 - `/_emulator/{health,state,faults,requests,events,teams}`: control and inspection, no auth.
 """

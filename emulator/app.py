@@ -25,6 +25,7 @@ from emulator.events import make_event
 from emulator.faults import FaultError, FaultRule, FaultSet, parse_spec
 from emulator.seed import SeedError, load_seed
 from emulator.state import ApiError, Estate
+from emulator.workspace_conf_keys import KNOWN_WORKSPACE_CONF_KEYS, invalid_keys_message
 
 RECENT_REQUESTS = 500
 DELIVERY_TIMEOUT_S = 10.0
@@ -540,8 +541,13 @@ class EmulatorApp:
             keys = [k.strip() for k in request.query.get("keys", "").split(",") if k.strip()]
             if not keys:
                 raise ApiError(400, "INVALID_PARAMETER_VALUE", "Missing required parameter: keys")
+            unknown = [k for k in dict.fromkeys(keys) if k not in KNOWN_WORKSPACE_CONF_KEYS]
+            if unknown:  # one unsupported key fails the whole read, as on Databricks
+                raise ApiError(400, "INVALID_PARAMETER_VALUE", invalid_keys_message(unknown))
             return web.json_response({k: ws.conf.get(k) for k in keys})
         if method == "PATCH":
+            # No key check here: in terraform-provider-databricks issue #1769 the PATCH with an unsupported key
+            # went through and only the read-back GET failed with "Invalid keys".
             bad = [k for k, v in body.items() if not isinstance(v, str)]
             if bad:
                 raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Values must be strings: {', '.join(bad)}")

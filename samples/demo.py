@@ -118,6 +118,10 @@ def card_text(post: dict[str, Any]) -> str:
     return "\n".join("  " + line for line in lines)
 
 
+AUDIT_WS = "dev-sandbox"
+"""A public workspace (its IP access lists apply), where the demo makes its in-workspace change."""
+
+
 def main() -> int:
     import function_app
     from core import service
@@ -145,7 +149,9 @@ def main() -> int:
     with AzuriteProcess() as azurite, EventGridWebhook(deliver) as webhook, EventHubsEndpoint(deliver_audit) as hub, \
             EmulatorServer(estate, event_target=webhook.url, audit_target=hub.url) as emulator:
         print(f"Azurite        {azurite.connection_string.split(';')[3]} (pid {azurite.pid})")
-        print(f"estate emulator {emulator.url}  (8 workspaces in 2 subscriptions)")
+        n_ws = sum(1 for r in estate["resources"] if r["type"] == "Microsoft.Databricks/workspaces")
+        print(f"estate emulator {emulator.url}  ({n_ws} workspaces in {len(estate['subscriptions'])} subscriptions, "
+              f"one of them Serverless)")
         print(f"Event Grid     {webhook.url.split('?')[0]} -> on_resource_change")
         print(f"Event Hubs     {hub.url} (Databricks audit records) -> on_workspace_audit\n")
         env = {"AzureWebJobsStorage": azurite.connection_string,
@@ -189,9 +195,10 @@ def main() -> int:
             print(card_text(post))
         print()
 
-        print("== 4. in-workspace drift: jane@contoso.com disables IP access lists on dbw-analytics-prod")
+        # IP access lists apply to Internet traffic only, so the in-workspace change is on a public workspace.
+        print(f"== 4. in-workspace drift: jane@contoso.com disables IP access lists on {AUDIT_WS}")
         emulator.clear_teams()
-        ws = next(r for r in estate["resources"] if r.get("name") == "dbw-analytics-prod")
+        ws = next(r for r in estate["resources"] if r.get("name") == AUDIT_WS)
         t_write = time.monotonic()
         r = requests.patch(f"{emulator.workspace_base_url.format(workspaceUrl=ws['properties']['workspaceUrl'])}"
                            "/api/2.0/workspace-conf", json={"enableIpAccessLists": "false"}, timeout=10,
@@ -215,13 +222,13 @@ def main() -> int:
             print(card_text(post))
         print()
 
-        print("== 5. what auditors see: GET /api/findings?workspace=dbw-analytics-prod&status=open")
+        print(f"== 5. what auditors see: GET /api/findings?workspace={AUDIT_WS}&status=open")
         resp = host.http("findings_list", "GET", "/api/findings",
-                         params={"workspace": "dbw-analytics-prod", "status": "open"})
+                         params={"workspace": AUDIT_WS, "status": "open"})
         page = json.loads(resp.get_body())
         for fd in page["findings"]:
             who = f"  [changed by {fd['changed_by']} from {fd.get('changed_from')}]" if fd.get("changed_by") else ""
-            print(f"   {fd['severity'].upper():8} {fd['rule_id']}  {fd['subject']}: {fd['message']}{who}")
+            print(f"   {fd['severity'].upper():8} {fd['rule_id']}  {fd['subject'] or '-'}: {fd['message']}{who}")
             detail = json.loads(host.http("findings_get", "GET", f"/api/findings/{fd['id']}",
                                           route_params={"id": fd["id"]}).get_body())
             print("   history: " + ", ".join(f"{h['transition']} at {h['at']}" for h in detail["history"]))

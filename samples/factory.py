@@ -18,9 +18,12 @@ SUB_DEV = "8d3f7b6c-2222-4b8e-8f0a-6c2d1e4a9b02"
 DAY_MS = 86_400_000
 NOW_MS = 1_795_000_000_000  # 2026-11-18, fixed so the sample is reproducible
 
+# As Microsoft Learn "Deploy Azure Databricks in your Azure virtual network (VNet injection)" publishes them
+# (core/rules/data/nsg_reference.py); several ports travel in `destinationPortRanges`.
 MANAGED_RULES = [
     ("databricks-worker-to-worker-inbound", "Inbound", 100, "*", "VirtualNetwork", "VirtualNetwork", "*"),
-    ("databricks-worker-to-databricks-webapp", "Outbound", 100, "Tcp", "VirtualNetwork", "AzureDatabricks", "443"),
+    ("databricks-worker-to-databricks-webapp", "Outbound", 100, "Tcp", "VirtualNetwork", "AzureDatabricks",
+     "443,3306,8443-8451"),
     ("databricks-worker-to-sql", "Outbound", 101, "Tcp", "VirtualNetwork", "Sql", "3306"),
     ("databricks-worker-to-storage", "Outbound", 102, "Tcp", "VirtualNetwork", "Storage", "443"),
     ("databricks-worker-to-worker-outbound", "Outbound", 103, "*", "VirtualNetwork", "VirtualNetwork", "*"),
@@ -34,6 +37,9 @@ def rg_id(sub: str, rg: str) -> str:
 
 def nsg_rule(nsg_id: str, name: str, direction: str, priority: int, protocol: str, src: str, dst: str,
              port: str, access: str = "Allow") -> dict[str, Any]:
+    """A security rule as ARM returns it; `port` "a,b" goes into `destinationPortRanges`, as ARM stores it."""
+    ports = port.split(",")
+    single, plural = (ports[0], []) if len(ports) == 1 else ("", ports)
     return {
         "name": name,
         "id": f"{nsg_id}/securityRules/{name}",
@@ -41,9 +47,9 @@ def nsg_rule(nsg_id: str, name: str, direction: str, priority: int, protocol: st
         "etag": 'W/"00000000-0000-0000-0000-000000000001"',
         "properties": {
             "provisioningState": "Succeeded", "protocol": protocol, "sourcePortRange": "*",
-            "destinationPortRange": port, "sourceAddressPrefix": src, "destinationAddressPrefix": dst,
+            "destinationPortRange": single, "sourceAddressPrefix": src, "destinationAddressPrefix": dst,
             "access": access, "priority": priority, "direction": direction,
-            "sourcePortRanges": [], "destinationPortRanges": [], "sourceAddressPrefixes": [],
+            "sourcePortRanges": [], "destinationPortRanges": plural, "sourceAddressPrefixes": [],
             "destinationAddressPrefixes": [],
         },
     }
@@ -95,6 +101,7 @@ def workspace_doc(sub: str, rg: str, name: str, ws_num: int, *, location: str = 
                   private_subnet: str = "container", private_endpoint: str | None = "Approved",
                   cmk: bool = True, infra_encryption: bool = True, esc: bool = True,
                   tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """A classic (`computeMode: Hybrid`) workspace as GET returns it at api-version 2026-01-01."""
     wid = f"{rg_id(sub, rg)}/providers/Microsoft.Databricks/workspaces/{name}"
     params: dict[str, Any] = {
         "prepareEncryption": {"type": "Bool", "value": cmk},
@@ -113,6 +120,7 @@ def workspace_doc(sub: str, rg: str, name: str, ws_num: int, *, location: str = 
             "KeySource": "Microsoft.Keyvault", "KeyName": "dbfs-root", "keyversion": "0" * 32,
             "keyvaulturi": f"https://kv-{name}.vault.azure.net/"}}
     props: dict[str, Any] = {
+        "computeMode": "Hybrid",
         "managedResourceGroupId": f"/subscriptions/{sub}/resourceGroups/databricks-rg-{name}",
         "parameters": params,
         "provisioningState": "Succeeded",
@@ -146,6 +154,47 @@ def workspace_doc(sub: str, rg: str, name: str, ws_num: int, *, location: str = 
         }
     return {"name": name, "id": wid, "type": "Microsoft.Databricks/workspaces", "location": location,
             "sku": {"name": sku}, "tags": tags or {}, "properties": props}
+
+
+def serverless_workspace_doc(sub: str, rg: str, name: str, ws_num: int, *, location: str = "West Europe",
+                             public_access: str | None = None, private_endpoint: str | None = None,
+                             cmk: bool = False, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """A `computeMode: Serverless` workspace shaped after azure-rest-api-specs
+    specification/databricks/resource-manager/Microsoft.Databricks/Databricks/stable/2026-01-01/examples/
+    WorkspaceCreateServerless.json (settled: provisioningState Succeeded). No `parameters`,
+    `managedResourceGroupId`, `requiredNsgRules` or managed-disk encryption: "Not allowed in Serverless
+    ComputeMode workspace" in databricks.json."""
+    wid = f"{rg_id(sub, rg)}/providers/Microsoft.Databricks/workspaces/{name}"
+    principal = {"oid": "22222222-2222-4222-8222-222222222222", "puid": "33333333",
+                 "applicationId": "44444444-4444-4444-8444-444444444444"}
+    props: dict[str, Any] = {
+        "computeMode": "Serverless",
+        "provisioningState": "Succeeded",
+        "uiDefinitionUri": "https://path/to/workspaceCreateUiDefinition.json",
+        "authorizations": [{"principalId": "9a74af6f-d153-4348-988a-e2672920bee9",
+                            "roleDefinitionId": "8e3af657-a8ff-443c-a75c-2fe8c4bcd635"}],
+        "createdBy": principal, "updatedBy": principal,
+        "createdDateTime": "2026-03-02T10:10:29.2858439Z",
+        "workspaceId": f"{ws_num:016d}",
+        "workspaceUrl": f"adb-{ws_num:016d}.{ws_num % 20}.azuredatabricks.net",
+        "isUcEnabled": True,
+    }
+    if public_access is not None:
+        props["publicNetworkAccess"] = public_access
+    if private_endpoint:
+        props["privateEndpointConnections"] = [{
+            "name": f"{name}.pe", "id": f"{wid}/privateEndpointConnections/{name}.pe",
+            "type": "Microsoft.Databricks/workspaces/privateEndpointConnections",
+            "properties": {"privateEndpoint": {"id": f"{rg_id(sub, rg)}/providers/Microsoft.Network/privateEndpoints/pe-{name}"},
+                           "groupIds": ["databricks_ui_api"],
+                           "privateLinkServiceConnectionState": {"status": private_endpoint,
+                                                                 "description": "", "actionsRequired": "None"},
+                           "provisioningState": "Succeeded"}}]
+    if cmk:
+        props["encryption"] = {"entities": {"managedServices": {"keySource": "Microsoft.Keyvault", "keyVaultProperties": {
+            "keyVaultUri": f"https://kv-{name}.vault.azure.net/", "keyName": "cmk", "keyVersion": "1" * 32}}}}
+    return {"name": name, "id": wid, "type": "Microsoft.Databricks/workspaces", "location": location,
+            "sku": {"name": "premium"}, "tags": tags or {}, "properties": props}
 
 
 def diag_doc(workspace_id: str, categories: list[str] | None = None, all_logs: bool = False,
@@ -251,7 +300,9 @@ def sample_estate() -> dict[str, Any]:
     vid, docs = network_for(SUB_PROD, "rg-bi", "bi", space="10.40.0.0/16", public="10.40.0.0/24",
                             private="10.40.1.0/24")
     resources += docs
-    ws = workspace_doc(SUB_PROD, "rg-bi", "dbw-bi-prod", 1005, vnet_id=vid, tags={"env": "prod"})
+    # (public access on: IP access lists only filter requests that come over the Internet)
+    ws = workspace_doc(SUB_PROD, "rg-bi", "dbw-bi-prod", 1005, vnet_id=vid, public_access="Enabled",
+                       tags={"env": "prod"})
     conf = dict(COMPLIANT_CONF, enableIpAccessLists="false", maxTokenLifetimeDays="365",
                 enableDbfsFileBrowser="true")
     add(ws, api_state(conf=conf, allow=["203.0.113.0/24", "0.0.0.0/0", "192.0.2.10"], block=[],
@@ -277,6 +328,11 @@ def sample_estate() -> dict[str, Any]:
     resources += docs
     ws = workspace_doc(SUB_DEV, "legacy-rg", "vendor-etl", 2003, vnet_id=vid, tags={"env": "prod"})
     add(ws, api_state(block=["192.0.2.0/24"]), diag_doc(ws["id"], all_cats))
+    # 9. Serverless workspace (no classic compute plane: no VNet, NSG, no-public-IP or managed disks), private
+    # only; the classic-compute rules and IP access lists are not applicable to it
+    ws = serverless_workspace_doc(SUB_PROD, "rg-serverless", "dbw-serverless-prod", 1009, public_access="Disabled",
+                                  private_endpoint="Approved", cmk=True, tags={"env": "prod"})
+    add(ws, api_state(), diag_doc(ws["id"], all_cats))
     return {
         "schema": "driftwatch.estate/v1",
         "subscriptions": [

@@ -79,6 +79,10 @@ class NetworkBaseline(_Strict):
     min_subnet_prefix: Int | None = Field(default=26, ge=0, le=128)
     nsg: str | None = None
     egress: Literal["nat_gateway", "route_table", "nat_gateway_or_route_table"] | None = None
+    widest_inbound_prefix: Int = Field(default=8, ge=0, le=128)
+    """DBX-NET-005: a public source prefix shorter than this (e.g. /7 with the default 8) counts as the Internet."""
+    report_latent_exposure: bool = True
+    """DBX-NET-005: report an Allow from the Internet that higher-priority rules shadow today, at `low`."""
 
     @field_validator("allowed_vnets")
     @classmethod
@@ -95,6 +99,9 @@ class IpAccessListsBaseline(_Strict):
     block: list[Cidr] | None = None
     widest_allow_prefix: Int | None = Field(default=None, ge=0, le=32)
     widest_allow_prefix_v6: Int | None = Field(default=None, ge=0, le=128)
+    when_private: Literal["check", "skip"] = "skip"
+    """With `publicNetworkAccess: Disabled` no request comes over the Internet, so IP access lists have
+    nothing to filter: `skip` (default) reports DBX-IPACL-* as not applicable, `check` keeps them."""
 
 
 class TokensBaseline(_Strict):

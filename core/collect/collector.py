@@ -35,30 +35,39 @@ from core.state.parse import (
 )
 
 
-def _rule_on(eff: EffectiveBaseline, rule_id: str, families: frozenset[str] | None = None) -> bool:
-    """The rule is on for this workspace and, when `families` is given, belongs to one of them."""
-    in_scope = families is None or RULES[rule_id].family in families
-    return in_scope and rule_id not in eff.disabled and RULES[rule_id].applies(eff.settings)
+def _on(eff: EffectiveBaseline, rule_id: str, state: WorkspaceState | None = None,
+        families: frozenset[str] | None = None) -> bool:
+    """The rule is asked for, belongs to `families` (when given) and, when the ARM state is known, can
+    apply to this workspace."""
+    r = RULES[rule_id]
+    if families is not None and r.family not in families:
+        return False
+    if rule_id in eff.disabled or not r.applies(eff.settings):
+        return False
+    return state is None or not any(n.subject is None for n in r.not_applicable(state, eff))
 
 
-def api_needs(eff: EffectiveBaseline, families: frozenset[str] | None = None) -> ApiNeeds:
+def api_needs(eff: EffectiveBaseline, arm: WorkspaceArm | None = None,
+              families: frozenset[str] | None = None) -> ApiNeeds:
     """Which workspace-API reads the effective baseline's rules need (none -> no call at all).
 
-    `families` limits it to those rule families (audit-driven scans); None = every family.
+    With the workspace's ARM state, rules that cannot apply to it (IP access lists on a private-only
+    workspace) read nothing. `families` limits it to those rule families (audit-driven scans); None =
+    every family.
     """
-    def _on(eff: EffectiveBaseline, rule_id: str) -> bool:
-        return _rule_on(eff, rule_id, families)
-
+    state = None if arm is None else WorkspaceState(resource_id="", name="", subscription_id="",
+                                                    resource_group="", arm=arm)
     keys: list[str] = []
-    if _on(eff, "DBX-IPACL-001"):
+    if _on(eff, "DBX-IPACL-001", state, families):
         keys.append("enableIpAccessLists")
-    if _on(eff, "DBX-TOKEN-001"):
+    if _on(eff, "DBX-TOKEN-001", state, families):
         keys.append("maxTokenLifetimeDays")
-    if _on(eff, "DBX-CONF-001"):
+    if _on(eff, "DBX-CONF-001", state, families) or _on(eff, "DBX-CONF-002", state, families):
         keys.extend(sorted(eff.settings.workspace_conf or {}))
     return ApiNeeds(conf_keys=tuple(dict.fromkeys(keys)),
-                    ip_access_lists=any(_on(eff, r) for r in ("DBX-IPACL-002", "DBX-IPACL-003", "DBX-IPACL-004")),
-                    tokens=_on(eff, "DBX-TOKEN-002"))
+                    ip_access_lists=any(_on(eff, r, state, families) for r in ("DBX-IPACL-002", "DBX-IPACL-003",
+                                                                     "DBX-IPACL-004")),
+                    tokens=_on(eff, "DBX-TOKEN-002", state, families))
 
 
 @dataclass
@@ -212,7 +221,7 @@ class EstateCollector:
                     if diagnostics is None:
                         return None  # the workspace itself is gone (404 on its extension resources)
             api_state: WorkspaceApiState | None = None
-            needs = api_needs(eff, families)
+            needs = api_needs(eff, arm, families)
             if needs.any:
                 if not arm.workspace_url:
                     errors.append(CollectionError(stage="workspace_api", message="workspace has no workspaceUrl"))

@@ -6,7 +6,10 @@ workspace gets `workspace_timeout_s` in all, so one dead workspace cannot stall 
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +45,36 @@ class ApiNeeds:
         return bool(self.conf_keys or self.ip_access_lists or self.tokens)
 
 
+_INVALID_KEYS = re.compile(r"Invalid keys?:\s*(\[.*?\])", re.IGNORECASE | re.DOTALL)
+
+
+def invalid_conf_keys(exc: Exception) -> list[str] | None:
+    """The keys named by Databricks' workspace-conf rejection, or None when `exc` is something else.
+
+    Databricks answers a GET /api/2.0/workspace-conf?keys=... naming any key it does not support with HTTP
+    400 `{"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid keys: [\"enableByocUi\"]"}` (the
+    message as the Terraform provider surfaces it, databricks/terraform-provider-databricks issue #1769;
+    databricks-sdk-py raises it as `InvalidParameterValue`, a `BadRequest`). The list is JSON; a bare
+    `[a, b]` is accepted too.
+    """
+    from databricks.sdk.errors import BadRequest
+
+    if not isinstance(exc, BadRequest):
+        return None
+    match = _INVALID_KEYS.search(str(exc))
+    if match is None:
+        return None
+    text = match.group(1)
+    try:
+        names = json.loads(text)
+    except ValueError:
+        names = [part.strip().strip("'\"") for part in text[1:-1].split(",")]
+    if not isinstance(names, list):
+        return None
+    keys = [str(n).strip() for n in names if str(n).strip()]
+    return keys or None
+
+
 def _describe(exc: Exception) -> str:
     from databricks.sdk.errors import DatabricksError
 
@@ -58,6 +91,33 @@ def _describe(exc: Exception) -> str:
     return exc.__class__.__name__
 
 
+def _read_conf(call: Callable[[Callable[[], Any]], Any], w: Any,
+               keys: tuple[str, ...]) -> tuple[dict[str, Any], list[str]]:
+    """GET workspace-conf for `keys`; on "Invalid keys" drop the named ones and retry once.
+
+    Returns (values, unsupported keys). A second rejection, or one naming keys we did not ask for, is a
+    read failure like any other.
+    """
+    unsupported: list[str] = []
+    wanted = list(keys)
+    for attempt in range(2):
+        if not wanted:
+            return {}, unsupported
+        try:
+            got = call(functools.partial(w.workspace_conf.get_status, keys=",".join(wanted)))
+        except Exception as exc:
+            named = invalid_conf_keys(exc)
+            if attempt == 1 or named is None or not set(named) <= set(wanted):
+                raise
+            unsupported += named
+            wanted = [k for k in wanted if k not in set(named)]
+            continue
+        if not isinstance(got, dict):
+            raise WorkspaceApiError("workspace-conf answer is not an object")
+        return got, unsupported
+    raise AssertionError("unreachable")
+
+
 def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> WorkspaceApiState:
     from databricks.sdk import WorkspaceClient
     from databricks.sdk.config import Config
@@ -69,6 +129,7 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
                  retry_timeout_seconds=half, http_timeout_seconds=min(config.read_timeout_s, half))
     w = WorkspaceClient(config=cfg)
     conf: dict[str, Any] = {}
+    unsupported: list[str] = []
     lists: list[dict[str, Any]] = []
     tokens: list[dict[str, Any]] = []
     deadline = time.monotonic() + config.workspace_timeout_s
@@ -91,10 +152,7 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
 
     try:
         if needs.conf_keys:
-            got = call(lambda: w.workspace_conf.get_status(keys=",".join(needs.conf_keys)))
-            if not isinstance(got, dict):
-                raise WorkspaceApiError("workspace-conf answer is not an object")
-            conf = got
+            conf, unsupported = _read_conf(call, w, needs.conf_keys)
         if needs.ip_access_lists:
             lists = call(lambda: [item.as_dict() for item in w.ip_access_lists.list()])
         if needs.tokens:
@@ -104,6 +162,6 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
     except Exception as exc:  # any failure of the SDK/transport is a read failure with its cause
         raise WorkspaceApiError(_describe(exc)) from None
     try:
-        return parse_workspace_api(conf, lists, tokens, where=host)
+        return parse_workspace_api(conf, lists, tokens, where=host, unsupported_conf_keys=unsupported)
     except StateError as exc:
         raise WorkspaceApiError(f"malformed answer: {exc}") from None

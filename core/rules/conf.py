@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.baseline.load import EffectiveBaseline
+from core.rules.data.workspace_conf_defaults import platform_default
 from core.rules.registry import Violation, rule
 from core.state.model import WorkspaceState
 
@@ -27,10 +28,43 @@ def conf_equal(actual: str | None, want: str) -> bool:
       applies=lambda s: bool(s.workspace_conf))
 def workspace_conf_values(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads GET /api/2.0/workspace-conf?keys=... for each key named in `workspace_conf`; one finding
-    per key."""
-    assert ws.workspace_api is not None
+    per key. An unset key (null) takes its platform default from core/rules/data/workspace_conf_defaults.py:
+    compliant when that default is the expected value, a finding when it is not or is not known. Keys the
+    workspace does not support are DBX-CONF-002's."""
+    api = ws.workspace_api
+    assert api is not None
+    unsupported = set(api.unsupported_conf_keys)
     for key, want in sorted((b.settings.workspace_conf or {}).items()):
-        actual = ws.workspace_api.conf.get(key)
+        if key in unsupported:
+            continue
+        actual = api.conf.get(key)
+        if actual is None:
+            default = platform_default(key)
+            if default is not None and conf_equal(default, want):
+                continue
+            shown = f"unset (default {default})" if default is not None else None
+            yield Violation(f"workspace-conf {key} is {shown or 'unset (platform default unknown)'}, baseline "
+                            f"requires {want!r}.", expected=want, actual=shown, subject=key)
+            continue
         if not conf_equal(actual, want):
             yield Violation(f"workspace-conf {key} is {actual!r}, baseline requires {want!r}.", expected=want,
                             actual=actual, subject=key)
+
+
+@rule(id="DBX-CONF-002", title="Baseline names a workspace-conf key this workspace does not support",
+      severity="medium", needs="workspace_api",
+      remediation="Check the key's spelling against the Databricks workspace-conf keys; remove a key the "
+                  "platform has retired from `workspace_conf` (or scope it to the workspaces that support it).",
+      applies=lambda s: bool(s.workspace_conf))
+def workspace_conf_unsupported(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
+    """Reads the keys GET /api/2.0/workspace-conf rejected with "Invalid keys: [...]" (HTTP 400
+    INVALID_PARAMETER_VALUE); the collector drops them and reads the rest, so one typo or retired key is
+    one finding, not a blind workspace. One finding per baseline key."""
+    api = ws.workspace_api
+    assert api is not None
+    unsupported = set(api.unsupported_conf_keys)
+    for key, want in sorted((b.settings.workspace_conf or {}).items()):
+        if key in unsupported:
+            yield Violation(f"The workspace does not support the workspace-conf key {key!r} (Invalid keys), so "
+                            f"the baseline value {want!r} cannot be checked.", expected=want,
+                            actual="unsupported key", subject=key)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from core.baseline.load import Baseline, EffectiveBaseline, WorkspaceIdentity
 from core.findings.model import Finding, Source, finding_id
-from core.rules.registry import RULES, Rule
+from core.rules.registry import RULES, NotApplicable, Rule
 from core.state.model import WorkspaceState
 
 API_RULE_IDS = tuple(r.id for r in RULES.values() if r.needs == "workspace_api")
@@ -25,6 +25,8 @@ class WorkspaceEvaluation:
     evaluated_rules: frozenset[str]
     """Rules whose input was observed: their absent findings may be resolved."""
     effective: EffectiveBaseline
+    not_applicable: tuple[NotApplicable, ...] = ()
+    """Rules (or subjects of rules) that cannot apply to this workspace: no finding, never a pass."""
 
 
 def identity_of(ws: WorkspaceState) -> WorkspaceIdentity:
@@ -70,6 +72,7 @@ def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
     today = now.date()
     findings: list[Finding] = []
     evaluated: set[str] = set()
+    inapplicable: list[NotApplicable] = []
     for r in rules if rules is not None else RULES.values():
         if r.id in effective.disabled or not r.applies(effective.settings):
             evaluated.add(r.id)  # nothing to check: stale findings of a switched-off rule may resolve
@@ -77,11 +80,18 @@ def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
         if r.id == "DBX-EVAL-002" and not api_rules_on(effective):
             evaluated.add(r.id)
             continue
+        na = r.not_applicable(ws, effective) if r.inapplicable is not None else []
+        if na:
+            inapplicable.extend(na)
+            if any(n.subject is None for n in na):
+                continue  # the whole rule cannot apply: not evaluated, so nothing resolves as a pass
         if not _observed(ws, r.needs):
             continue
         evaluated.add(r.id)
         severity = effective.severity_for(r.id, r.severity)
         for v in r.check(ws, effective):
+            if na and any(n.covers(r.id, v.subject) for n in na):
+                continue  # the check itself should skip these; never report what cannot apply
             exemption = baseline.exemption_for(r.id, ws.resource_id, v.subject, today)
             status = "open"
             message = v.message
@@ -96,7 +106,7 @@ def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
                 id=finding_id(ws.resource_id, r.id, v.subject),
                 rule_id=r.id,
                 title=r.title,
-                severity=severity,
+                severity=v.severity or severity,
                 status=status,
                 resource_id=ws.resource_id,
                 subscription_id=ws.subscription_id,
@@ -114,4 +124,5 @@ def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
                 exemption=record,
             ))
     return WorkspaceEvaluation(resource_id=ws.resource_id, findings=findings,
-                               evaluated_rules=frozenset(evaluated), effective=effective)
+                               evaluated_rules=frozenset(evaluated), effective=effective,
+                               not_applicable=tuple(inapplicable))

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from core.baseline.load import EffectiveBaseline
 from core.baseline.model import IPNetwork
+from core.rules.applicability import public_access_only
 from core.rules.registry import Violation, rule
 from core.state.model import IpAccessEntry, WorkspaceApiState, WorkspaceState
 
@@ -25,10 +26,17 @@ def _enabled_entries(api: WorkspaceApiState, list_type: str) -> Iterator[tuple[I
 @rule(id="DBX-IPACL-001", title="IP access lists are enforced", severity="high", needs="workspace_api",
       remediation="Turn on IP access lists: PATCH /api/2.0/workspace-conf {\"enableIpAccessLists\": \"true\"} "
                   "(after the ALLOW list contains your own addresses).",
-      applies=lambda s: s.ip_access_lists is not None and s.ip_access_lists.enforced is not None)
+      applies=lambda s: s.ip_access_lists is not None and s.ip_access_lists.enforced is not None,
+      inapplicable=public_access_only)
 def ip_access_lists_enforced(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
-    """Reads workspace-conf `enableIpAccessLists` ("true" when enforced)."""
-    actual = _api(ws).conf.get("enableIpAccessLists")
+    """Reads workspace-conf `enableIpAccessLists` ("true" when enforced; unset means the platform default,
+    off). Not applicable when `publicNetworkAccess` is Disabled, unless `ip_access_lists.when_private: check`."""
+    api = _api(ws)
+    if "enableIpAccessLists" in api.unsupported_conf_keys:
+        yield Violation("The workspace does not support the workspace-conf key enableIpAccessLists, so IP access "
+                        "list enforcement cannot be confirmed.", expected="true", actual="unsupported key")
+        return
+    actual = api.conf.get("enableIpAccessLists")
     want = b.settings.ip_access_lists.enforced if b.settings.ip_access_lists else None
     is_on = (actual or "").strip().lower() == "true"
     if is_on != want:
@@ -40,7 +48,8 @@ def ip_access_lists_enforced(ws: WorkspaceState, b: EffectiveBaseline) -> Iterat
       needs="workspace_api",
       remediation="Make the enabled ALLOW lists contain exactly the baseline CIDRs (add the missing ones, "
                   "remove or disable the unexpected ones).",
-      applies=lambda s: s.ip_access_lists is not None and s.ip_access_lists.allow is not None)
+      applies=lambda s: s.ip_access_lists is not None and s.ip_access_lists.allow is not None,
+      inapplicable=public_access_only)
 def allow_entries_match(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads GET /api/2.0/ip-access-lists: `ip_addresses` of enabled lists with list_type ALLOW (a bare
     address equals its /32 or /128); one finding per missing and per unexpected CIDR."""
@@ -75,7 +84,8 @@ def _too_broad(net: IPNetwork, b: EffectiveBaseline) -> int | None:
       needs="workspace_api",
       remediation="Replace the broad entry with the specific ranges you need; 0.0.0.0/0 (or ::/0) in an "
                   "ALLOW list switches the protection off.",
-      applies=lambda s: s.ip_access_lists is not None)
+      applies=lambda s: s.ip_access_lists is not None,
+      inapplicable=public_access_only)
 def allow_entries_not_too_broad(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads GET /api/2.0/ip-access-lists: enabled ALLOW entries wider than `widest_allow_prefix`
     (IPv4; `widest_allow_prefix_v6` for IPv6); 0.0.0.0/0 and ::/0 always."""
@@ -95,7 +105,8 @@ def allow_entries_not_too_broad(ws: WorkspaceState, b: EffectiveBaseline) -> Ite
       needs="workspace_api",
       remediation="Add the missing addresses to an enabled BLOCK list (POST /api/2.0/ip-access-lists with "
                   "list_type BLOCK).",
-      applies=lambda s: s.ip_access_lists is not None and bool(s.ip_access_lists.block))
+      applies=lambda s: s.ip_access_lists is not None and bool(s.ip_access_lists.block),
+      inapplicable=public_access_only)
 def block_entries_present(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads GET /api/2.0/ip-access-lists: `ip_addresses` of enabled BLOCK lists (an entry counts as
     present when an enabled BLOCK entry covers it)."""

@@ -22,9 +22,34 @@ class Violation:
     actual: Any = None
     subject: str | None = None
     related_resource_id: str | None = None
+    severity: str | None = None
+    """Overrides the rule's (baseline-adjusted) severity for this one finding, e.g. latent NSG exposure at low."""
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    """A rule (or one subject of it, e.g. WS-006's `managed_disk`) that cannot apply to this workspace.
+
+    Not a pass: no finding is made, the scan output lists it, and open findings it covers are resolved
+    with `reason` recorded in their history (a workspace cannot change compute mode).
+    """
+
+    rule_id: str
+    reason: str
+    subject: str | None = None
+
+    def covers(self, rule_id: str, subject: str | None) -> bool:
+        return rule_id == self.rule_id and (self.subject is None or
+                                            (subject or "").casefold() == self.subject.casefold())
+
+    def record(self, resource_id: str) -> dict[str, Any]:
+        """The `not_applicable` entry of the scan document (ARCHITECTURE 4.1)."""
+        return {"resource_id": resource_id, "rule_id": self.rule_id, "reason": self.reason, "subject": self.subject}
 
 
 Check = Callable[[WorkspaceState, EffectiveBaseline], Iterable[Violation]]
+Inapplicable = Callable[[WorkspaceState, EffectiveBaseline], Iterable[tuple[str | None, str]]]
+"""(subject or None for the whole rule, reason) for what cannot apply to this workspace."""
 
 
 @dataclass(frozen=True)
@@ -40,17 +65,25 @@ class Rule:
     applies: Callable[[Settings], bool]
     """True when the baseline asks for this check (its key is set)."""
     check: Check
+    inapplicable: Inapplicable | None = None
+    """What of this rule cannot apply to a given workspace (e.g. classic-compute rules on Serverless)."""
+
+    def not_applicable(self, ws: WorkspaceState, b: EffectiveBaseline) -> list[NotApplicable]:
+        if self.inapplicable is None or ws.arm is None:
+            return []
+        return [NotApplicable(self.id, reason, subject) for subject, reason in self.inapplicable(ws, b)]
 
     def metadata(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "severity": self.severity, "family": self.family,
-                "reads": self.reads, "needs": self.needs, "remediation": self.remediation}
+                "reads": self.reads, "needs": self.needs, "remediation": self.remediation,
+                "not_applicable_when": getattr(self.inapplicable, "label", None)}
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(*, id: str, title: str, severity: str, needs: Needs, remediation: str,
-         applies: Callable[[Settings], bool]) -> Callable[[Check], Check]:
+         applies: Callable[[Settings], bool], inapplicable: Inapplicable | None = None) -> Callable[[Check], Check]:
     """Register a check; its docstring says which setting it reads."""
 
     def register(fn: Check) -> Check:
@@ -58,7 +91,8 @@ def rule(*, id: str, title: str, severity: str, needs: Needs, remediation: str,
             raise ValueError(f"duplicate rule id {id}")
         doc = " ".join((fn.__doc__ or "").split())
         RULES[id] = Rule(id=id, title=title, severity=severity, family=id.split("-")[1], needs=needs,
-                         remediation=remediation, reads=doc, applies=applies, check=fn)
+                         remediation=remediation, reads=doc, applies=applies, check=fn,
+                         inapplicable=inapplicable)
         return fn
 
     return register

@@ -24,6 +24,10 @@ def max_token_lifetime(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Vio
     """Reads workspace-conf `maxTokenLifetimeDays` (unset, empty or 0 means tokens may live forever)."""
     assert ws.workspace_api is not None
     want = _max_days(b)
+    if "maxTokenLifetimeDays" in ws.workspace_api.unsupported_conf_keys:
+        yield Violation("The workspace does not support the workspace-conf key maxTokenLifetimeDays, so the "
+                        "token lifetime limit cannot be confirmed.", expected=want, actual="unsupported key")
+        return
     raw = ws.workspace_api.conf.get("maxTokenLifetimeDays")
     try:
         days = int(str(raw).strip()) if raw not in (None, "") else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.baseline.load import EffectiveBaseline
+from core.rules.applicability import SERVERLESS_CMK_ENTITIES, classic_cmk_entities, classic_compute_only
 from core.rules.registry import Violation, rule
 from core.state.model import WorkspaceArm, WorkspaceState
 
@@ -31,7 +32,8 @@ def sku_is_premium(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violati
       needs="arm",
       remediation="Enable secure cluster connectivity: set `parameters.enableNoPublicIp` to true "
                   "(redeploy or `az databricks workspace update --enable-no-public-ip`).",
-      applies=lambda s: s.secure_cluster_connectivity is not None)
+      applies=lambda s: s.secure_cluster_connectivity is not None,
+      inapplicable=classic_compute_only)
 def secure_cluster_connectivity(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads `properties.parameters.enableNoPublicIp.value` (absent counts as a finding, actual null)."""
     actual = _arm(ws).no_public_ip
@@ -55,7 +57,8 @@ def public_network_access(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[
       needs="arm",
       remediation="Set `properties.requiredNsgRules` to the baseline value (NoAzureDatabricksRules needs "
                   "back-end private link).",
-      applies=lambda s: s.required_nsg_rules is not None)
+      applies=lambda s: s.required_nsg_rules is not None,
+      inapplicable=classic_compute_only)
 def required_nsg_rules(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads `properties.requiredNsgRules` (AllRules | NoAzureDatabricksRules | NoAzureServiceRules)."""
     yield from _same_setting("requiredNsgRules", _arm(ws).required_nsg_rules, b.settings.required_nsg_rules)
@@ -86,12 +89,16 @@ _CMK_FIELDS = {
 @rule(id="DBX-WS-006", title="Customer-managed keys are configured", severity="medium", needs="arm",
       remediation="Configure customer-managed keys from Key Vault for the named entity (managed services, "
                   "managed disks, DBFS root); Premium SKU is required.",
-      applies=lambda s: bool(s.customer_managed_keys))
+      applies=lambda s: bool(s.customer_managed_keys),
+      inapplicable=classic_cmk_entities)
 def customer_managed_keys(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads `properties.encryption.entities.{managedServices,managedDisk}.keySource` and
-    `properties.parameters.encryption.value.keySource` (DBFS root); Microsoft.Keyvault = CMK."""
+    `properties.parameters.encryption.value.keySource` (DBFS root); Microsoft.Keyvault = CMK. On a
+    Serverless workspace managed disks and the DBFS root are not applicable (only managed services)."""
     arm = _arm(ws)
     for entity in b.settings.customer_managed_keys or []:
+        if arm.serverless and entity in SERVERLESS_CMK_ENTITIES:
+            continue
         attr, path = _CMK_FIELDS[entity]
         if not getattr(arm, attr):
             yield Violation(f"No customer-managed key for {entity} ({path}.keySource is not Microsoft.Keyvault).",
@@ -101,7 +108,8 @@ def customer_managed_keys(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[
 @rule(id="DBX-WS-007", title="Infrastructure encryption is enabled", severity="medium", needs="arm",
       remediation="Infrastructure encryption can only be set at creation: recreate the workspace with "
                   "`requireInfrastructureEncryption` true and migrate.",
-      applies=lambda s: s.infrastructure_encryption is not None)
+      applies=lambda s: s.infrastructure_encryption is not None,
+      inapplicable=classic_compute_only)
 def infrastructure_encryption(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads `properties.parameters.requireInfrastructureEncryption.value`."""
     actual = _arm(ws).infrastructure_encryption

@@ -58,6 +58,14 @@ class WorkspaceArm(_Frozen):
     enhanced_security: EnhancedSecurityState = Field(default_factory=EnhancedSecurityState)
     workspace_url: str | None = None
     provisioning_state: str | None = None
+    compute_mode: str = "Hybrid"
+    """`properties.computeMode` (Databricks ARM 2026-01-01): `Serverless` | `Hybrid`; absent (older
+    api-versions, which only know classic workspaces) means `Hybrid`."""
+
+    @property
+    def serverless(self) -> bool:
+        """Serverless workspaces have no classic compute plane: no VNet, no NSG rules, no managed disks."""
+        return self.compute_mode.lower() == "serverless"
 
 
 class NsgRule(_Frozen):
@@ -135,6 +143,8 @@ class TokenInfo(_Frozen):
 
 class WorkspaceApiState(_Frozen):
     conf: dict[str, str | None]
+    unsupported_conf_keys: tuple[str, ...] = ()
+    """workspace-conf keys the workspace answered "Invalid keys" for (dropped from the read, not unset)."""
     ip_access_lists: tuple[IpAccessList, ...] = ()
     tokens: tuple[TokenInfo, ...] = ()
 

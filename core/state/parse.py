@@ -147,7 +147,24 @@ def parse_workspace_arm(doc: Mapping[str, Any]) -> WorkspaceArm:
         ),
         workspace_url=_str(props.get("workspaceUrl")),
         provisioning_state=_str(props.get("provisioningState")),
+        compute_mode=_compute_mode(rid, props.get("computeMode")),
     )
+
+
+COMPUTE_MODES = ("Serverless", "Hybrid")
+"""azure-rest-api-specs specification/databricks/resource-manager/Microsoft.Databricks/Databricks/stable/
+2026-01-01/databricks.json, `ComputeMode`: "Required on create, cannot be changed"."""
+
+
+def _compute_mode(rid: str, value: Any) -> str:
+    """Absent (api-versions before 2026-01-01 have no such property) means classic (`Hybrid`)."""
+    text = _str(value)
+    if text is None:
+        return "Hybrid"
+    for mode in COMPUTE_MODES:
+        if text.lower() == mode.lower():
+            return mode
+    raise StateError(f"{rid}: properties.computeMode: expected one of {', '.join(COMPUTE_MODES)}, got {text!r}")
 
 
 def _prefixes(props: Mapping[str, Any], single: str, plural: str, where: str) -> tuple[str, ...]:
@@ -297,7 +314,8 @@ def _entries(addresses: Any, where: str) -> tuple[IpAccessEntry, ...]:
 
 
 def parse_workspace_api(conf: Mapping[str, Any] | None, ip_lists: Iterable[Any] | None,
-                        tokens: Iterable[Any] | None, where: str = "workspace API") -> WorkspaceApiState:
+                        tokens: Iterable[Any] | None, where: str = "workspace API",
+                        unsupported_conf_keys: Iterable[str] = ()) -> WorkspaceApiState:
     if conf is not None and not isinstance(conf, Mapping):
         raise StateError(f"{where}: workspace_conf: expected an object, got {type(conf).__name__}")
     lists = []
@@ -324,7 +342,8 @@ def parse_workspace_api(conf: Mapping[str, Any] | None, ip_lists: Iterable[Any] 
         ))
     conf_norm = {str(k): (None if v is None else str(v).lower() if isinstance(v, bool) else str(v))
                  for k, v in (conf or {}).items()}
-    return WorkspaceApiState(conf=conf_norm, ip_access_lists=tuple(lists), tokens=tuple(toks))
+    return WorkspaceApiState(conf=conf_norm, ip_access_lists=tuple(lists), tokens=tuple(toks),
+                             unsupported_conf_keys=tuple(dict.fromkeys(unsupported_conf_keys)))
 
 
 _INT64 = 2**63

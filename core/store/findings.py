@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from core.findings.model import ATTRIBUTION_FIELDS, ChangeAttribution, Finding
+from core.rules.registry import NotApplicable
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, StorageConnection, storage_call
 from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery
 from core.store.keys import get_json, iso_z, put_json, resource_key, utc
@@ -52,16 +53,21 @@ class Transition:
     transition: TransitionKind
     at: datetime
     finding: Finding
+    reason: str | None = None
+    """Why, when it is not the plain observation: e.g. "not applicable: computeMode Serverless ..."."""
 
     def message(self) -> dict[str, Any]:
-        """The `driftwatch.transition/v1` message of ARCHITECTURE 4.6."""
-        return {"schema": TRANSITION_SCHEMA, "transition": self.transition, "at": iso_z(self.at),
-                "finding": self.finding.to_json_dict()}
+        """The `driftwatch.transition/v1` message of ARCHITECTURE 4.6 (`reason` only when there is one)."""
+        msg = {"schema": TRANSITION_SCHEMA, "transition": self.transition, "at": iso_z(self.at),
+               "finding": self.finding.to_json_dict()}
+        if self.reason:
+            msg["reason"] = self.reason
+        return msg
 
     @classmethod
     def from_message(cls, data: Mapping[str, Any]) -> Transition:
         return cls(transition=data["transition"], at=utc(datetime.fromisoformat(data["at"].replace("Z", "+00:00"))),
-                   finding=Finding.from_json_dict(data["finding"]))
+                   finding=Finding.from_json_dict(data["finding"]), reason=data.get("reason"))
 
 
 @dataclass
@@ -212,12 +218,14 @@ class TableFindingsStore:
     @staticmethod
     def _decide(stored: _Row | None, new: Finding | None, *, evaluated_rules: frozenset[str] | None,
                 now: datetime, source: str, attribution: Attributor | None = None,
-                ) -> tuple[Finding | None, TransitionKind | None]:
+                not_applicable: bool = False) -> tuple[Finding | None, TransitionKind | None]:
         """The pure lifecycle decision: (finding to write or None, transition or None).
 
         Attribution (`changed_by`, ...) describes the change behind the latest transition: a transition
         takes it from `attribution(rule_id)` (None clears it: a sweep knows no author); a finding that
-        merely stays open keeps what it had.
+        merely stays open keeps what it had. `not_applicable`: this evaluation observed that the finding's
+        rule (or subject) cannot apply to the workspace, which resolves it although the rule itself was
+        not evaluated.
         """
         def who(rule_id: str) -> dict[str, Any]:
             found = attribution(rule_id) if attribution is not None else None
@@ -244,7 +252,7 @@ class TableFindingsStore:
         if stored is None or stored.finding.status == "resolved":
             return None, None
         old = stored.finding
-        if evaluated_rules is not None and old.rule_id not in evaluated_rules:
+        if evaluated_rules is not None and old.rule_id not in evaluated_rules and not not_applicable:
             return None, None  # nothing resolves on missing data
         if now < _as_of(old):
             return None, None
@@ -253,15 +261,21 @@ class TableFindingsStore:
 
     def _apply(self, pk: str, finding_id: str, stored: _Row | None, new: Finding | None, *,
                evaluated_rules: frozenset[str] | None, now: datetime, source: str,
-               attribution: Attributor | None = None) -> Transition | None:
+               attribution: Attributor | None = None,
+               not_applicable: Iterable[NotApplicable] = ()) -> Transition | None:
         """Decide and write one finding; on a lost conditional write reload and decide again."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
+        not_applicable = tuple(not_applicable)
         for _ in range(MAX_CONFLICT_RETRIES):
+            na = None
+            if new is None and stored is not None:
+                na = next((n for n in not_applicable
+                           if n.covers(stored.finding.rule_id, stored.finding.subject)), None)
             merged, kind = self._decide(stored, new, evaluated_rules=evaluated_rules, now=now, source=source,
-                                        attribution=attribution)
+                                        attribution=attribution, not_applicable=na is not None)
             if merged is None:
                 return None
             if stored is None:
@@ -289,7 +303,7 @@ class TableFindingsStore:
                 continue
             if kind is None:
                 return None
-            transition = Transition(kind, now, merged)
+            transition = Transition(kind, now, merged, reason=na.reason if na is not None else None)
             self._append_history(transition, row.seq)
             return transition
         raise RuntimeError(f"finding {finding_id}: gave up after {MAX_CONFLICT_RETRIES} write conflicts")
@@ -309,17 +323,23 @@ class TableFindingsStore:
         for name in ATTRIBUTION_FIELDS:  # who/where, queryable beside the message (names and addresses only)
             if getattr(t.finding, name):
                 entity[name] = getattr(t.finding, name)
+        if t.reason:
+            entity["reason"] = t.reason
         put_json(entity, "message", t.message())
         with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
             self.history_table.create_entity(entity)
 
     def reconcile(self, evaluation_findings: list[Finding], *, resource_id: str, evaluated_rules: frozenset[str],
-                  now: datetime, source: str, attribution: Attributor | None = None) -> list[Transition]:
+                  now: datetime, source: str, attribution: Attributor | None = None,
+                  not_applicable: Iterable[NotApplicable] = ()) -> list[Transition]:
         """Bring the workspace's stored findings in line with one evaluation; return the transitions.
 
-        Absent findings resolve only when their rule is in `evaluated_rules` (observed this time).
+        Absent findings resolve only when their rule is in `evaluated_rules` (observed this time), or when
+        `not_applicable` says the rule (or that subject of it) cannot apply to this workspace: that is an
+        observation too (e.g. `computeMode: Serverless`), and the reason goes into the history.
         `attribution(rule_id)` names the change behind a transition (event-driven scans).
         """
+        not_applicable = tuple(not_applicable)
         now = utc(now)
         pk = resource_key(resource_id)
         for f in evaluation_findings:
@@ -330,7 +350,7 @@ class TableFindingsStore:
         out: list[Transition] = []
         for fid in sorted(set(new) | set(stored)):
             t = self._apply(pk, fid, stored.get(fid), new.get(fid), evaluated_rules=evaluated_rules,
-                            now=now, source=source, attribution=attribution)
+                            now=now, source=source, attribution=attribution, not_applicable=not_applicable)
             if t is not None:
                 out.append(t)
         return out

@@ -43,6 +43,7 @@ def workspace_doc(resource_id: str, host: str, *, location: str = "westeurope") 
         "sku": {"name": "premium"},
         "tags": {"env": "prod", "owner": "data-platform"},
         "properties": {
+            "computeMode": "Hybrid",
             "managedResourceGroupId": f"/subscriptions/{sub}/resourceGroups/databricks-rg-{name}",
             "parameters": {
                 "customVirtualNetworkId": _param("String", VNET_ID),

@@ -71,8 +71,26 @@ def test_workspace_api_needs_bearer_and_known_host(emulator, ids):
     assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     assert requests.get(f"{emulator.url}/ws/{ids.HOST}/.well-known/databricks-config", timeout=10).status_code == 404
     assert requests.get(f"{emulator.url}/.well-known/databricks-config", timeout=10).status_code == 404
-    r = requests.get(f"{emulator.url}/ws/{ids.HOST}/api/2.0/workspace-conf?keys=a", headers=AUTH, timeout=10)
-    assert r.json() == {"a": None}
+    r = requests.get(f"{emulator.url}/ws/{ids.HOST}/api/2.0/workspace-conf?keys=enableWebTerminal", headers=AUTH,
+                     timeout=10)
+    assert r.json() == {"enableWebTerminal": None}  # a supported key never set reads as null
+
+
+def test_workspace_conf_rejects_unsupported_keys_like_databricks(emulator, ids, workspace_client):
+    """Databricks fails the whole GET when any key is unsupported: HTTP 400 INVALID_PARAMETER_VALUE with
+    `Invalid keys: ["..."]` (terraform-provider-databricks issue #1769); databricks-sdk-py raises
+    InvalidParameterValue. A later PATCH of such a key is accepted; only the read fails."""
+    from databricks.sdk.errors import InvalidParameterValue
+
+    w = workspace_client(emulator)
+    with pytest.raises(InvalidParameterValue) as exc:
+        w.workspace_conf.get_status(keys="enableIpAccessLists,enableByocUi,enableVerboseAuditLog")
+    assert 'Invalid keys: ["enableByocUi", "enableVerboseAuditLog"]' in str(exc.value)
+    raw = requests.get(f"{emulator.url}/ws/{ids.HOST}/api/2.0/workspace-conf?keys=enableByocUi", headers=AUTH,
+                       timeout=10)
+    assert raw.status_code == 400
+    assert raw.json() == {"error_code": "INVALID_PARAMETER_VALUE", "message": 'Invalid keys: ["enableByocUi"]'}
+    assert w.workspace_conf.get_status(keys="enableIpAccessLists") == {"enableIpAccessLists": "true"}
 
 
 def test_deny_workspace_makes_sdk_fail_with_403(emulator, ids, workspace_client):

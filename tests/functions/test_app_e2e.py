@@ -39,13 +39,13 @@ def test_sweep_fans_out_and_records_every_finding(app: App) -> None:
     counts = app.emulator.request_counts()["by_endpoint"]
     assert counts["GET arm:workspaces.list"] == 2 and "GET arm:resource" not in counts  # the sweep only lists
     scans, _notes = app.run_queues()
-    assert scans.succeeded == 8 and scans.poisoned == 0
+    assert scans.succeeded == 9 and scans.poisoned == 0
     stored = app.open_findings()
-    assert len(stored) == 36
+    assert len(stored) == 40
     exempted, _ = app.store().query(status="exempted")
     assert len(exempted) == 1
     posts = app.emulator.teams_posts()
-    assert 1 <= len(posts) <= 8  # one digest per workspace with findings at/above medium
+    assert 1 <= len(posts) <= 9  # one digest per workspace with findings at/above medium
     card = posts[0]["body"]
     assert card["type"] == "message"
     assert card["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
@@ -211,9 +211,9 @@ def test_four_worker_processes_drain_a_sweep_together(app: App) -> None:
                               text=True) for _ in range(4)]
     results = [json.loads(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
-    assert sum(r["succeeded"] for r in results) == 8
+    assert sum(r["succeeded"] for r in results) == 9
     assert sum(r["poisoned"] for r in results) == 0
-    assert len(app.open_findings()) == 36  # the same result as one worker: no double opens
+    assert len(app.open_findings()) == 40  # the same result as one worker: no double opens
     opened = [m for m in app.open_findings() if m.rule_id == "DBX-NET-005"]
     _, history = app.store().get(opened[0].id)
     assert [t.transition for t in history] == ["opened"]

@@ -19,11 +19,14 @@ from tests.functions.conftest import App
 WS = {r["name"]: r for r in f.sample_estate()["resources"] if r["type"] == "Microsoft.Databricks/workspaces"}
 ANALYTICS = WS["dbw-analytics-prod"]
 HOST = ANALYTICS["properties"]["workspaceUrl"]
+# IP access lists apply only to requests over the Internet: on a private-only workspace (analytics) the
+# IPACL rules are not applicable, so the IP-access-list scenarios use a public workspace.
+PUBLIC = WS["dev-sandbox"]
 
 
 def workspace_api(app: App, method: str, path: str, body: Any = None, user: str = "jane@contoso.com",
-                  ip: str = "203.0.113.9") -> requests.Response:
-    r = requests.request(method, f"{app.emulator.url}/ws/{HOST}{path}", json=body, timeout=5,
+                  ip: str = "203.0.113.9", host: str = HOST) -> requests.Response:
+    r = requests.request(method, f"{app.emulator.url}/ws/{host}{path}", json=body, timeout=5,
                          headers={"Authorization": "Bearer x", "X-Emulator-User": user, "X-Forwarded-For": ip})
     return r
 
@@ -43,8 +46,9 @@ def deliver_audit(app: App) -> list[dict[str, Any]]:
 
 def test_disabling_ip_access_lists_in_the_workspace_alerts_with_its_author(app: App) -> None:
     sweep(app)
-    before = {(x.rule_id, x.subject) for x in app.open_findings() if x.workspace_name == "dbw-analytics-prod"}
-    assert workspace_api(app, "PATCH", "/api/2.0/workspace-conf", {"enableIpAccessLists": "false"}).status_code == 204
+    before = {(x.rule_id, x.subject) for x in app.open_findings() if x.workspace_name == PUBLIC["name"]}
+    assert workspace_api(app, "PATCH", "/api/2.0/workspace-conf", {"enableIpAccessLists": "false"},
+                         host=PUBLIC["properties"]["workspaceUrl"]).status_code == 204
     records = deliver_audit(app)
     assert [(r["properties"]["serviceName"], r["properties"]["actionName"]) for r in records] == \
         [("workspace", "workspaceConfEdit")]
@@ -60,7 +64,7 @@ def test_disabling_ip_access_lists_in_the_workspace_alerts_with_its_author(app: 
     reads = {k: v for k, v in counts.items() if not k.startswith("POST teams")}
     assert not any("vnet" in k.lower() or "nsg" in k.lower() or "diagnostic" in k.lower() or "token" in k.lower()
                    for k in reads), reads
-    now_open = [x for x in app.open_findings() if x.workspace_name == "dbw-analytics-prod"]
+    now_open = [x for x in app.open_findings() if x.workspace_name == PUBLIC["name"]]
     new = [x for x in now_open if (x.rule_id, x.subject) not in before]
     assert [x.rule_id for x in new] == ["DBX-IPACL-001"]
     finding = new[0]
@@ -78,7 +82,8 @@ def test_disabling_ip_access_lists_in_the_workspace_alerts_with_its_author(app: 
     assert "opened after jane@contoso.com disabled IP access lists from 203.0.113.9" in text
 
     # Re-enabling it resolves the finding, attributed to whoever fixed it.
-    workspace_api(app, "PATCH", "/api/2.0/workspace-conf", {"enableIpAccessLists": "true"}, user="sec@contoso.com")
+    workspace_api(app, "PATCH", "/api/2.0/workspace-conf", {"enableIpAccessLists": "true"}, user="sec@contoso.com",
+                  host=PUBLIC["properties"]["workspaceUrl"])
     app.host.deliver_event_hub([event_body(app.emulator.audit_records()[-1:])])
     app.run_queues()
     fixed, history = app.store().get(finding.id)
@@ -88,11 +93,12 @@ def test_disabling_ip_access_lists_in_the_workspace_alerts_with_its_author(app: 
 
 
 def test_coalescing_merges_the_families_of_every_record_into_one_scan(app: App) -> None:
-    ws_id = ANALYTICS["id"]
+    ws_id = PUBLIC["id"]
     conf = make_audit_record(ws_id, "workspace", "workspaceConfEdit", user="jane@contoso.com",
                              request_params={"workspaceConfKeys": "enableIpAccessLists", "workspaceConfValues": "false"})
     token = make_audit_record(ws_id, "accounts", "generateDbToken", user="bob@contoso.com", source_ip="198.51.100.7")
-    workspace_api(app, "PATCH", "/api/2.0/workspace-conf", {"enableIpAccessLists": "false"})
+    workspace_api(app, "PATCH", "/api/2.0/workspace-conf", {"enableIpAccessLists": "false"},
+                  host=PUBLIC["properties"]["workspaceUrl"])
     app.host.deliver_event_hub([event_body([conf])])
     app.host.deliver_event_hub([event_body([token]), event_body([token])])  # duplicates too
     queued = app.rt.connection.queue("scan-requests").peek_messages(max_messages=5)
@@ -102,7 +108,7 @@ def test_coalescing_merges_the_families_of_every_record_into_one_scan(app: App) 
     assert scans.succeeded == 1
     counts = app.emulator.request_counts()["by_endpoint"]
     assert any("token" in k.lower() for k in counts), counts  # TOKEN was folded in by the second batch
-    new = [x for x in app.open_findings() if x.rule_id == "DBX-IPACL-001" and x.workspace_name == "dbw-analytics-prod"]
+    new = [x for x in app.open_findings() if x.rule_id == "DBX-IPACL-001" and x.workspace_name == PUBLIC["name"]]
     assert new and new[0].changed_by == "jane@contoso.com"
 
 
@@ -166,7 +172,7 @@ def test_an_arm_change_is_attributed_from_the_event_grid_claims(app: App) -> Non
     rule = f.nsg_rule(nsg, "allow-ssh-ops", "Inbound", 150, "Tcp", "Internet", "*", "22")
     # An in-workspace change whose audit record is never delivered: the NSG event's full scan finds it too,
     # but must not pin it on the author of the network change.
-    workspace_api(app, "PATCH", "/api/2.0/workspace-conf", {"enableIpAccessLists": "false"})
+    workspace_api(app, "PATCH", "/api/2.0/workspace-conf", {"maxTokenLifetimeDays": "365"})
     r = requests.put(f"{app.emulator.url}{rule['id']}?api-version=2025-07-01", json=rule, timeout=5,
                      headers={"Authorization": "Bearer x", "X-Emulator-User": "ops@contoso.com",
                               "X-Forwarded-For": "198.51.100.23"})
@@ -180,5 +186,5 @@ def test_an_arm_change_is_attributed_from_the_event_grid_claims(app: App) -> Non
     assert found[0].change_event_id == event["id"]
     assert found[0].change_summary == "ran Microsoft.Network/networkSecurityGroups/securityRules/write as Contributor"
     # Only NET findings are attributed to a network change; the scan's other new finding is not.
-    ipacl = [x for x in app.open_findings() if x.workspace_name == "dbw-analytics-prod" and x.rule_id == "DBX-IPACL-001"]
-    assert len(ipacl) == 1 and ipacl[0].changed_by is None and ipacl[0].change_event_id is None
+    token = [x for x in app.open_findings() if x.workspace_name == "dbw-analytics-prod" and x.rule_id == "DBX-TOKEN-001"]
+    assert len(token) == 1 and token[0].changed_by is None and token[0].change_event_id is None

@@ -220,6 +220,7 @@ def _workspace_docs(draw: st.DrawFn) -> dict[str, Any]:
     _set(doc, "sku", _maybe(draw, {"name": draw(st.sampled_from(["premium", "Standard", "", "trial"]))}))
     _set(doc, "tags", _maybe(draw, draw(st.dictionaries(odd_text, json_scalars, max_size=3))))
     props: dict[str, Any] = {}
+    _set(props, "computeMode", _maybe(draw, draw(st.sampled_from(["Hybrid", "hybrid"]))))
     _set(props, "parameters", draw(messy_parameters()))
     _set(props, "publicNetworkAccess", _maybe(draw, "Disabled"))
     _set(props, "requiredNsgRules", _maybe(draw, "AllRules"))

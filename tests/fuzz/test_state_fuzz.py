@@ -116,7 +116,7 @@ def test_hundred_thousand_ip_entries_evaluate() -> None:
     big_allow = [f"172.{(j >> 8) & 255}.{j & 255}.0/24" for j in range(10_000)]
     baseline = parse_baseline({**STRICT_BASELINE, "defaults": {**STRICT_BASELINE["defaults"], "ip_access_lists": {
         "enforced": True, "allow": big_allow, "block": [f"192.0.{j}.0/24" for j in range(200)],
-        "widest_allow_prefix": 16}}}, "big-baseline")
+        "widest_allow_prefix": 16, "when_private": "check"}}}, "big-baseline")
     t0 = time.perf_counter()
     estate = parse_estate(compliant_estate(api=api), "big.json")
     [ws], _ = estate.workspace_states()
@@ -150,7 +150,7 @@ def test_five_megabyte_snapshot_is_fine(tmp_path: Any) -> None:
 # -- regressions for defects found by these properties ----------------------------------------------------
 
 WS = {"id": s.WS_ID, "type": "Microsoft.Databricks/workspaces", "location": "westeurope",
-      "properties": {"parameters": {"customVirtualNetworkId": {"value": s.VNET_ID},
+      "properties": {"computeMode": "Hybrid", "parameters": {"customVirtualNetworkId": {"value": s.VNET_ID},
                                     "customPublicSubnetName": "host", "customPrivateSubnetName": "container"},
                      "workspaceUrl": s.WS_HOST}}
 

@@ -37,7 +37,7 @@ def test_live_scan_equals_offline_evaluation(emulator: EmulatorServer, example_b
     live = run_scan(CollectConfig.for_emulator(emulator.url), example_baseline).result
     states, _ = parse_estate(f.sample_estate()).workspace_states()
     offline = evaluate_states(states, example_baseline)
-    assert live.workspaces_scanned == 8
+    assert live.workspaces_scanned == 9
     live_ids, offline_ids = by_id(live.findings), by_id(offline.findings)
     # The only difference: the live API answers 404 for dev-shared where the snapshot has no entry.
     assert live_ids == offline_ids
@@ -49,9 +49,9 @@ def test_discovery_pages_through_next_link(emulator: EmulatorServer, example_bas
     emulator.reset_requests()
     with EstateCollector(CollectConfig.for_emulator(emulator.url), example_baseline) as c:
         docs, result = c.discover()
-    assert len(docs) == 8 and not result.errors and len(result.subscriptions) == 2
+    assert len(docs) == 9 and not result.errors and len(result.subscriptions) == 2
     counts = emulator.request_counts()["by_endpoint"]
-    assert counts["GET arm:workspaces.list"] == 2 + 1  # 5 + 3 workspaces at page size 3: 2 pages + 1 page
+    assert counts["GET arm:workspaces.list"] == 2 + 1  # 6 + 3 workspaces at page size 3: 2 pages + 1 page
 
 
 def test_property_only_baseline_makes_one_list_call_per_page_and_nothing_else(emulator: EmulatorServer) -> None:
@@ -61,7 +61,8 @@ def test_property_only_baseline_makes_one_list_call_per_page_and_nothing_else(em
     out = run_scan(CollectConfig.for_emulator(emulator.url), b, subscriptions=[f.SUB_PROD, f.SUB_DEV])
     counts = emulator.request_counts()["by_endpoint"]
     assert counts == {"GET arm:workspaces.list": 3}, counts
-    assert {fd.workspace_name for fd in out.result.findings} == {"dbw-legacy", "dev-sandbox", "dev-shared"}
+    assert {fd.workspace_name for fd in out.result.findings} == {"dbw-legacy", "dbw-bi-prod", "dev-sandbox",
+                                                                 "dev-shared"}
 
 
 def test_shared_vnet_and_nsg_are_read_once() -> None:
@@ -81,7 +82,7 @@ def test_429_burst_with_retry_after_is_honoured(emulator: EmulatorServer, exampl
     t0 = time.monotonic()
     out = run_scan(fast_config(emulator), example_baseline)
     assert time.monotonic() - t0 >= 1.0
-    assert out.result.workspaces_scanned == 8
+    assert out.result.workspaces_scanned == 9
     assert not [e for e in out.result.errors if e["stage"] == "discovery"]
 
 
@@ -137,7 +138,7 @@ def test_workspace_deleted_between_listing_and_reading(emulator: EmulatorServer,
         assert r.status_code in (200, 204)
         c.collect(docs, result)
     assert result.deleted == [gone]
-    assert len(result.states) == 7 and not result.errors
+    assert len(result.states) == 8 and not result.errors
     with EstateCollector(CollectConfig.for_emulator(emulator.url), example_baseline) as c:
         assert c.collect_by_id(gone) is None
 
@@ -183,5 +184,69 @@ def test_cli_scan_json_against_emulator(emulator: EmulatorServer, capsys: pytest
     code = main(["scan", "--emulator", emulator.url, "--baseline", str(ROOT / "baseline.example.yaml"),
                  "--no-store", "--no-notify", "--format", "json"])
     doc = json.loads(capsys.readouterr().out)
-    assert code == 3 and doc["workspaces_scanned"] == 8
+    assert code == 3 and doc["workspaces_scanned"] == 9
     assert all(fd["source"] == "cli" for fd in doc["findings"])
+
+
+def _baseline_with_conf(tmp_path: Path, conf: dict[str, str]) -> Path:
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "baseline.example.yaml").read_text())
+    doc["defaults"]["workspace_conf"] = conf
+    path = tmp_path / "baseline.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_unsupported_workspace_conf_key_is_dropped_and_the_rest_evaluated(emulator: EmulatorServer,
+                                                                           tmp_path: Path) -> None:
+    """The emulator answers like Databricks (400 INVALID_PARAMETER_VALUE "Invalid keys: [...]"); the collector
+    drops the named key, retries once through databricks-sdk, and the other keys are still evaluated."""
+    from core.baseline import load_baseline
+
+    b = load_baseline(_baseline_with_conf(tmp_path, {"enableVerboseAuditLogs": "true", "enableDbfsFileBrowser": "false",
+                                                     "enableVerboseAuditLog": "true"}))   # a typo
+    emulator.reset_requests()
+    out = run_scan(fast_config(emulator), b, workspace_ids=[ws_id("dbw-bi-prod")])
+    counts = emulator.request_counts()["by_endpoint"]
+    assert counts["GET ws:workspace-conf"] == 2  # the rejected read and the retry without the typo
+    got = {(fd.rule_id, fd.subject): fd for fd in out.result.findings}
+    assert ("DBX-CONF-002", "enableVerboseAuditLog") in got
+    assert ("DBX-CONF-001", "enableDbfsFileBrowser") in got     # "true" on dbw-bi-prod: still evaluated
+    assert ("DBX-IPACL-001", None) in got and ("DBX-TOKEN-001", None) in got
+    assert not [fd for fd in out.result.findings if fd.rule_id == "DBX-EVAL-002"] and not out.result.errors
+
+
+def test_serverless_and_private_only_are_not_applicable_live(emulator: EmulatorServer,
+                                                            example_baseline: Baseline) -> None:
+    """The spec-shaped Serverless workspace (WorkspaceCreateServerless.json) is read through azure-mgmt like any
+    other; its classic-compute rules and (private only) IP access lists are listed, not findings."""
+    emulator.reset_requests()
+    out = run_scan(fast_config(emulator), example_baseline, workspace_ids=[ws_id("dbw-serverless-prod")])
+    assert {fd.rule_id for fd in out.result.findings} == {"DBX-WS-008"}  # no ESC on it in the sample
+    na = {(n["rule_id"], n["subject"]) for n in out.result.not_applicable}
+    assert {("DBX-WS-002", None), ("DBX-NET-005", None), ("DBX-WS-006", "managed_disk"), ("DBX-IPACL-001", None)} <= na
+    counts = emulator.request_counts()["by_endpoint"]
+    assert "GET ws:ip-access-lists" not in counts  # nothing is read for rules that cannot apply
+
+
+def test_cli_scan_lists_not_applicable_and_unsupported_keys(emulator: EmulatorServer, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    baseline = _baseline_with_conf(tmp_path, {"enableVerboseAuditLogs": "true", "enableByocUi": "true"})
+    code = main(["scan", "--emulator", emulator.url, "--baseline", str(baseline), "--no-store", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 3  # dev-shared's workspace API is not in the sample (404), as before
+    serverless = ws_id("dbw-serverless-prod")
+    mine = [n for n in doc["not_applicable"] if n["resource_id"] == serverless]
+    assert {n["rule_id"] for n in mine} >= {"DBX-WS-002", "DBX-WS-004", "DBX-WS-007", "DBX-NET-001", "DBX-NET-004",
+                                            "DBX-NET-005", "DBX-IPACL-003"}
+    assert all(set(n) == {"resource_id", "rule_id", "reason", "subject"} and n["reason"].startswith("not applicable")
+               for n in doc["not_applicable"])
+    assert not [fd for fd in doc["findings"] if fd["resource_id"] == serverless and fd["rule_id"] in
+                ("DBX-WS-002", "DBX-NET-001", "DBX-NET-005")]
+    conf2 = {fd["workspace_name"] for fd in doc["findings"] if fd["rule_id"] == "DBX-CONF-002"}
+    assert "dbw-bi-prod" in conf2 and "dbw-serverless-prod" in conf2
+    assert not [e for e in doc["errors"] if "Invalid keys" in e["message"]]
+    code = main(["scan", "--emulator", emulator.url, "--baseline", str(baseline), "--no-store"])
+    table = capsys.readouterr().out
+    assert "checks not applicable" in table and "dbw-serverless-prod: DBX-WS-002" in table

@@ -154,3 +154,33 @@ def test_foreign_finding_rejected(store: TableFindingsStore) -> None:
     with pytest.raises(ValueError, match="belongs to"):
         store.reconcile([make_finding(ws_id("other"))], resource_id=WS, evaluated_rules=ALL, now=T0,
                         source="sweep")
+
+
+def test_not_applicable_resolves_with_reason_in_history(store: TableFindingsStore) -> None:
+    """A Serverless workspace (computeMode cannot change) resolves its old classic-compute findings as
+    "not applicable", with the reason in history; findings of other rules that were not evaluated stay open."""
+    from core.rules.applicability import SERVERLESS_REASON
+    from core.rules.registry import NotApplicable
+
+    old = [make_finding(WS, "DBX-WS-002"), make_finding(WS, "DBX-NET-005", "allow-ssh", severity="critical"),
+           make_finding(WS, "DBX-WS-006", "managed_disk"), make_finding(WS, "DBX-WS-006", "managed_services"),
+           make_finding(WS, "DBX-IPACL-001")]
+    store.reconcile(old, resource_id=WS, evaluated_rules=ALL | {"DBX-WS-006"}, now=T0, source="sweep")
+    t1 = T0 + timedelta(hours=1)
+    na = [NotApplicable("DBX-WS-002", SERVERLESS_REASON), NotApplicable("DBX-NET-005", SERVERLESS_REASON),
+          NotApplicable("DBX-WS-006", SERVERLESS_REASON, "managed_disk")]
+    still = make_finding(WS, "DBX-WS-006", "managed_services", now=t1)
+    out = store.reconcile([still], resource_id=WS, evaluated_rules=frozenset({"DBX-WS-006"}), now=t1,
+                          source="sweep", not_applicable=na)
+    assert sorted((t.transition, t.finding.rule_id, t.finding.subject) for t in out) == [
+        ("resolved", "DBX-NET-005", "allow-ssh"), ("resolved", "DBX-WS-002", None),
+        ("resolved", "DBX-WS-006", "managed_disk")]
+    assert {t.reason for t in out} == {SERVERLESS_REASON}
+    assert out[0].message()["reason"] == SERVERLESS_REASON
+    _, hist = store.get(old[0].id)
+    assert [(h.transition, h.reason) for h in hist] == [("opened", None), ("resolved", SERVERLESS_REASON)]
+    # IPACL-001 was neither evaluated nor not-applicable: missing data never resolves
+    cur, _ = store.get(old[4].id)
+    assert cur.status == "open"
+    cur, _ = store.get(old[3].id)
+    assert cur.status == "open"

@@ -32,7 +32,7 @@ STRICT_BASELINE: dict[str, Any] = {
         "diagnostic_logs": ["accounts", "clusters", "jobs", "notebook", "workspace"],
         "network": {"vnet_injection": True, "min_subnet_prefix": 26, "egress": "nat_gateway_or_route_table"},
         "ip_access_lists": {"enforced": True, "allow": list(f.BASELINE_ALLOW), "block": list(f.BASELINE_BLOCK),
-                            "widest_allow_prefix": 16},
+                            "widest_allow_prefix": 16, "when_private": "check"},
         "workspace_conf": {"enableVerboseAuditLogs": "true", "enableDbfsFileBrowser": "false"},
         "tokens": {"max_lifetime_days": 90},
     },

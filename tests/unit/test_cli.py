@@ -38,8 +38,8 @@ def test_evaluate_json_document(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 3  # dev-shared has no workspace-API state in the sample snapshot
     assert doc["schema"] == "driftwatch.scan/v1"
     assert set(doc) == {"schema", "scan_id", "started_at", "finished_at", "baseline_sha256", "workspaces_scanned",
-                        "findings", "errors"}
-    assert doc["workspaces_scanned"] == 8
+                        "findings", "errors", "not_applicable"}
+    assert doc["workspaces_scanned"] == 9
     f0 = doc["findings"][0]
     for key in ("id", "rule_id", "title", "severity", "status", "resource_id", "subscription_id", "workspace_name",
                 "related_resource_id", "subject", "expected", "actual", "message", "remediation", "first_seen",
@@ -56,7 +56,7 @@ def test_evaluate_json_document(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_evaluate_table_and_csv(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run(capsys, "evaluate", "--state", SAMPLE, "--baseline", EXAMPLE)
-    assert "SEVERITY" in out and "DBX-NET-005" in out and "8 workspaces scanned" in out
+    assert "SEVERITY" in out and "DBX-NET-005" in out and "9 workspaces scanned" in out
     _, out, _ = run(capsys, "evaluate", "--state", SAMPLE, "--baseline", EXAMPLE, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows and rows[0]["rule_id"].startswith("DBX-") and "remediation" in rows[0]
@@ -136,7 +136,7 @@ def test_baseline_validate_and_rules(capsys: pytest.CaptureFixture[str], tmp_pat
     assert code == 2 and "defaults.ip_access_lists.allow[0]" in err and "300.1.1.1" in err
     code, out, _ = run(capsys, "rules", "--format", "json")
     rules = json.loads(out)["rules"]
-    assert len(rules) == 26 and rules[0]["id"] == "DBX-WS-001"
+    assert len(rules) == 27 and rules[0]["id"] == "DBX-WS-001"
     code, out, _ = run(capsys, "rules")
     assert "DBX-TOKEN-002" in out
 

@@ -125,7 +125,7 @@ def test_widest_prefix_boundary() -> None:
 
 
 def test_zero_slash_zero_is_always_a_finding_even_without_prefix_limit() -> None:
-    b = baseline(ip_access_lists={"allow": [*f.BASELINE_ALLOW, "0.0.0.0/0"]})
+    b = baseline(ip_access_lists={"allow": [*f.BASELINE_ALLOW, "0.0.0.0/0"], "when_private": "check"})
     found = findings_for(compliant_estate(api=f.api_state(allow=[*f.BASELINE_ALLOW, "0.0.0.0/0"])), b)
     assert [fd.subject for fd in found if fd.rule_id == "DBX-IPACL-003"] == ["0.0.0.0/0"]
 

@@ -25,6 +25,7 @@ SPEC_SHAPED_WORKSPACE: dict[str, Any] = {
           "workspaces/myWorkspace",
     "location": "East US 2",
     "properties": {
+        "computeMode": "Hybrid",
         "managedResourceGroupId": "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/myManagedRG",
         "parameters": {
             "customPrivateSubnetName": {"type": "String", "value": "PrivateBob"},
@@ -143,7 +144,7 @@ def test_sample_estate_is_fresh_and_parses() -> None:
     assert on_disk == json.loads(json.dumps(f.sample_estate())), "run: python -m samples.factory > samples/estate.json"
     estate = load_estate(ROOT / "samples" / "estate.json")
     st, errors = estate.workspace_states()
-    assert len(st) == 8 and not errors
+    assert len(st) == 9 and not errors
     assert {s.subscription_id for s in st} == {f.SUB_PROD, f.SUB_DEV}
 
 
