@@ -20,6 +20,7 @@ lint: bootstrap
 
 docs: bootstrap
 	$(PY) -m core.docs_gen > docs/rules.md
+	$(PY) -m core.docs_gen --openapi > docs/openapi.json
 
 bench: bootstrap
 	@bash scripts/bench.sh

@@ -309,12 +309,23 @@ def record_evaluation(rt: Runtime, state: Any, source: Source, now: datetime) ->
     return store_evaluation(rt, state, evaluate_workspace(state, rt.baseline, now=now, source=source), source, now)
 
 
+def checked_rules(ev: Any) -> frozenset[str]:
+    """Rules the evaluation actually checked (observed, applicable, enabled): the workspace's coverage,
+    which tells a passing control from one that was not evaluated (core/frameworks)."""
+    from core.rules import RULES
+
+    eff = ev.effective
+    return frozenset(i for i in ev.evaluated_rules
+                     if i in RULES and i not in eff.disabled and RULES[i].applies(eff.settings))
+
+
 def store_evaluation(rt: Runtime, state: Any, ev: Any, source: Source, now: datetime) -> list[Any]:
     """Reconcile an evaluation (new/gone/back/unchanged) and record the workspace's network topology."""
     from core.events.topology import Topology
 
     transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
-                                       evaluated_rules=ev.evaluated_rules, now=now, source=source)
+                                       evaluated_rules=ev.evaluated_rules, now=now, source=source,
+                                       checked_rules=checked_rules(ev), baseline_sha256=ev.effective.sha256)
     if state.arm is not None:
         rt.topology().save_workspace(state.resource_id, Topology.resources_of(state))
     return list(transitions)

@@ -58,10 +58,12 @@ class Finding(BaseModel):
     source: Source
     baseline_sha256: str
     exemption: dict[str, Any] | None = None
+    controls: list[dict[str, str]] | None = None
+    """Optional (4.2): the framework controls the rule evidences (core/frameworks), added on output."""
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The wire form (4.2): `schema` first, ISO-8601 times."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The wire form (4.2): `schema` first, ISO-8601 times; `controls` only when set."""
+        return self.model_dump(mode="json", by_alias=True, exclude={"controls"} if self.controls is None else None)
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> Finding:

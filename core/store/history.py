@@ -1,0 +1,231 @@
+"""Reading `findinghistory`: posture as of an instant, what changed in a period, rule coverage.
+
+Layout (ARCHITECTURE 4.6, `findinghistory` append-only). Each transition is written twice:
+- per finding: PartitionKey = finding id, RowKey = `{at}-{seq:06d}-{transition}` (the original
+  layout; `GET /api/findings/{id}` reads one partition);
+- per workspace, the time index: PartitionKey = `ws-{resource_key}`, RowKey =
+  `{at}-{finding id}-{seq:06d}-{transition}`. A workspace's history is one partition in time
+  order, so "as of T" is the key range `RowKey < T~` and "since S until U" is `S <= RowKey < U~`.
+  Coverage (which rules a scan actually checked) is kept in the same partition: a row
+  `{at}-~coverage` each time it changes, and the current one at RowKey `coverage`.
+Estate-wide reads (no workspace filter) necessarily read every workspace partition up to T.
+Rows written before the index existed have only the per-finding row: single-finding reads still see
+them; `backfill_workspace_index` (CLI `driftwatch findings migrate-history`) adds their index rows once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from core.findings.model import Finding
+from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, storage_call
+from core.store.keys import get_json, put_json, resource_key, utc
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient
+
+    from core.store.findings import Transition
+
+INDEX_PREFIX = "ws-"
+INDEX_END = "ws."
+"""`.` sorts right after `-`: PartitionKey ge 'ws-' and lt 'ws.' is exactly the index partitions."""
+CURRENT_COVERAGE = "coverage"
+TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
+TIME_KEYS_END = ":"
+"""Time RowKeys start with a digit; ':' sorts after '9' and before letters (the `coverage` row)."""
+
+
+def index_partition(resource_id: str) -> str:
+    return INDEX_PREFIX + resource_key(resource_id)
+
+
+def time_key(dt: datetime) -> str:
+    return f"{utc(dt):{TIME_FORMAT}}"
+
+
+def workspace_index_entity(finding_row: Mapping[str, Any], finding: Finding, seq: int) -> dict[str, Any]:
+    """The time-index copy of a per-finding history entity."""
+    e = {k: v for k, v in finding_row.items() if k not in ("PartitionKey", "RowKey")}
+    e.update({
+        "PartitionKey": index_partition(finding.resource_id),
+        "RowKey": f"{time_key(finding_row['at'])}-{finding.id}-{seq:06d}-{finding_row['transition']}",
+        "kind": "transition",
+        "finding_id": finding.id,
+        "rule_id": finding.rule_id,
+        "severity": finding.severity,
+        "subscription_id": finding.subscription_id.lower(),
+    })
+    return e
+
+
+def record_coverage(store: Any, resource_id: str, checked_rules: Iterable[str], now: datetime,
+                    baseline_sha256: str | None) -> bool:
+    """Record which rules were checked on the workspace; writes only when that set changed."""
+    from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+    from azure.data.tables import UpdateMode
+
+    table: TableClient = store.history_table
+    pk = index_partition(resource_id)
+    rules = sorted(set(checked_rules))
+    with storage_call("get", HISTORY_TABLE):
+        try:
+            current = table.get_entity(pk, CURRENT_COVERAGE)
+        except ResourceNotFoundError:
+            current = None
+    if current is not None:
+        same = json.loads(current.get("rules") or "[]") == rules and current.get("baseline_sha256") == baseline_sha256
+        at = current.get("at")
+        if same or (isinstance(at, datetime) and utc(at) > now):
+            return False  # unchanged, or an older evaluation arriving late
+    entity: dict[str, Any] = {"PartitionKey": pk, "RowKey": f"{time_key(now)}-~coverage", "kind": "coverage",
+                              "at": now, "resource_id": resource_id.lower(), "rules": json.dumps(rules),
+                              "baseline_sha256": baseline_sha256 or ""}
+    with storage_call("append", HISTORY_TABLE):
+        with contextlib.suppress(ResourceExistsError):
+            table.create_entity(entity)
+        table.upsert_entity({**entity, "RowKey": CURRENT_COVERAGE}, mode=UpdateMode.REPLACE)
+    return True
+
+
+def _coverage_of(e: Mapping[str, Any]) -> dict[str, Any]:
+    return {"resource_id": e["resource_id"], "at": utc(e["at"]), "rules": json.loads(e.get("rules") or "[]"),
+            "baseline_sha256": e.get("baseline_sha256") or None}
+
+
+class HistoryQueries:
+    """History reads of `TableFindingsStore` (mixed in; uses its `history_table` and `findings_table`)."""
+
+    history_table: TableClient
+    findings_table: TableClient
+
+    # ------------------------------------------------------------ raw index rows
+
+    def workspace_ids(self, workspace: str | None) -> list[str] | None:
+        """Workspace ARM ids a `workspace` filter names (an ARM id, or a name looked up in `findings`)."""
+        if workspace is None:
+            return None
+        ws = workspace.strip()
+        if "/" in ws:
+            return [ws.lower()]
+        with storage_call("query", FINDINGS_TABLE):
+            found = {str(e["resource_id"]) for e in self.findings_table.query_entities(
+                "workspace_name_lc eq @n", parameters={"n": ws.lower()}, select=["resource_id"])}
+        return sorted(found)
+
+    def _index_rows(self, *, resource_ids: list[str] | None, since: datetime | None, until: datetime | None,
+                    subscription: str | None = None) -> Iterator[Any]:
+        lo = time_key(since) if since is not None else "0"
+        hi = time_key(until) + "~" if until is not None else TIME_KEYS_END
+        params: dict[str, Any] = {"lo": lo, "hi": hi}
+        extra = ""
+        if subscription is not None:
+            extra = " and subscription_id eq @sub"
+            params["sub"] = subscription.strip().lower()
+        with storage_call("query", HISTORY_TABLE):
+            if resource_ids is not None:
+                for rid in resource_ids:
+                    yield from self.history_table.query_entities(
+                        "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi" + extra,
+                        parameters={**params, "pk": index_partition(rid)}, results_per_page=1000)
+            else:
+                yield from self.history_table.query_entities(
+                    "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey ge @lo and RowKey lt @hi" + extra,
+                    parameters={**params, "p0": INDEX_PREFIX, "p1": INDEX_END}, results_per_page=1000)
+
+    # ------------------------------------------------------------ reconstructions
+
+    def findings_as_of(self, as_of: datetime, *, workspace: str | None = None,
+                       subscription: str | None = None) -> list[Finding]:
+        """Every finding as it stood at `as_of`: the snapshot of its last transition at or before it.
+
+        `last_seen` in these snapshots is the time of that transition (history records changes,
+        not every observation). Findings first seen after `as_of` do not appear.
+        """
+        from core.store.findings import Transition
+
+        latest: dict[str, tuple[str, Any]] = {}
+        for e in self._index_rows(resource_ids=self.workspace_ids(workspace), since=None, until=as_of,
+                                  subscription=subscription):
+            if e.get("kind") != "transition":
+                continue
+            fid = e["finding_id"]
+            if fid not in latest or e["RowKey"] > latest[fid][0]:
+                latest[fid] = (e["RowKey"], e)
+        out = [Transition.from_message(get_json(e, "message")).finding for _, e in latest.values()]
+        return sorted(out, key=lambda f: (f.resource_id.lower(), f.rule_id, f.subject or "", f.id))
+
+    def changes(self, since: datetime | None, until: datetime | None, *, workspace: str | None = None,
+                subscription: str | None = None) -> list[Transition]:
+        """Transitions with `since <= at <= until`, oldest first."""
+        from core.store.findings import Transition
+
+        rows = [e for e in self._index_rows(resource_ids=self.workspace_ids(workspace), since=since, until=until,
+                                            subscription=subscription) if e.get("kind") == "transition"]
+        rows.sort(key=lambda e: (e["RowKey"], e["PartitionKey"]))
+        return [Transition.from_message(get_json(e, "message")) for e in rows]
+
+    def finding_history(self, finding_id: str, *, until: datetime | None = None,
+                        since: datetime | None = None) -> list[Transition]:
+        """One finding's transitions (its own partition), optionally within [since, until]."""
+        from core.store.findings import Transition
+
+        lo = time_key(since) if since is not None else "0"
+        hi = time_key(until) + "~" if until is not None else TIME_KEYS_END
+        with storage_call("query", HISTORY_TABLE):
+            rows = list(self.history_table.query_entities(
+                "PartitionKey eq @id and RowKey ge @lo and RowKey lt @hi",
+                parameters={"id": finding_id, "lo": lo, "hi": hi}))
+        return [Transition.from_message(get_json(e, "message")) for e in sorted(rows, key=lambda e: e["RowKey"])]
+
+    def coverage(self, as_of: datetime | None = None, *,
+                 workspace_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """workspace id (lower case) -> the rules last recorded as checked there (at `as_of`, or now)."""
+        out: dict[str, dict[str, Any]] = {}
+        if as_of is None:
+            with storage_call("query", HISTORY_TABLE):
+                if workspace_ids is not None:
+                    rows: Iterable[Any] = [e for rid in workspace_ids for e in self.history_table.query_entities(
+                        "PartitionKey eq @pk and RowKey eq @rk",
+                        parameters={"pk": index_partition(rid), "rk": CURRENT_COVERAGE})]
+                else:
+                    rows = list(self.history_table.query_entities(
+                        "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey eq @rk",
+                        parameters={"p0": INDEX_PREFIX, "p1": INDEX_END, "rk": CURRENT_COVERAGE}))
+            for e in rows:
+                out[e["resource_id"]] = _coverage_of(e)
+            return out
+        for e in self._index_rows(resource_ids=workspace_ids, since=None, until=as_of):
+            if e.get("kind") == "coverage":
+                cur = out.get(e["resource_id"])
+                if cur is None or utc(e["at"]) >= cur["at"]:
+                    out[e["resource_id"]] = _coverage_of(e)
+        return out
+
+    # ------------------------------------------------------------ migration
+
+    def backfill_workspace_index(self) -> int:
+        """Add the time-index row of every per-finding history row that lacks one (idempotent)."""
+        from azure.core.exceptions import ResourceExistsError
+
+        from core.store.findings import Transition
+
+        created = 0
+        with storage_call("query", HISTORY_TABLE):
+            legacy = [e for e in self.history_table.list_entities() if not str(e["PartitionKey"]).startswith("ws-")]
+        for e in legacy:
+            t = Transition.from_message(get_json(e, "message"))
+            try:
+                seq = int(str(e["RowKey"]).split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            row = {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "transition": t.transition,
+                   "at": utc(t.at), "resource_id": t.finding.resource_id.lower(), "status": t.finding.status}
+            put_json(row, "message", t.message())
+            with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
+                self.history_table.create_entity(workspace_index_entity(row, t.finding, seq))
+                created += 1
+        return created
