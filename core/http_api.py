@@ -8,10 +8,11 @@ served at `GET /api/openapi.json` and written to docs/openapi.json cannot drift 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from core.findings.model import Finding
 
@@ -21,7 +22,49 @@ SUMMARY_SCHEMA = "driftwatch.findings-summary/v1"
 RULE_PATTERN = r"^DBX-[A-Z]+-\d{3}$"
 FINDING_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 FrameworkName = Literal["cis", "mcsb", "sat"]
-CONTROL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,31}$"
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _api_time(value: Any) -> Any:
+    """RFC 3339 date-time (with an offset) or a plain date (midnight UTC), exactly as the schema says.
+
+    Numbers, offset-less times and other ISO-8601 spellings pydantic would accept are refused so the
+    API accepts what its OpenAPI document describes and nothing else. A leap second (:60) is read as :59.
+    """
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time (e.g. 2026-09-30T23:59:59Z) or a date (2026-09-30)")
+    text = value.strip()
+    if _DATE.match(text):
+        text += "T00:00:00Z"
+    elif not _DATE_TIME.match(text):
+        raise ValueError("must be an RFC 3339 date-time with an offset (e.g. 2026-09-30T23:59:59Z) or a date")
+    text = text[:17] + ("59" if text[17:19] == "60" else text[17:19]) + text[19:]
+    try:
+        return datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
+    except ValueError:
+        raise ValueError("is not a valid date/time") from None
+
+
+ApiTime = Annotated[datetime, BeforeValidator(_api_time), WithJsonSchema(
+    {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]})]
+
+
+def _known_controls() -> list[str]:
+    from core.frameworks import load_frameworks
+
+    return sorted({c for fw in load_frameworks().frameworks.values() for c in fw.controls})
+
+
+def _check_control(value: str) -> str:
+    if value not in _known_controls():
+        raise ValueError("is not a control id of any framework driftwatch maps (see `driftwatch rules --framework`)")
+    return value
+
+
+ControlId = Annotated[str, AfterValidator(_check_control), WithJsonSchema({"type": "string", "enum": _known_controls()})]
 
 
 def _utc(v: datetime | None) -> datetime | None:
@@ -38,33 +81,22 @@ class _TimeWindow(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    as_of: datetime | None = Field(default=None, description="ISO-8601 instant: the state as it was then, "
-                                                             "reconstructed from findinghistory")
-    since: datetime | None = Field(default=None, description="ISO-8601: only what changed at or after this time")
-    until: datetime | None = Field(default=None, description="ISO-8601: only what changed at or before this time")
+    as_of: ApiTime | None = Field(default=None, description="the state as it was at this instant, "
+                                                            "reconstructed from findinghistory")
+    since: ApiTime | None = Field(default=None, description="only what changed at or after this time")
+    until: ApiTime | None = Field(default=None, description="only what changed at or before this time "
+                                                            "(until before since = an empty period)")
 
     @field_validator("as_of", "since", "until")
     @classmethod
     def _to_utc(cls, v: datetime | None) -> datetime | None:
         return _utc(v)
 
-    @model_validator(mode="after")
-    def _ordered(self) -> _TimeWindow:
-        if self.since is not None and self.until is not None and self.since > self.until:
-            raise ValueError("until: must not be before since")
-        return self
-
 
 class _ControlFilter(BaseModel):
     framework: FrameworkName | None = Field(default=None, description="only rules mapped to this framework")
-    control: str | None = Field(default=None, pattern=CONTROL_PATTERN,
-                                description="only rules mapped to this control (needs framework)")
-
-    @model_validator(mode="after")
-    def _control_needs_framework(self) -> _ControlFilter:
-        if self.control is not None and self.framework is None:
-            raise ValueError("control: needs framework")
-        return self
+    control: ControlId | None = Field(default=None, description="only rules mapped to this control id (in the "
+                                                                "given framework, or in any framework)")
 
 
 class FindingsQuery(_TimeWindow, _ControlFilter):
@@ -103,9 +135,9 @@ class ReportQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    as_of: datetime | None = Field(default=None, description="ISO-8601: posture at this instant (default now)")
-    since: datetime | None = Field(default=None, description="ISO-8601: start of the period whose transitions "
-                                                             "are listed (default: none listed)")
+    as_of: ApiTime | None = Field(default=None, description="posture at this instant (default now)")
+    since: ApiTime | None = Field(default=None, description="start of the period whose transitions are listed "
+                                                            "(default: none listed)")
     framework: FrameworkName = "cis"
     subscription: str | None = Field(default=None, min_length=1, max_length=4096,
                                      description="comma-separated subscription ids (default: all)")
@@ -115,12 +147,6 @@ class ReportQuery(BaseModel):
     @classmethod
     def _to_utc(cls, v: datetime | None) -> datetime | None:
         return _utc(v)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ReportQuery:
-        if self.since is not None and self.as_of is not None and self.since > self.as_of:
-            raise ValueError("since: must not be after as_of")
-        return self
 
     def subscriptions(self) -> list[str] | None:
         if self.subscription is None:

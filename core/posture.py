@@ -29,16 +29,15 @@ def finding_out(f: Finding) -> dict[str, Any]:
 
 
 def rule_filter(framework: str | None, control: str | None) -> frozenset[str] | None:
-    """Rule ids a framework/control filter selects; None = no filter."""
-    from core.store import InvalidQuery
-
-    if framework is None:
+    """Rule ids a framework/control filter selects; None = no filter. A control without a framework
+    matches that id in any framework (an id mapped to no rule selects nothing)."""
+    if framework is None and control is None:
         return None
-    rules = rules_for(framework, control)
-    if control is not None and not rules:
-        raise InvalidQuery("control", f"control: {control!r} is not a {framework} control driftwatch maps "
-                                      f"(see `driftwatch rules --framework {framework}`)")
-    return rules
+    if framework is not None:
+        return rules_for(framework, control)
+    from core.frameworks import FRAMEWORK_NAMES
+
+    return frozenset().union(*(rules_for(fw, control) for fw in FRAMEWORK_NAMES))
 
 
 def _historic(q: FindingsQuery | SummaryQuery) -> bool:

@@ -225,7 +225,7 @@ class FunctionsHttpServer:
                     if m is None:
                         continue
                     if self.command not in methods:
-                        return self._send(405)
+                        return self._send(405, headers={"Allow": ", ".join(methods)})
                     params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
                     if level != "ANONYMOUS":
                         given = self.headers.get("x-functions-key") or params.get("code")
@@ -244,7 +244,10 @@ class FunctionsHttpServer:
                     return self._send(resp.status_code, resp.get_body(), headers)
                 return self._send(404)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch  # noqa: N815
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("do_"):  # every method (TRACE, QUERY, ...) is routed: 405 or 404, never 501
+                    return self._dispatch
+                raise AttributeError(name)
 
         return Handler
 
