@@ -78,6 +78,12 @@ param enableVnetIntegration bool = false
 @description('Resource id of a subnet delegated to Microsoft.App/environments (with a Microsoft.KeyVault service endpoint). Required when enableVnetIntegration is true.')
 param vnetSubnetId string = ''
 
+@description('Object id of the Entra ID group of human auditors. When set, App Service authentication (Easy Auth v2) with Entra ID is turned on: every route except /api/health (and the Event Grid webhook, which keeps its system key) needs a signed-in member of this group. Empty = off (function keys only).')
+param auditorsGroupObjectId string = ''
+
+@description('Application (client) id of the Entra app registration auditors sign in to (see docs/deploy.md). Required when auditorsGroupObjectId is set.')
+param auditorsAppClientId string = ''
+
 param tags object = {
   application: 'driftwatch'
 }
@@ -187,6 +193,8 @@ module app 'modules/functionapp.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     enableVnetIntegration: enableVnetIntegration
     vnetSubnetId: vnetSubnetId
+    auditorsGroupObjectId: auditorsGroupObjectId
+    auditorsAppClientId: auditorsAppClientId
     tags: tags
   }
   // The host starts with identity-based storage and a Key Vault reference: grant the roles first.
@@ -223,6 +231,7 @@ output resourceGroupName string = group.name
 output functionAppName string = app.outputs.functionAppName
 output defaultHostName string = app.outputs.defaultHostName
 output apiBaseUrl string = 'https://${app.outputs.defaultHostName}/api'
+output auditorSignInUrl string = empty(auditorsGroupObjectId) ? '' : 'https://${app.outputs.defaultHostName}/.auth/login/aad?post_login_redirect_uri=/api/report'
 output identityPrincipalId string = identity.outputs.appPrincipalId
 output identityClientId string = identity.outputs.appClientId
 output storageAccountName string = storage.outputs.storageAccountName
