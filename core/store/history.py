@@ -140,22 +140,63 @@ class HistoryQueries:
 
     def findings_as_of(self, as_of: datetime, *, workspace: str | None = None,
                        subscription: str | None = None) -> list[Finding]:
-        """Every finding as it stood at `as_of`: the snapshot of its last transition at or before it.
+        """Every finding as it stood at `as_of`.
 
-        `last_seen` in these snapshots is the time of that transition (history records changes,
-        not every observation). Findings first seen after `as_of` do not appear.
+        A finding whose last transition is at or before `as_of` stood then as it stands now (its
+        current row; `last_seen` capped at `as_of`). Only findings that changed after `as_of` are
+        rebuilt from history: the snapshot of their last transition at or before it, read from their
+        workspaces' index partitions (in parallel), or from their own partition for history written
+        before the index existed. Findings first seen after `as_of` do not appear.
         """
-        from core.store.findings import Transition
+        from concurrent.futures import ThreadPoolExecutor
 
-        latest: dict[str, tuple[str, Any]] = {}
-        for e in self._index_rows(resource_ids=self.workspace_ids(workspace), since=None, until=as_of,
-                                  subscription=subscription):
-            if e.get("kind") != "transition":
-                continue
-            fid = e["finding_id"]
-            if fid not in latest or e["RowKey"] > latest[fid][0]:
-                latest[fid] = (e["RowKey"], e)
-        out = [Transition.from_message(get_json(e, "message")).finding for _, e in latest.values()]
+        as_of = utc(as_of)
+        ws_ids = self.workspace_ids(workspace)
+        clauses, params = [], {}
+        if subscription is not None:
+            clauses.append("subscription_id eq @sub")
+            params["sub"] = subscription.strip().lower()
+        out: list[Finding] = []
+        pending: dict[str, set[str]] = {}
+        with storage_call("query", FINDINGS_TABLE):
+            if ws_ids is not None:
+                entities: Iterable[Any] = [e for rid in ws_ids for e in self.findings_table.query_entities(
+                    " and ".join(["PartitionKey eq @pk", *clauses]), parameters={**params, "pk": resource_key(rid)})]
+            elif clauses:
+                entities = self.findings_table.query_entities(" and ".join(clauses), parameters=params)
+            else:
+                entities = self.findings_table.list_entities()
+            for e in entities:
+                f = Finding.from_json_dict(get_json(e, "finding"))
+                if utc(f.first_seen) > as_of:
+                    continue
+                changed_at = e.get("last_transition_at")
+                if not isinstance(changed_at, datetime) or utc(changed_at) <= as_of:
+                    if utc(f.last_seen) > as_of:
+                        f = f.model_copy(update={"last_seen": as_of})
+                    out.append(f)
+                else:
+                    pending.setdefault(f.resource_id.lower(), set()).add(f.id)
+
+        def rebuild(rid: str) -> list[Finding]:
+            from core.store.findings import Transition
+
+            wanted = pending[rid]
+            latest: dict[str, tuple[str, Any]] = {}
+            for e in self._index_rows(resource_ids=[rid], since=None, until=as_of):
+                fid = e.get("finding_id")
+                if e.get("kind") == "transition" and fid in wanted and (fid not in latest or e["RowKey"] > latest[fid][0]):
+                    latest[fid] = (e["RowKey"], e)
+            found = [Transition.from_message(get_json(e, "message")).finding for _, e in latest.values()]
+            for fid in wanted - set(latest):  # history from before the index: the finding's own partition
+                hist = self.finding_history(fid, until=as_of)
+                if hist:
+                    found.append(hist[-1].finding)
+            return found
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for found in pool.map(rebuild, sorted(pending)):
+                out.extend(found)
         return sorted(out, key=lambda f: (f.resource_id.lower(), f.rule_id, f.subject or "", f.id))
 
     def changes(self, since: datetime | None, until: datetime | None, *, workspace: str | None = None,

@@ -102,17 +102,20 @@ def test_coverage_is_recorded_when_it_changes(store: TableFindingsStore) -> None
     assert B.lower() not in store.coverage(T0)
 
 
-def test_history_written_before_the_index_is_migrated(store: TableFindingsStore) -> None:
-    """Rows of the original layout only (no index row) are read by single-finding reads at once and by
-    workspace/estate reads after `backfill_workspace_index` (idempotent)."""
+def test_history_written_before_the_index_is_still_read_and_can_be_migrated(store: TableFindingsStore) -> None:
+    """Rows of the original layout only (no index row): as-of reads fall back to each changed finding's
+    own partition, so nothing is lost; `backfill_workspace_index` (idempotent) adds the index rows."""
     _timeline(store)
+    expected = {t: _state(store.findings_as_of(t)) for t in (T0, T0 + H, T0 + 2 * H, T0 + 3 * H)}
     index_rows = [r for r in store.history_table.list_entities() if str(r["PartitionKey"]).startswith("ws-")
                   and r.get("kind") == "transition"]
     for r in index_rows:
         store.history_table.delete_entity(r["PartitionKey"], r["RowKey"])
-    assert store.findings_as_of(T0 + 3 * H) == []
+    assert {t: _state(store.findings_as_of(t)) for t in expected} == expected
+    assert store.changes(T0, None) == []  # period queries need the index: that is what the migration is for
     fid = make_finding(A, "DBX-WS-001").id
     assert [t.transition for t in store.finding_history(fid)] == ["opened", "resolved", "reopened"]
     assert store.backfill_workspace_index() == 6
     assert store.backfill_workspace_index() == 0
-    assert _state(store.findings_as_of(T0 + 2 * H))[("ws-a", "DBX-WS-001")] == "resolved"
+    assert len(store.changes(T0, None)) == 6
+    assert {t: _state(store.findings_as_of(t)) for t in expected} == expected
