@@ -147,14 +147,14 @@ def build_report(store: TableFindingsStore, *, as_of: datetime | None = None, si
         findings = [f for sub in (subs or [None]) for f in store.findings_as_of(as_of, subscription=sub)]
         coverage = store.coverage(as_of)
     else:
-        findings = [f for sub in (subs or [None]) for f in store.export(subscription=sub)]
+        findings = [f for sub in (subs or [None]) for f, _ in store.current_findings(subscription=sub)]
         coverage = store.coverage(None)
     if subs is not None:
         coverage = {k: v for k, v in coverage.items() if _sub_of(k) in subs}
-    transitions = []
+    transitions: list[dict[str, Any]] = []
     if since is not None:
-        transitions = [t for sub in (subs or [None]) for t in store.changes(since, at, subscription=sub)]
-        transitions.sort(key=lambda t: (t.at, t.finding.id))
+        transitions = [t for sub in (subs or [None]) for t in store.change_rows(since, at, subscription=sub)]
+        transitions.sort(key=lambda t: (t["at"], t["finding_id"]))
 
     by_ws: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
@@ -220,10 +220,7 @@ def build_report(store: TableFindingsStore, *, as_of: datetime | None = None, si
         workspaces=ws_rows,
         open_findings=[with_controls(f.to_json_dict(), [framework_name]) for f in open_findings],
         exemptions=exemptions,
-        transitions=[TransitionRow(at=t.at, transition=t.transition, finding_id=t.finding.id,
-                                   rule_id=t.finding.rule_id, severity=t.finding.severity,
-                                   workspace_name=t.finding.workspace_name, subject=t.finding.subject)
-                     for t in transitions],
+        transitions=[TransitionRow(**t) for t in transitions],
         not_observed=not_observed,
     )
 

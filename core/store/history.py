@@ -58,6 +58,8 @@ def workspace_index_entity(finding_row: Mapping[str, Any], finding: Finding, seq
         "rule_id": finding.rule_id,
         "severity": finding.severity,
         "subscription_id": finding.subscription_id.lower(),
+        "workspace_name": finding.workspace_name,
+        "subject": finding.subject or "",
     })
     return e
 
@@ -116,6 +118,58 @@ class HistoryQueries:
                 "workspace_name_lc eq @n", parameters={"n": ws.lower()}, select=["resource_id"])}
         return sorted(found)
 
+    def current_findings(self, *, workspace_ids: list[str] | None = None,
+                         subscription: str | None = None) -> list[tuple[Finding, datetime | None]]:
+        """Every current finding row as (finding, time of its last transition), reading only those two
+        columns (the SDK's per-property decoding dominates a full read); an estate-wide read splits the
+        hashed partition keys into 16 ranges read in parallel."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        select = ["finding", "finding_parts", *[f"finding_z{i}" for i in range(30)], "last_transition_at"]
+        clauses, params = [], {}
+        if subscription is not None:
+            clauses.append("subscription_id eq @sub")
+            params["sub"] = subscription.strip().lower()
+
+        def read(flt: str, extra: dict[str, Any]) -> list[tuple[Finding, datetime | None]]:
+            with storage_call("query", FINDINGS_TABLE):
+                rows = list(self.findings_table.query_entities(flt, parameters={**params, **extra}, select=select,
+                                                               results_per_page=1000))
+            out = []
+            for e in rows:
+                at = e.get("last_transition_at")
+                out.append((Finding.from_json_dict(get_json(e, "finding")), utc(at) if isinstance(at, datetime) else None))
+            return out
+
+        if workspace_ids is not None:
+            return [x for rid in workspace_ids
+                    for x in read(" and ".join(["PartitionKey eq @pk", *clauses]), {"pk": resource_key(rid)})]
+        bounds = [f"{i:x}" for i in range(16)] + ["g"]  # resource_key() is lower-case hex
+        jobs = [(" and ".join(["PartitionKey ge @lo and PartitionKey lt @hi", *clauses]), {"lo": lo, "hi": hi})
+                for lo, hi in zip(bounds, bounds[1:], strict=False)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return [x for part in pool.map(lambda j: read(*j), jobs) for x in part]
+
+    def change_rows(self, since: datetime | None, until: datetime | None, *,
+                    subscription: str | None = None) -> list[dict[str, Any]]:
+        """Transitions in [since, until] as small dicts (no finding snapshot), oldest first: for reports."""
+        lo = time_key(since) if since is not None else "0"
+        hi = time_key(until) + "~" if until is not None else TIME_KEYS_END
+        flt = "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey ge @lo and RowKey lt @hi and kind eq @k"
+        params: dict[str, Any] = {"p0": INDEX_PREFIX, "p1": INDEX_END, "lo": lo, "hi": hi, "k": "transition"}
+        if subscription is not None:
+            flt += " and subscription_id eq @sub"
+            params["sub"] = subscription.strip().lower()
+        cols = ["PartitionKey", "RowKey", "at", "transition", "finding_id", "rule_id", "severity", "resource_id",
+                "workspace_name", "subject"]
+        with storage_call("query", HISTORY_TABLE):
+            rows = list(self.history_table.query_entities(flt, parameters=params, select=cols, results_per_page=1000))
+        rows.sort(key=lambda e: (e["RowKey"], e["PartitionKey"]))
+        return [{"at": utc(e["at"]), "transition": e["transition"], "finding_id": e["finding_id"],
+                 "rule_id": e["rule_id"], "severity": e["severity"],
+                 "workspace_name": e.get("workspace_name") or str(e["resource_id"]).rsplit("/", 1)[-1],
+                 "subject": e.get("subject") or None} for e in rows]
+
     def _index_rows(self, *, resource_ids: list[str] | None, since: datetime | None, until: datetime | None,
                     subscription: str | None = None) -> Iterator[Any]:
         lo = time_key(since) if since is not None else "0"
@@ -151,32 +205,18 @@ class HistoryQueries:
         from concurrent.futures import ThreadPoolExecutor
 
         as_of = utc(as_of)
-        ws_ids = self.workspace_ids(workspace)
-        clauses, params = [], {}
-        if subscription is not None:
-            clauses.append("subscription_id eq @sub")
-            params["sub"] = subscription.strip().lower()
         out: list[Finding] = []
         pending: dict[str, set[str]] = {}
-        with storage_call("query", FINDINGS_TABLE):
-            if ws_ids is not None:
-                entities: Iterable[Any] = [e for rid in ws_ids for e in self.findings_table.query_entities(
-                    " and ".join(["PartitionKey eq @pk", *clauses]), parameters={**params, "pk": resource_key(rid)})]
-            elif clauses:
-                entities = self.findings_table.query_entities(" and ".join(clauses), parameters=params)
+        for f, changed_at in self.current_findings(workspace_ids=self.workspace_ids(workspace),
+                                                   subscription=subscription):
+            if utc(f.first_seen) > as_of:
+                continue
+            if changed_at is None or changed_at <= as_of:
+                if utc(f.last_seen) > as_of:
+                    f = f.model_copy(update={"last_seen": as_of})
+                out.append(f)
             else:
-                entities = self.findings_table.list_entities()
-            for e in entities:
-                f = Finding.from_json_dict(get_json(e, "finding"))
-                if utc(f.first_seen) > as_of:
-                    continue
-                changed_at = e.get("last_transition_at")
-                if not isinstance(changed_at, datetime) or utc(changed_at) <= as_of:
-                    if utc(f.last_seen) > as_of:
-                        f = f.model_copy(update={"last_seen": as_of})
-                    out.append(f)
-                else:
-                    pending.setdefault(f.resource_id.lower(), set()).add(f.id)
+                pending.setdefault(f.resource_id.lower(), set()).add(f.id)
 
         def rebuild(rid: str) -> list[Finding]:
             from core.store.findings import Transition
