@@ -53,8 +53,9 @@ def fill_workspace(conn: StorageConnection, ws: int, transitions: int) -> int:
             status = {"opened": "open", "reopened": "open", "resolved": "resolved", "exempted": "exempted"}[kind]
             at = T0 + timedelta(days=k * 4, minutes=j)
             t = Transition(kind, at, finding(ws, j, status, at))  # type: ignore[arg-type]
-            row: dict[str, Any] = {"PartitionKey": t.finding.id, "RowKey": f"{utc(at):%Y%m%dT%H%M%S%fZ}-{k + 1:06d}-{kind}",
-                                   "transition": kind, "at": at, "resource_id": t.finding.resource_id.lower(),
+            key = f"{utc(at):%Y%m%dT%H%M%S%fZ}-{k + 1:06d}-{kind}"
+            row: dict[str, Any] = {"PartitionKey": t.finding.id, "RowKey": key, "transition": kind, "at": at,
+                                   "resource_id": t.finding.resource_id.lower(),
                                    "status": status}
             put_json(row, "message", t.message())
             per_finding.append(row)

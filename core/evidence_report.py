@@ -86,7 +86,7 @@ class EvidenceReport(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    schema_: Literal["driftwatch.evidence-report/v1"] = Field(default=REPORT_SCHEMA, alias="schema")
+    schema_: Literal["driftwatch.evidence-report/v1"] = Field(default="driftwatch.evidence-report/v1", alias="schema")
     generated_at: datetime
     as_of: datetime
     since: datetime | None
@@ -143,17 +143,18 @@ def build_report(store: TableFindingsStore, *, as_of: datetime | None = None, si
     fw = framework(framework_name)
     controls = control_rules(framework_name)
 
+    scopes: list[str | None] = list(subs) if subs else [None]
     if as_of is not None:
-        findings = [f for sub in (subs or [None]) for f in store.findings_as_of(as_of, subscription=sub)]
+        findings = [f for sub in scopes for f in store.findings_as_of(as_of, subscription=sub)]
         coverage = store.coverage(as_of)
     else:
-        findings = [f for sub in (subs or [None]) for f, _ in store.current_findings(subscription=sub)]
+        findings = [f for sub in scopes for f, _ in store.current_findings(subscription=sub)]
         coverage = store.coverage(None)
     if subs is not None:
         coverage = {k: v for k, v in coverage.items() if _sub_of(k) in subs}
     transitions: list[dict[str, Any]] = []
     if since is not None:
-        transitions = [t for sub in (subs or [None]) for t in store.change_rows(since, at, subscription=sub)]
+        transitions = [t for sub in scopes for t in store.change_rows(since, at, subscription=sub)]
         transitions.sort(key=lambda t: (t["at"], t["finding_id"]))
 
     by_ws: dict[str, list[Finding]] = defaultdict(list)
@@ -187,7 +188,8 @@ def build_report(store: TableFindingsStore, *, as_of: datetime | None = None, si
                                                       "since coverage is recorded): every control not evaluated"))
         for f in fs:
             if f.rule_id in EVAL_RULES and f.status == "open":
-                not_observed.append(NotObservedRow(resource_id=wid, name=names[wid], reason=f"{f.rule_id}: {f.message}"))
+                not_observed.append(NotObservedRow(resource_id=wid, name=names[wid],
+                                                   reason=f"{f.rule_id}: {f.message}"))
         if cov is not None:
             missing = sorted({r for rules in controls.values() for r in rules} - checked)
             if missing:

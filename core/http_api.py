@@ -64,7 +64,8 @@ def _check_control(value: str) -> str:
     return value
 
 
-ControlId = Annotated[str, AfterValidator(_check_control), WithJsonSchema({"type": "string", "enum": _known_controls()})]
+ControlId = Annotated[str, AfterValidator(_check_control),
+                      WithJsonSchema({"type": "string", "enum": _known_controls()})]
 
 
 def _utc(v: datetime | None) -> datetime | None:

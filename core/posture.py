@@ -172,7 +172,7 @@ def summary(store: TableFindingsStore, q: SummaryQuery) -> dict[str, Any]:
         for control, mapped in control_rules(q.framework).items():
             if q.control is not None and control != q.control:
                 continue
-            c = Counter(f.status for f in findings if f.rule_id in mapped)
+            c: Counter[str] = Counter(f.status for f in findings if f.rule_id in mapped)
             by_control[control] = {s: c[s] for s in STATUSES}
         out["by_control"] = by_control
     return out

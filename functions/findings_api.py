@@ -104,7 +104,7 @@ def _param_from_message(msg: str) -> str:
 
 def parse_findings_query(params: Any) -> FindingsQuery | func.HttpResponse:
     """Validate the query string of `GET /api/findings`."""
-    return parse_query(params, FindingsQuery)  # type: ignore[no-any-return]
+    return parse_query(params, FindingsQuery)
 
 
 @bp.function_name("findings_list")

@@ -184,7 +184,7 @@ class FunctionsHttpServer:
     def __init__(self, app: func.FunctionApp, *, function_key: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.function_key = function_key
         self.routes: list[tuple[re.Pattern[str], list[str], str, Any]] = []
-        for name, f in registered_functions(app).items():
+        for f in registered_functions(app).values():
             trigger = next((b for b in json.loads(f.get_function_json())["bindings"] if b["type"] == "httpTrigger"),
                            None)
             if trigger is not None:
@@ -204,7 +204,7 @@ class FunctionsHttpServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:

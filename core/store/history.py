@@ -16,6 +16,7 @@ them; `backfill_workspace_index` (CLI `driftwatch findings migrate-history`) add
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -101,8 +102,13 @@ def _coverage_of(e: Mapping[str, Any]) -> dict[str, Any]:
 class HistoryQueries:
     """History reads of `TableFindingsStore` (mixed in; uses its `history_table` and `findings_table`)."""
 
-    history_table: TableClient
-    findings_table: TableClient
+    @property
+    def history_table(self) -> TableClient:
+        raise NotImplementedError
+
+    @property
+    def findings_table(self) -> TableClient:
+        raise NotImplementedError
 
     # ------------------------------------------------------------ raw index rows
 
@@ -138,7 +144,8 @@ class HistoryQueries:
             out = []
             for e in rows:
                 at = e.get("last_transition_at")
-                out.append((Finding.from_json_dict(get_json(e, "finding")), utc(at) if isinstance(at, datetime) else None))
+                changed = utc(at) if isinstance(at, datetime) else None
+                out.append((Finding.from_json_dict(get_json(e, "finding")), changed))
             return out
 
         if workspace_ids is not None:
@@ -146,7 +153,7 @@ class HistoryQueries:
                     for x in read(" and ".join(["PartitionKey eq @pk", *clauses]), {"pk": resource_key(rid)})]
         bounds = [f"{i:x}" for i in range(16)] + ["g"]  # resource_key() is lower-case hex
         jobs = [(" and ".join(["PartitionKey ge @lo and PartitionKey lt @hi", *clauses]), {"lo": lo, "hi": hi})
-                for lo, hi in zip(bounds, bounds[1:], strict=False)]
+                for lo, hi in itertools.pairwise(bounds)]
         with ThreadPoolExecutor(max_workers=8) as pool:
             return [x for part in pool.map(lambda j: read(*j), jobs) for x in part]
 
@@ -225,7 +232,9 @@ class HistoryQueries:
             latest: dict[str, tuple[str, Any]] = {}
             for e in self._index_rows(resource_ids=[rid], since=None, until=as_of):
                 fid = e.get("finding_id")
-                if e.get("kind") == "transition" and fid in wanted and (fid not in latest or e["RowKey"] > latest[fid][0]):
+                if e.get("kind") != "transition" or fid not in wanted:
+                    continue
+                if fid not in latest or e["RowKey"] > latest[fid][0]:
                     latest[fid] = (e["RowKey"], e)
             found = [Transition.from_message(get_json(e, "message")).finding for _, e in latest.values()]
             for fid in wanted - set(latest):  # history from before the index: the finding's own partition

@@ -15,7 +15,7 @@ from core.store import StorageConnection, TableFindingsStore
 from functions import findings_api
 from tests.azurite import AzuriteProcess, azurite  # noqa: F401
 from tests.store.conftest import reset_storage
-from tests.store.test_history_asof import EVAL, H, T0, A, _timeline
+from tests.store.test_history_asof import EVAL, T0, A, H, _timeline
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from core.cli import main
 from core.store import StorageConnection, TableFindingsStore
 from tests.azurite import AzuriteProcess, azurite  # noqa: F401
 from tests.store.conftest import T0, make_finding, reset_storage
-from tests.store.test_history_asof import EVAL, H, A, _timeline
+from tests.store.test_history_asof import EVAL, A, H, _timeline
 
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

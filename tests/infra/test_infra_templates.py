@@ -505,7 +505,7 @@ def test_auditors_group_turns_on_entra_easy_auth_for_the_api_only(templates: dic
     from samples.functions_host import registered_functions
 
     levels = {}
-    for name, f in registered_functions(function_app.app).items():
+    for f in registered_functions(function_app.app).values():
         trigger = next((b for b in json.loads(f.get_function_json())["bindings"] if b["type"] == "httpTrigger"), None)
         if trigger:
             levels[trigger["route"]] = trigger["authLevel"]
