@@ -1,6 +1,8 @@
-"""HTTP API for auditors (ARCHITECTURE 4.1b): list, show and summarise findings; health probe.
+"""HTTP API for auditors (ARCHITECTURE 4.1b): findings (now, as of T, changed in a period, per control),
+one finding with its history, summaries, the evidence report, the OpenAPI document; health probe.
 
-Thin adapter: validate query parameters, call `core.store`, map errors to status codes. The store
+Thin adapter: validate query parameters with the `core.http_api` models (the same models the OpenAPI
+document is generated from), call `core.posture` / `core.evidence_report`, map errors to status codes. The store
 is created lazily once per process so `import function_app` stays cheap on cold start.
 """
 

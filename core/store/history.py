@@ -288,11 +288,21 @@ class HistoryQueries:
             for e in rows:
                 out[e["resource_id"]] = _coverage_of(e)
             return out
-        for e in self._index_rows(resource_ids=workspace_ids, since=None, until=as_of):
-            if e.get("kind") == "coverage":
-                cur = out.get(e["resource_id"])
-                if cur is None or utc(e["at"]) >= cur["at"]:
-                    out[e["resource_id"]] = _coverage_of(e)
+        cols = ["resource_id", "at", "rules", "baseline_sha256", "kind"]
+        params = {"hi": time_key(as_of) + "~", "k": "coverage", "p0": INDEX_PREFIX, "p1": INDEX_END}
+        with storage_call("query", HISTORY_TABLE):
+            if workspace_ids is not None:
+                rows = [e for rid in workspace_ids for e in self.history_table.query_entities(
+                    "PartitionKey eq @pk and RowKey lt @hi and kind eq @k",
+                    parameters={**params, "pk": index_partition(rid)}, select=cols)]
+            else:
+                rows = list(self.history_table.query_entities(
+                    "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey lt @hi and kind eq @k",
+                    parameters=params, select=cols, results_per_page=1000))
+        for e in rows:
+            cur = out.get(e["resource_id"])
+            if cur is None or utc(e["at"]) >= cur["at"]:
+                out[e["resource_id"]] = _coverage_of(e)
         return out
 
     # ------------------------------------------------------------ migration
