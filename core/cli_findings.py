@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -258,8 +259,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     q = _model(ReportQuery, args, format=args.format, framework=args.framework,
                subscription=",".join(args.subscription) if args.subscription else None)
+    baseline = None
+    path = args.baseline or os.environ.get("DRIFTWATCH_BASELINE")
+    if path:
+        from core.baseline import load_baseline
+
+        baseline = load_baseline(path)  # an invalid baseline is an input error (exit 2) naming file and field
     report = build_report(_open_store(args), as_of=q.as_of, since=q.since, framework_name=q.framework,
-                          subscriptions=q.subscriptions())
+                          subscriptions=q.subscriptions(), baseline=baseline)
     text = report_json(report) if q.format == "json" else render_html(report)
     try:
         _write(text, args.output)
@@ -317,6 +324,8 @@ def register(sub: Any, output_flags: Any = None) -> None:
     rp.add_argument("--since", type=_since, metavar="ISO-8601", help="list the transitions since this time")
     rp.add_argument("--framework", choices=("cis", "mcsb", "sat"), default="cis")
     rp.add_argument("--subscription", action="append", metavar="ID", help="repeatable; default: all")
+    rp.add_argument("--baseline", metavar="P", help="list every exemption of this baseline (default: "
+                                                    "DRIFTWATCH_BASELINE when set)")
     rp.add_argument("--format", choices=("html", "json"), default="html")
     rp.add_argument("--output", metavar="FILE")
     _storage_flag(rp)

@@ -65,6 +65,19 @@ class ExemptionRow(BaseModel):
     expired: bool
 
 
+class BaselineExemptionRow(BaseModel):
+    """An exemption as the baseline declares it, whether or not any finding uses it now."""
+
+    rule: str
+    resource: str
+    subject: str | None
+    reason: str
+    approved_by: str | None
+    expires: str
+    expired: bool
+    findings: int = Field(description="findings in this report carrying this exemption")
+
+
 class TransitionRow(BaseModel):
     at: datetime
     transition: str
@@ -101,6 +114,9 @@ class EvidenceReport(BaseModel):
     workspaces: list[WorkspaceRow]
     open_findings: list[dict[str, Any]]
     exemptions: list[ExemptionRow]
+    baseline_exemptions: list[BaselineExemptionRow] | None = Field(
+        description="every exemption of the baseline the report was built with; null when it was not available")
+    baseline_file_sha256: str | None = None
     transitions: list[TransitionRow]
     not_observed: list[NotObservedRow]
 
@@ -135,7 +151,7 @@ def _expired(exemption: dict[str, Any] | None, at: datetime) -> bool:
 
 def build_report(store: TableFindingsStore, *, as_of: datetime | None = None, since: datetime | None = None,
                  framework_name: str = "cis", subscriptions: Iterable[str] | None = None,
-                 now: datetime | None = None) -> EvidenceReport:
+                 now: datetime | None = None, baseline: Any = None) -> EvidenceReport:
     """Assemble the report from the store. `as_of` None = the current state (the `findings` table)."""
     now = now or datetime.now(UTC)
     at = as_of or now
@@ -208,6 +224,15 @@ def build_report(store: TableFindingsStore, *, as_of: datetime | None = None, si
                                else None, expired=_expired(f.exemption, at))
                   for f in sorted(findings, key=lambda f: (f.workspace_name.lower(), f.rule_id, f.subject or ""))
                   if f.exemption and f.status in ("exempted", "open")]
+    baseline_rows = None
+    if baseline is not None:
+        used = Counter((f.rule_id, (f.exemption or {}).get("reason"), str((f.exemption or {}).get("expires")))
+                       for f in findings if f.exemption)
+        baseline_rows = [BaselineExemptionRow(rule=x.rule, resource=x.resource, subject=x.subject, reason=x.reason,
+                                              approved_by=x.approved_by, expires=x.expires.isoformat(),
+                                              expired=x.expires < at.date(),
+                                              findings=used[(x.rule, x.reason, x.expires.isoformat())])
+                         for x in baseline.document.exemptions]
     shas = sorted({f.baseline_sha256 for f in findings} | {c["baseline_sha256"] for c in coverage.values()
                                                           if c.get("baseline_sha256")})
     return EvidenceReport(
@@ -222,6 +247,8 @@ def build_report(store: TableFindingsStore, *, as_of: datetime | None = None, si
         workspaces=ws_rows,
         open_findings=[with_controls(f.to_json_dict(), [framework_name]) for f in open_findings],
         exemptions=exemptions,
+        baseline_exemptions=baseline_rows,
+        baseline_file_sha256=baseline.sha256 if baseline is not None else None,
         transitions=[TransitionRow(**t) for t in transitions],
         not_observed=not_observed,
     )
@@ -322,6 +349,21 @@ def render_html(report: EvidenceReport) -> str:
         w(f"<tr><td>{_e(x.rule_id)}</td><td>{_e(x.workspace_name)}</td><td>{_e(x.subject)}</td><td>{_e(x.reason)}"
           f"</td><td>{_e(x.approved_by)}</td><td>{exp}</td><td>{_e(x.status)}</td></tr>")
     w("</tbody></table>")
+
+    w("<h3 id=\"baseline-exemptions\">Exemptions declared in the baseline</h3>")
+    if r.baseline_exemptions is None:
+        w("<p class=\"note\">The baseline was not available to the report; the table above lists the exemptions "
+          "recorded on findings.</p>")
+    else:
+        w(f"<p class=\"note\">Baseline file sha256 <span class=\"mono\">{_e(r.baseline_file_sha256)}</span></p>")
+        w("<table><thead><tr><th>rule</th><th>resource</th><th>subject</th><th>reason</th><th>approved by</th>"
+          "<th>expires</th><th>findings</th></tr></thead><tbody>")
+        for b in r.baseline_exemptions:
+            exp = f"<span class=\"expired\">{_e(b.expires)} EXPIRED</span>" if b.expired else _e(b.expires)
+            w(f"<tr><td>{_e(b.rule)}</td><td class=\"mono\">{_e(b.resource)}</td><td>{_e(b.subject)}</td>"
+              f"<td>{_e(b.reason)}</td><td>{_e(b.approved_by)}</td><td>{exp}</td>"
+              f"<td class=\"num\">{b.findings}</td></tr>")
+        w("</tbody></table>")
 
     w(f"<h2 id=\"transitions\">Transitions in the period ({len(r.transitions)})</h2>")
     if r.since is None:

@@ -202,7 +202,7 @@ def evidence_report(req: func.HttpRequest) -> func.HttpResponse:
 
     try:
         report = build_report(get_store(), as_of=q.as_of, since=q.since, framework_name=q.framework,
-                              subscriptions=q.subscriptions())
+                              subscriptions=q.subscriptions(), baseline=_baseline())
     except StoreError as exc:
         return _unavailable(exc)
     if q.format == "json":
@@ -212,6 +212,22 @@ def evidence_report(req: func.HttpRequest) -> func.HttpResponse:
                              headers={"Content-Disposition": f'inline; filename="{name}"',
                                       "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
                                       "X-Content-Type-Options": "nosniff"})
+
+
+def _baseline() -> Any:
+    """The deployed baseline (DRIFTWATCH_BASELINE), for the report's list of exemptions; None if unavailable."""
+    from core.settings import load_settings
+
+    path = load_settings().baseline
+    if not path:
+        return None
+    try:
+        from core.baseline import load_baseline
+
+        return load_baseline(path)
+    except Exception as exc:  # the report says the baseline was not available rather than failing
+        log.warning("evidence report: baseline %s not loaded (%s)", path, exc.__class__.__name__)
+        return None
 
 
 @bp.function_name("openapi")

@@ -121,6 +121,15 @@ def test_report_json_through_the_cli(report_store: TableFindingsStore, capsys: p
     ws = doc["workspaces"][0]["controls"]
     assert ws["NS-2"] == "fail" and ws["DP-5"] == "not_evaluated"
     assert [f["rule_id"] for f in doc["open_findings"]] == ["DBX-WS-001", "DBX-WS-003"]
+    assert doc["baseline_exemptions"] is None  # no baseline given and DRIFTWATCH_BASELINE unset
+    # every exemption the baseline declares, used or not, flagged once expired
+    baseline = str(Path(__file__).resolve().parents[2] / "baseline.example.yaml")
+    assert main(["report", "--format", "json", "--baseline", baseline, "--as-of", "2027-04-01"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    declared = doc["baseline_exemptions"]
+    assert declared and declared[0]["rule"] == "DBX-NET-005" and declared[0]["approved_by"] == "security-team"
+    assert declared[0]["expires"] == "2027-03-31" and declared[0]["expired"] is True
+    assert declared[0]["findings"] == 0 and len(doc["baseline_file_sha256"]) == 64
     with pytest.raises(SystemExit) as bad:
         main(["report", "--as-of", "yesterday"])
     assert bad.value.code == 2 and "--as-of" in capsys.readouterr().err
