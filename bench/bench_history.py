@@ -83,7 +83,7 @@ def main() -> None:
         conn = StorageConnection.from_connection_string(az.connection_string)
         conn.ensure()
         s = time.perf_counter()
-        with ThreadPoolExecutor(6) as pool:
+        with ThreadPoolExecutor(3) as pool:
             rows = sum(pool.map(lambda w: fill_workspace(conn, w, transitions), range(workspaces)))
         fill = time.perf_counter() - s
         n_findings = workspaces * PER_WS

@@ -131,7 +131,7 @@ class HistoryQueries:
         hashed partition keys into 16 ranges read in parallel."""
         from concurrent.futures import ThreadPoolExecutor
 
-        select = ["finding", "finding_parts", *[f"finding_z{i}" for i in range(30)], "last_transition_at"]
+        select = ["PartitionKey", "RowKey", "finding", "finding_parts", "last_transition_at"]
         clauses, params = [], {}
         if subscription is not None:
             clauses.append("subscription_id eq @sub")
@@ -143,6 +143,9 @@ class HistoryQueries:
                                                                results_per_page=1000))
             out = []
             for e in rows:
+                if e.get("finding") is None and e.get("finding_parts"):  # a large finding stored in chunks
+                    with storage_call("get", FINDINGS_TABLE):
+                        e = self.findings_table.get_entity(e["PartitionKey"], e["RowKey"])
                 at = e.get("last_transition_at")
                 changed = utc(at) if isinstance(at, datetime) else None
                 out.append((Finding.from_json_dict(get_json(e, "finding")), changed))
