@@ -20,6 +20,7 @@ lint: bootstrap
 
 docs: bootstrap
 	$(PY) -m core.docs_gen > docs/rules.md
+	$(PY) -m core.docs_gen --openapi > docs/openapi.json
 
 # Render the demo's Teams cards to PNG (headless Chromium, Microsoft's renderer, Teams light) in build/cards/.
 cards: bootstrap

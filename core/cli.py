@@ -101,11 +101,26 @@ def cmd_baseline_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
+    from core.frameworks import controls_for, framework, rules_for
     from core.rules import RULES
 
-    rules = [r.metadata() for r in RULES.values()]
+    rules = [{**r.metadata(), "controls": [c.model_dump() for c in controls_for(r.id)]} for r in RULES.values()]
+    if args.framework:
+        mapped = rules_for(args.framework)
+        rules = [r for r in rules if r["id"] in mapped]
     if args.format == "json":
-        _emit(json.dumps({"schema": "driftwatch.rules/v1", "rules": rules}, indent=2) + "\n")
+        doc: dict[str, Any] = {"schema": "driftwatch.rules/v1", "rules": rules}
+        if args.framework:
+            fw = framework(args.framework)
+            doc["framework"] = {"name": args.framework, "title": fw.title, "version": fw.version, "source": fw.source}
+        _emit(json.dumps(doc, indent=2) + "\n")
+    elif args.framework:
+        fw = framework(args.framework)
+        lines = [f"{fw.title} v{fw.version}"]
+        for r in rules:
+            ids = ", ".join(c["control"] for c in r["controls"] if c["framework"] == args.framework)
+            lines.append(f"{r['id']:<14} {ids:<16} {r['title']}")
+        _emit("\n".join(lines) + "\n")
     else:
         w = max(len(r["title"]) for r in rules)
         _emit("".join(f"{r['id']:<14} {r['severity']:<9} {r['title']:<{w}}\n" for r in rules))
@@ -124,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def output_flags(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--format", choices=("table", "json", "csv"), default="table")
+        sp.add_argument("--format", choices=("table", "json", "csv", "ocsf"), default="table",
+                        help="ocsf: one JSON array of OCSF Compliance Finding events")
         sp.add_argument("--fail-on", choices=SEVERITIES, default=None,
                         help="exit 1 when an open finding is at or above this severity")
 
@@ -147,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ru = sub.add_parser("rules", help="list the rule catalogue")
     ru.add_argument("--format", choices=("table", "json"), default="table")
+    ru.add_argument("--framework", choices=("cis", "mcsb", "sat"),
+                    help="only the rules mapped to this framework, with their control ids")
     ru.set_defaults(func=cmd_rules)
 
     em = sub.add_parser("emulator", help="run the estate emulator (ARM, workspace API, Teams sink)",

@@ -1,4 +1,8 @@
-"""`driftwatch findings list|show|export`: query the findings store as auditors do (ARCHITECTURE 4.1).
+"""`driftwatch findings list|show|export|summary|migrate-history` and `driftwatch report` (ARCHITECTURE 4.1).
+
+Flags are validated into the same `core.http_api` query models the HTTP API uses and answered by
+`core.posture`, so `--as-of`, `--since`/`--until`, `--framework`/`--control` mean what their API
+parameters mean.
 
 The store comes from `AzureWebJobsStorage` (or identity-based `AzureWebJobsStorage__accountName`),
 or `--storage CONNECTION_STRING`. SDKs load only when a findings command actually runs.
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -50,13 +55,43 @@ def _top(value: str) -> int:
     return n
 
 
+def _time_flags(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--as-of", dest="as_of", type=_since, metavar="ISO-8601",
+                    help="the state at this instant, reconstructed from the history")
+    sp.add_argument("--since", type=_since, metavar="ISO-8601", help="only what changed at or after this time")
+    sp.add_argument("--until", type=_since, metavar="ISO-8601", help="only what changed at or before this time")
+
+
+def _framework_flags(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--framework", choices=("cis", "mcsb", "sat"), help="only rules mapped to this framework")
+    sp.add_argument("--control", metavar="ID", help="only rules mapped to this control (needs --framework)")
+
+
 def _filters(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--status", choices=STATUSES)
     sp.add_argument("--severity", choices=SEVERITIES)
     sp.add_argument("--rule", type=_rule, metavar="DBX-XXX-000")
     sp.add_argument("--workspace", metavar="ARM_ID|NAME", help="workspace ARM id (any case) or name")
     sp.add_argument("--subscription", metavar="ID")
-    sp.add_argument("--since", type=_since, metavar="ISO-8601", help="last seen at or after this time")
+    _time_flags(sp)
+    _framework_flags(sp)
+
+
+def _model(model: Any, args: argparse.Namespace, **extra: Any) -> Any:
+    """Validate flags into the API's query model; errors name the flag."""
+    from pydantic import ValidationError
+
+    from core.errors import InputError
+
+    data = {k: getattr(args, k, None) for k in model.model_fields if getattr(args, k, None) is not None}
+    data.update(extra)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False, include_input=False)[0]
+        name = str(err["loc"][0]) if err["loc"] else str(err["msg"]).split("Value error, ", 1)[-1].split(":")[0]
+        msg = str(err["msg"]).split("Value error, ", 1)[-1]
+        raise InputError(f"--{name.replace('_', '-')}: {msg}") from None
 
 
 def _storage_flag(sp: argparse.ArgumentParser) -> None:
@@ -80,10 +115,6 @@ def _open_store(args: argparse.Namespace) -> TableFindingsStore:
         where = "--storage" if args.storage else "AzureWebJobsStorage"
         raise InputError(f"{where}: {exc.reason}") from None
     return TableFindingsStore(conn)
-
-
-def _filter_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: getattr(args, k) for k in ("status", "severity", "rule", "workspace", "subscription", "since")}
 
 
 def _run(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -119,12 +150,15 @@ def _write(text: str, output: str | None = None) -> None:
 @_run
 def cmd_list(args: argparse.Namespace) -> int:
     """One page of findings; `--continuation` fetches the next page."""
+    from core.http_api import FindingsQuery
+    from core.posture import finding_out, query_findings
     from core.report import findings_csv, findings_table
 
+    q = _model(FindingsQuery, args, format="json")
     store = _open_store(args)
-    findings, token = store.query(**_filter_kwargs(args), top=args.top, continuation=args.continuation)
+    findings, token = query_findings(store, q)
     if args.format == "json":
-        _write(json.dumps({"schema": PAGE_SCHEMA, "findings": [f.to_json_dict() for f in findings],
+        _write(json.dumps({"schema": PAGE_SCHEMA, "findings": [finding_out(f) for f in findings],
                            "continuation": token}, indent=2) + "\n")
     elif args.format == "csv":
         _write(findings_csv(findings))
@@ -137,31 +171,43 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 @_run
 def cmd_show(args: argparse.Namespace) -> int:
-    """One finding with its history of transitions."""
+    """One finding with its history of transitions (as of `--as-of`, within `--since`/`--until`)."""
+    from core.http_api import FindingQuery
+    from core.posture import finding_detail
+
+    q = _model(FindingQuery, args)
     store = _open_store(args)
-    finding, history = store.get(args.id)
+    d = finding_detail(store, args.id, q)
     if args.format == "json":
-        _write(json.dumps({**finding.to_json_dict(), "history": [t.message() for t in history]}, indent=2) + "\n")
+        _write(json.dumps(d, indent=2) + "\n")
         return EXIT_OK
-    d = finding.to_json_dict()
     keys = ("id", "rule_id", "title", "severity", "status", "workspace_name", "resource_id", "subject", "expected",
-            "actual", "message", "remediation", "first_seen", "last_seen", "resolved_at", "exemption")
+            "actual", "message", "remediation", "first_seen", "last_seen", "resolved_at", "exemption", "as_of")
     lines = [f"{k:<14} {v if isinstance(v, str) else json.dumps(v)}" for k in keys if (v := d.get(k)) is not None]
+    if d.get("controls"):
+        lines.append(f"{'controls':<14} " + ", ".join(f"{c['framework']} {c['control']}" for c in d["controls"]))
     lines.append("history:")
-    lines += [f"  {t.message()['at']}  {t.transition}" for t in history]
+    lines += [f"  {t['at']}  {t['transition']}" for t in d["history"]]
     _write("\n".join(lines) + "\n")
     return EXIT_OK
 
 
 @_run
 def cmd_export(args: argparse.Namespace) -> int:
-    """Every matching finding, as CSV or one JSON document, to stdout or --output."""
+    """Every matching finding, as CSV, one JSON document or OCSF events, to stdout or --output."""
+    from core.http_api import FindingsQuery
+    from core.posture import export_findings, finding_out
     from core.report import findings_csv
 
+    q = _model(FindingsQuery, args, format="json")
     store = _open_store(args)
-    findings = list(store.export(**_filter_kwargs(args)))
+    findings = export_findings(store, q)
     if args.format == "json":
-        text = json.dumps({"schema": EXPORT_SCHEMA, "findings": [f.to_json_dict() for f in findings]}, indent=2) + "\n"
+        text = json.dumps({"schema": EXPORT_SCHEMA, "findings": [finding_out(f) for f in findings]}, indent=2) + "\n"
+    elif args.format == "ocsf":
+        from core.ocsf import ocsf_json
+
+        text = ocsf_json(findings)
     else:
         text = findings_csv(findings)
     try:
@@ -175,8 +221,66 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_run
+def cmd_summary(args: argparse.Namespace) -> int:
+    """Counts by status, severity, rule, workspace (and control with --framework), now or as of a time."""
+    from core.http_api import SummaryQuery
+    from core.posture import summary
+
+    q = _model(SummaryQuery, args)
+    doc = summary(_open_store(args), q)
+    if args.format == "json":
+        _write(json.dumps(doc, indent=2) + "\n")
+        return EXIT_OK
+    lines = [f"total {doc['total']}" + (f" as of {doc['as_of']}" if doc.get("as_of") else ""),
+             "status    " + "  ".join(f"{k} {v}" for k, v in doc["by_status"].items()),
+             "open      " + "  ".join(f"{k} {v}" for k, v in doc["open_by_severity"].items())]
+    if doc.get("transitions") is not None:
+        lines.append("changes   " + "  ".join(f"{k} {v}" for k, v in doc["transitions"].items()))
+    for control, counts in (doc.get("by_control") or {}).items():
+        lines.append(f"{control:<9} " + "  ".join(f"{k} {v}" for k, v in counts.items()))
+    _write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+@_run
+def cmd_migrate_history(args: argparse.Namespace) -> int:
+    """Add the workspace time-index rows for history written before the index existed (idempotent)."""
+    n = _open_store(args).backfill_workspace_index()
+    sys.stderr.write(f"{n} history rows indexed by workspace\n")
+    return EXIT_OK
+
+
+@_run
+def cmd_report(args: argparse.Namespace) -> int:
+    """The evidence report: one self-contained HTML file (or its JSON)."""
+    from core.evidence_report import build_report, render_html, report_json
+    from core.http_api import ReportQuery
+
+    q = _model(ReportQuery, args, format=args.format, framework=args.framework,
+               subscription=",".join(args.subscription) if args.subscription else None)
+    baseline = None
+    path = args.baseline or os.environ.get("DRIFTWATCH_BASELINE")
+    if path:
+        from core.baseline import load_baseline
+
+        baseline = load_baseline(path)  # an invalid baseline is an input error (exit 2) naming file and field
+    report = build_report(_open_store(args), as_of=q.as_of, since=q.since, framework_name=q.framework,
+                          subscriptions=q.subscriptions(), baseline=baseline)
+    text = report_json(report) if q.format == "json" else render_html(report)
+    try:
+        _write(text, args.output)
+    except OSError as exc:
+        from core.errors import InputError
+
+        raise InputError(f"--output {args.output}: cannot write ({exc.strerror or exc})") from None
+    if args.output:
+        sys.stderr.write(f"evidence report written to {args.output} ({len(text.encode()):,} bytes)\n")
+    return EXIT_OK
+
+
 def register(sub: Any, output_flags: Any = None) -> None:
-    """Add `findings list|show|export` to the `driftwatch` parser (output_flags unused: formats differ)."""
+    """Add `findings ...` and `report` to the `driftwatch` parser (output_flags unused: formats differ)."""
     fp = sub.add_parser("findings", help="query the findings store (as auditors do)")
     fsub = fp.add_subparsers(dest="findings_command", required=True, metavar="ACTION")
 
@@ -190,13 +294,39 @@ def register(sub: Any, output_flags: Any = None) -> None:
 
     sh = fsub.add_parser("show", help="one finding with its history")
     sh.add_argument("id", metavar="ID")
+    _time_flags(sh)
     sh.add_argument("--format", choices=("json", "table"), default="table")
     _storage_flag(sh)
     sh.set_defaults(func=cmd_show)
 
-    ex = fsub.add_parser("export", help="all matching findings (CSV or JSON)")
+    ex = fsub.add_parser("export", help="all matching findings (CSV, JSON or OCSF)")
     _filters(ex)
-    ex.add_argument("--format", choices=("csv", "json"), default="csv")
+    ex.add_argument("--format", choices=("csv", "json", "ocsf"), default="csv")
     ex.add_argument("--output", metavar="FILE")
     _storage_flag(ex)
     ex.set_defaults(func=cmd_export)
+
+    su = fsub.add_parser("summary", help="counts by status, severity, rule, workspace (and control)")
+    su.add_argument("--workspace", metavar="ARM_ID|NAME")
+    su.add_argument("--subscription", metavar="ID")
+    _time_flags(su)
+    _framework_flags(su)
+    su.add_argument("--format", choices=("table", "json"), default="table")
+    _storage_flag(su)
+    su.set_defaults(func=cmd_summary)
+
+    mh = fsub.add_parser("migrate-history", help="index history written before the workspace time index")
+    _storage_flag(mh)
+    mh.set_defaults(func=cmd_migrate_history)
+
+    rp = sub.add_parser("report", help="the evidence report for auditors (self-contained HTML or JSON)")
+    rp.add_argument("--as-of", dest="as_of", type=_since, metavar="ISO-8601", help="posture at this instant")
+    rp.add_argument("--since", type=_since, metavar="ISO-8601", help="list the transitions since this time")
+    rp.add_argument("--framework", choices=("cis", "mcsb", "sat"), default="cis")
+    rp.add_argument("--subscription", action="append", metavar="ID", help="repeatable; default: all")
+    rp.add_argument("--baseline", metavar="P", help="list every exemption of this baseline (default: "
+                                                    "DRIFTWATCH_BASELINE when set)")
+    rp.add_argument("--format", choices=("html", "json"), default="html")
+    rp.add_argument("--output", metavar="FILE")
+    _storage_flag(rp)
+    rp.set_defaults(func=cmd_report)

@@ -103,6 +103,10 @@ def scan_table(result: ScanResult) -> str:
 
 
 def render(result: ScanResult, fmt: str) -> str:
+    if fmt == "ocsf":
+        from core.ocsf import ocsf_json
+
+        return ocsf_json(sort_findings(result.findings))
     if fmt == "json":
         return json.dumps(result.document(), indent=2) + "\n"
     if fmt == "csv":

@@ -403,17 +403,31 @@ def record_evaluation(rt: Runtime, state: Any, source: Source, now: datetime, *,
     """Evaluate one collected workspace (only `families` when given), reconcile, keep topology current."""
     ev = evaluate_workspace(state, rt.baseline, now=now, source=source, rules=rules_for(state, families))
     return store_evaluation(rt, state, ev, source, now, attribution=attribution,
-                            network_read=families is None or "NET" in families)
+                            network_read=families is None or "NET" in families, families=families)
+
+
+def checked_rules(ev: Any) -> frozenset[str]:
+    """Rules the evaluation actually checked (observed, applicable, enabled): the workspace's coverage,
+    which tells a passing control from one that was not evaluated (core/frameworks)."""
+    from core.rules import RULES
+
+    eff = ev.effective
+    return frozenset(i for i in ev.evaluated_rules
+                     if i in RULES and i not in eff.disabled and RULES[i].applies(eff.settings))
 
 
 def store_evaluation(rt: Runtime, state: Any, ev: Any, source: Source, now: datetime, *,
-                     attribution: Attributor | None = None, network_read: bool = True) -> list[Any]:
+                     attribution: Attributor | None = None, network_read: bool = True,
+                     families: frozenset[str] | None = None) -> list[Any]:
     """Reconcile an evaluation (new/gone/back/unchanged) and record the workspace's network topology."""
     from core.events.topology import Topology
 
     transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
                                        evaluated_rules=ev.evaluated_rules, now=now, source=source,
-                                       attribution=attribution, not_applicable=ev.not_applicable)
+                                       attribution=attribution, not_applicable=ev.not_applicable,
+                                       checked_rules=checked_rules(ev), baseline_sha256=ev.effective.sha256,
+                                       coverage_scope=None if families is None
+                                       else frozenset(r.id for r in rules_for(state, families) or ()))
     if state.arm is not None and network_read:  # a scan that did not read the network keeps its edges
         rt.topology().save_workspace(state.resource_id, Topology.resources_of(state))
     return list(transitions)

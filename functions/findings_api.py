@@ -1,6 +1,8 @@
-"""HTTP API for auditors (ARCHITECTURE 4.1b): list, show and summarise findings; health probe.
+"""HTTP API for auditors (ARCHITECTURE 4.1b): findings (now, as of T, changed in a period, per control),
+one finding with its history, summaries, the evidence report, the OpenAPI document; health probe.
 
-Thin adapter: validate query parameters, call `core.store`, map errors to status codes. The store
+Thin adapter: validate query parameters with the `core.http_api` models (the same models the OpenAPI
+document is generated from), call `core.posture` / `core.evidence_report`, map errors to status codes. The store
 is created lazily once per process so `import function_app` stays cheap on cold start.
 """
 
@@ -9,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
+
+from core.http_api import FindingQuery, FindingsQuery, NoQuery, ReportQuery, SummaryQuery
 
 if TYPE_CHECKING:
     from core.store import TableFindingsStore
@@ -23,35 +26,10 @@ log = logging.getLogger("driftwatch.findings_api")
 bp = func.Blueprint()
 
 PAGE_SCHEMA = "driftwatch.findings-page/v1"
+__all__ = ["FindingsQuery", "bp", "get_store", "parse_findings_query", "set_store"]
 CONTINUATION_HEADER = "x-driftwatch-continuation"
 IGNORED_PARAMS = frozenset({"code"})
 """`code` carries the function key when it is not sent as a header; the host checks it, not us."""
-
-
-class FindingsQuery(BaseModel):
-    """Query parameters of `GET /api/findings`; anything else is a 400 naming the parameter."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    status: Literal["open", "resolved", "exempted"] | None = None
-    severity: Literal["critical", "high", "medium", "low", "info"] | None = None
-    rule: str | None = Field(default=None, pattern=r"^DBX-[A-Z]+-\d{3}$")
-    workspace: str | None = Field(default=None, min_length=1, max_length=1024)
-    subscription: str | None = Field(default=None, min_length=1, max_length=128)
-    since: datetime | None = None
-    top: int = Field(default=100, ge=1, le=1000)
-    continuation: str | None = Field(default=None, min_length=1, max_length=4096)
-    format: Literal["json", "csv"] = "json"
-
-    @field_validator("since")
-    @classmethod
-    def _utc(cls, v: datetime | None) -> datetime | None:
-        if v is None:
-            return v
-        try:
-            return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
-        except OverflowError:  # 9999-12-31T23:00-05:00 or 0001-01-01T00:00+01:00 leave the datetime range
-            raise ValueError("out of the supported date range once converted to UTC") from None
 
 
 _store: TableFindingsStore | None = None
@@ -105,18 +83,30 @@ def _unavailable(exc: Exception) -> func.HttpResponse:
                  503, headers={"Retry-After": "5"})
 
 
-def parse_findings_query(params: Any) -> FindingsQuery | func.HttpResponse:
-    """Validate the query string; a 400 response names the first offending parameter."""
+def parse_query(params: Any, model: type[BaseModel]) -> Any:
+    """Validate the query string against `model`; a 400 response names the first offending parameter."""
     given = {k: v for k, v in dict(params).items() if k not in IGNORED_PARAMS}
-    unknown = sorted(k for k in given if k not in FindingsQuery.model_fields)
+    unknown = sorted(k for k in given if k not in model.model_fields)
     if unknown:
         return _unknown_params(unknown)
     try:
-        return FindingsQuery.model_validate(given)
+        return model.model_validate(given)
     except ValidationError as exc:
         err = exc.errors(include_url=False, include_input=False)[0]
-        param = str(err["loc"][0]) if err["loc"] else "query"
-        return _bad_request(param, f"{param}: {err['msg']}")
+        param = str(err["loc"][0]) if err["loc"] else _param_from_message(str(err["msg"]))
+        return _bad_request(param, f"{param}: {err['msg']}" if err["loc"] else str(err["msg"]))
+
+
+def _param_from_message(msg: str) -> str:
+    """Cross-field checks say `Value error, until: ...`: the parameter is the word before the colon."""
+    text = msg.split("Value error, ", 1)[-1]
+    head = text.split(":", 1)[0].strip()
+    return head if head.replace("_", "").isalnum() else "query"
+
+
+def parse_findings_query(params: Any) -> FindingsQuery | func.HttpResponse:
+    """Validate the query string of `GET /api/findings`."""
+    return parse_query(params, FindingsQuery)
 
 
 @bp.function_name("findings_list")
@@ -128,10 +118,10 @@ def findings_list(req: func.HttpRequest) -> func.HttpResponse:
     q = parse_findings_query(req.params)
     if isinstance(q, func.HttpResponse):
         return q
+    from core.posture import query_findings
+
     try:
-        findings, token = get_store().query(status=q.status, severity=q.severity, rule=q.rule, workspace=q.workspace,
-                                            subscription=q.subscription, since=q.since, top=q.top,
-                                            continuation=q.continuation)
+        findings, token = query_findings(get_store(), q)
     except InvalidQuery as exc:
         return _bad_request(exc.parameter, str(exc))
     except StoreError as exc:
@@ -142,7 +132,20 @@ def findings_list(req: func.HttpRequest) -> func.HttpResponse:
         headers = {CONTINUATION_HEADER: token} if token else None
         return func.HttpResponse(findings_csv(findings), status_code=200, mimetype="text/csv", charset="utf-8",
                                  headers=headers)
-    return _json({"schema": PAGE_SCHEMA, "findings": [f.to_json_dict() for f in findings], "continuation": token})
+    from core.posture import finding_out
+
+    page: dict[str, Any] = {"schema": PAGE_SCHEMA, "findings": [finding_out(f) for f in findings],
+                            "continuation": token}
+    for name in ("as_of", "since", "until"):
+        if getattr(q, name) is not None:
+            page[name] = _iso(getattr(q, name))
+    return _json(page)
+
+
+def _iso(dt: Any) -> str:
+    from core.store.keys import iso_z
+
+    return iso_z(dt)
 
 
 @bp.function_name("findings_get")
@@ -151,32 +154,92 @@ def findings_get(req: func.HttpRequest) -> func.HttpResponse:
     """`GET /api/findings/{id}`: the finding plus its transitions, oldest first."""
     from core.store import FindingNotFound, StoreError
 
-    unknown = sorted(k for k in req.params if k not in IGNORED_PARAMS)
-    if unknown:
-        return _unknown_params(unknown)
+    q = parse_query(req.params, FindingQuery)
+    if isinstance(q, func.HttpResponse):
+        return q
+    from core.posture import finding_detail
+
     fid = req.route_params.get("id", "")
     try:
-        finding, history = get_store().get(fid)
+        detail = finding_detail(get_store(), fid, q)
     except FindingNotFound:
-        return _json({"error": {"code": "NotFound", "message": "no finding with that id"}}, 404)
+        return _json({"error": {"code": "NotFound", "message": "no finding with that id"
+                                + (" at that time" if q.as_of else "")}}, 404)
     except StoreError as exc:
         return _unavailable(exc)
-    return _json({**finding.to_json_dict(), "history": [t.message() for t in history]})
+    return _json(detail)
 
 
 @bp.function_name("findings_summary")
 @bp.route(route="summary", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def findings_summary(req: func.HttpRequest) -> func.HttpResponse:
-    """`GET /api/summary`: counts by status, severity, rule and workspace."""
-    from core.store import StoreError
+    """`GET /api/summary`: counts by status, severity, rule and workspace (and control, with framework)."""
+    from core.store import InvalidQuery, StoreError
 
-    unknown = sorted(k for k in req.params if k not in IGNORED_PARAMS)
-    if unknown:
-        return _unknown_params(unknown)
+    q = parse_query(req.params, SummaryQuery)
+    if isinstance(q, func.HttpResponse):
+        return q
+    from core.posture import summary
+
     try:
-        return _json(get_store().summary())
+        return _json(summary(get_store(), q))
+    except InvalidQuery as exc:
+        return _bad_request(exc.parameter, str(exc))
     except StoreError as exc:
         return _unavailable(exc)
+
+
+@bp.function_name("evidence_report")
+@bp.route(route="report", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def evidence_report(req: func.HttpRequest) -> func.HttpResponse:
+    """`GET /api/report`: the evidence report, one self-contained HTML file (or its JSON)."""
+    from core.store import StoreError
+
+    q = parse_query(req.params, ReportQuery)
+    if isinstance(q, func.HttpResponse):
+        return q
+    from core.evidence_report import build_report, render_html, report_json
+
+    try:
+        report = build_report(get_store(), as_of=q.as_of, since=q.since, framework_name=q.framework,
+                              subscriptions=q.subscriptions(), baseline=_baseline())
+    except StoreError as exc:
+        return _unavailable(exc)
+    if q.format == "json":
+        return func.HttpResponse(report_json(report), status_code=200, mimetype="application/json", charset="utf-8")
+    name = f"driftwatch-evidence-{q.framework}-{report.as_of:%Y%m%dT%H%M%SZ}.html"
+    return func.HttpResponse(render_html(report), status_code=200, mimetype="text/html", charset="utf-8",
+                             headers={"Content-Disposition": f'inline; filename="{name}"',
+                                      "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+                                      "X-Content-Type-Options": "nosniff"})
+
+
+def _baseline() -> Any:
+    """The deployed baseline (DRIFTWATCH_BASELINE), for the report's list of exemptions; None if unavailable."""
+    from core.settings import load_settings
+
+    path = load_settings().baseline
+    if not path:
+        return None
+    try:
+        from core.baseline import load_baseline
+
+        return load_baseline(path)
+    except Exception as exc:  # the report says the baseline was not available rather than failing
+        log.warning("evidence report: baseline %s not loaded (%s)", path, exc.__class__.__name__)
+        return None
+
+
+@bp.function_name("openapi")
+@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    """`GET /api/openapi.json`: the API described, generated from the models the handlers use."""
+    q = parse_query(req.params, NoQuery)
+    if isinstance(q, func.HttpResponse):
+        return q
+    from core.http_api import openapi_json
+
+    return func.HttpResponse(openapi_json(), status_code=200, mimetype="application/json", charset="utf-8")
 
 
 @bp.function_name("health")

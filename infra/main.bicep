@@ -96,6 +96,11 @@ param auditCategories array = [
   'globalInitScripts'
   'clusters'
 ]
+@description('Object id of the Entra ID group of human auditors. When set, App Service authentication (Easy Auth v2) with Entra ID is turned on: every route except /api/health (and the Event Grid webhook, which keeps its system key) needs a signed-in member of this group. Empty = off (function keys only).')
+param auditorsGroupObjectId string = ''
+
+@description('Application (client) id of the Entra app registration auditors sign in to (see docs/deploy.md). Required when auditorsGroupObjectId is set.')
+param auditorsAppClientId string = ''
 
 param tags object = {
   application: 'driftwatch'
@@ -224,6 +229,8 @@ module app 'modules/functionapp.bicep' = {
     auditNamespace: audit.outputs.fullyQualifiedNamespace
     auditEventHubName: audit.outputs.hubName
     auditConsumerGroup: audit.outputs.consumerGroupName
+    auditorsGroupObjectId: auditorsGroupObjectId
+    auditorsAppClientId: auditorsAppClientId
     tags: tags
   }
   // The host starts with identity-based storage and a Key Vault reference: grant the roles first.
@@ -272,6 +279,7 @@ output resourceGroupName string = group.name
 output functionAppName string = app.outputs.functionAppName
 output defaultHostName string = app.outputs.defaultHostName
 output apiBaseUrl string = 'https://${app.outputs.defaultHostName}/api'
+output auditorSignInUrl string = empty(auditorsGroupObjectId) ? '' : 'https://${app.outputs.defaultHostName}/.auth/login/aad?post_login_redirect_uri=/api/report'
 output identityPrincipalId string = identity.outputs.appPrincipalId
 output identityClientId string = identity.outputs.appClientId
 output storageAccountName string = storage.outputs.storageAccountName

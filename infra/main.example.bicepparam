@@ -37,3 +37,8 @@ param eventTimeToLiveInMinutes = 1440
 
 param enableVnetIntegration = false
 param vnetSubnetId = ''
+
+// Human auditors (docs/deploy.md): the Entra group allowed to call the API and open the report, and the
+// app registration they sign in to. Leave both empty for function keys only.
+param auditorsGroupObjectId = ''
+param auditorsAppClientId = ''

@@ -9,14 +9,18 @@ timeout while a message is processed, retries up to host.json's `maxDequeueCount
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import azure.functions as func
 from azure.functions.queue import QueueMessage
@@ -183,6 +187,102 @@ class LocalFunctionsHost:
         for t in threads:
             t.join()
         return stats
+
+
+def _route_pattern(route: str) -> re.Pattern[str]:
+    """`findings/{id}` -> a regex with a named group per route parameter (no slashes inside one)."""
+    parts = re.split(r"(\{[A-Za-z_][A-Za-z0-9_]*\})", route)
+    body = "".join(f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts)
+    return re.compile(f"^/api/{body}$")
+
+
+class FunctionsHttpServer:
+    """The registered HTTP-triggered functions over real HTTP on 127.0.0.1, as the Functions host serves them.
+
+    Routes, methods and auth levels come from each function's function.json (`httpTrigger`). FUNCTION-level
+    routes need the function key in `x-functions-key` or `?code=` (else 401 with no body, as the host does);
+    unknown routes are 404 and other methods 405. Responses carry the function's status, headers and
+    `mimetype; charset`.
+    """
+
+    def __init__(self, app: func.FunctionApp, *, function_key: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.function_key = function_key
+        self.routes: list[tuple[re.Pattern[str], list[str], str, Any]] = []
+        for f in registered_functions(app).values():
+            trigger = next((b for b in json.loads(f.get_function_json())["bindings"] if b["type"] == "httpTrigger"),
+                           None)
+            if trigger is not None:
+                self.routes.append((_route_pattern(trigger["route"]), [m.upper() for m in trigger["methods"]],
+                                    str(trigger.get("authLevel", "FUNCTION")).upper(), f.get_user_function()))
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _dispatch(self) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                for pattern, methods, level, fn in server.routes:
+                    m = pattern.match(url.path)
+                    if m is None:
+                        continue
+                    if self.command not in methods:
+                        return self._send(405, headers={"Allow": ", ".join(methods)})
+                    params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+                    if level != "ANONYMOUS":
+                        given = self.headers.get("x-functions-key") or params.get("code")
+                        if not given or not hmac.compare_digest(given, server.function_key):
+                            return self._send(401)
+                    req = func.HttpRequest(self.command, f"{server.url}{self.path}", headers=dict(self.headers),
+                                           params=params, route_params={k: unquote(v) for k, v in m.groupdict().items()},
+                                           body=body)
+                    try:
+                        resp: func.HttpResponse = fn(req)
+                    except Exception:  # the host answers 500 for an unhandled exception
+                        return self._send(500)
+                    headers = dict(resp.headers)
+                    if resp.mimetype:
+                        headers["Content-Type"] = resp.mimetype + (f"; charset={resp.charset}" if resp.charset else "")
+                    return self._send(resp.status_code, resp.get_body(), headers)
+                return self._send(404)
+
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("do_"):  # every method (TRACE, QUERY, ...) is routed: 405 or 404, never 501
+                    return self._dispatch
+                raise AttributeError(name)
+
+        return Handler
+
+    def __enter__(self) -> FunctionsHttpServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def now() -> datetime:

@@ -96,11 +96,14 @@ class Finding(BaseModel):
     """Event Grid event id or audit record logId of that change."""
     change_summary: str | None = Field(default=None, max_length=200)
     """What the change did, in words ("disabled IP access lists"); never request values."""
+    controls: list[dict[str, str]] | None = None
+    """Optional (4.2): the framework controls the rule evidences (core/frameworks), added on output."""
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The wire form (4.2): `schema` first, ISO-8601 times; attribution fields only when known."""
+        """The wire form (4.2): `schema` first, ISO-8601 times; attribution fields and `controls` only when
+        known."""
         doc = self.model_dump(mode="json", by_alias=True)
-        for name in ATTRIBUTION_FIELDS:
+        for name in (*ATTRIBUTION_FIELDS, "controls"):
             if doc.get(name) is None:
                 doc.pop(name, None)
         return doc

@@ -2,8 +2,10 @@
 
 `findings` table: PartitionKey = `resource_key(workspace id)`, RowKey = `Finding.id`. One
 partition per workspace keeps reconcile to one partition query plus conditional writes.
-`findinghistory` table: PartitionKey = finding id, RowKey = `{at}-{seq:06d}-{transition}`
-(sortable by time, unique per finding because `seq` is bumped under the row's ETag).
+`findinghistory` table, two rows per transition (see core/store/history.py): PartitionKey =
+finding id, RowKey = `{at}-{seq:06d}-{transition}` (one finding's history is one partition), and the
+workspace time index PartitionKey = `ws-{resource_key}`, RowKey = `{at}-{finding id}-{seq:06d}-{transition}`
+(a workspace's history is one partition, time-ordered, so as-of and since/until reads are key ranges).
 
 Concurrency: every change is a conditional write (create for a new row, update with the ETag
 the decision was based on). A loser reloads the row and decides again, so two instances
@@ -28,6 +30,7 @@ from core.findings.model import ATTRIBUTION_FIELDS, ChangeAttribution, Finding
 from core.rules.registry import NotApplicable
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, StorageConnection, storage_call
 from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery
+from core.store.history import HistoryQueries, record_coverage, workspace_index_entity
 from core.store.keys import get_json, iso_z, put_json, resource_key, utc
 
 if TYPE_CHECKING:
@@ -114,13 +117,13 @@ def _decode_token(text: str, query_hash: str) -> dict[str, str]:
         raise InvalidContinuation() from None
     if doc.get("q") != query_hash:
         raise InvalidContinuation("continuation token belongs to a different query")
-    if not isinstance(token, dict) or not token or not set(token) <= {"PartitionKey", "RowKey"} \
+    if not isinstance(token, dict) or not token or not set(token) <= {"PartitionKey", "RowKey", "offset"} \
             or not all(isinstance(v, str) and len(v) <= 1024 for v in token.values()):
         raise InvalidContinuation()
     return token
 
 
-class TableFindingsStore:
+class TableFindingsStore(HistoryQueries):
     """Findings in Table Storage (ARCHITECTURE 4.6): reconcile, history, notify state, queries."""
 
     def __init__(self, connection: StorageConnection) -> None:
@@ -328,18 +331,28 @@ class TableFindingsStore:
         put_json(entity, "message", t.message())
         with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
             self.history_table.create_entity(entity)
+        index_entity = workspace_index_entity(entity, t.finding, seq)
+        with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
+            self.history_table.create_entity(index_entity)
 
     def reconcile(self, evaluation_findings: list[Finding], *, resource_id: str, evaluated_rules: frozenset[str],
                   now: datetime, source: str, attribution: Attributor | None = None,
-                  not_applicable: Iterable[NotApplicable] = ()) -> list[Transition]:
+                  not_applicable: Iterable[NotApplicable] = (), checked_rules: frozenset[str] | None = None,
+                  baseline_sha256: str | None = None,
+                  coverage_scope: frozenset[str] | None = None) -> list[Transition]:
         """Bring the workspace's stored findings in line with one evaluation; return the transitions.
 
         Absent findings resolve only when their rule is in `evaluated_rules` (observed this time), or when
         `not_applicable` says the rule (or that subject of it) cannot apply to this workspace: that is an
         observation too (e.g. `computeMode: Serverless`), and the reason goes into the history.
         `attribution(rule_id)` names the change behind a transition (event-driven scans).
+        `checked_rules` (rules actually checked: observed, applicable, enabled) is recorded as the
+        workspace's coverage, which controls need to tell "pass" from "not evaluated"; a scan of only some
+        families (`coverage_scope`: the rules it could have checked) updates only that part of it.
         """
         not_applicable = tuple(not_applicable)
+        if checked_rules is not None:
+            record_coverage(self, resource_id, checked_rules, utc(now), baseline_sha256, scope=coverage_scope)
         now = utc(now)
         pk = resource_key(resource_id)
         for f in evaluation_findings:

@@ -39,6 +39,12 @@ param auditEventHubName string
 param auditConsumerGroup string
 param tags object = {}
 
+@description('Entra ID group whose members may call the API routes (Easy Auth v2). Empty = authentication off.')
+param auditorsGroupObjectId string = ''
+
+@description('Client id of the auditors\' Entra app registration (the token audience). Required with auditorsGroupObjectId.')
+param auditorsAppClientId string = ''
+
 // environment().resourceManager ends with '/'; the app wants the bare origin (core.settings strips it too).
 var resourceManager = environment().resourceManager
 var armEndpoint = endsWith(resourceManager, '/') ? substring(resourceManager, 0, length(resourceManager) - 1) : resourceManager
@@ -200,6 +206,69 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       runtime: {
         name: 'python'
         version: '3.13'
+      }
+    }
+  }
+}
+
+// Human auditors sign in with Entra ID (Easy Auth v2) when a group is given. Only members of that group
+// get through (defaultAuthorizationPolicy.allowedPrincipals.groups needs the `groups` claim: set
+// groupMembershipClaims on the app registration, docs/deploy.md). /api/health stays anonymous and
+// Event Grid's webhook keeps its system key. The function key is still checked by the Functions host
+// for authLevel FUNCTION routes behind the sign-in (azure-functions-host#11394).
+// Shape: Microsoft.Web/sites/config 'authsettingsV2' (azure-rest-api-specs,
+// specification/web/resource-manager/Microsoft.Web/stable/2024-04-01/WebApps.json, SiteAuthSettingsV2).
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(auditorsGroupObjectId)) {
+  //checkov:skip=CKV_AZURE_13: checkov applies its Microsoft.Web/sites checks to this sites/config child, which has no such properties (this resource is the App Service authentication).
+  //checkov:skip=CKV_AZURE_222: checkov applies its Microsoft.Web/sites checks to this sites/config child, which has no such properties (public access is decided on the site, see above).
+  //checkov:skip=CKV_AZURE_63: checkov applies its Microsoft.Web/sites checks to this sites/config child, which has no such properties.
+  //checkov:skip=CKV_AZURE_65: checkov applies its Microsoft.Web/sites checks to this sites/config child, which has no such properties.
+  //checkov:skip=CKV_AZURE_66: checkov applies its Microsoft.Web/sites checks to this sites/config child, which has no such properties.
+  //checkov:skip=CKV_AZURE_80: checkov applies its Microsoft.Web/sites checks to this sites/config child, which has no such properties.
+  //checkov:skip=CKV_AZURE_88: checkov applies its Microsoft.Web/sites checks to this sites/config child, which has no such properties.
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: [
+        '/api/health'
+        '/runtime/webhooks/eventgrid'
+      ]
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+          clientId: auditorsAppClientId
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${auditorsAppClientId}'
+            auditorsAppClientId
+          ]
+          defaultAuthorizationPolicy: {
+            allowedPrincipals: {
+              groups: [
+                auditorsGroupObjectId
+              ]
+            }
+          }
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
       }
     }
   }

@@ -58,9 +58,11 @@ def api_store(api_connection: StorageConnection) -> Iterator[TableFindingsStore]
 
 
 def test_bindings_in_function_json() -> None:
-    assert set(FUNCTIONS) == {"findings_list", "findings_get", "findings_summary", "health"}
+    assert set(FUNCTIONS) == {"findings_list", "findings_get", "findings_summary", "health", "evidence_report",
+                              "openapi"}
     expected = {"findings_list": ("findings", "FUNCTION"), "findings_get": ("findings/{id}", "FUNCTION"),
-                "findings_summary": ("summary", "FUNCTION"), "health": ("health", "ANONYMOUS")}
+                "findings_summary": ("summary", "FUNCTION"), "health": ("health", "ANONYMOUS"),
+                "evidence_report": ("report", "FUNCTION"), "openapi": ("openapi.json", "FUNCTION")}
     for name, (route, level) in expected.items():
         bindings = json.loads(FUNCTIONS[name].get_function_json())["bindings"]
         trigger = next(b for b in bindings if b["type"] == "httpTrigger")
@@ -83,7 +85,9 @@ def test_list_filters_and_page_shape(api_store: TableFindingsStore) -> None:
     assert doc["findings"][0]["schema"] == "driftwatch.finding/v1"
     assert len(body(call("findings_list", "/api/findings", {"severity": "critical"}))["findings"]) == 2
     assert len(body(call("findings_list", "/api/findings", {"workspace": A.upper()}))["findings"]) == 3
-    assert len(body(call("findings_list", "/api/findings", {"since": "2026-03-01T08:30:00Z"}))["findings"]) == 2
+    # since= selects what changed in the period (issue 16): only DBX-WS-002 (resolved at 09:00) did
+    changed = body(call("findings_list", "/api/findings", {"since": "2026-03-01T08:30:00Z"}))["findings"]
+    assert [(f["rule_id"], f["status"]) for f in changed] == [("DBX-WS-002", "resolved")]
     assert len(body(call("findings_list", "/api/findings", {"rule": "DBX-WS-002", "status": "resolved"}))[
         "findings"]) == 1
 

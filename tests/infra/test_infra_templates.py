@@ -541,3 +541,42 @@ def test_workspace_diagnostic_setting_streams_every_routed_service_to_the_hub(te
     assert set(main["parameters"]["auditCategories"]["default"]) == categories
     loop = main["modules"]["workspaceAudit"]["config"]["loop_type"]["detail"]
     assert loop["array_name"] == "auditWorkspaceIds"
+
+def test_auditors_group_turns_on_entra_easy_auth_for_the_api_only(templates: dict[str, Any]) -> None:
+    """Issue 16: `auditorsGroupObjectId` switches on App Service authentication (authsettingsV2) with
+    Entra ID, restricted to that group; health stays anonymous and Event Grid keeps its system key."""
+    main = templates["main.bicep"]
+    for name in ("auditorsGroupObjectId", "auditorsAppClientId"):
+        assert main["parameters"][name]["type"] == "string" and main["parameters"][name]["default"] == ""
+        assert main["modules"]["app"]["config"]["params"][name] == name
+    functionapp = templates["modules/functionapp.bicep"]
+    found = resources_of_type(functionapp, "Microsoft.Web/sites/config")
+    assert list(found) == ["authSettings"]
+    decl = found["authSettings"]
+    condition = decl["config"]["condition"]["operator"]
+    assert condition["type"] == "not"  # only when a group is given: off by default
+    assert condition["operands"]["bool_value"]["function"]["parameters"]["item_to_test"] == "auditorsGroupObjectId"
+    auth = body(decl)
+    assert auth["name"] == "authsettingsV2" and auth["parent"] == "functionApp"
+    props = auth["properties"]
+    assert props["platform"]["enabled"] is True and props["httpSettings"]["requireHttps"] is True
+    gv = props["globalValidation"]
+    assert gv["requireAuthentication"] is True
+    assert gv["excludedPaths"] == ["/api/health", "/runtime/webhooks/eventgrid"]
+    aad = props["identityProviders"]["azureActiveDirectory"]
+    assert aad["enabled"] is True and aad["registration"]["clientId"] == "auditorsAppClientId"
+    assert aad["registration"]["openIdIssuer"].endswith("${tenant().tenantId}/v2.0")
+    assert aad["validation"]["defaultAuthorizationPolicy"]["allowedPrincipals"]["groups"] == ["auditorsGroupObjectId"]
+    assert "api://${auditorsAppClientId}" in aad["validation"]["allowedAudiences"]
+    assert props["login"]["tokenStore"]["enabled"] is False  # no tokens kept in the app's storage
+    # the health function is the only anonymous route of the app itself
+    import function_app
+    from samples.functions_host import registered_functions
+
+    levels = {}
+    for f in registered_functions(function_app.app).values():
+        trigger = next((b for b in json.loads(f.get_function_json())["bindings"] if b["type"] == "httpTrigger"), None)
+        if trigger:
+            levels[trigger["route"]] = trigger["authLevel"]
+    assert {r for r, lvl in levels.items() if lvl == "ANONYMOUS"} == {"health"}
+    assert "/api/" + "health" in gv["excludedPaths"]

@@ -250,3 +250,13 @@ def test_cli_scan_lists_not_applicable_and_unsupported_keys(emulator: EmulatorSe
     code = main(["scan", "--emulator", emulator.url, "--baseline", str(baseline), "--no-store"])
     table = capsys.readouterr().out
     assert "checks not applicable" in table and "dbw-serverless-prod: DBX-WS-002" in table
+
+def test_cli_scan_ocsf_against_emulator(emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """`scan --format ocsf`: one OCSF Compliance Finding per finding, schema-valid (issue 16)."""
+    from tests.unit.test_ocsf import assert_valid_ocsf
+
+    code = main(["scan", "--emulator", emulator.url, "--baseline", str(ROOT / "baseline.example.yaml"),
+                 "--no-store", "--no-notify", "--format", "ocsf"])
+    events = json.loads(capsys.readouterr().out)
+    assert code == 3 and events and all(e["class_uid"] == 2003 for e in events)
+    assert_valid_ocsf(events)

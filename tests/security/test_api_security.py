@@ -27,11 +27,11 @@ def _http_bindings() -> dict[str, dict[str, Any]]:
 
 def test_every_http_function_needs_a_function_key_except_health() -> None:
     bindings = _http_bindings()
-    assert set(bindings) == {"findings_list", "findings_get", "findings_summary", "health"}, \
-        "a new HTTP function must be added here with the auth level it needs"
+    assert set(bindings) == {"findings_list", "findings_get", "findings_summary", "health", "evidence_report",
+                             "openapi"}, "a new HTTP function must be added here with the auth level it needs"
     levels = {name: b["authLevel"].upper() for name, b in bindings.items()}
     assert levels == {"findings_list": "FUNCTION", "findings_get": "FUNCTION", "findings_summary": "FUNCTION",
-                      "health": "ANONYMOUS"}
+                      "health": "ANONYMOUS", "evidence_report": "FUNCTION", "openapi": "FUNCTION"}
     assert all(b["methods"] == ["GET"] for b in bindings.values()), "the API is read-only"
 
 
@@ -48,7 +48,8 @@ def test_the_app_default_auth_level_is_function_and_events_arrive_only_through_e
     # Events reach the app only through the Event Grid extension endpoint (system key), never an HTTP route.
     assert kinds["on_resource_change"] == "eventGridTrigger"
     assert [n for n, k in kinds.items() if k == "httpTrigger"] == ["findings_list", "findings_get",
-                                                                    "findings_summary", "health"]
+                                                                    "findings_summary", "evidence_report", "openapi",
+                                                                    "health"]
 
 
 def _ids(a: App, params: dict[str, str]) -> tuple[int, set[str]]:

@@ -121,3 +121,36 @@ def test_no_storage_configured_and_unavailable(monkeypatch: pytest.MonkeyPatch,
     assert run(["findings", "list"]) == 3
     err = capsys.readouterr().err
     assert "unavailable" in err and ACCOUNT_KEY not in err
+
+
+def test_as_of_since_until_summary_ocsf_and_migration(seeded: TableFindingsStore,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 16 through the CLI: the same query models and answers as the API."""
+    from tests.unit.test_ocsf import assert_valid_ocsf
+
+    half = (T0 + timedelta(minutes=30)).isoformat()
+    assert run(["findings", "list", "--as-of", half, "--status", "open", "--format", "json"]) == 0
+    assert sorted(f["rule_id"] for f in json.loads(capsys.readouterr().out)["findings"]) == ["DBX-WS-001",
+                                                                                          "DBX-WS-002"]
+    assert run(["findings", "list", "--since", half, "--format", "json"]) == 0
+    changed = json.loads(capsys.readouterr().out)["findings"]
+    assert [(f["rule_id"], f["status"]) for f in changed] == [("DBX-WS-002", "resolved")]
+    fid = changed[0]["id"]
+    assert run(["findings", "show", fid, "--as-of", half, "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == "open" and [t["transition"] for t in shown["history"]] == ["opened"]
+    assert {"framework": "sat", "control": "NS-6"}.items() <= shown["controls"][-1].items()
+    assert run(["findings", "summary", "--as-of", half, "--since", T0.isoformat(), "--framework", "cis",
+                "--format", "json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["by_status"]["open"] == 1 and s["by_control"]["2.1.9"] == {"open": 1, "resolved": 0, "exempted": 0}
+    assert run(["findings", "summary"]) == 0
+    assert "total 2" in capsys.readouterr().out
+    assert run(["findings", "export", "--framework", "cis", "--control", "2.1.9", "--format", "ocsf"]) == 0
+    events = json.loads(capsys.readouterr().out)
+    assert [e["metadata"]["event_code"] for e in events] == ["DBX-WS-002"] and events[0]["status_id"] == 4
+    assert_valid_ocsf(events)
+    assert run(["findings", "list", "--control", "NS-99"]) == 2
+    assert "--control" in capsys.readouterr().err
+    assert run(["findings", "migrate-history"]) == 0
+    assert "0 history rows indexed" in capsys.readouterr().err  # written with the index already

@@ -1,0 +1,97 @@
+"""Benchmark: the evidence report for 2,000 workspaces and 50,000 findings (issue 16).
+
+Target: under 30 s and under 25 MB for the HTML. Fills Azurite with 50,000 findings (25 per
+workspace over CIS/MCSB-mapped rules, a fifth exempted with some expired exemptions), the rule
+coverage of every workspace and 10,000 transitions in the quarter, then times `build_report` +
+`render_html` for the current posture with the quarter's transitions, and for an as-of instant
+after the last change (findings unchanged since T come from the current rows). Asserts nothing.
+Usage: python -m bench.bench_report [WORKSPACES]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from core.evidence_report import build_report, render_html, report_json
+from core.findings.model import Finding, finding_id
+from core.store import StorageConnection, TableFindingsStore, Transition
+from core.store.history import record_coverage, workspace_index_entity
+from core.store.keys import put_json, utc
+from samples.azurite import AzuriteProcess
+
+RULES = ("DBX-NET-005", "DBX-IPACL-002", "DBX-TOKEN-002", "DBX-WS-003", "DBX-WS-005")
+CHECKED = frozenset({"DBX-WS-002", "DBX-WS-003", "DBX-WS-005", "DBX-WS-006", "DBX-WS-010", "DBX-NET-001",
+                     "DBX-NET-003", "DBX-NET-004", "DBX-NET-005", "DBX-IPACL-001", "DBX-IPACL-002",
+                     "DBX-TOKEN-001", "DBX-TOKEN-002"})
+NOW = datetime(2026, 10, 1, tzinfo=UTC)
+QUARTER = NOW - timedelta(days=92)
+
+
+def make(ws: int, j: int) -> Finding:
+    sub = f"{ws % 40:08d}-0000-4000-8000-000000000000"
+    rid = f"/subscriptions/{sub}/resourceGroups/rg-{ws % 97}/providers/Microsoft.Databricks/workspaces/dbw-{ws:04d}"
+    rule = RULES[j % len(RULES)]
+    status = ("open", "open", "open", "resolved", "exempted")[j % 5]
+    exemption = {"reason": f"vendor access <ticket {ws}-{j}>", "approved_by": "security-team",
+                 "expires": "2026-09-15" if ws % 3 == 0 else "2027-03-31"} if status == "exempted" else None
+    return Finding(id=finding_id(rid, rule, f"subject-{j}"), rule_id=rule, title=f"title of {rule}",
+                   severity=("critical", "high", "medium", "low", "info")[j % 5], status=status, resource_id=rid,
+                   subscription_id=sub, workspace_name=f"dbw-{ws:04d}", subject=f"subject-{j}", expected="deny",
+                   actual="allow", message=f"{rule}: subject-{j} on dbw-{ws:04d} drifted from the baseline",
+                   remediation="See docs/rules.md.", first_seen=QUARTER - timedelta(days=j), last_seen=NOW,
+                   resolved_at=NOW - timedelta(days=3) if status == "resolved" else None, source="sweep",
+                   baseline_sha256="f" * 64, exemption=exemption)
+
+
+def fill(conn: StorageConnection, ws: int, per_ws: int, transitions_per_ws: int) -> None:
+    store = TableFindingsStore(conn)
+    findings = [make(ws, j) for j in range(per_ws)]
+    store.import_findings(findings)
+    record_coverage(store, findings[0].resource_id, CHECKED, NOW - timedelta(days=1), "f" * 64)
+    rows: list[dict[str, Any]] = []
+    for k in range(transitions_per_ws):
+        f = findings[k % per_ws]
+        at = QUARTER + timedelta(days=1 + k * 11, minutes=ws)
+        t = Transition("opened" if f.status == "open" else "resolved" if f.status == "resolved" else "exempted", at, f)
+        row: dict[str, Any] = {"PartitionKey": f.id, "RowKey": f"{utc(at):%Y%m%dT%H%M%S%fZ}-{k + 1:06d}-{t.transition}",
+                               "transition": t.transition, "at": at, "resource_id": f.resource_id.lower(),
+                               "status": f.status}
+        put_json(row, "message", t.message())
+        rows.append(workspace_index_entity(row, f, k + 1))
+    store.history_table.submit_transaction([("create", e) for e in rows])
+
+
+def main() -> None:
+    workspaces = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    per_ws, transitions_per_ws = 25, 5
+    with AzuriteProcess() as az:
+        conn = StorageConnection.from_connection_string(az.connection_string)
+        conn.ensure()
+        s = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda w: fill(conn, w, per_ws, transitions_per_ws), range(workspaces)))
+        print(f"filled {workspaces:,} workspaces, {workspaces * per_ws:,} findings, "
+              f"{workspaces * transitions_per_ws:,} transitions in {time.perf_counter() - s:.0f} s")
+        store = TableFindingsStore(conn)
+        for label, kwargs in (("current posture + quarter's transitions", {"since": QUARTER}),
+                              ("as of T after the last change + quarter's transitions",
+                               {"as_of": NOW - timedelta(hours=1), "since": QUARTER})):
+            s = time.perf_counter()
+            report = build_report(store, framework_name="cis", now=NOW, **kwargs)  # type: ignore[arg-type]
+            built = time.perf_counter() - s
+            html = render_html(report)
+            total = time.perf_counter() - s
+            js = report_json(report)
+            print(f"report ({label}): read+build {built:.1f} s, HTML {total - built:.1f} s, total {total:.1f} s "
+                  f"(target < 30 s); HTML {len(html.encode()) / 1e6:.1f} MB (target < 25 MB), JSON "
+                  f"{len(js.encode()) / 1e6:.1f} MB; {report.workspaces_total:,} workspaces, "
+                  f"{len(report.open_findings):,} open, {len(report.exemptions):,} exemptions "
+                  f"({sum(x.expired for x in report.exemptions):,} expired), {len(report.transitions):,} transitions")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""Reading `findinghistory`: posture as of an instant, what changed in a period, rule coverage.
+
+Layout (ARCHITECTURE 4.6, `findinghistory` append-only). Each transition is written twice:
+- per finding: PartitionKey = finding id, RowKey = `{at}-{seq:06d}-{transition}` (the original
+  layout; `GET /api/findings/{id}` reads one partition);
+- per workspace, the time index: PartitionKey = `ws-{resource_key}`, RowKey =
+  `{at}-{finding id}-{seq:06d}-{transition}`. A workspace's history is one partition in time
+  order, so "as of T" is the key range `RowKey < T~` and "since S until U" is `S <= RowKey < U~`.
+  Coverage (which rules a scan actually checked) is kept in the same partition: a row
+  `{at}-~coverage` each time it changes, and the current one at RowKey `coverage`.
+Estate-wide reads (no workspace filter) necessarily read every workspace partition up to T.
+Rows written before the index existed have only the per-finding row: single-finding reads still see
+them; `backfill_workspace_index` (CLI `driftwatch findings migrate-history`) adds their index rows once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from core.findings.model import Finding
+from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, storage_call
+from core.store.keys import get_json, put_json, resource_key, utc
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient
+
+    from core.store.findings import Transition
+
+INDEX_PREFIX = "ws-"
+INDEX_END = "ws."
+"""`.` sorts right after `-`: PartitionKey ge 'ws-' and lt 'ws.' is exactly the index partitions."""
+CURRENT_COVERAGE = "coverage"
+TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
+TIME_KEYS_END = ":"
+"""Time RowKeys start with a digit; ':' sorts after '9' and before letters (the `coverage` row)."""
+
+
+def index_partition(resource_id: str) -> str:
+    return INDEX_PREFIX + resource_key(resource_id)
+
+
+def time_key(dt: datetime) -> str:
+    return f"{utc(dt):{TIME_FORMAT}}"
+
+
+def workspace_index_entity(finding_row: Mapping[str, Any], finding: Finding, seq: int) -> dict[str, Any]:
+    """The time-index copy of a per-finding history entity."""
+    e = {k: v for k, v in finding_row.items() if k not in ("PartitionKey", "RowKey")}
+    e.update({
+        "PartitionKey": index_partition(finding.resource_id),
+        "RowKey": f"{time_key(finding_row['at'])}-{finding.id}-{seq:06d}-{finding_row['transition']}",
+        "kind": "transition",
+        "finding_id": finding.id,
+        "rule_id": finding.rule_id,
+        "severity": finding.severity,
+        "subscription_id": finding.subscription_id.lower(),
+        "workspace_name": finding.workspace_name,
+        "subject": finding.subject or "",
+    })
+    return e
+
+
+def record_coverage(store: Any, resource_id: str, checked_rules: Iterable[str], now: datetime,
+                    baseline_sha256: str | None, scope: Iterable[str] | None = None) -> bool:
+    """Record which rules were checked on the workspace; writes only when that set changed.
+
+    `scope`: the rules a partial (family-scoped) scan could have checked; the coverage of every other rule
+    stays as it was, since that scan observed nothing about them. None = a full scan replaces it.
+    """
+    from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+    from azure.data.tables import UpdateMode
+
+    table: TableClient = store.history_table
+    pk = index_partition(resource_id)
+    rules = sorted(set(checked_rules))
+    with storage_call("get", HISTORY_TABLE):
+        try:
+            current = table.get_entity(pk, CURRENT_COVERAGE)
+        except ResourceNotFoundError:
+            current = None
+    if scope is not None:
+        kept = set(json.loads(current.get("rules") or "[]")) - set(scope) if current is not None else set()
+        rules = sorted(kept | set(rules))
+    if current is not None:
+        same = json.loads(current.get("rules") or "[]") == rules and current.get("baseline_sha256") == baseline_sha256
+        at = current.get("at")
+        if same or (isinstance(at, datetime) and utc(at) > now):
+            return False  # unchanged, or an older evaluation arriving late
+    entity: dict[str, Any] = {"PartitionKey": pk, "RowKey": f"{time_key(now)}-~coverage", "kind": "coverage",
+                              "at": now, "resource_id": resource_id.lower(), "rules": json.dumps(rules),
+                              "baseline_sha256": baseline_sha256 or ""}
+    with storage_call("append", HISTORY_TABLE):
+        with contextlib.suppress(ResourceExistsError):
+            table.create_entity(entity)
+        table.upsert_entity({**entity, "RowKey": CURRENT_COVERAGE}, mode=UpdateMode.REPLACE)
+    return True
+
+
+def _coverage_of(e: Mapping[str, Any]) -> dict[str, Any]:
+    return {"resource_id": e["resource_id"], "at": utc(e["at"]), "rules": json.loads(e.get("rules") or "[]"),
+            "baseline_sha256": e.get("baseline_sha256") or None}
+
+
+class HistoryQueries:
+    """History reads of `TableFindingsStore` (mixed in; uses its `history_table` and `findings_table`)."""
+
+    @property
+    def history_table(self) -> TableClient:
+        raise NotImplementedError
+
+    @property
+    def findings_table(self) -> TableClient:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ raw index rows
+
+    def workspace_ids(self, workspace: str | None) -> list[str] | None:
+        """Workspace ARM ids a `workspace` filter names (an ARM id, or a name looked up in `findings`)."""
+        if workspace is None:
+            return None
+        ws = workspace.strip()
+        if "/" in ws:
+            return [ws.lower()]
+        with storage_call("query", FINDINGS_TABLE):
+            found = {str(e["resource_id"]) for e in self.findings_table.query_entities(
+                "workspace_name_lc eq @n", parameters={"n": ws.lower()}, select=["resource_id"])}
+        return sorted(found)
+
+    def current_findings(self, *, workspace_ids: list[str] | None = None,
+                         subscription: str | None = None) -> list[tuple[Finding, datetime | None]]:
+        """Every current finding row as (finding, time of its last transition), reading only those two
+        columns (the SDK's per-property decoding dominates a full read); an estate-wide read splits the
+        hashed partition keys into 16 ranges read in parallel."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        select = ["PartitionKey", "RowKey", "finding", "finding_parts", "last_transition_at"]
+        clauses, params = [], {}
+        if subscription is not None:
+            clauses.append("subscription_id eq @sub")
+            params["sub"] = subscription.strip().lower()
+
+        def read(flt: str, extra: dict[str, Any]) -> list[tuple[Finding, datetime | None]]:
+            with storage_call("query", FINDINGS_TABLE):
+                rows = list(self.findings_table.query_entities(flt, parameters={**params, **extra}, select=select,
+                                                               results_per_page=1000))
+            out = []
+            for e in rows:
+                if e.get("finding") is None and e.get("finding_parts"):  # a large finding stored in chunks
+                    with storage_call("get", FINDINGS_TABLE):
+                        e = self.findings_table.get_entity(e["PartitionKey"], e["RowKey"])
+                at = e.get("last_transition_at")
+                changed = utc(at) if isinstance(at, datetime) else None
+                out.append((Finding.from_json_dict(get_json(e, "finding")), changed))
+            return out
+
+        if workspace_ids is not None:
+            return [x for rid in workspace_ids
+                    for x in read(" and ".join(["PartitionKey eq @pk", *clauses]), {"pk": resource_key(rid)})]
+        bounds = [f"{i:x}" for i in range(16)] + ["g"]  # resource_key() is lower-case hex
+        jobs = [(" and ".join(["PartitionKey ge @lo and PartitionKey lt @hi", *clauses]), {"lo": lo, "hi": hi})
+                for lo, hi in itertools.pairwise(bounds)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return [x for part in pool.map(lambda j: read(*j), jobs) for x in part]
+
+    def change_rows(self, since: datetime | None, until: datetime | None, *,
+                    subscription: str | None = None) -> list[dict[str, Any]]:
+        """Transitions in [since, until] as small dicts (no finding snapshot), oldest first: for reports."""
+        lo = time_key(since) if since is not None else "0"
+        hi = time_key(until) + "~" if until is not None else TIME_KEYS_END
+        flt = "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey ge @lo and RowKey lt @hi and kind eq @k"
+        params: dict[str, Any] = {"p0": INDEX_PREFIX, "p1": INDEX_END, "lo": lo, "hi": hi, "k": "transition"}
+        if subscription is not None:
+            flt += " and subscription_id eq @sub"
+            params["sub"] = subscription.strip().lower()
+        cols = ["PartitionKey", "RowKey", "at", "transition", "finding_id", "rule_id", "severity", "resource_id",
+                "workspace_name", "subject"]
+        with storage_call("query", HISTORY_TABLE):
+            rows = list(self.history_table.query_entities(flt, parameters=params, select=cols, results_per_page=1000))
+        rows.sort(key=lambda e: (e["RowKey"], e["PartitionKey"]))
+        return [{"at": utc(e["at"]), "transition": e["transition"], "finding_id": e["finding_id"],
+                 "rule_id": e["rule_id"], "severity": e["severity"],
+                 "workspace_name": e.get("workspace_name") or str(e["resource_id"]).rsplit("/", 1)[-1],
+                 "subject": e.get("subject") or None} for e in rows]
+
+    def _index_rows(self, *, resource_ids: list[str] | None, since: datetime | None, until: datetime | None,
+                    subscription: str | None = None) -> Iterator[Any]:
+        lo = time_key(since) if since is not None else "0"
+        hi = time_key(until) + "~" if until is not None else TIME_KEYS_END
+        params: dict[str, Any] = {"lo": lo, "hi": hi}
+        extra = ""
+        if subscription is not None:
+            extra = " and subscription_id eq @sub"
+            params["sub"] = subscription.strip().lower()
+        with storage_call("query", HISTORY_TABLE):
+            if resource_ids is not None:
+                for rid in resource_ids:
+                    yield from self.history_table.query_entities(
+                        "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi" + extra,
+                        parameters={**params, "pk": index_partition(rid)}, results_per_page=1000)
+            else:
+                yield from self.history_table.query_entities(
+                    "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey ge @lo and RowKey lt @hi" + extra,
+                    parameters={**params, "p0": INDEX_PREFIX, "p1": INDEX_END}, results_per_page=1000)
+
+    # ------------------------------------------------------------ reconstructions
+
+    def findings_as_of(self, as_of: datetime, *, workspace: str | None = None,
+                       subscription: str | None = None) -> list[Finding]:
+        """Every finding as it stood at `as_of`.
+
+        A finding whose last transition is at or before `as_of` stood then as it stands now (its
+        current row; `last_seen` capped at `as_of`). Only findings that changed after `as_of` are
+        rebuilt from history: the snapshot of their last transition at or before it, read from their
+        workspaces' index partitions (in parallel), or from their own partition for history written
+        before the index existed. Findings first seen after `as_of` do not appear.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        as_of = utc(as_of)
+        out: list[Finding] = []
+        pending: dict[str, set[str]] = {}
+        for f, changed_at in self.current_findings(workspace_ids=self.workspace_ids(workspace),
+                                                   subscription=subscription):
+            if utc(f.first_seen) > as_of:
+                continue
+            if changed_at is None or changed_at <= as_of:
+                if utc(f.last_seen) > as_of:
+                    f = f.model_copy(update={"last_seen": as_of})
+                out.append(f)
+            else:
+                pending.setdefault(f.resource_id.lower(), set()).add(f.id)
+
+        def rebuild(rid: str) -> list[Finding]:
+            from core.store.findings import Transition
+
+            wanted = pending[rid]
+            latest: dict[str, tuple[str, Any]] = {}
+            for e in self._index_rows(resource_ids=[rid], since=None, until=as_of):
+                fid = e.get("finding_id")
+                if e.get("kind") != "transition" or fid not in wanted:
+                    continue
+                if fid not in latest or e["RowKey"] > latest[fid][0]:
+                    latest[fid] = (e["RowKey"], e)
+            found = [Transition.from_message(get_json(e, "message")).finding for _, e in latest.values()]
+            for fid in wanted - set(latest):  # history from before the index: the finding's own partition
+                hist = self.finding_history(fid, until=as_of)
+                if hist:
+                    found.append(hist[-1].finding)
+            return found
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for found in pool.map(rebuild, sorted(pending)):
+                out.extend(found)
+        return sorted(out, key=lambda f: (f.resource_id.lower(), f.rule_id, f.subject or "", f.id))
+
+    def changes(self, since: datetime | None, until: datetime | None, *, workspace: str | None = None,
+                subscription: str | None = None) -> list[Transition]:
+        """Transitions with `since <= at <= until`, oldest first."""
+        from core.store.findings import Transition
+
+        rows = [e for e in self._index_rows(resource_ids=self.workspace_ids(workspace), since=since, until=until,
+                                            subscription=subscription) if e.get("kind") == "transition"]
+        rows.sort(key=lambda e: (e["RowKey"], e["PartitionKey"]))
+        return [Transition.from_message(get_json(e, "message")) for e in rows]
+
+    def finding_history(self, finding_id: str, *, until: datetime | None = None,
+                        since: datetime | None = None) -> list[Transition]:
+        """One finding's transitions (its own partition), optionally within [since, until]."""
+        from core.store.findings import Transition
+
+        lo = time_key(since) if since is not None else "0"
+        hi = time_key(until) + "~" if until is not None else TIME_KEYS_END
+        with storage_call("query", HISTORY_TABLE):
+            rows = list(self.history_table.query_entities(
+                "PartitionKey eq @id and RowKey ge @lo and RowKey lt @hi",
+                parameters={"id": finding_id, "lo": lo, "hi": hi}))
+        return [Transition.from_message(get_json(e, "message")) for e in sorted(rows, key=lambda e: e["RowKey"])]
+
+    def coverage(self, as_of: datetime | None = None, *,
+                 workspace_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """workspace id (lower case) -> the rules last recorded as checked there (at `as_of`, or now)."""
+        out: dict[str, dict[str, Any]] = {}
+        if as_of is None:
+            with storage_call("query", HISTORY_TABLE):
+                if workspace_ids is not None:
+                    rows: Iterable[Any] = [e for rid in workspace_ids for e in self.history_table.query_entities(
+                        "PartitionKey eq @pk and RowKey eq @rk",
+                        parameters={"pk": index_partition(rid), "rk": CURRENT_COVERAGE})]
+                else:
+                    rows = list(self.history_table.query_entities(
+                        "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey eq @rk",
+                        parameters={"p0": INDEX_PREFIX, "p1": INDEX_END, "rk": CURRENT_COVERAGE}))
+            for e in rows:
+                out[e["resource_id"]] = _coverage_of(e)
+            return out
+        cols = ["resource_id", "at", "rules", "baseline_sha256", "kind"]
+        params = {"hi": time_key(as_of) + "~", "k": "coverage", "p0": INDEX_PREFIX, "p1": INDEX_END}
+        with storage_call("query", HISTORY_TABLE):
+            if workspace_ids is not None:
+                rows = [e for rid in workspace_ids for e in self.history_table.query_entities(
+                    "PartitionKey eq @pk and RowKey lt @hi and kind eq @k",
+                    parameters={**params, "pk": index_partition(rid)}, select=cols)]
+            else:
+                rows = list(self.history_table.query_entities(
+                    "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey lt @hi and kind eq @k",
+                    parameters=params, select=cols, results_per_page=1000))
+        for e in rows:
+            cur = out.get(e["resource_id"])
+            if cur is None or utc(e["at"]) >= cur["at"]:
+                out[e["resource_id"]] = _coverage_of(e)
+        return out
+
+    # ------------------------------------------------------------ migration
+
+    def backfill_workspace_index(self) -> int:
+        """Add the time-index row of every per-finding history row that lacks one (idempotent)."""
+        from azure.core.exceptions import ResourceExistsError
+
+        from core.store.findings import Transition
+
+        created = 0
+        with storage_call("query", HISTORY_TABLE):
+            legacy = [e for e in self.history_table.list_entities() if not str(e["PartitionKey"]).startswith("ws-")]
+        for e in legacy:
+            t = Transition.from_message(get_json(e, "message"))
+            try:
+                seq = int(str(e["RowKey"]).split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            row = {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "transition": t.transition,
+                   "at": utc(t.at), "resource_id": t.finding.resource_id.lower(), "status": t.finding.status}
+            put_json(row, "message", t.message())
+            with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
+                self.history_table.create_entity(workspace_index_entity(row, t.finding, seq))
+                created += 1
+        return created
