@@ -258,7 +258,15 @@ def _enqueue_coalesced(rt: Runtime, work: dict[str, tuple[str, list[str], frozen
                               event_ids=[e for e in event_ids if e][:50],
                               families=None if families is None else sorted(families),
                               changes=[ChangeRecord.model_validate(c) for c in changes])
-            queues.send_scan_request(req.body(), visibility_timeout=delay)
+            try:
+                queues.send_scan_request(req.body(), visibility_timeout=delay)
+            except Exception:
+                # The marker may only suppress a scan that is really queued: give the claim up, so Event
+                # Grid's retry of this delivery claims again and sends.
+                with contextlib.suppress(Exception):
+                    pending.abandon(ws, now)
+                raise
+            pending.queued(ws, delay, now)
             outcome.enqueued.append(ws)
         else:
             outcome.coalesced.append(ws)
