@@ -7,6 +7,7 @@ neither make a correct evaluation look stale nor delay another instance's event 
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -42,8 +43,6 @@ def store_now(table: Any, local: datetime | None = None) -> datetime:
     def hook(response: Any) -> None:
         seen["date"] = date_header(response)
 
-    try:
+    with contextlib.suppress(HttpResponseError):  # a 404 carries the Date header too
         table.get_entity(CLOCK_PARTITION, CLOCK_PARTITION, raw_response_hook=hook)
-    except HttpResponseError:
-        pass  # a 404 carries the Date header too
     return corrected(local or datetime.now(UTC), seen.get("date"))
