@@ -555,6 +555,13 @@ class NotifyBusy(Exception):
     """Another instance is posting this workspace's digest: retry the message later."""
 
 
+NOTIFY_BUSY_DELAY_S = (3, 10)
+"""A message that finds the workspace's digest lock taken is sent again, invisible for a random delay in
+this range (seconds), and completes: contention is a retry with a delay, never a failed delivery
+attempt that counts toward the poison queue. The holder may have read the pending set before this
+message's transition was recorded, so the message is kept, not dropped."""
+
+
 @dataclass
 class NotifyOutcome:
     workspace_id: str | None
@@ -562,6 +569,8 @@ class NotifyOutcome:
     skipped: int = 0
     already_notified: bool = False
     rejected: str | None = None
+    busy: bool = False
+    """The digest lock was taken: the message was re-queued with a delay."""
 
 
 def notifier(rt: Runtime, url: str | None = None, label: str | None = None) -> Any:
@@ -677,7 +686,15 @@ def notify_message(rt: Runtime, body: str, now: datetime | None = None, dequeue_
         reason = str(exc)[:500]
         reject_message(rt, "drift-findings", body, f"not a driftwatch.transition/v1 message: {reason}")
         return NotifyOutcome(workspace_id=None, rejected=reason)
-    return notify_workspace(rt, t.finding.resource_id, now, final_attempt=dequeue_count >= MAX_DEQUEUE_COUNT)
+    try:
+        return notify_workspace(rt, t.finding.resource_id, now, final_attempt=dequeue_count >= MAX_DEQUEUE_COUNT)
+    except NotifyBusy:
+        import random
+
+        delay = random.randint(*NOTIFY_BUSY_DELAY_S)
+        rt.queues().send_transition_body(body, visibility_timeout=delay)
+        log.info("notify %s: digest lock busy, retrying in %d s", t.finding.resource_id, delay)
+        return NotifyOutcome(workspace_id=t.finding.resource_id, busy=True)
 
 
 

@@ -40,6 +40,11 @@ class QueueBus:
             self.scan_requests.send_message(json.dumps(dict(msg), separators=(",", ":")),
                                             visibility_timeout=visibility_timeout or None)
 
+    def send_transition_body(self, body: str, visibility_timeout: int = 0) -> None:
+        """Re-queue a `drift-findings` message as it was (a retry with a delay, not a failed attempt)."""
+        with storage_call("send", DRIFT_FINDINGS_QUEUE):
+            self.drift_findings.send_message(body, visibility_timeout=visibility_timeout or None)
+
     def send_transition(self, transition: Transition) -> None:
         with storage_call("send", DRIFT_FINDINGS_QUEUE):
             self.drift_findings.send_message(json.dumps(transition.message(), separators=(",", ":")))
