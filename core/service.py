@@ -83,6 +83,11 @@ class ScanRequest(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+OUTBOX_REDRIVE_AFTER_S = 180.0
+"""The sweep re-sends transitions still in a finding row's outbox after this long (their writer died
+between the table write and the queue send): delivery is at-least-once, never lost."""
+
+
 @dataclass
 class Runtime:
     """Everything one process needs, built once from the app settings (cold start stays cheap)."""
@@ -91,6 +96,7 @@ class Runtime:
     collect: CollectConfig
     baseline_path: str
     coalesce_window_s: int = COALESCE_WINDOW_S
+    outbox_redrive_after_s: float = OUTBOX_REDRIVE_AFTER_S
     notifier_options: dict[str, Any] = field(default_factory=dict)
     _baseline: Baseline | None = None
     _connection: Any = None
@@ -360,6 +366,7 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
     """Discover every workspace and fan out one scan request each (Functions scale out on the queue)."""
     now = now or datetime.now(UTC)
     scan_id = str(uuid.uuid4())
+    redeliver_outbox(rt)
     collector = rt.collector()
     docs, found = collector.discover(rt.settings.subscriptions or None)
     topology, queues = rt.topology(), rt.queues()
@@ -544,9 +551,26 @@ def rules_for(state: Any, families: frozenset[str] | None) -> list[Any] | None:
 
 
 def _send(rt: Runtime, transitions: list[Any]) -> None:
-    queues = rt.queues()
+    """Queue each transition, then clear it from its row's outbox (a crash in between re-sends it)."""
+    from core.store.findings import crash_point
+
+    if not transitions:
+        return
+    crash_point("before-queue-send")
+    queues, store = rt.queues(), rt.store()
     for t in transitions:
         queues.send_transition(t)
+    crash_point("before-outbox-clear")
+    store.outbox_delivered(transitions)
+
+
+def redeliver_outbox(rt: Runtime) -> int:
+    """Re-drive transitions whose writer died before delivering them (history rows and queue message)."""
+    transitions = rt.store().undelivered(rt.outbox_redrive_after_s)
+    if transitions:
+        log.warning("re-driving %d undelivered transitions from the outbox", len(transitions))
+        _send(rt, transitions)
+    return len(transitions)
 
 
 # -- notifications ----------------------------------------------------------------------------------
