@@ -469,8 +469,14 @@ def _subnet_users(rt: Runtime, doc: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWorkerOutcome:
-    """Handle one `scan-requests` message end to end; transitions go to `drift-findings`."""
-    now = now or datetime.now(UTC)
+    """Handle one `scan-requests` message end to end; transitions go to `drift-findings`.
+
+    The evaluation is stamped with the store's time (core/store/clock.py), not this instance's clock: a
+    clock running ahead must not make the next instance's correct evaluation look older than the row.
+    """
+    from core.store.clock import store_now
+
+    now = store_now(rt.store().findings_table, now)
     try:
         req = ScanRequest.model_validate_json(body)
     except ValidationError as exc:

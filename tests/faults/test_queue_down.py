@@ -73,3 +73,23 @@ def test_a_clock_ahead_does_not_delay_another_instances_event_scan(app: App) -> 
     pending.started(ws, real + timedelta(seconds=30))  # instance A, clock ahead
     delay = pending.claim(ws, real)  # instance B
     assert delay is not None and delay <= pending.window_s + 1
+
+
+def test_a_clock_ahead_does_not_make_a_correct_evaluation_look_stale(app: App) -> None:  # noqa: F811
+    """Instance A (clock 30 s ahead) records an open NSG finding; the rule is then deleted and instance B
+    (correct clock) scans. B's evaluation must resolve it; today it is older than A's `last_seen` by the
+    skew and is silently ignored, so the finding stays open."""
+    import json
+
+    from core import service
+
+    sc.sweep(app)
+    nsg, ws = sc.NSG["nsg-analytics"], sc.WS["dbw-analytics-prod"]
+    sc.arm(app, "PUT", f"{nsg}/securityRules/dbg", f.nsg_rule(nsg, "dbg", "Inbound", 150, "Tcp", "Internet", "*", "22"))
+    real = datetime.now(UTC)
+    body = json.dumps(service.ScanRequest(workspace_id=ws, source="event", requested_at=real).body())
+    service.scan_request(app.rt, body, now=real + timedelta(seconds=30))  # instance A
+    assert ("DBX-NET-005", "dbg") in {(x.rule_id, x.subject) for x in app.open_findings()}
+    sc.arm(app, "DELETE", f"{nsg}/securityRules/dbg")
+    service.scan_request(app.rt, body, now=datetime.now(UTC))  # instance B
+    assert ("DBX-NET-005", "dbg") not in {(x.rule_id, x.subject) for x in app.open_findings()}
