@@ -70,6 +70,8 @@ def summary_line(result: ScanResult) -> str:
             + (f" ({sev})" if sev else "") + f", {by_status['exempted']} exempted")
     if result.errors:
         text += f"; {len(result.errors)} could not be fully evaluated"
+    if result.skipped:
+        text += f"; {len(result.skipped)} skipped"
     return text
 
 
@@ -78,6 +80,9 @@ def scan_table(result: ScanResult) -> str:
     if result.errors:
         out.append("Not fully evaluated:\n")
         out.extend(f"  {e['resource_id']} [{e['stage']}]: {e['message']}\n" for e in result.errors)
+    if result.skipped:
+        out.append("Skipped (not evaluated this round):\n")
+        out.extend(f"  {s['resource_id']}: {s['reason']}\n" for s in result.skipped)
     return "".join(out)
 
 

@@ -23,11 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.baseline.load import Baseline, load_baseline
 from core.collect import CollectConfig, EstateCollector
 from core.collect.arm import ArmReader, ArmReadError
+from core.collect.collector import Skipped
 from core.events import RoutingDecision, route_delivery
 from core.findings.model import Source
 from core.rules import evaluate_workspace
 from core.settings import Settings, load_settings
-from core.state.parse import StateError, parse_workspace_arm, subnet_ids
+from core.state.footprint import footprint, subnet_ids, subnet_users
+from core.state.lifecycle import SETTLE_RECHECKS_S, not_settled_reason
+from core.state.model import WorkspaceArm
+from core.state.parse import StateError, parse_workspace_arm
 
 log = logging.getLogger("driftwatch")
 
@@ -57,6 +61,8 @@ class ScanRequest(BaseModel):
     event_ids: list[str] = Field(default_factory=list, max_length=50)
     subnet_users: dict[str, list[str]] | None = None
     """Lower subnet id -> workspaces injected into it, as the sweep saw the whole estate (saves lookups)."""
+    settle_attempt: int = Field(default=0, ge=0, le=len(SETTLE_RECHECKS_S))
+    """How many times this workspace was re-checked because an ARM operation on it was in flight."""
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -70,6 +76,8 @@ class Runtime:
     collect: CollectConfig
     baseline_path: str
     coalesce_window_s: int = COALESCE_WINDOW_S
+    settle_delays_s: tuple[int, ...] = SETTLE_RECHECKS_S
+    """Visibility delays of the re-checks of a workspace that is not settled (core/state/lifecycle.py)."""
     notifier_options: dict[str, Any] = field(default_factory=dict)
     _baseline: Baseline | None = None
     _connection: Any = None
@@ -188,16 +196,6 @@ def reject_message(rt: Runtime, queue: str, body: str, reason: str) -> None:
 
 # -- Event Grid -------------------------------------------------------------------------------------
 
-class _StoreTopology:
-    """Topology lookups straight from the `topology` table (one partition query per network id)."""
-
-    def __init__(self, topology_store: Any) -> None:
-        self._store = topology_store
-
-    def workspaces_for(self, network_resource_id: str) -> list[str]:
-        return list(self._store.workspaces_for(network_resource_id))
-
-
 @dataclass
 class EventOutcome:
     decisions: list[RoutingDecision]
@@ -208,7 +206,7 @@ class EventOutcome:
 def handle_events(rt: Runtime, payload: Any, now: datetime | None = None) -> EventOutcome:
     """Route a delivery; enqueue one coalesced scan request per affected workspace."""
     now = now or datetime.now(UTC)
-    decisions = route_delivery(payload, _StoreTopology(rt.topology()))  # type: ignore[arg-type]
+    decisions = route_delivery(payload, rt.topology())
     outcome = EventOutcome(decisions=decisions)
     by_ws: dict[str, list[str]] = {}
     for d in decisions:
@@ -254,6 +252,9 @@ class SweepOutcome:
     workspaces: int
     enqueued: int
     errors: list[dict[str, str]]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    rechecks: int = 0
+    """Workspaces not settled now, re-queued with a visibility delay instead of a scan."""
 
 
 def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
@@ -263,35 +264,43 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
     collector = rt.collector()
     docs, found = collector.discover(rt.settings.subscriptions or None)
     topology, queues = rt.topology(), rt.queues()
-    users: dict[str, list[str]] = {}
-    for doc in docs:
-        try:
-            for sid, _, _ in subnet_ids(parse_workspace_arm(doc)):
-                users.setdefault(sid.lower(), []).append(str(doc.get("id")))
-        except StateError:
-            continue
-    enqueued = 0
+    parsed: list[tuple[dict[str, Any], str, WorkspaceArm]] = []
     for doc in docs:
         wid = str(doc.get("id") or "")
         try:
-            arm = parse_workspace_arm(doc)
-            # Subnet edges come free with the listing: record them so sharing (DBX-NET-006) is known
-            # estate-wide before the first worker runs.
-            topology.save_workspace(wid, [arm.vnet_id, *(s for s, _, _ in subnet_ids(arm))] if arm.vnet_id else [])
+            parsed.append((doc, wid, parse_workspace_arm(doc)))
         except StateError as exc:
             found.errors.append({"resource_id": wid, "stage": "parse", "message": str(exc)})
-            continue
-        embedded = doc if len(json.dumps(doc)) <= MAX_EMBEDDED_DOC_CHARS else None
+    users = subnet_users((wid, arm) for _, wid, arm in parsed)
+    enqueued = rechecks = 0
+    for doc, wid, arm in parsed:
+        not_settled = not_settled_reason(arm)
+        embedded = doc if not_settled is None and len(json.dumps(doc)) <= MAX_EMBEDDED_DOC_CHARS else None
         mine = {sid.lower(): users.get(sid.lower(), []) for sid, _, _ in subnet_ids(arm)}
-        req = ScanRequest(workspace_id=wid, source="sweep", requested_at=now, scan_id=scan_id, workspace=embedded,
-                          subnet_users=mine if embedded is not None else None)
+        try:
+            req = ScanRequest(workspace_id=wid, source="sweep", requested_at=now, scan_id=scan_id, workspace=embedded,
+                              subnet_users=mine if embedded is not None else None,
+                              settle_attempt=0 if not_settled is None else 1)
+        except ValidationError:
+            found.errors.append({"resource_id": wid[:300], "stage": "parse", "message": "not a workspace resource id"})
+            continue
+        # The VNet and subnets come free with the listing: record them so sharing (DBX-NET-006) is known
+        # estate-wide before the first worker runs. The sweep does not read subnets, so the footprint
+        # says its NSG associations were not observed and the NSG edges the workers found stay.
+        topology.save_workspace(wid, footprint(arm, None))
+        if not_settled is not None:
+            found.skipped.append({"resource_id": wid, "reason": not_settled})
+            queues.send_scan_request(req.body(), visibility_timeout=rt.settle_delays_s[0])
+            rechecks += 1
+            continue
         queues.send_scan_request(req.body())
         enqueued += 1
     from core.store import ScanLog
 
     ScanLog(rt.connection).record(scan_id, now, datetime.now(UTC), "sweep", len(docs), found.errors,
-                                  rt.baseline.sha256)
-    return SweepOutcome(scan_id=scan_id, workspaces=len(docs), enqueued=enqueued, errors=found.errors)
+                                  rt.baseline.sha256, skipped=found.skipped)
+    return SweepOutcome(scan_id=scan_id, workspaces=len(docs), enqueued=enqueued, errors=found.errors,
+                        skipped=found.skipped, rechecks=rechecks)
 
 
 # -- scan worker ------------------------------------------------------------------------------------
@@ -302,6 +311,10 @@ class ScanWorkerOutcome:
     transitions: list[Any] = field(default_factory=list)
     deleted: bool = False
     rejected: str | None = None
+    skipped: str | None = None
+    """Why the workspace was not evaluated (an ARM operation on it is in flight)."""
+    rechecked: bool = False
+    """Whether a delayed re-check was queued for it."""
 
 
 def record_evaluation(rt: Runtime, state: Any, source: Source, now: datetime) -> list[Any]:
@@ -310,13 +323,11 @@ def record_evaluation(rt: Runtime, state: Any, source: Source, now: datetime) ->
 
 
 def store_evaluation(rt: Runtime, state: Any, ev: Any, source: Source, now: datetime) -> list[Any]:
-    """Reconcile an evaluation (new/gone/back/unchanged) and record the workspace's network topology."""
-    from core.events.topology import Topology
-
+    """Reconcile an evaluation (new/gone/back/unchanged) and record the workspace's network footprint."""
     transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
                                        evaluated_rules=ev.evaluated_rules, now=now, source=source)
-    if state.arm is not None:
-        rt.topology().save_workspace(state.resource_id, Topology.resources_of(state))
+    if state.arm is not None:  # an unreadable workspace document says nothing about its network
+        rt.topology().save_workspace(state.resource_id, footprint(state.arm, state.network))
     return list(transitions)
 
 
@@ -365,6 +376,8 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
     users = req.subnet_users if req.subnet_users is not None and not req.coalesced else None
     state = None if doc is None else collector.collect_workspace(doc, users if users is not None
                                                                  else _subnet_users(rt, doc))
+    if isinstance(state, Skipped):
+        return recheck_later(rt, req, state.reason, now)
     if state is None:
         transitions = resolve_deleted(rt, req.workspace_id, source, now)
         _send(rt, transitions)
@@ -372,6 +385,23 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
     transitions = record_evaluation(rt, state, source, now)
     _send(rt, transitions)
     return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions)
+
+
+def recheck_later(rt: Runtime, req: ScanRequest, reason: str, now: datetime) -> ScanWorkerOutcome:
+    """Not evaluated now (nothing opens or resolves): look again after a visibility delay, a few times.
+
+    After the last re-check the workspace waits for the next sweep, which lists it in `skipped` again.
+    """
+    outcome = ScanWorkerOutcome(workspace_id=req.workspace_id, skipped=reason)
+    if req.settle_attempt >= len(rt.settle_delays_s):
+        log.warning("%s is still not settled after %d re-checks (%s); the next sweep looks again",
+                    req.workspace_id, req.settle_attempt, reason)
+        return outcome
+    again = req.model_copy(update={"requested_at": now, "settle_attempt": req.settle_attempt + 1, "workspace": None,
+                                   "subnet_users": None, "coalesced": False})
+    rt.queues().send_scan_request(again.body(), visibility_timeout=rt.settle_delays_s[req.settle_attempt])
+    outcome.rechecked = True
+    return outcome
 
 
 def _send(rt: Runtime, transitions: list[Any]) -> None:

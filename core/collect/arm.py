@@ -93,7 +93,8 @@ class ArmReader:
     def list_subscriptions(self) -> list[dict[str, Any]]:
         try:
             return [{"subscriptionId": s.subscription_id, "displayName": s.display_name,
-                     "state": str(s.state) if s.state else None} for s in self._subscriptions.subscriptions.list()]
+                     "state": str(getattr(s.state, "value", s.state)) if s.state else None}
+                    for s in self._subscriptions.subscriptions.list()]
         except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
             raise ArmReadError("/subscriptions", describe_error(exc)) from None
 
@@ -153,7 +154,7 @@ class ArmReader:
             url = self._next_url(nxt) if isinstance(nxt, str) and nxt else None
 
     def list_diagnostic_settings(self, workspace_id: str) -> list[dict[str, Any]] | None:
-        """The workspace's diagnostic settings; None when the workspace itself is gone."""
+        """The workspace's diagnostic settings; None on a 404 (which alone does not prove the workspace is gone)."""
         where = f"{workspace_id}/providers/Microsoft.Insights/diagnosticSettings"
         body = self._get_json(f"{self._base}{where}?api-version={DIAGNOSTICS_API_VERSION}", where)
         if body is None:

@@ -13,13 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.arm_ids import parse_arm_id_lower
 from core.baseline.load import validation_messages
+from core.state.footprint import NetworkFootprint, footprint, subnet_users
+from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
 from core.state.model import CollectionError, NsgState, WorkspaceArm, WorkspaceState
 from core.state.parse import (
     StateError,
+    build_network,
     build_workspace_state,
     parse_workspace_api,
     parse_workspace_arm,
-    subnet_ids,
 )
 
 ESTATE_SCHEMA = "driftwatch.estate/v1"
@@ -69,6 +71,8 @@ class Estate:
     databricks: dict[str, dict[str, Any]]
     source: str = "<estate>"
     _diag: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    """Filled by `workspace_states`: `{resource_id, reason}` not evaluated, as `driftwatch scan` would skip them."""
 
     def lookup(self, resource_id: str) -> dict[str, Any] | None:
         return self.resources.get(resource_id.lower())
@@ -91,12 +95,25 @@ class Estate:
     @staticmethod
     def subnet_users(parsed: list[tuple[dict[str, Any], WorkspaceArm | StateError]]) -> dict[str, list[str]]:
         """Lower-cased subnet id -> the workspaces injected into it (for DBX-NET-006 sharing)."""
-        users: dict[str, list[str]] = defaultdict(list)
-        for doc, arm in parsed:
+        return subnet_users((str(doc["id"]), arm) for doc, arm in parsed if isinstance(arm, WorkspaceArm))
+
+    def _subscription_skips(self) -> dict[str, str]:
+        out = {}
+        for sub in self.subscriptions:
+            reason = subscription_skip_reason(sub.get("state"))
+            if reason is not None:
+                out[str(sub.get("subscriptionId", "")).lower()] = reason
+        return out
+
+    def network_footprints(self) -> list[tuple[str, NetworkFootprint]]:
+        """(workspace id, footprint) of every parseable workspace, settled or not: the routing map."""
+        out = []
+        nsg_cache: dict[str, NsgState] = {}
+        for doc, arm in self.parsed_workspaces():
             if isinstance(arm, WorkspaceArm):
-                for sid, _, _ in subnet_ids(arm):
-                    users[sid.lower()].append(str(doc["id"]))
-        return dict(users)
+                rid = str(doc["id"])
+                out.append((rid, footprint(arm, build_network(arm, rid, self.lookup, nsg_cache=nsg_cache))))
+        return out
 
     def workspace_states(self) -> tuple[list[WorkspaceState], list[dict[str, str]]]:
         """Every workspace's state; a workspace whose API payload is absent gets no workspace_api.
@@ -105,14 +122,30 @@ class Estate:
         """
         states: list[WorkspaceState] = []
         errors: list[dict[str, str]] = []
+        self.skipped = []
         parsed = self.parsed_workspaces()
         users = self.subnet_users(parsed)
         nsg_cache: dict[str, NsgState] = {}
+        sub_skips = self._subscription_skips()
         for doc, arm in parsed:
             rid = str(doc.get("id"))
+            sub_reason = sub_skips.get([*rid.split("/"), "", "", ""][2].lower())
+            if sub_reason is not None:
+                self.skipped.append({"resource_id": rid, "reason": sub_reason})
+                continue
             try:
                 if isinstance(arm, StateError):
                     raise arm
+                reason = not_settled_reason(arm)
+                if reason is not None:
+                    self.skipped.append({"resource_id": rid, "reason": reason})
+                    continue
+                failed = failed_reason(arm)
+                if failed is not None:
+                    states.append(build_workspace_state(doc, self.lookup, diagnostics=None, workspace_api=None,
+                                                        read_network=False, arm=arm, errors=[CollectionError(
+                                                            stage="arm", message=failed, related_resource_id=rid)]))
+                    continue
                 api = None
                 errs: list[CollectionError] = []
                 host = (arm.workspace_url or "").lower()
