@@ -301,8 +301,12 @@ class Estate:
             return None
         segs = _segments(resource_id)
         segment = CHILD_COLLECTIONS[str(parent.get("type", "")).lower()][segs[-2].lower()]
-        props = parent.setdefault("properties", {})
-        items = props.setdefault(segment, [])
+        if not isinstance(parent.get("properties"), dict):
+            parent["properties"] = {}
+        props = parent["properties"]
+        if not isinstance(props.get(segment), list):
+            props[segment] = []
+        items = props[segment]
         name = segs[-1].lower()
         for i, item in enumerate(items):
             if isinstance(item, dict) and str(item.get("name", "")).lower() == name:

@@ -9,10 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from core.arm_ids import parse_arm_id_lower
-from core.baseline.load import validation_messages
+from core.contracts.estate_v1 import SCHEMA, EstateError, validate_estate
 from core.state.footprint import NetworkFootprint, footprint, subnet_users
 from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
 from core.state.model import CollectionError, NsgState, WorkspaceArm, WorkspaceState
@@ -24,42 +22,13 @@ from core.state.parse import (
     parse_workspace_arm,
 )
 
-ESTATE_SCHEMA = "driftwatch.estate/v1"
+ESTATE_SCHEMA = SCHEMA
 WORKSPACE_TYPE = "microsoft.databricks/workspaces"
 DIAG_MARKER = "/providers/microsoft.insights/diagnosticsettings/"
 
 
 class SnapshotError(StateError):
     """A snapshot/seed file that cannot be used; names the file and field."""
-
-
-class _Sub(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    subscriptionId: str = Field(min_length=1)
-    displayName: str | None = None
-    state: str | None = None
-
-
-class _Resource(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: str = Field(min_length=1)
-    type: str = Field(min_length=1)
-    name: str | None = None
-
-
-class _WorkspaceApi(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    workspace_conf: dict[str, str | bool | int | None] = Field(default_factory=dict)
-    ip_access_lists: list[dict[str, Any]] = Field(default_factory=list)
-    tokens: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class EstateDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    schema_: str = Field(alias="schema", pattern=r"^driftwatch\.estate/v1$")
-    subscriptions: list[_Sub] = Field(default_factory=list)
-    resources: list[_Resource] = Field(default_factory=list)
-    databricks: dict[str, _WorkspaceApi] = Field(default_factory=dict)
 
 
 @dataclass
@@ -197,18 +166,22 @@ def _merge_children(resources: dict[str, dict[str, Any]], source: str) -> None:
 
 
 def parse_estate(data: Any, source: str = "<estate>") -> Estate:
-    """Validate a driftwatch.estate/v1 document and index it; SnapshotError names the field."""
+    """Validate a driftwatch.estate/v1 document and index it; SnapshotError names the field.
+
+    The schema is `core/contracts/estate_v1.py`, the one the emulator validates its seeds with.
+    """
     if not isinstance(data, Mapping):
         raise SnapshotError(f"{source}: (document): expected an object with schema {ESTATE_SCHEMA}, "
                             f"got {type(data).__name__}")
     try:
-        EstateDocument.model_validate(data)
-    except ValidationError as exc:
-        raise SnapshotError(validation_messages(source, exc)) from None
+        validate_estate(dict(data), source)
+    except EstateError as exc:
+        raise SnapshotError(str(exc)) from None
     resources: dict[str, dict[str, Any]] = {}
     diag: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for raw in data.get("resources") or []:
         d = dict(raw)  # validated above; shallow copy so folding children never edits the caller's data
+        d.setdefault("name", str(d["id"]).rstrip("/").rsplit("/", 1)[1])  # ARM always returns it
         lid = str(d["id"]).lower()
         resources[lid] = d
         if DIAG_MARKER in lid:
