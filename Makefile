@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bootstrap lint bench docs clean
+.PHONY: demo test bootstrap lint bench docs cards clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -20,6 +20,10 @@ lint: bootstrap
 
 docs: bootstrap
 	$(PY) -m core.docs_gen > docs/rules.md
+
+# Render the demo's Teams cards to PNG (headless Chromium, Microsoft's renderer, Teams light) in build/cards/.
+cards: bootstrap
+	$(PY) -m tests.notify.make_cards
 
 bench: bootstrap
 	@bash scripts/bench.sh

@@ -25,7 +25,7 @@ from core.collect import CollectConfig, EstateCollector
 from core.collect.arm import ArmReader, ArmReadError
 from core.collect.collector import Skipped
 from core.events import RoutingDecision, route_delivery
-from core.findings.model import Source
+from core.findings.model import ChangeAttribution, Source
 from core.rules import evaluate_workspace
 from core.settings import Settings, load_settings
 from core.state.footprint import footprint, subnet_ids, subnet_users
@@ -45,6 +45,23 @@ MAX_EMBEDDED_DOC_CHARS = 40_000
 """Queue messages are at most 64 KB after base64; bigger workspace documents are re-read instead."""
 
 
+class ChangeRecord(BaseModel):
+    """One change folded into a scan: attribution plus the families it can explain (None = any)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str | None = Field(default=None, max_length=256)
+    at: str | None = Field(default=None, max_length=64)
+    families: list[str] | None = Field(default=None, max_length=32)
+    changed_by: str | None = Field(default=None, max_length=256)
+    changed_from: str | None = Field(default=None, max_length=64)
+    summary: str | None = Field(default=None, max_length=200)
+
+    def attribution(self) -> ChangeAttribution:
+        return ChangeAttribution(changed_by=self.changed_by, changed_from=self.changed_from,
+                                 change_event_id=self.event_id, change_summary=self.summary)
+
+
 class ScanRequest(BaseModel):
     """A `scan-requests` message: scan one workspace (sweep fan-out or coalesced event)."""
 
@@ -61,6 +78,10 @@ class ScanRequest(BaseModel):
     event_ids: list[str] = Field(default_factory=list, max_length=50)
     subnet_users: dict[str, list[str]] | None = None
     """Lower subnet id -> workspaces injected into it, as the sweep saw the whole estate (saves lookups)."""
+    families: list[str] | None = Field(default=None, max_length=32)
+    """Rule families to scan (audit-driven scans); absent = every family."""
+    changes: list[ChangeRecord] = Field(default_factory=list, max_length=20)
+    """Who changed what (attribution for the findings this scan opens or resolves)."""
     settle_attempt: int = Field(default=0, ge=0, le=len(SETTLE_RECHECKS_S))
     """How many times this workspace was re-checked because an ARM operation on it was in flight."""
 
@@ -92,6 +113,13 @@ class Runtime:
         if settings.notify_min_severity not in SEVERITY_ORDER:
             raise ConfigError(f"DRIFTWATCH_NOTIFY_MIN_SEVERITY: expected one of {', '.join(SEVERITY_ORDER)}, "
                               f"got {settings.notify_min_severity!r}")
+        if settings.public_api_url:
+            from core.notify.teams import validate_public_api_url
+
+            try:
+                validate_public_api_url(settings.public_api_url, emulator_mode=settings.emulator_mode)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         path = settings.baseline or "baseline.yaml"
         if not os.path.isabs(path) and not os.path.exists(path):
             here = Path(__file__).resolve().parents[1] / path  # the Function App root
@@ -203,30 +231,94 @@ class EventOutcome:
     coalesced: list[str] = field(default_factory=list)
 
 
+def _change_record(attribution: ChangeAttribution | None, families: list[str] | None, at: str | None,
+                   event_id: str | None) -> dict[str, Any] | None:
+    if attribution is None:
+        return None
+    return ChangeRecord(event_id=event_id, at=at, families=families, changed_by=attribution.changed_by,
+                        changed_from=attribution.changed_from, summary=attribution.change_summary
+                        ).model_dump(mode="json", exclude_none=True)
+
+
+def _enqueue_coalesced(rt: Runtime, work: dict[str, tuple[str, list[str], frozenset[str] | None, list[dict[str, Any]]]],
+                       now: datetime, outcome: Any) -> None:
+    """One claim per workspace; the claimer enqueues the scan, everyone else folds into the pending one."""
+    from core.store.pending import merge_changes
+
+    pending, queues = rt.pending(), rt.queues()
+    for ws, event_ids, families, changes in work.values():
+        # A delete also goes through a scan: the worker checks the workspace is really gone, so a stale
+        # delete delivered after a re-create cannot resolve live findings.
+        changes = merge_changes(changes)
+        delay = pending.claim(ws, now, families=families, changes=changes)
+        if delay is not None:
+            req = ScanRequest(workspace_id=ws, source="event", requested_at=now, coalesced=True,
+                              event_ids=[e for e in event_ids if e][:50],
+                              families=None if families is None else sorted(families),
+                              changes=[ChangeRecord.model_validate(c) for c in changes])
+            queues.send_scan_request(req.body(), visibility_timeout=delay)
+            outcome.enqueued.append(ws)
+        else:
+            outcome.coalesced.append(ws)
+
+
 def handle_events(rt: Runtime, payload: Any, now: datetime | None = None) -> EventOutcome:
     """Route a delivery; enqueue one coalesced scan request per affected workspace."""
     now = now or datetime.now(UTC)
     decisions = route_delivery(payload, rt.topology())
     outcome = EventOutcome(decisions=decisions)
-    by_ws: dict[str, list[str]] = {}
+    work: dict[str, tuple[str, list[str], frozenset[str] | None, list[dict[str, Any]]]] = {}
     for d in decisions:
         if d.action in ("scan", "resolve"):
+            change = _change_record(d.attribution, d.attribution_families, d.event_time, d.event_id)
             for ws in d.workspaces:
-                by_ws.setdefault(ws, []).append(d.event_id or "")
+                entry = work.setdefault(ws.lower(), (ws, [], None, []))
+                entry[1].append(d.event_id or "")
+                if change:
+                    entry[3].append(change)
         elif d.action == "reject":
             log.warning("rejected event %s: %s", d.event_id, d.reason)
-    pending, queues = rt.pending(), rt.queues()
-    for ws, event_ids in by_ws.items():
-        # A delete also goes through a scan: the worker checks the workspace is really gone, so a stale
-        # delete delivered after a re-create cannot resolve live findings.
-        delay = pending.claim(ws, now)
-        if delay is not None:
-            req = ScanRequest(workspace_id=ws, source="event", requested_at=now, coalesced=True,
-                              event_ids=[e for e in event_ids if e][:50])
-            queues.send_scan_request(req.body(), visibility_timeout=delay)
-            outcome.enqueued.append(ws)
-        else:
-            outcome.coalesced.append(ws)
+    _enqueue_coalesced(rt, work, now, outcome)
+    return outcome
+
+
+@dataclass
+class AuditOutcome:
+    decisions: list[Any]
+    counts: dict[str, int]
+    enqueued: list[str] = field(default_factory=list)
+    coalesced: list[str] = field(default_factory=list)
+
+
+def handle_audit(rt: Runtime, bodies: Iterable[Any], now: datetime | None = None) -> AuditOutcome:
+    """Databricks audit records (Event Hubs bodies) -> one coalesced scan of the affected families per workspace."""
+    from core.events.audit import route_audit_batch
+    from core.store.pending import merge_families
+
+    now = now or datetime.now(UTC)
+    routing = route_audit_batch(bodies)
+    outcome = AuditOutcome(decisions=routing.decisions, counts=dict(routing.counts))
+    monitored = {sub.lower() for sub in rt.settings.subscriptions}
+    work: dict[str, tuple[str, list[str], frozenset[str] | None, list[dict[str, Any]]]] = {}
+    for d in routing.decisions:
+        if d.action == "scan" and monitored and d.workspaces[0].split("/")[2].lower() not in monitored:
+            # Any workspace can be pointed at the hub; only DRIFTWATCH_SUBSCRIPTIONS are watched.
+            outcome.counts["unmonitored"] = outcome.counts.get("unmonitored", 0) + 1
+            continue
+        if d.action == "scan":
+            ws = d.workspaces[0]
+            key = ws.lower()
+            prev = work.get(key)
+            families = frozenset(d.families) if prev is None else merge_families(prev[2], frozenset(d.families))
+            entry = (prev[0] if prev else ws, prev[1] if prev else [], families, prev[3] if prev else [])
+            entry[1].append(d.event_id or "")
+            change = _change_record(d.attribution, d.families, d.event_time, d.event_id)
+            if change:
+                entry[3].append(change)
+            work[key] = entry
+        elif d.action == "reject":
+            log.warning("rejected audit record %s: %s", d.event_id, d.reason[:300])
+    _enqueue_coalesced(rt, work, now, outcome)
     return outcome
 
 
@@ -315,24 +407,36 @@ class ScanWorkerOutcome:
     """Why the workspace was not evaluated (an ARM operation on it is in flight)."""
     rechecked: bool = False
     """Whether a delayed re-check was queued for it."""
+    families: frozenset[str] | None = None
+    """The rule families this scan covered (None = all)."""
 
 
-def record_evaluation(rt: Runtime, state: Any, source: Source, now: datetime) -> list[Any]:
-    """Evaluate one collected workspace, reconcile with the store, keep topology current."""
-    return store_evaluation(rt, state, evaluate_workspace(state, rt.baseline, now=now, source=source), source, now)
+def record_evaluation(rt: Runtime, state: Any, source: Source, now: datetime, *,
+                      families: frozenset[str] | None = None, attribution: Attributor | None = None) -> list[Any]:
+    """Evaluate one collected workspace (only `families` when given), reconcile, keep topology current."""
+    ev = evaluate_workspace(state, rt.baseline, now=now, source=source, rules=rules_for(state, families))
+    return store_evaluation(rt, state, ev, source, now, attribution=attribution,
+                            network_read=families is None or "NET" in families)
 
 
-def store_evaluation(rt: Runtime, state: Any, ev: Any, source: Source, now: datetime) -> list[Any]:
-    """Reconcile an evaluation (new/gone/back/unchanged) and record the workspace's network footprint."""
+def store_evaluation(rt: Runtime, state: Any, ev: Any, source: Source, now: datetime, *,
+                     attribution: Attributor | None = None, network_read: bool = True) -> list[Any]:
+    """Reconcile an evaluation (new/gone/back/unchanged) and record the workspace's network footprint.
+
+    The footprint itself says what was observed (core/state/footprint.py), so saving it never drops
+    an edge on missing data; a scan that did not read the network at all does not save.
+    """
     transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
-                                       evaluated_rules=ev.evaluated_rules, now=now, source=source)
-    if state.arm is not None:  # an unreadable workspace document says nothing about its network
+                                       evaluated_rules=ev.evaluated_rules, now=now, source=source,
+                                       attribution=attribution)
+    if state.arm is not None and network_read:  # an unreadable workspace document says nothing about its network
         rt.topology().save_workspace(state.resource_id, footprint(state.arm, state.network))
     return list(transitions)
 
 
-def resolve_deleted(rt: Runtime, workspace_id: str, source: Source, now: datetime) -> list[Any]:
-    transitions = rt.store().resolve_workspace(workspace_id, now, source)
+def resolve_deleted(rt: Runtime, workspace_id: str, source: Source, now: datetime, *,
+                    attribution: Attributor | None = None) -> list[Any]:
+    transitions = rt.store().resolve_workspace(workspace_id, now, source, attribution=attribution)
     rt.topology().remove_workspace(workspace_id)
     return list(transitions)
 
@@ -359,8 +463,16 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         reason = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or '(message)'}: {e['msg']}" for e in exc.errors())
         reject_message(rt, "scan-requests", body, f"not a {SCAN_REQUEST_SCHEMA} message: {reason}")
         return ScanWorkerOutcome(workspace_id=None, rejected=reason)
+    from core.store.pending import merge_changes, merge_families
+
+    families = None if req.families is None else frozenset(req.families)
+    changes = [c.model_dump(mode="json", exclude_none=True) for c in req.changes]
     if req.coalesced:
-        rt.pending().started(req.workspace_id, now)
+        was_pending, folded, folded_changes = rt.pending().started(req.workspace_id, now)
+        if was_pending:  # everything coalesced into this scan while it waited
+            families = merge_families(families, folded)
+            changes = merge_changes(changes, folded_changes)
+    attribution = _attributor([ChangeRecord.model_validate(c) for c in changes])
     source: Source = req.source
     collector = rt.collector()
     doc = req.workspace
@@ -370,21 +482,62 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         except ArmReadError as exc:
             from core.collect.collector import unreadable_state
 
-            transitions = record_evaluation(rt, unreadable_state(req.workspace_id, exc.cause), source, now)
+            transitions = record_evaluation(rt, unreadable_state(req.workspace_id, exc.cause), source, now,
+                                            families=families, attribution=attribution)
             _send(rt, transitions)
-            return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions)
+            return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)
     users = req.subnet_users if req.subnet_users is not None and not req.coalesced else None
-    state = None if doc is None else collector.collect_workspace(doc, users if users is not None
-                                                                 else _subnet_users(rt, doc))
+    if users is None and doc is not None:
+        users = _subnet_users(rt, doc) if families is None or "NET" in families else {}
+    state = None if doc is None else collector.collect_workspace(doc, users, families=families)
     if isinstance(state, Skipped):
-        return recheck_later(rt, req, state.reason, now)
+        return recheck_later(rt, req.model_copy(update={
+            "families": None if families is None else sorted(families),
+            "changes": [ChangeRecord.model_validate(c) for c in changes]}), state.reason, now)
     if state is None:
-        transitions = resolve_deleted(rt, req.workspace_id, source, now)
+        transitions = resolve_deleted(rt, req.workspace_id, source, now, attribution=attribution)
         _send(rt, transitions)
         return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, deleted=True)
-    transitions = record_evaluation(rt, state, source, now)
+    transitions = record_evaluation(rt, state, source, now, families=families, attribution=attribution)
     _send(rt, transitions)
-    return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions)
+    return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)
+
+
+Attributor = Any
+"""Callable[[str], ChangeAttribution | None]: rule id -> the change that explains a transition of it."""
+
+
+def _attributor(changes: list[ChangeRecord]) -> Attributor | None:
+    """The newest change whose families include a rule's family (None families = any rule)."""
+    if not changes:
+        return None
+    from core.rules import RULES
+
+    ordered = sorted(changes, key=lambda c: c.at or "", reverse=True)
+
+    def pick(rule_id: str) -> ChangeAttribution | None:
+        rule = RULES.get(rule_id)
+        family = rule.family if rule else rule_id.split("-")[1] if rule_id.count("-") >= 2 else ""
+        for c in ordered:
+            if c.families is None or family in c.families:
+                return c.attribution()
+        return None
+
+    return pick
+
+
+def rules_for(state: Any, families: frozenset[str] | None) -> list[Any] | None:
+    """The rules an audit-driven scan evaluates: its families; DBX-EVAL-002 only when the workspace API was
+    actually called; DBX-EVAL-001 only when the workspace document itself could not be read (it also covers
+    the network and diagnostic reads such a scan skips, so it must not resolve there). None = every rule."""
+    if families is None:
+        return None
+    from core.rules import RULES
+
+    api_called = state.workspace_api is not None or any(e.stage == "workspace_api" for e in state.errors)
+    return [r for r in RULES.values()
+            if r.family in families or (r.id == "DBX-EVAL-001" and state.arm is None)
+            or (r.id == "DBX-EVAL-002" and api_called)]
 
 
 def recheck_later(rt: Runtime, req: ScanRequest, reason: str, now: datetime) -> ScanWorkerOutcome:
@@ -425,17 +578,61 @@ class NotifyOutcome:
     rejected: str | None = None
 
 
-def notifier(rt: Runtime) -> Any:
+def notifier(rt: Runtime, url: str | None = None, label: str | None = None) -> Any:
+    """The Teams client for `url` (default: TEAMS_WEBHOOK_URL); None when no URL is configured."""
     from core.notify import TeamsNotifier
 
-    return TeamsNotifier.from_settings(rt.settings, **rt.notifier_options)
+    url = url if url is not None else rt.settings.teams_webhook_url
+    if not url:
+        return None
+    return TeamsNotifier(url, emulator_mode=rt.settings.emulator_mode, route=label, **rt.notifier_options)
+
+
+class RoutingUnavailable(Exception):
+    """The workspace's tags decide its Teams route and ARM could not be read: retry the message later."""
+
+
+def notify_route(rt: Runtime, workspace_id: str, workspace_name: str, *, final_attempt: bool) -> Any:
+    """The baseline's first matching `notifications.routes` entry for this workspace, else the default.
+
+    Tags are read from ARM only when a route that could match uses them. A deleted workspace has no
+    tags. When ARM cannot be read the message is retried; on the last attempt the default route is
+    used so the alert is not lost.
+    """
+    from core.notify.routing import TagsNeeded, WorkspacePlace, choose_route
+
+    routes = rt.baseline.document.notifications.routes
+    default = rt.settings.notify_min_severity
+    place = WorkspacePlace.from_resource_id(workspace_id, workspace_name)
+    try:
+        return choose_route(routes, place, default)
+    except TagsNeeded:
+        pass
+    try:
+        doc = rt.arm.get(workspace_id)
+    except ArmReadError as exc:
+        if not final_attempt:
+            raise RoutingUnavailable(f"{workspace_id}: tags needed for notifications.routes could not be read "
+                                     f"({exc.cause})") from None
+        log.warning("%s: tags could not be read for routing (%s); using the default route", workspace_id, exc.cause)
+        from core.notify.routing import Route
+        from core.settings import TEAMS_WEBHOOK_URL
+
+        return Route(TEAMS_WEBHOOK_URL, default, None)
+    raw = (doc or {}).get("tags") if isinstance(doc, dict) else None
+    tags = {str(k): str(v) for k, v in raw.items() if v is not None} if isinstance(raw, dict) else {}
+    return choose_route(routes, WorkspacePlace.from_resource_id(workspace_id, workspace_name, tags), default)
 
 
 def notify_workspace(rt: Runtime, workspace_id: str, now: datetime | None = None,
                      owner: str | None = None, final_attempt: bool = True) -> NotifyOutcome:
-    """Post one digest with every pending transition of a workspace (at/above the minimum severity)."""
+    """Post one digest with every pending transition of a workspace to its route's channel.
+
+    The route (baseline `notifications.routes`, else `TEAMS_WEBHOOK_URL`) sets the minimum severity;
+    the card's banner states the workspace's standing after the change, read from the store.
+    """
     from core.findings.model import severity_at_least
-    from core.notify import NotifyError, build_digest
+    from core.notify import NotifyError, Standing, build_digest
 
     now = now or datetime.now(UTC)
     store = rt.store()
@@ -447,20 +644,25 @@ def notify_workspace(rt: Runtime, workspace_id: str, now: datetime | None = None
         pending = store.pending_notifications(workspace_id, include_failed=True)
         if not pending:
             return NotifyOutcome(workspace_id=workspace_id, already_notified=True)
-        threshold = rt.settings.notify_min_severity
-        loud = [t for t in pending if severity_at_least(t.finding.severity, threshold)]
+        name = pending[0].finding.workspace_name
+        route = notify_route(rt, workspace_id, name, final_attempt=final_attempt)
+        loud = [t for t in pending if severity_at_least(t.finding.severity, route.min_severity)]
         quiet = [t for t in pending if t not in loud]
         if quiet:
             store.mark_skipped([t.finding.id for t in quiet], now, resource_id=workspace_id)
         if not loud:
             return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
-        teams = notifier(rt)
-        if teams is None:
-            log.warning("TEAMS_WEBHOOK_URL is not set: %d transitions stay pending", len(loud))
-            return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
-        card = build_digest(workspace_id, loud[0].finding.workspace_name, [t.message() for t in loud],
-                            max_bytes=teams.max_bytes)
         try:
+            # A URL off the allow-list is a NotifyError too: on the last attempt the store records it.
+            teams = notifier(rt, rt.settings.webhook_url(route.webhook_setting) or "", route.label)
+            if teams is None:
+                log.warning("%s: app setting %s is not set: %d transitions stay pending", route.label,
+                            route.webhook_setting, len(loud))
+                return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
+            open_by_severity, exempted = store.open_counts(workspace_id)
+            card = build_digest(workspace_id, name, [t.message() for t in loud],
+                                standing=Standing(open_by_severity, exempted), api_url=rt.settings.public_api_url,
+                                max_bytes=teams.max_bytes)
             with teams:
                 teams.post(card)
         except NotifyError as exc:

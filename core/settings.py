@@ -8,7 +8,9 @@ test checks that no module reads an environment variable that is not listed here
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 STORAGE = "AzureWebJobsStorage"
 """Connection string (Azurite / dev) or, in Azure, the identity-based prefix below."""
@@ -24,8 +26,24 @@ AUTH = "DRIFTWATCH_AUTH"
 TEAMS_WEBHOOK_URL = "TEAMS_WEBHOOK_URL"
 SWEEP_SCHEDULE = "DRIFTWATCH_SWEEP_SCHEDULE"
 NOTIFY_MIN_SEVERITY = "DRIFTWATCH_NOTIFY_MIN_SEVERITY"
+PUBLIC_API_URL = "DRIFTWATCH_PUBLIC_API_URL"
+"""Base URL of the auditors' findings API as people open it (e.g. `https://func-x.azurewebsites.net/api`);
+when set, Teams cards link each finding to `{url}/findings/{id}`."""
+ROUTE_WEBHOOK_PREFIX = "TEAMS_WEBHOOK_URL_"
+"""Extra webhooks named by the baseline's `notifications.routes[].webhook` are app settings
+`TEAMS_WEBHOOK_URL_<NAME>` (one per channel; Key Vault references in Azure)."""
+ROUTE_WEBHOOK_SETTING_RE = re.compile(r"^TEAMS_WEBHOOK_URL(?:_[A-Z0-9]+)+$")
 MANAGED_IDENTITY_CLIENT_ID = "AZURE_CLIENT_ID"
 """Client id of the user-assigned managed identity (read by azure-identity itself)."""
+AUDIT_EVENTHUB = "DRIFTWATCH_AUDIT_EVENTHUB"
+"""Event Hub the workspaces' diagnostic settings stream audit records to (`on_workspace_audit`)."""
+AUDIT_CONSUMER_GROUP = "DRIFTWATCH_AUDIT_CONSUMER_GROUP"
+"""driftwatch's own consumer group on that hub."""
+AUDIT_CONNECTION = "DRIFTWATCH_AUDIT_EVENTHUB_CONNECTION"
+"""Prefix of the identity-based Event Hubs connection (read by the Functions host, not our code)."""
+AUDIT_NAMESPACE = f"{AUDIT_CONNECTION}__fullyQualifiedNamespace"
+AUDIT_CREDENTIAL = f"{AUDIT_CONNECTION}__credential"
+AUDIT_CLIENT_ID = f"{AUDIT_CONNECTION}__clientId"
 
 DEPLOYED_SETTINGS: tuple[str, ...] = (
     STORAGE_ACCOUNT_NAME,
@@ -39,9 +57,15 @@ DEPLOYED_SETTINGS: tuple[str, ...] = (
     TEAMS_WEBHOOK_URL,
     SWEEP_SCHEDULE,
     NOTIFY_MIN_SEVERITY,
+    PUBLIC_API_URL,
     MANAGED_IDENTITY_CLIENT_ID,
+    AUDIT_EVENTHUB,
+    AUDIT_CONSUMER_GROUP,
+    AUDIT_NAMESPACE,
+    AUDIT_CREDENTIAL,
+    AUDIT_CLIENT_ID,
 )
-"""What the Bicep template must set on the Function App (identity-based storage, no keys)."""
+"""What the Bicep template must set on the Function App (identity-based storage and Event Hubs, no keys)."""
 
 ALL_SETTINGS: tuple[str, ...] = (STORAGE, *DEPLOYED_SETTINGS)
 
@@ -63,12 +87,21 @@ class Settings:
     arm_endpoint: str
     workspace_base_url: str
     auth: str
-    teams_webhook_url: str | None
+    teams_webhook_url: str | None = field(repr=False)
     notify_min_severity: str
+    public_api_url: str | None = None
+    route_webhooks: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """`TEAMS_WEBHOOK_URL_<NAME>` settings present in the environment (secrets: never in a repr)."""
 
     @property
     def emulator_mode(self) -> bool:
         return self.auth == "emulator"
+
+    def webhook_url(self, setting: str) -> str | None:
+        """The URL held by `TEAMS_WEBHOOK_URL` or a `TEAMS_WEBHOOK_URL_<NAME>` route setting (None if unset)."""
+        if setting == TEAMS_WEBHOOK_URL:
+            return self.teams_webhook_url
+        return self.route_webhooks.get(setting) or None
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -86,4 +119,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         auth=(e.get(AUTH) or "azure").strip().lower(),
         teams_webhook_url=e.get(TEAMS_WEBHOOK_URL) or None,
         notify_min_severity=(e.get(NOTIFY_MIN_SEVERITY) or DEFAULT_NOTIFY_MIN_SEVERITY).strip().lower(),
+        public_api_url=(e.get(PUBLIC_API_URL) or "").strip() or None,
+        route_webhooks={k: v for k, v in e.items() if ROUTE_WEBHOOK_SETTING_RE.match(k) and v},
     )

@@ -122,6 +122,7 @@ class EmulatorApp:
         page_size: int = 50,
         faults: list[FaultRule] | None = None,
         lro_delay_s: float = 0.0,
+        audit_target: str | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -131,6 +132,9 @@ class EmulatorApp:
         self.latency_ms = latency_ms
         self.base_latency_ms = latency_ms
         self.event_target = event_target
+        self.audit_target = audit_target
+        self.audit_records: list[dict[str, Any]] = []
+        self.audit_deliveries: list[dict[str, Any]] = []
         self.page_size = page_size
         self.faults = FaultSet()
         if faults:
@@ -536,11 +540,16 @@ class EmulatorApp:
 
     def _record_event(self, resource_id: str, method: str, request: web.Request) -> None:
         sub = _segments(resource_id)[1]
+        from emulator.audit import USER_HEADER
+
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
         event = make_event(
             resource_id,
             method,
             tenant_id=self.estate.tenant_of(sub),
             url=str(request.url),
+            caller=request.headers.get(USER_HEADER),
+            caller_ip=forwarded or None,
         )
         self.events.append(event)
         delivery: dict[str, Any] = {"event_id": event["id"], "target": self.event_target}
@@ -574,8 +583,69 @@ class EmulatorApp:
             delivery["status"] = "failed"
             delivery["error"] = f"{type(exc).__name__}: {exc}"
 
+    # ---- Databricks audit records (diagnostic setting -> Event Hubs) ----------------------
+    async def _audit_write(self, request: web.Request, response: web.Response) -> None:
+        """Record (and send to --audit-target) the audit records of one workspace-API write."""
+        from emulator.audit import USER_HEADER, records_for_write
+
+        segs = _segments(request.path)
+        workspace_id = self.estate.workspace_resource_id(segs[1]) if len(segs) > 1 else None
+        if workspace_id is None:
+            return  # an unknown host: Databricks has no workspace to log for
+        try:
+            body = json.loads(await request.read() or b"null")
+        except ValueError:
+            body = None
+        error = None
+        if response.status >= 400 and response.body is not None:
+            try:
+                error = json.loads(bytes(response.body)).get("message")  # type: ignore[arg-type]
+            except (ValueError, AttributeError, TypeError):
+                error = None
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+        records = records_for_write(workspace_id, request.method, [s.lower() for s in segs[2:]], body,
+                                    response.status, error, source_ip=forwarded or request.remote,
+                                    user=request.headers.get(USER_HEADER) or "admin@emulator.local")
+        if not records:
+            return
+        self.audit_records.extend(records)
+        delivery: dict[str, Any] = {"log_ids": [r["properties"]["logId"] for r in records],
+                                    "target": self.audit_target, "status": "not_sent"}
+        self.audit_deliveries.append(delivery)
+        if self.audit_target:
+            delivery["status"] = "pending"
+            task = asyncio.get_running_loop().create_task(self._deliver_audit(records, delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_audit(self, records: list[dict[str, Any]], delivery: dict[str, Any]) -> None:
+        """POST one Event Hubs body `{"records": [...]}`; failures are recorded, never raised."""
+        from emulator.audit import event_body
+
+        assert self.audit_target is not None
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_S))
+        try:
+            async with self._session.post(self.audit_target, data=event_body(records),
+                                          headers={"Content-Type": "application/json"}) as resp:
+                await resp.read()
+                delivery["http_status"] = resp.status
+                delivery["status"] = "delivered" if resp.status < 300 else "failed"
+        except asyncio.CancelledError:
+            delivery["status"] = "cancelled"
+            raise
+        except Exception as exc:
+            delivery["status"] = "failed"
+            delivery["error"] = f"{type(exc).__name__}: {exc}"
+
     # ---- Databricks workspace API --------------------------------------------------------
     async def _workspace_api(self, request: web.Request) -> web.Response:
+        response = await self._workspace_api_route(request)
+        if request.method.upper() in ("POST", "PUT", "PATCH", "DELETE") and response.status != 401:
+            await self._audit_write(request, response)
+        return response
+
+    async def _workspace_api_route(self, request: web.Request) -> web.Response:
         if not _has_bearer(request):
             return _dbx_error(401, "UNAUTHENTICATED", "Credential was not sent or is of an unsupported type.")
         segs = _segments(request.path)
@@ -720,6 +790,13 @@ class EmulatorApp:
             if method == "DELETE":
                 self.events.clear()
                 self.deliveries.clear()
+                return web.json_response({"status": "ok"})
+        if what == "audit":
+            if method == "GET":
+                return web.json_response({"records": self.audit_records, "deliveries": self.audit_deliveries})
+            if method == "DELETE":
+                self.audit_records.clear()
+                self.audit_deliveries.clear()
                 return web.json_response({"status": "ok"})
         if what == "teams":
             if method == "GET":

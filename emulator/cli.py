@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)")
     p.add_argument("--latency-ms", type=int, default=0, help="added latency per ARM/workspace call")
     p.add_argument("--event-target", default=None, help="URL that receives Event Grid deliveries")
+    p.add_argument("--audit-target", default=None,
+                   help="URL that receives Databricks audit records (Event Hubs bodies) for workspace-API writes")
     p.add_argument("--page-size", type=int, default=50, help="ARM list page size (default 50)")
     p.add_argument("--lro-delay-s", type=float, default=0.0,
                    help="seconds a workspace PUT/DELETE stays Accepted/Updating/Deleting (default 0)")
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             latency_ms=args.latency_ms,
             event_target=args.event_target,
+            audit_target=args.audit_target,
             page_size=args.page_size,
             faults=faults,
             lro_delay_s=args.lro_delay_s,

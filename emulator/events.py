@@ -51,6 +51,18 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _claims(caller: str | None, caller_ip: str | None, tenant_id: str) -> dict[str, str]:
+    if not caller:
+        return {}
+    claims = {"aud": "https://management.core.windows.net/", "iss": f"https://sts.windows.net/{tenant_id}/",
+              "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": caller,
+              "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name": caller, "name": caller,
+              "http://schemas.microsoft.com/identity/claims/tenantid": tenant_id}
+    if caller_ip:
+        claims["ipaddr"] = caller_ip
+    return claims
+
+
 def make_event(
     resource_id: str,
     method: str = "PUT",
@@ -59,8 +71,14 @@ def make_event(
     url: str | None = None,
     event_time: str | None = None,
     subscription_id: str | None = None,
+    caller: str | None = None,
+    caller_ip: str | None = None,
 ) -> dict[str, Any]:
-    """Build one Event Grid (schema v1) event for an ARM write or delete of `resource_id`."""
+    """Build one Event Grid (schema v1) event for an ARM write or delete of `resource_id`.
+
+    `caller` / `caller_ip` fill `data.claims` the way ARM copies the caller's token claims into the event
+    (`.../claims/upn`, `name`, `ipaddr`; Microsoft Learn "Azure Resource Manager as an Event Grid source").
+    """
     parts = parse_resource_id(resource_id)
     sub = subscription_id or str(parts.get("subscription") or "")
     provider, _ = provider_and_type(resource_id)
@@ -76,11 +94,11 @@ def make_event(
         "metadataVersion": "1",
         "data": {
             "authorization": {"scope": resource_id, "action": op, "evidence": {"role": "Contributor"}},
-            "claims": {},
+            "claims": _claims(caller, caller_ip, tenant_id),
             "correlationId": str(uuid.uuid4()),
             "httpRequest": {
                 "clientRequestId": str(uuid.uuid4()),
-                "clientIpAddress": "127.0.0.1",
+                "clientIpAddress": caller_ip or "127.0.0.1",
                 "method": method.upper(),
                 "url": url or f"https://management.azure.com{resource_id}",
             },

@@ -50,6 +50,7 @@ class EmulatorServer:
         page_size: int = 50,
         faults: list[dict[str, Any]] | None = None,
         lro_delay_s: float = 0.0,
+        audit_target: str | None = None,
     ) -> None:
         if not is_loopback(host):
             raise ValueError(f"refusing to bind to non-loopback host {host!r}")
@@ -61,6 +62,7 @@ class EmulatorServer:
             page_size=page_size,
             faults=rules,
             lro_delay_s=lro_delay_s,
+            audit_target=audit_target,
         )
         self.host = host
         self.port = port
@@ -211,6 +213,13 @@ class EmulatorServer:
             self._app.deliveries.clear()
 
         self._call(_clear)
+
+    def audit_records(self) -> list[dict[str, Any]]:
+        """Audit records emitted for workspace-API writes (Event Hubs shape), oldest first."""
+        return self._call(lambda: copy.deepcopy(self._app.audit_records))
+
+    def audit_deliveries(self) -> list[dict[str, Any]]:
+        return self._call(lambda: copy.deepcopy(self._app.audit_deliveries))
 
     def teams_posts(self) -> list[dict[str, Any]]:
         return self._call(lambda: copy.deepcopy(self._app.teams_posts))

@@ -204,6 +204,15 @@ class Estate:
             api = self.workspaces[host.lower()] = WorkspaceApi(host=host)
         return api
 
+    def workspace_resource_id(self, host: str) -> str | None:
+        """ARM id of the workspace whose `properties.workspaceUrl` is `host` (for its audit records)."""
+        wanted = host.lower()
+        for doc in self._resources.values():
+            if str(doc.get("type", "")).lower() == "microsoft.databricks/workspaces" and \
+                    str((doc.get("properties") or {}).get("workspaceUrl", "")).lower() == wanted:
+                return str(doc["id"])
+        return None
+
     # ---- subscriptions -------------------------------------------------------------------
     def tenant_of(self, sub: str) -> str:
         doc = self.subscriptions.get(sub.lower()) or {}

@@ -30,6 +30,13 @@ param eventsResourceGroupName string = 'rg-driftwatch-events'
 @description('Teams Workflows webhook URL for alerts. Stored in Key Vault; pass it at deploy time (e.g. from an environment variable), never in a committed file.')
 param teamsWebhookUrl string
 
+@secure()
+@description('Extra Teams Workflows webhook URLs for the baseline\'s notifications.routes, as {"TEAMS_WEBHOOK_URL_<NAME>": "https://..."}. Stored in Key Vault like teamsWebhookUrl; pass at deploy time, never in a committed file.')
+param routeWebhookUrls object = {}
+
+@description('Base URL of the findings API that Teams cards link to (DRIFTWATCH_PUBLIC_API_URL). Empty = https://<function app>.azurewebsites.net/api.')
+param publicApiUrl string = ''
+
 @description('Baseline file shipped with the code, relative to the app root (DRIFTWATCH_BASELINE).')
 param baselinePath string = 'baseline.yaml'
 
@@ -78,6 +85,18 @@ param enableVnetIntegration bool = false
 @description('Resource id of a subnet delegated to Microsoft.App/environments (with a Microsoft.KeyVault service endpoint). Required when enableVnetIntegration is true.')
 param vnetSubnetId string = ''
 
+@description('ARM ids of the Databricks workspaces whose audit logs stream to driftwatch (a diagnostic setting is added to each; the Event Hubs namespace must be in their region). Empty: add them later with modules/workspace-diagnostics.bicep.')
+param auditWorkspaceIds array = []
+
+@description('Diagnostic categories each workspace streams (see modules/workspace-diagnostics.bicep).')
+param auditCategories array = [
+  'accounts'
+  'workspace'
+  'secrets'
+  'globalInitScripts'
+  'clusters'
+]
+
 param tags object = {
   application: 'driftwatch'
 }
@@ -96,6 +115,7 @@ var names = {
   keyVault: take('kv-${compactPrefix}-${suffix}', 24)
   plan: 'asp-${namePrefix}-${suffix}'
   functionApp: 'func-${namePrefix}-${suffix}'
+  eventHubs: 'evhns-${namePrefix}-${suffix}'
 }
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletters'
@@ -147,6 +167,7 @@ module vault 'modules/keyvault.bicep' = {
     location: location
     keyVaultName: names.keyVault
     teamsWebhookUrl: teamsWebhookUrl
+    routeWebhookUrls: routeWebhookUrls
     enableVnetIntegration: enableVnetIntegration
     vnetSubnetId: vnetSubnetId
     tags: tags
@@ -166,6 +187,17 @@ module rbac 'modules/rbac.bicep' = {
   }
 }
 
+module audit 'modules/eventhubs.bicep' = {
+  name: 'driftwatch-eventhubs'
+  scope: group
+  params: {
+    location: location
+    namespaceName: names.eventHubs
+    appPrincipalId: identity.outputs.appPrincipalId
+    tags: tags
+  }
+}
+
 module app 'modules/functionapp.bicep' = {
   name: 'driftwatch-functionapp'
   scope: group
@@ -179,6 +211,8 @@ module app 'modules/functionapp.bicep' = {
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     webhookSecretUri: vault.outputs.webhookSecretUri
+    routeWebhookSecretUris: vault.outputs.routeWebhookSecretUris
+    publicApiUrl: empty(publicApiUrl) ? 'https://${names.functionApp}.azurewebsites.net/api' : publicApiUrl
     baselinePath: baselinePath
     monitoredSubscriptionIds: monitoredSubscriptionIds
     sweepSchedule: sweepSchedule
@@ -187,6 +221,9 @@ module app 'modules/functionapp.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     enableVnetIntegration: enableVnetIntegration
     vnetSubnetId: vnetSubnetId
+    auditNamespace: audit.outputs.fullyQualifiedNamespace
+    auditEventHubName: audit.outputs.hubName
+    auditConsumerGroup: audit.outputs.consumerGroupName
     tags: tags
   }
   // The host starts with identity-based storage and a Key Vault reference: grant the roles first.
@@ -194,6 +231,18 @@ module app 'modules/functionapp.bicep' = {
     rbac
   ]
 }
+
+// Each listed workspace streams its audit categories to the hub (id segments: 2 subscription, 4 RG, 8 name).
+module workspaceAudit 'modules/workspace-diagnostics.bicep' = [for workspaceId in auditWorkspaceIds: {
+  name: 'driftwatch-audit-${uniqueString(workspaceId)}'
+  scope: resourceGroup(split(workspaceId, '/')[2], split(workspaceId, '/')[4])
+  params: {
+    workspaceName: split(workspaceId, '/')[8]
+    eventHubAuthorizationRuleId: audit.outputs.authorizationRuleId
+    eventHubName: audit.outputs.hubName
+    categories: auditCategories
+  }
+}]
 
 module monitored 'modules/monitored-subscription.bicep' = [for subscriptionId in monitoredSubscriptionIds: {
   name: 'driftwatch-monitored-${uniqueString(subscriptionId)}'
@@ -227,3 +276,6 @@ output identityPrincipalId string = identity.outputs.appPrincipalId
 output identityClientId string = identity.outputs.appClientId
 output storageAccountName string = storage.outputs.storageAccountName
 output keyVaultName string = vault.outputs.keyVaultName
+output auditEventHubNamespace string = audit.outputs.fullyQualifiedNamespace
+output auditEventHubName string = audit.outputs.hubName
+output auditAuthorizationRuleId string = audit.outputs.authorizationRuleId

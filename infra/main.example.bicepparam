@@ -17,6 +17,11 @@ param monitoredSubscriptionIds = [
 param eventsResourceGroupName = 'rg-driftwatch-events'
 
 param teamsWebhookUrl = readEnvironmentVariable('DRIFTWATCH_TEAMS_WEBHOOK_URL')
+// Channels named by the baseline's notifications.routes, e.g. (JSON in an environment variable)
+//   export DRIFTWATCH_ROUTE_WEBHOOK_URLS='{"TEAMS_WEBHOOK_URL_PAYMENTS":"https://..."}'
+param routeWebhookUrls = json(readEnvironmentVariable('DRIFTWATCH_ROUTE_WEBHOOK_URLS', '{}'))
+// Empty: https://<function app>.azurewebsites.net/api (set it when the API sits behind API Management).
+param publicApiUrl = ''
 
 param baselinePath = 'baseline.yaml'
 param sweepSchedule = '0 0 */6 * * *'

@@ -7,7 +7,11 @@
 3. Someone opens SSH from the Internet on a compliant workspace's NSG (an ARM write on the emulator).
    The emulator emits the Event Grid event to a local webhook that calls `on_resource_change`, which
    routes and coalesces it into one scan; the new finding reaches the store and Teams.
-4. The auditors' API answers: a findings summary and the new finding with its history.
+4. Inside a workspace, an admin disables IP access lists (a workspace-API write on the emulator). The
+   emulator emits the Databricks audit record to a local endpoint standing in for Event Hubs, which
+   delivers it to `on_workspace_audit` as a real Event Hubs batch; a scan of only the affected rule
+   families follows and the Teams card names the author and the address.
+5. The auditors' API answers: a findings summary and the new findings with their history.
 """
 
 from __future__ import annotations
@@ -59,6 +63,38 @@ class EventGridWebhook:
         self.server.server_close()
 
 
+class EventHubsEndpoint:
+    """A local stand-in for the Event Hub the workspaces' diagnostic settings stream to: every POSTed
+    body is one Event Hubs event (`{"records": [...]}`), handed to `on_workspace_audit` as a batch."""
+
+    def __init__(self, deliver: Any) -> None:
+        outer = self
+        self.received = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.received += 1
+                deliver([body])
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/eventhubs/databricks-audit"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> EventHubsEndpoint:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def card_text(post: dict[str, Any]) -> str:
     """The Adaptive Card's text blocks and facts, flattened for the terminal."""
     lines: list[str] = []
@@ -67,6 +103,8 @@ def card_text(post: dict[str, Any]) -> str:
         if isinstance(node, dict):
             if node.get("type") == "TextBlock" and node.get("text"):
                 lines.append(str(node["text"]))
+            if node.get("type") == "RichTextBlock":
+                lines.append("".join(str(i.get("text", "")) for i in node.get("inlines", [])))
             if node.get("type") == "FactSet":
                 lines.extend(f"    {f.get('title')}: {f.get('value')}" for f in node.get("facts", []))
             for key in ("body", "items", "columns", "attachments", "content"):
@@ -97,12 +135,19 @@ def main() -> int:
         host_box["host"].deliver_event_grid(events)
         delivered.set()
 
+    audited = threading.Event()
+
+    def deliver_audit(bodies: list[bytes]) -> None:
+        host_box["host"].deliver_event_hub(bodies)
+        audited.set()
+
     t0 = time.monotonic()
-    with AzuriteProcess() as azurite, EventGridWebhook(deliver) as webhook, \
-            EmulatorServer(estate, event_target=webhook.url) as emulator:
+    with AzuriteProcess() as azurite, EventGridWebhook(deliver) as webhook, EventHubsEndpoint(deliver_audit) as hub, \
+            EmulatorServer(estate, event_target=webhook.url, audit_target=hub.url) as emulator:
         print(f"Azurite        {azurite.connection_string.split(';')[3]} (pid {azurite.pid})")
         print(f"estate emulator {emulator.url}  (8 workspaces in 2 subscriptions)")
-        print(f"Event Grid     {webhook.url.split('?')[0]} -> on_resource_change\n")
+        print(f"Event Grid     {webhook.url.split('?')[0]} -> on_resource_change")
+        print(f"Event Hubs     {hub.url} (Databricks audit records) -> on_workspace_audit\n")
         env = {"AzureWebJobsStorage": azurite.connection_string,
                "DRIFTWATCH_BASELINE": str(ROOT / "baseline.example.yaml"),
                "DRIFTWATCH_ARM_ENDPOINT": emulator.url, "DRIFTWATCH_WORKSPACE_BASE_URL": emulator.workspace_base_url,
@@ -126,11 +171,12 @@ def main() -> int:
         print(f"   findings by status: {summary['by_status']}; open by severity: {summary['open_by_severity']}\n")
         emulator.clear_teams()
 
-        print("== 2. drift: someone opens SSH from the Internet on dbw-analytics-prod's NSG")
+        print("== 2. drift: ops@contoso.com opens SSH from the Internet on dbw-analytics-prod's NSG (ARM write)")
         nsg = next(r for r in estate["resources"] if r.get("name") == "nsg-analytics")
         rule = nsg_rule(nsg["id"], "allow-ssh-debug", "Inbound", 150, "Tcp", "Internet", "VirtualNetwork", "22")
-        r = requests.put(f"{emulator.url}{rule['id']}?api-version=2025-07-01", json=rule,
-                         headers={"Authorization": "Bearer demo"}, timeout=10)
+        r = requests.put(f"{emulator.url}{rule['id']}?api-version=2025-07-01", json=rule, timeout=10,
+                         headers={"Authorization": "Bearer demo", "X-Emulator-User": "ops@contoso.com",
+                                  "X-Forwarded-For": "198.51.100.23"})
         r.raise_for_status()
         delivered.wait(10)
         print(f"   ARM write -> Event Grid event ({webhook.received} delivered) -> on_resource_change")
@@ -143,18 +189,45 @@ def main() -> int:
             print(card_text(post))
         print()
 
-        print("== 4. what auditors see: GET /api/findings?workspace=dbw-analytics-prod&status=open")
+        print("== 4. in-workspace drift: jane@contoso.com disables IP access lists on dbw-analytics-prod")
+        emulator.clear_teams()
+        ws = next(r for r in estate["resources"] if r.get("name") == "dbw-analytics-prod")
+        t_write = time.monotonic()
+        r = requests.patch(f"{emulator.workspace_base_url.format(workspaceUrl=ws['properties']['workspaceUrl'])}"
+                           "/api/2.0/workspace-conf", json={"enableIpAccessLists": "false"}, timeout=10,
+                           headers={"Authorization": "Bearer demo", "X-Emulator-User": "jane@contoso.com",
+                                    "X-Forwarded-For": "203.0.113.9"})
+        r.raise_for_status()
+        audited.wait(10)
+        record = emulator.audit_records()[-1]
+        print(f"   workspace-API write -> audit record {record['properties']['serviceName']}."
+              f"{record['properties']['actionName']} ({hub.received} Event Hubs event) -> on_workspace_audit")
+        from core.events.audit import route_audit_batch
+        from emulator.audit import event_body
+
+        families = route_audit_batch([event_body([record])]).decisions[0].families
+        scans = host.drain("scan-requests", "scan_workspace", idle_s=0.2)
+        host.drain("drift-findings", "notify_drift", idle_s=0.2)
+        print(f"   {scans.succeeded} scan of only the {', '.join(families)} rules "
+              f"(coalesced: within {rt.coalesce_window_s} s of the last event-driven scan it waits for the window); "
+              f"Teams card {time.monotonic() - t_write:.1f} s after the write:")
+        for post in emulator.teams_posts():
+            print(card_text(post))
+        print()
+
+        print("== 5. what auditors see: GET /api/findings?workspace=dbw-analytics-prod&status=open")
         resp = host.http("findings_list", "GET", "/api/findings",
                          params={"workspace": "dbw-analytics-prod", "status": "open"})
         page = json.loads(resp.get_body())
         for fd in page["findings"]:
-            print(f"   {fd['severity'].upper():8} {fd['rule_id']}  {fd['subject']}: {fd['message']}")
+            who = f"  [changed by {fd['changed_by']} from {fd.get('changed_from')}]" if fd.get("changed_by") else ""
+            print(f"   {fd['severity'].upper():8} {fd['rule_id']}  {fd['subject']}: {fd['message']}{who}")
             detail = json.loads(host.http("findings_get", "GET", f"/api/findings/{fd['id']}",
                                           route_params={"id": fd["id"]}).get_body())
             print("   history: " + ", ".join(f"{h['transition']} at {h['at']}" for h in detail["history"]))
         service.reset_runtime(None)
         findings_api.set_store(None)
-    print(f"\nDemo finished in {time.monotonic() - t0:.1f} s; Azurite, the emulator and the webhook are stopped.")
+    print(f"\nDemo finished in {time.monotonic() - t0:.1f} s; Azurite, the emulator and the endpoints are stopped.")
     return 0
 
 

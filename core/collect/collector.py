@@ -34,12 +34,20 @@ from core.state.model import CollectionError, WorkspaceApiState, WorkspaceArm, W
 from core.state.parse import StateError, build_workspace_state, parse_workspace_arm, workspace_identity_fields
 
 
-def _on(eff: EffectiveBaseline, rule_id: str) -> bool:
-    return rule_id not in eff.disabled and RULES[rule_id].applies(eff.settings)
+def _rule_on(eff: EffectiveBaseline, rule_id: str, families: frozenset[str] | None = None) -> bool:
+    """The rule is on for this workspace and, when `families` is given, belongs to one of them."""
+    in_scope = families is None or RULES[rule_id].family in families
+    return in_scope and rule_id not in eff.disabled and RULES[rule_id].applies(eff.settings)
 
 
-def api_needs(eff: EffectiveBaseline) -> ApiNeeds:
-    """Which workspace-API reads the effective baseline's rules need (none -> no call at all)."""
+def api_needs(eff: EffectiveBaseline, families: frozenset[str] | None = None) -> ApiNeeds:
+    """Which workspace-API reads the effective baseline's rules need (none -> no call at all).
+
+    `families` limits it to those rule families (audit-driven scans); None = every family.
+    """
+    def _on(eff: EffectiveBaseline, rule_id: str) -> bool:
+        return _rule_on(eff, rule_id, families)
+
     keys: list[str] = []
     if _on(eff, "DBX-IPACL-001"):
         keys.append("enableIpAccessLists")
@@ -224,9 +232,12 @@ class EstateCollector:
         return None, [CollectionError(stage="diagnostics", related_resource_id=where,
                                       message=f"diagnostic settings answered HTTP 404 ResourceNotFound{detail}")]
 
-    def collect_workspace(self, doc: dict[str, Any], subnet_users: dict[str, list[str]] | None = None
-                          ) -> WorkspaceState | Skipped | None:
-        """State for one listed workspace; Skipped while an ARM operation on it is in flight; None when gone."""
+    def collect_workspace(self, doc: dict[str, Any], subnet_users: dict[str, list[str]] | None = None,
+                          *, families: frozenset[str] | None = None) -> WorkspaceState | Skipped | None:
+        """State for one listed workspace; Skipped while an ARM operation on it is in flight; None when gone.
+
+        `families` (audit-driven scans) reads only what those rule families need; None = everything.
+        """
         ident = identity_from_doc(doc)
         with self._semaphore(ident.subscription_id):
             eff = self.baseline.effective_for(ident)
@@ -243,18 +254,18 @@ class EstateCollector:
                                              read_network=False, arm=arm, errors=[CollectionError(
                                                  stage="arm", message=failed, related_resource_id=ident.resource_id)])
             errors: list[CollectionError] = []
-            read_network = network_rules_on(eff)
+            read_network = network_rules_on(eff) and (families is None or "NET" in families)
             if read_network:
                 errors += self._read_network(arm)
             diagnostics: list[dict[str, Any]] | None = None
-            if diagnostics_rules_on(eff):
+            if diagnostics_rules_on(eff) and (families is None or "WS" in families):
                 try:
                     diagnostics, diag_errors = self._read_diagnostics(ident.resource_id)
                 except WorkspaceGone:
                     return None
                 errors += diag_errors
             api_state: WorkspaceApiState | None = None
-            needs = api_needs(eff)
+            needs = api_needs(eff, families)
             if needs.any:
                 if not arm.workspace_url:
                     errors.append(CollectionError(stage="workspace_api", message="workspace has no workspaceUrl"))

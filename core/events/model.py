@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from core.findings.model import ChangeAttribution
+
 ROUTING_SCHEMA = "driftwatch.routing/v1"
 Action = Literal["scan", "resolve", "ignore", "reject"]
 
@@ -24,6 +26,8 @@ class ResourceEvent(BaseModel):
     status: str | None = None
     subscription_id: str | None = None
     wire_schema: Literal["eventgrid", "cloudevents"]
+    attribution: ChangeAttribution | None = None
+    """Who/where from `data.claims`, `data.httpRequest` and `data.authorization` (names and addresses only)."""
 
     @property
     def resource_id(self) -> str:
@@ -39,6 +43,9 @@ class RoutingDecision(BaseModel):
     reason: str
     event_time: str | None = None
     resource_id: str | None = None
+    attribution: ChangeAttribution | None = None
+    attribution_families: list[str] | None = None
+    """The rule families this change can explain (its findings get `changed_by`...); None = any."""
 
     def contract_dict(self) -> dict[str, object]:
         """The fields ARCHITECTURE 4.1 names for `driftwatch route-event`."""

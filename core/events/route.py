@@ -18,6 +18,7 @@ from core.arm_ids import parent_id, parse_arm_id, parse_arm_id_lower
 from core.events.model import ResourceEvent, RoutingDecision
 from core.events.operations import EVENT_TYPES, ROUTED_OPERATIONS
 from core.events.topology import TopologyLookup
+from core.findings.model import ChangeAttribution
 
 MAX_DELIVERY_BYTES = 1_048_576 + 65_536  # Event Grid caps a delivery at 1 MB; allow framing slack
 _EVENT_TYPES = {t.lower() for t in EVENT_TYPES}
@@ -85,7 +86,49 @@ def parse_event(raw: Any, index: int = 0) -> ResourceEvent:
         sub = source.split("/")[2]
     return ResourceEvent(id=event_id, event_type=event_type, subject=subject or resource_uri or "",
                          event_time=time, operation_name=_s("operationName"), resource_uri=resource_uri,
-                         status=_s("status"), subscription_id=sub, wire_schema=schema)
+                         status=_s("status"), subscription_id=sub, wire_schema=schema,
+                         attribution=arm_attribution(data, event_id))
+
+
+_UPN = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
+_NAME = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
+
+
+def arm_attribution(data: Mapping[str, Any], event_id: str) -> ChangeAttribution | None:
+    """Who made an ARM change and from where, from the event's `data` (names and addresses only).
+
+    Event Grid's Azure Resource Manager events carry the caller's token claims (`data.claims`: `upn` /
+    `.../claims/upn`, `.../claims/name`, `name`, `appid` for an application, `ipaddr`), the request
+    (`data.httpRequest.clientIpAddress`) and `data.authorization` (`action`, `evidence.role`); see
+    Microsoft Learn "Azure Resource Manager as an Event Grid source" (azure-docs
+    articles/event-grid/event-schema-subscriptions.md, example events). Nothing else is kept.
+    """
+    from core.events.audit import source_ip
+
+    def obj(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = parent.get(key)
+        return value if isinstance(value, Mapping) else {}
+
+    claims, auth, http = obj(data, "claims"), obj(data, "authorization"), obj(data, "httpRequest")
+
+    def text(value: Any, limit: int = 256) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            return None
+        clean = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+        return clean[:limit] or None
+
+    who = (text(claims.get(_UPN)) or text(claims.get("upn")) or text(claims.get(_NAME))
+           or text(claims.get("name")))
+    if who is None and text(claims.get("appid")):
+        who = f"application {text(claims.get('appid'), 64)}"
+    where = source_ip(claims.get("ipaddr")) or source_ip(http.get("clientIpAddress"))
+    action = text(auth.get("action"), 150) or text(data.get("operationName"), 150)
+    role = text(obj(auth, "evidence").get("role"), 40)
+    summary = f"ran {action}" + (f" as {role}" if role else "") if action else None
+    if not (who or where or summary):
+        return None
+    return ChangeAttribution(changed_by=who, changed_from=where, change_event_id=text(event_id),
+                             change_summary=summary[:200] if summary else None)
 
 
 def parse_delivery(payload: bytes | str | Any) -> list[Any]:
@@ -115,9 +158,12 @@ def parse_delivery(payload: bytes | str | Any) -> list[Any]:
     raise EventParseError(f"delivery must be a JSON array or object, got {type(payload).__name__}")
 
 
-def _decision(ev: ResourceEvent, action: str, workspaces: Iterable[str], reason: str) -> RoutingDecision:
+def _decision(ev: ResourceEvent, action: str, workspaces: Iterable[str], reason: str,
+              families: list[str] | None = None) -> RoutingDecision:
     return RoutingDecision(event_id=ev.id, action=action, workspaces=list(workspaces), reason=reason,
-                           event_time=ev.event_time, resource_id=ev.resource_id)
+                           event_time=ev.event_time, resource_id=ev.resource_id,
+                           attribution=ev.attribution if action in ("scan", "resolve") else None,
+                           attribution_families=families)
 
 
 def _workspace_id_of(rid: str, parts: Mapping[str, Any]) -> str | None:
@@ -158,10 +204,10 @@ def route_event(ev: ResourceEvent, topology: TopologyLookup) -> RoutingDecision:
         if parts.get("last_child_num") is None:
             if is_delete:
                 return _decision(ev, "resolve", [ws_id], "workspace deleted: its open findings resolve")
-            return _decision(ev, "scan", [ws_id], "workspace changed")
+            return _decision(ev, "scan", [ws_id], "workspace changed", ["WS"])
         child = parts.get(f"child_type_{parts['last_child_num']}") or ""
         if child in ("diagnosticsettings", "privateendpointconnections"):
-            return _decision(ev, "scan", [ws_id], f"workspace {child} changed")
+            return _decision(ev, "scan", [ws_id], f"workspace {child} changed", ["WS"])
         return _decision(ev, "ignore", [], f"workspace child resource {_excerpt(child)} is not monitored")
 
     if parts.get("namespace") == "microsoft.network" and parts.get("type") in (
@@ -176,7 +222,7 @@ def route_event(ev: ResourceEvent, topology: TopologyLookup) -> RoutingDecision:
         kind = {"subnets": "subnet", "securityrules": "NSG rule"}.get(child or "", parts["type"][:-1])
         if not workspaces:
             return _decision(ev, "ignore", [], f"{kind} is not used by any monitored workspace")
-        return _decision(ev, "scan", workspaces, f"{kind} used by {len(workspaces)} workspace(s) changed")
+        return _decision(ev, "scan", workspaces, f"{kind} used by {len(workspaces)} workspace(s) changed", ["NET"])
     kind = _excerpt(f"{parts.get('namespace')}/{parts.get('type')}")
     return _decision(ev, "ignore", [], f"resource type {kind} is not monitored")
 

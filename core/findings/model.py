@@ -32,6 +32,36 @@ def finding_id(resource_id: str, rule_id: str, subject: str | None) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+ATTRIBUTION_FIELDS = ("changed_by", "changed_from", "change_event_id", "change_summary")
+
+
+class ChangeAttribution(BaseModel):
+    """Who changed what, from where (ARCHITECTURE 4.2 optional fields): names and addresses only.
+
+    Built from Event Grid `data.claims` / `data.httpRequest` (ARM changes) or a Databricks audit
+    record's `identity` / `sourceIPAddress` (in-workspace changes); see core/events.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    changed_by: str | None = Field(default=None, max_length=256)
+    changed_from: str | None = Field(default=None, max_length=64)
+    change_event_id: str | None = Field(default=None, max_length=256)
+    change_summary: str | None = Field(default=None, max_length=200)
+
+    def fields(self) -> dict[str, str | None]:
+        return {n: getattr(self, n) for n in ATTRIBUTION_FIELDS}
+
+    def sentence(self, transition: str) -> str | None:
+        """"opened after jane@contoso.com disabled IP access lists from 203.0.113.9" (None when unknown)."""
+        if not self.changed_by and not self.change_summary:
+            return None
+        words = [f"{transition} after", self.changed_by or "someone", self.change_summary or "made a change"]
+        if self.changed_from:
+            words.append(f"from {self.changed_from}")
+        return " ".join(words)
+
+
 class Finding(BaseModel):
     """One drift finding: what was expected, what was observed, and its lifecycle."""
 
@@ -58,10 +88,27 @@ class Finding(BaseModel):
     source: Source
     baseline_sha256: str
     exemption: dict[str, Any] | None = None
+    changed_by: str | None = Field(default=None, max_length=256)
+    """Who made the change that led to the latest transition (event-driven only; a name, never a token)."""
+    changed_from: str | None = Field(default=None, max_length=64)
+    """The IP address that change came from, when the event says so."""
+    change_event_id: str | None = Field(default=None, max_length=256)
+    """Event Grid event id or audit record logId of that change."""
+    change_summary: str | None = Field(default=None, max_length=200)
+    """What the change did, in words ("disabled IP access lists"); never request values."""
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The wire form (4.2): `schema` first, ISO-8601 times."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The wire form (4.2): `schema` first, ISO-8601 times; attribution fields only when known."""
+        doc = self.model_dump(mode="json", by_alias=True)
+        for name in ATTRIBUTION_FIELDS:
+            if doc.get(name) is None:
+                doc.pop(name, None)
+        return doc
+
+    def attribution(self) -> ChangeAttribution | None:
+        if not any(getattr(self, n) for n in ATTRIBUTION_FIELDS):
+            return None
+        return ChangeAttribution(**{n: getattr(self, n) for n in ATTRIBUTION_FIELDS})
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> Finding:

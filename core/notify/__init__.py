@@ -1,7 +1,9 @@
-"""Teams notifications: Adaptive Card digests (`cards`, pure) and the webhook client (`teams`)."""
+"""Teams notifications: Adaptive Card digests (`cards`, pure), estate-text handling (`text`), alert
+routing (`routing`, pure) and the webhook client with its URL policy (`teams`)."""
 
 from core.notify.cards import (
     MAX_CARD_BYTES,
+    Standing,
     build_digest,
     build_digests,
     serialize_card,
@@ -26,6 +28,7 @@ __all__ = [
     "NotifyPermanentError",
     "NotifyRetryableError",
     "PostResult",
+    "Standing",
     "TeamsNotifier",
     "WebhookConfigError",
     "build_digest",

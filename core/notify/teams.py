@@ -17,7 +17,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.util import parse_url
 
-from core.notify.cards import MAX_CARD_BYTES, build_digests, serialize_card, severity_filter
+from core.notify.cards import MAX_CARD_BYTES, Standing, build_digests, serialize_card, severity_filter
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -236,6 +236,7 @@ class TeamsNotifier:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_bytes: int = MAX_CARD_BYTES,
+        route: str | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -243,7 +244,9 @@ class TeamsNotifier:
             raise ValueError("timeout_s must be positive; backoff_s and max_retry_after_s not negative")
         self._url = validate_webhook_url(url, emulator_mode=emulator_mode)
         _register_secrets(self._url)
-        self.label = f"teams-webhook({(urlsplit(self._url).hostname or '').lower()})"
+        host = (urlsplit(self._url).hostname or "").lower()
+        # `route` names the routing entry and app setting (e.g. "notifications.routes[0] (TEAMS_WEBHOOK_URL_OPS)").
+        self.label = f"teams-webhook({host})" + (f" via {route}" if route else "")
         self.timeout_s = timeout_s
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
@@ -254,11 +257,13 @@ class TeamsNotifier:
         self._session = session if session is not None else requests.Session()
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: Any) -> TeamsNotifier | None:
-        """The notifier the app settings describe, or None when TEAMS_WEBHOOK_URL is unset."""
-        if not settings.teams_webhook_url:
+    def from_settings(cls, settings: Settings, setting: str = "TEAMS_WEBHOOK_URL",
+                      **kwargs: Any) -> TeamsNotifier | None:
+        """The notifier for the webhook held by app setting `setting`, or None when it is unset."""
+        url = settings.webhook_url(setting)
+        if not url:
             return None
-        return cls(settings.teams_webhook_url, emulator_mode=settings.emulator_mode, **kwargs)
+        return cls(url, emulator_mode=settings.emulator_mode, **kwargs)
 
     def __repr__(self) -> str:
         return f"TeamsNotifier({self.label})"
@@ -349,8 +354,32 @@ class TeamsNotifier:
 
 
 def send_digests(
-    notifier: TeamsNotifier, transitions: list[dict[str, Any]], *, min_severity: str = "info"
+    notifier: TeamsNotifier, transitions: list[dict[str, Any]], *, min_severity: str = "info",
+    standings: Mapping[str, Standing] | None = None, api_url: str | None = None,
 ) -> list[PostResult]:
     """Post one digest per workspace for the transitions at or above `min_severity`."""
     kept = severity_filter(transitions, min_severity)
-    return [notifier.post(card) for card in build_digests(kept, max_bytes=notifier.max_bytes)]
+    cards = build_digests(kept, standings=standings, api_url=api_url, max_bytes=notifier.max_bytes)
+    return [notifier.post(card) for card in cards]
+
+
+def validate_public_api_url(url: str, *, emulator_mode: bool) -> str:
+    """DRIFTWATCH_PUBLIC_API_URL: an https base URL (plain http to loopback in emulator mode), no
+    user info, query or fragment, because cards append `/findings/{id}` to it."""
+    setting = "DRIFTWATCH_PUBLIC_API_URL"
+    text = url.strip()
+    if _BAD_URL_CHARS.search(text):
+        raise ValueError(f"{setting}: contains whitespace, control characters or backslashes")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValueError(f"{setting}: cannot be parsed as a URL") from None
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() not in ("https", "http") or not host:
+        raise ValueError(f"{setting}: must be an https URL such as https://<app>.azurewebsites.net/api")
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"{setting}: must not contain user info, a query or a fragment")
+    if parts.scheme.lower() == "http" and not (emulator_mode and _is_loopback(host)):
+        raise ValueError(f"{setting}: must use https (plain http only to 127.0.0.1 in emulator mode)")
+    return text.rstrip("/")

@@ -19,12 +19,12 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from core.findings.model import Finding
+from core.findings.model import ATTRIBUTION_FIELDS, ChangeAttribution, Finding
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, StorageConnection, storage_call
 from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery
 from core.store.keys import get_json, iso_z, put_json, resource_key, utc
@@ -41,6 +41,8 @@ RULE_RE = re.compile(r"^DBX-[A-Z]+-\d{3}$")
 FINDING_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_CONFLICT_RETRIES = 20
 LOCK_PARTITION = "notify-lock"
+Attributor = Callable[[str], ChangeAttribution | None]
+"""rule id -> the change (who/what/where) behind a transition of that rule's finding, if known."""
 
 
 @dataclass(frozen=True)
@@ -209,11 +211,22 @@ class TableFindingsStore:
 
     @staticmethod
     def _decide(stored: _Row | None, new: Finding | None, *, evaluated_rules: frozenset[str] | None,
-                now: datetime, source: str) -> tuple[Finding | None, TransitionKind | None]:
-        """The pure lifecycle decision: (finding to write or None, transition or None)."""
+                now: datetime, source: str, attribution: Attributor | None = None,
+                ) -> tuple[Finding | None, TransitionKind | None]:
+        """The pure lifecycle decision: (finding to write or None, transition or None).
+
+        Attribution (`changed_by`, ...) describes the change behind the latest transition: a transition
+        takes it from `attribution(rule_id)` (None clears it: a sweep knows no author); a finding that
+        merely stays open keeps what it had.
+        """
+        def who(rule_id: str) -> dict[str, Any]:
+            found = attribution(rule_id) if attribution is not None else None
+            return found.fields() if found is not None else dict.fromkeys(ATTRIBUTION_FIELDS)
+
         if new is not None:
             if stored is None:
-                merged = new.model_copy(update={"first_seen": now, "last_seen": now, "resolved_at": None})
+                merged = new.model_copy(update={"first_seen": now, "last_seen": now, "resolved_at": None,
+                                                **who(new.rule_id)})
                 return merged, ("exempted" if new.status == "exempted" else "opened")
             old = stored.finding
             if now < _as_of(old):
@@ -222,9 +235,12 @@ class TableFindingsStore:
             kind: TransitionKind | None = None
             if old.status == "resolved" or old.status != new.status:
                 kind = "exempted" if new.status == "exempted" else "reopened"
-            if kind is None and merged == old:
-                return None, None
-            return merged, kind
+            if kind is None:
+                merged = merged.model_copy(update={n: getattr(old, n) for n in ATTRIBUTION_FIELDS})
+                if merged == old:
+                    return None, None
+                return merged, None
+            return merged.model_copy(update=who(new.rule_id)), kind
         if stored is None or stored.finding.status == "resolved":
             return None, None
         old = stored.finding
@@ -232,17 +248,20 @@ class TableFindingsStore:
             return None, None  # nothing resolves on missing data
         if now < _as_of(old):
             return None, None
-        return old.model_copy(update={"status": "resolved", "resolved_at": now, "source": source}), "resolved"
+        return old.model_copy(update={"status": "resolved", "resolved_at": now, "source": source,
+                                      **who(old.rule_id)}), "resolved"
 
     def _apply(self, pk: str, finding_id: str, stored: _Row | None, new: Finding | None, *,
-               evaluated_rules: frozenset[str] | None, now: datetime, source: str) -> Transition | None:
+               evaluated_rules: frozenset[str] | None, now: datetime, source: str,
+               attribution: Attributor | None = None) -> Transition | None:
         """Decide and write one finding; on a lost conditional write reload and decide again."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
         for _ in range(MAX_CONFLICT_RETRIES):
-            merged, kind = self._decide(stored, new, evaluated_rules=evaluated_rules, now=now, source=source)
+            merged, kind = self._decide(stored, new, evaluated_rules=evaluated_rules, now=now, source=source,
+                                        attribution=attribution)
             if merged is None:
                 return None
             if stored is None:
@@ -287,15 +306,19 @@ class TableFindingsStore:
             "resource_id": t.finding.resource_id.lower(),
             "status": t.finding.status,
         }
+        for name in ATTRIBUTION_FIELDS:  # who/where, queryable beside the message (names and addresses only)
+            if getattr(t.finding, name):
+                entity[name] = getattr(t.finding, name)
         put_json(entity, "message", t.message())
         with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
             self.history_table.create_entity(entity)
 
     def reconcile(self, evaluation_findings: list[Finding], *, resource_id: str, evaluated_rules: frozenset[str],
-                  now: datetime, source: str) -> list[Transition]:
+                  now: datetime, source: str, attribution: Attributor | None = None) -> list[Transition]:
         """Bring the workspace's stored findings in line with one evaluation; return the transitions.
 
         Absent findings resolve only when their rule is in `evaluated_rules` (observed this time).
+        `attribution(rule_id)` names the change behind a transition (event-driven scans).
         """
         now = utc(now)
         pk = resource_key(resource_id)
@@ -307,18 +330,20 @@ class TableFindingsStore:
         out: list[Transition] = []
         for fid in sorted(set(new) | set(stored)):
             t = self._apply(pk, fid, stored.get(fid), new.get(fid), evaluated_rules=evaluated_rules,
-                            now=now, source=source)
+                            now=now, source=source, attribution=attribution)
             if t is not None:
                 out.append(t)
         return out
 
-    def resolve_workspace(self, resource_id: str, now: datetime, source: str) -> list[Transition]:
+    def resolve_workspace(self, resource_id: str, now: datetime, source: str,
+                          attribution: Attributor | None = None) -> list[Transition]:
         """The workspace was deleted: resolve all its open and exempted findings."""
         now = utc(now)
         pk = resource_key(resource_id)
         out: list[Transition] = []
         for fid, row in sorted(self._load_partition(pk).items()):
-            t = self._apply(pk, fid, row, None, evaluated_rules=None, now=now, source=source)
+            t = self._apply(pk, fid, row, None, evaluated_rules=None, now=now, source=source,
+                            attribution=attribution)
             if t is not None:
                 out.append(t)
         return out
@@ -560,6 +585,21 @@ class TableFindingsStore:
 
     def history(self, finding_id: str) -> list[Transition]:
         return self.get(finding_id)[1]
+
+    def open_counts(self, resource_id: str) -> tuple[dict[str, int], int]:
+        """One workspace's standing now: open findings by severity, and how many are exempted
+        (a Teams card states it after each change)."""
+        by_severity: Counter[str] = Counter()
+        exempted = 0
+        with storage_call("query", FINDINGS_TABLE):
+            pk = resource_key(resource_id)
+            for e in self.findings_table.query_entities("PartitionKey eq @pk", parameters={"pk": pk},
+                                                        select=["status", "severity"]):
+                if e.get("status") == "open":
+                    by_severity[str(e.get("severity"))] += 1
+                elif e.get("status") == "exempted":
+                    exempted += 1
+        return {s: by_severity[s] for s in SEVERITIES}, exempted
 
     def summary(self) -> dict[str, Any]:
         """Counts by status, severity, rule and workspace (severity/rule/workspace over open findings too)."""

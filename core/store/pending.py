@@ -12,12 +12,19 @@ last event-driven scan started).
 
 A burst no longer than the window therefore costs at most two evaluations per workspace. A pending
 marker older than its TTL (a worker died) can be claimed again, so no change is lost.
+
+The marker also carries what the pending scan must cover: the rule `families` (absent = all, as for
+Event Grid; audit records name only the families they affect) and the `changes` (who/what/where) folded
+into it. Claims while a scan is pending merge into the marker under its ETag; the worker takes the
+merged set when it starts, so a coalesced scan covers the union of everything it absorbed.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.store.connection import SCANS_TABLE, StorageConnection, TableBound, storage_call
 from core.store.keys import resource_key
@@ -27,6 +34,54 @@ if TYPE_CHECKING:
 
 PENDING_PARTITION = "pending-scan"
 MAX_CLAIM_RACES = 10
+MAX_CHANGES = 20
+"""Changes kept per pending scan: enough to attribute, bounded for the 64 KB property. Once a marker is
+full, further changes of families it already covers are not written (their scan is already due)."""
+ALL_FAMILIES = "*"
+
+
+def merge_families(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    """Union of two family sets, where None means every family (a full scan absorbs a partial one)."""
+    if a is None or b is None:
+        return None
+    return a | b
+
+
+def _families_of(entity: Mapping[str, Any] | None) -> frozenset[str] | None:
+    raw = entity.get("families") if entity else None
+    if not isinstance(raw, str) or raw == ALL_FAMILIES:
+        return None
+    try:
+        return frozenset(str(f) for f in json.loads(raw))
+    except (ValueError, TypeError):
+        return None  # unreadable: scan everything rather than miss something
+
+
+def _changes_of(entity: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    raw = entity.get("changes") if entity else None
+    if not isinstance(raw, str):
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return []
+    return [c for c in value if isinstance(c, dict)] if isinstance(value, list) else []
+
+
+def merge_changes(*groups: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Changes in time order without duplicates (by event id), the newest MAX_CHANGES kept."""
+    seen: dict[str, dict[str, Any]] = {}
+    for group in groups:
+        for c in group:
+            key = str(c.get("event_id") or json.dumps(c, sort_keys=True))
+            seen[key] = dict(c)
+    ordered = sorted(seen.values(), key=lambda c: str(c.get("at") or ""))
+    return ordered[-MAX_CHANGES:]
+
+
+def _stamp(entity: dict[str, Any], families: frozenset[str] | None, changes: list[dict[str, Any]]) -> None:
+    entity["families"] = ALL_FAMILIES if families is None else json.dumps(sorted(families))
+    entity["changes"] = json.dumps(changes, separators=(",", ":"))
 
 
 class PendingScans(TableBound):
@@ -37,8 +92,13 @@ class PendingScans(TableBound):
         self.window_s = window_s
         self.ttl_s = ttl_s
 
-    def claim(self, workspace_id: str, now: datetime | None = None) -> int | None:
-        """Seconds to delay the scan request this caller must enqueue, or None when one is pending."""
+    def claim(self, workspace_id: str, now: datetime | None = None, *, families: frozenset[str] | None = None,
+              changes: Iterable[Mapping[str, Any]] = ()) -> int | None:
+        """Seconds to delay the scan request this caller must enqueue, or None when one is pending.
+
+        `families` (None = all) and `changes` are recorded on the marker; while a scan is pending they
+        are merged into it, so the pending scan covers them too.
+        """
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
@@ -55,7 +115,9 @@ class PendingScans(TableBound):
                 if current and current.get("pending"):
                     expires = current.get("expires_at")
                     if isinstance(expires, datetime) and expires.astimezone(UTC) > now:
-                        return None
+                        if self._merge(current, families, changes):
+                            return None
+                        continue  # the marker moved under us: decide again
                 delay = 0
                 if isinstance(last, datetime):
                     delay = max(0, int((last.astimezone(UTC) + timedelta(seconds=self.window_s) - now)
@@ -64,6 +126,7 @@ class PendingScans(TableBound):
                           "pending": True, "expires_at": now + timedelta(seconds=self.ttl_s + delay)}
                 if isinstance(last, datetime):
                     entity["last_scan_at"] = last
+                _stamp(entity, families, merge_changes(changes))
                 try:
                     if current is None:
                         self.table.create_entity(entity)
@@ -75,12 +138,57 @@ class PendingScans(TableBound):
                     continue  # another event won the race; look again
         return None
 
-    def started(self, workspace_id: str, now: datetime | None = None) -> None:
-        """The worker starts the scan: later changes need (and may schedule) a new one."""
+    def _merge(self, current: Any, families: frozenset[str] | None, changes: Iterable[Mapping[str, Any]]) -> bool:
+        """Fold families/changes into a pending marker (conditional write); False when it changed meanwhile."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        changes = list(changes)
+        merged = merge_families(_families_of(current), families)
+        held = _changes_of(current)
+        if merged == _families_of(current) and (not changes or len(held) >= MAX_CHANGES):
+            # Nothing new to record: the scan already covers these families, and once the marker holds
+            # MAX_CHANGES changes a storm costs one read per claim, not a write.
+            return True
+        entity = dict(current)
+        _stamp(entity, merged, merge_changes(held, changes))
+        try:
+            self.table.update_entity(entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+                                     match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
+
+    def started(self, workspace_id: str, now: datetime | None = None
+                ) -> tuple[bool, frozenset[str] | None, list[dict[str, Any]]]:
+        """The worker starts the scan: later changes need (and may schedule) a new one.
+
+        Returns (marker was pending, the families to scan (None = all), the changes folded in).
+        """
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
         now = (now or datetime.now(UTC)).astimezone(UTC)
-        entity = {"PartitionKey": PENDING_PARTITION, "RowKey": resource_key(workspace_id),
-                  "workspace_id": workspace_id, "pending": False, "last_scan_at": now}
+        key = resource_key(workspace_id)
+        entity = {"PartitionKey": PENDING_PARTITION, "RowKey": key, "workspace_id": workspace_id,
+                  "pending": False, "last_scan_at": now}
+        for _ in range(MAX_CLAIM_RACES):
+            with storage_call("release", SCANS_TABLE):
+                try:
+                    current = self.table.get_entity(PENDING_PARTITION, key)
+                except ResourceNotFoundError:
+                    current = None
+                try:
+                    if current is None:
+                        self.table.create_entity(entity)
+                        return False, None, []
+                    self.table.update_entity(entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+                                             match_condition=MatchConditions.IfNotModified)
+                except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                    continue  # an event merged into the marker meanwhile: read it again
+                return bool(current.get("pending")), _families_of(current), _changes_of(current)
         with storage_call("release", SCANS_TABLE):
             self.table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        return False, None, []

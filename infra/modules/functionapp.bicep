@@ -1,6 +1,7 @@
 // The driftwatch Function App on the Flex Consumption plan (FC1), Python 3.13, running as one
 // user-assigned managed identity. Its app settings are exactly core.settings.DEPLOYED_SETTINGS plus
-// the two Application Insights settings the host reads (tests/infra checks this).
+// the two Application Insights settings the host reads, plus one Key Vault reference per route webhook
+// (TEAMS_WEBHOOK_URL_<NAME>) (tests/infra checks this).
 
 param location string
 param planName string
@@ -11,6 +12,10 @@ param storageAccountName string
 param deploymentContainerUrl string
 param appInsightsConnectionString string
 param webhookSecretUri string
+@description('Route webhooks: [{name: "TEAMS_WEBHOOK_URL_<NAME>", secretUri: "..."}] from the Key Vault module.')
+param routeWebhookSecretUris array = []
+@description('Base URL of the findings API that Teams cards link to (DRIFTWATCH_PUBLIC_API_URL).')
+param publicApiUrl string
 @description('Path of the baseline shipped with the code, relative to the app root.')
 param baselinePath string
 param monitoredSubscriptionIds array
@@ -28,13 +33,17 @@ param instanceMemoryMB int = 2048
 param enableVnetIntegration bool = false
 @description('Subnet delegated to Microsoft.App/environments; used only when enableVnetIntegration is true.')
 param vnetSubnetId string = ''
+@description('Event Hubs namespace host of the audit hub (on_workspace_audit, identity-based connection).')
+param auditNamespace string
+param auditEventHubName string
+param auditConsumerGroup string
 param tags object = {}
 
 // environment().resourceManager ends with '/'; the app wants the bare origin (core.settings strips it too).
 var resourceManager = environment().resourceManager
 var armEndpoint = endsWith(resourceManager, '/') ? substring(resourceManager, 0, length(resourceManager) - 1) : resourceManager
 
-var appSettings = [
+var fixedAppSettings = [
   // Identity-based host storage: no connection string, no account key.
   {
     name: 'AzureWebJobsStorage__accountName'
@@ -56,6 +65,27 @@ var appSettings = [
   {
     name: 'DRIFTWATCH_AUTH'
     value: 'azure'
+  }
+  // on_workspace_audit: identity-based Event Hubs connection (no connection string, no SAS key).
+  {
+    name: 'DRIFTWATCH_AUDIT_EVENTHUB_CONNECTION__fullyQualifiedNamespace'
+    value: auditNamespace
+  }
+  {
+    name: 'DRIFTWATCH_AUDIT_EVENTHUB_CONNECTION__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'DRIFTWATCH_AUDIT_EVENTHUB_CONNECTION__clientId'
+    value: appClientId
+  }
+  {
+    name: 'DRIFTWATCH_AUDIT_EVENTHUB'
+    value: auditEventHubName
+  }
+  {
+    name: 'DRIFTWATCH_AUDIT_CONSUMER_GROUP'
+    value: auditConsumerGroup
   }
   {
     name: 'DRIFTWATCH_BASELINE'
@@ -87,6 +117,10 @@ var appSettings = [
     name: 'TEAMS_WEBHOOK_URL'
     value: '@Microsoft.KeyVault(SecretUri=${webhookSecretUri})'
   }
+  {
+    name: 'DRIFTWATCH_PUBLIC_API_URL'
+    value: publicApiUrl
+  }
   // Host-owned: where telemetry goes, and Entra (AAD) authentication for ingestion.
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
@@ -97,6 +131,13 @@ var appSettings = [
     value: 'ClientId=${appClientId};Authorization=AAD'
   }
 ]
+
+// One Key Vault reference per notifications.routes webhook (TEAMS_WEBHOOK_URL_<NAME>).
+var routeWebhookAppSettings = [for route in routeWebhookSecretUris: {
+  name: route.name
+  value: '@Microsoft.KeyVault(SecretUri=${route.secretUri})'
+}]
+var appSettings = concat(fixedAppSettings, routeWebhookAppSettings)
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   //checkov:skip=CKV_AZURE_225: driftwatch is a periodic compliance check, not a user-facing service. During a zone outage Event Grid retries for 24 hours and the next sweep catches up, so zone redundancy is not worth the cost here.

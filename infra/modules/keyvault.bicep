@@ -8,6 +8,9 @@ param keyVaultName string
 @description('The Teams Workflows webhook URL. A secret: pass it at deploy time, never commit it.')
 param teamsWebhookUrl string
 param secretName string = 'teams-webhook-url'
+@secure()
+@description('Extra Workflows webhook URLs named by the baseline\'s notifications.routes: {"TEAMS_WEBHOOK_URL_<NAME>": "https://..."}. Each becomes a secret and a Key Vault reference app setting.')
+param routeWebhookUrls object = {}
 @description('With VNet integration on, the vault firewall denies everything but this subnet.')
 param enableVnetIntegration bool = false
 param vnetSubnetId string = ''
@@ -58,7 +61,26 @@ resource webhookSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+// One secret per route webhook: TEAMS_WEBHOOK_URL_OPS -> secret teams-webhook-url-ops.
+resource routeWebhookSecrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for route in items(routeWebhookUrls): {
+  //checkov:skip=CKV_AZURE_41: As for the main webhook: rotated on demand with a new version, an expiry would silently stop alerting.
+  parent: vault
+  name: toLower(replace(route.key, '_', '-'))
+  properties: {
+    value: route.value
+    contentType: 'text/uri'
+    attributes: {
+      enabled: true
+    }
+  }
+}]
+
 output keyVaultName string = vault.name
 output keyVaultId string = vault.id
 // Versionless URI: the Key Vault reference follows the latest version, so rotation needs no redeploy.
 output webhookSecretUri string = webhookSecret.properties.secretUri
+// App setting name -> versionless secret URI of each route webhook (names and URIs only, no secret).
+output routeWebhookSecretUris array = [for (route, i) in items(routeWebhookUrls): {
+  name: route.key
+  secretUri: routeWebhookSecrets[i].properties.secretUri
+}]

@@ -24,7 +24,11 @@ def test_worker_indexes_every_function() -> None:
     code, doc = index(ROOT)
     assert code == 0, doc
     names = {f["name"] for f in doc["functions"]}
-    assert {"on_resource_change", "scheduled_sweep", "scan_workspace", "notify_drift"} <= names
+    assert {"on_resource_change", "scheduled_sweep", "scan_workspace", "notify_drift", "on_workspace_audit"} <= names
+    audit = next(f for f in doc["functions"] if f["name"] == "on_workspace_audit")["bindings"][0]
+    assert audit["type"] == "eventHubTrigger" and audit["cardinality"] == "MANY"
+    assert audit["connection"] == "DRIFTWATCH_AUDIT_EVENTHUB_CONNECTION"
+    assert audit["consumerGroup"] == "%DRIFTWATCH_AUDIT_CONSUMER_GROUP%"
 
 
 def test_worker_refuses_a_binding_that_does_not_match_the_signature(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+EVENT_HUBS_DATA_RECEIVER = "a638d3c7-ab3a-418d-83e6-5f17a39d4fde"
 
 # (role, type of the scope) the app identity must hold, and nothing else.
 APP_IDENTITY_ROLES = {
@@ -52,6 +53,7 @@ APP_IDENTITY_ROLES = {
     (STORAGE_BLOB_DATA_OWNER, "Microsoft.Storage/storageAccounts"),
     (KEY_VAULT_SECRETS_USER, "Microsoft.KeyVault/vaults"),
     (MONITORING_METRICS_PUBLISHER, "Microsoft.Insights/components"),
+    (EVENT_HUBS_DATA_RECEIVER, "Microsoft.EventHub/namespaces/eventhubs"),  # the audit hub only
 }
 # The Event Grid system topics' identity: write dead-lettered events to the dead-letter container.
 EVENT_GRID_IDENTITY_ROLES = {
@@ -337,7 +339,10 @@ def app_settings(templates: dict[str, Any]) -> dict[str, Any]:
     functionapp = templates["modules/functionapp.bicep"]
     site = only_resource(functionapp, "Microsoft.Web/sites")
     assert site["properties"]["siteConfig"]["appSettings"] == "appSettings"
-    entries = variable(functionapp, "appSettings")
+    combined = variable(functionapp, "appSettings")["function"]
+    assert combined["type"] == "concat", "appSettings = concat(fixedAppSettings, routeWebhookAppSettings)"
+    assert [dotted(p) for p in combined["parameters"].values()] == ["fixedAppSettings", "routeWebhookAppSettings"]
+    entries = variable(functionapp, "fixedAppSettings")
     names = [entry["name"] for entry in entries]
     assert len(names) == len(set(names)), "an app setting is set twice"
     return {entry["name"]: entry["value"] for entry in entries}
@@ -366,6 +371,20 @@ def test_app_setting_values(templates: dict[str, Any]) -> None:
     subscriptions = values[settings.SUBSCRIPTIONS]["function"]
     assert subscriptions["type"] == "join"
     assert values["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "ClientId=${appClientId};Authorization=AAD"
+    assert values[settings.PUBLIC_API_URL] == "publicApiUrl"
+
+
+def test_route_webhooks_are_key_vault_references(templates: dict[str, Any]) -> None:
+    """notifications.routes webhooks (TEAMS_WEBHOOK_URL_<NAME>): a secret each, an app setting each."""
+    functionapp = templates["modules/functionapp.bicep"]
+    text = json.dumps(variable(functionapp, "routeWebhookAppSettings"))
+    assert "@Microsoft.KeyVault(SecretUri=${route.secretUri})" in text and "routeWebhookSecretUris" in text
+    vault = templates["modules/keyvault.bicep"]
+    param = vault["parameters"]["routeWebhookUrls"]
+    assert {"type": "secure"} in param["decorators"] and param["type"] == "object"
+    assert {"type": "secure"} in templates["main.bicep"]["parameters"]["routeWebhookUrls"]["decorators"]
+    secrets = [n for n, d in vault["resources"].items() if d["type"] == "Microsoft.KeyVault/vaults/secrets"]
+    assert "routeWebhookSecrets" in secrets
 
 
 def test_function_app_is_flex_consumption_python_313(templates: dict[str, Any]) -> None:
@@ -471,3 +490,54 @@ resource b 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
         for decl in resources_of_type(template, "Microsoft.Authorization/roleAssignments").values()
     }
     assert found == {OWNER, CONTRIBUTOR}
+
+
+# --- Databricks audit logs through Event Hubs (issue 17) -------------------------------------------
+
+
+def test_audit_event_hub_is_keyless_with_a_driftwatch_consumer_group(templates: dict[str, Any]) -> None:
+    hubs = templates["modules/eventhubs.bicep"]
+    namespace = only_resource(hubs, "Microsoft.EventHub/namespaces")["properties"]
+    assert namespace["disableLocalAuth"] is True and namespace["minimumTlsVersion"] == "1.2"
+    assert only_resource(hubs, "Microsoft.EventHub/namespaces/eventhubs")
+    group = only_resource(hubs, "Microsoft.EventHub/namespaces/eventhubs/consumergroups")
+    assert group["name"] == "consumerGroupName" and hubs["parameters"]["consumerGroupName"]["default"] == "driftwatch"
+    values = app_settings(templates)
+    assert values[settings.AUDIT_NAMESPACE] == "auditNamespace"
+    assert values[settings.AUDIT_CREDENTIAL] == "managedidentity"
+    assert values[settings.AUDIT_CLIENT_ID] == "appClientId"
+    assert values[settings.AUDIT_EVENTHUB] == "auditEventHubName"
+    assert values[settings.AUDIT_CONSUMER_GROUP] == "auditConsumerGroup"
+    params = body(templates["main.bicep"]["modules"]["app"])["params"]
+    assert dotted(params["auditNamespace"]) == "audit.outputs.fullyQualifiedNamespace"
+    assert dotted(params["auditConsumerGroup"]) == "audit.outputs.consumerGroupName"
+
+
+def test_the_trigger_reads_the_deployed_settings() -> None:
+    import function_app
+    from samples.functions_host import registered_functions
+
+    binding = json.loads(registered_functions(function_app.app)["on_workspace_audit"].get_function_json())["bindings"][0]
+    assert binding["type"] == "eventHubTrigger" and binding["cardinality"].lower() == "many"
+    assert binding["connection"] == settings.AUDIT_CONNECTION
+    assert f"{binding['connection']}__fullyQualifiedNamespace" == settings.AUDIT_NAMESPACE
+    assert binding["eventHubName"] == f"%{settings.AUDIT_EVENTHUB}%"
+    assert binding["consumerGroup"] == f"%{settings.AUDIT_CONSUMER_GROUP}%"
+
+
+def test_workspace_diagnostic_setting_streams_every_routed_service_to_the_hub(templates: dict[str, Any]) -> None:
+    from core.events.audit_table import load_audit_table
+
+    diag = templates["modules/workspace-diagnostics.bicep"]
+    setting = only_resource(diag, "Microsoft.Insights/diagnosticSettings")
+    assert dotted(setting["scope"]) == "workspace"
+    assert setting["properties"]["eventHubName"] == "eventHubName"
+    categories = set(diag["parameters"]["categories"]["default"])
+    # Every service the routing table scans for has its diagnostic category streamed (the category is the
+    # service name, except clusterPolicies, which older workspaces log under its own optional category).
+    services = {a.service for a in load_audit_table().actions.values()} - {"clusterPolicies"}
+    assert services <= categories, services - categories
+    main = templates["main.bicep"]
+    assert set(main["parameters"]["auditCategories"]["default"]) == categories
+    loop = main["modules"]["workspaceAudit"]["config"]["loop_type"]["detail"]
+    assert loop["array_name"] == "auditWorkspaceIds"

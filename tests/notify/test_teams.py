@@ -153,7 +153,8 @@ def test_send_digests_posts_one_card_per_workspace_over_the_threshold(
     with TeamsNotifier(webhook_url, emulator_mode=True) as notifier:
         results = send_digests(notifier, ts, min_severity="high")
     assert [r.attempts for r in results] == [1, 1]
-    names = [p["body"]["attachments"][0]["content"]["body"][0]["text"] for p in sink.teams_posts()]
+    names = ["".join(i["text"] for i in p["body"]["attachments"][0]["content"]["body"][0]["inlines"])
+             for p in sink.teams_posts()]
     assert names == ["driftwatch · dbx-prod-a", "driftwatch · dbx-prod-b"]
 
 

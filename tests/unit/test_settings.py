@@ -51,3 +51,17 @@ def test_bad_settings_are_refused_with_the_setting_named() -> None:
         Runtime.from_settings(load_settings({"DRIFTWATCH_AUTH": "none"}))
     with pytest.raises(ConfigError, match="DRIFTWATCH_ARM_ENDPOINT"):
         Runtime.from_settings(load_settings({"DRIFTWATCH_ARM_ENDPOINT": "http://arm.example"}))
+
+
+def test_local_settings_sample_starts_without_event_hubs() -> None:
+    """`func start` must not need an Event Hub: on_workspace_audit is disabled there, with a comment."""
+    import json
+    from pathlib import Path
+
+    from core import settings
+
+    doc = json.loads((Path(__file__).resolve().parents[2] / "local.settings.sample.json").read_text())
+    assert doc["Values"]["AzureWebJobs.on_workspace_audit.Disabled"] == "true"
+    assert "Event Hubs emulator" in doc["Comments"]["AzureWebJobs.on_workspace_audit.Disabled"]
+    # The trigger's %...% names resolve even while it is disabled.
+    assert doc["Values"][settings.AUDIT_EVENTHUB] and doc["Values"][settings.AUDIT_CONSUMER_GROUP]
