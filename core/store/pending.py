@@ -120,12 +120,13 @@ class PendingScans(TableBound):
 
         local = now or datetime.now(UTC)
         key = resource_key(workspace_id)
+        changes = list(changes)  # read more than once below
         for _ in range(MAX_CLAIM_RACES):
             with storage_call("claim", SCANS_TABLE):
                 current, now = self._read(key, local)
                 last = current.get("last_scan_at") if current else None
                 inherited_families: frozenset[str] | None = families
-                inherited_changes = list(changes)
+                inherited_changes: list[Any] = list(changes)
                 if current and current.get("pending"):
                     expires = current.get("expires_at")
                     if isinstance(expires, datetime) and expires.astimezone(UTC) > now:
