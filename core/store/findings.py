@@ -82,12 +82,15 @@ def outbox_entry(t: Transition, seq: int) -> dict[str, Any]:
     return {"id": transition_id(t.finding.id, seq, t), "seq": seq, "message": t.message()}
 
 
+CRASH_AT: str | None = None
+"""Fault injection for tests/faults (set only by `samples.worker_process --crash-at STEP`)."""
+
+
 def crash_point(name: str) -> None:
-    """Fault injection for tests/faults: the process dies here when DRIFTWATCH_CRASH_AT names this step.
-    Inert unless that variable is set (it is never set in a deployment)."""
+    """The process dies here (no cleanup, like a killed instance) when CRASH_AT names this step."""
     import os
 
-    if os.environ.get("DRIFTWATCH_CRASH_AT") == name:
+    if name == CRASH_AT:
         os._exit(86)
 
 

@@ -1,7 +1,7 @@
 """Issue 10 §1: a worker process killed at an exact step loses no alert and no history.
 
 The scan worker runs as its own process (samples/worker_process.py, as one Functions instance) with
-DRIFTWATCH_CRASH_AT naming the step where it dies (`os._exit`, no cleanup: what a killed instance does).
+`--crash-at` naming the step where it dies (`os._exit`, no cleanup: what a killed instance does).
 Then the platform carries on: the next sweep (in this process) must still deliver every transition.
 """
 
@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _scan_and_die(app: App, step: str) -> int:  # noqa: F811
     app.host.fire_timer()
-    env = {**os.environ, **settings_env(app.emulator, app.connection_string), "DRIFTWATCH_CRASH_AT": step}
+    env = {**os.environ, **settings_env(app.emulator, app.connection_string)}
     proc = subprocess.run([sys.executable, "-m", "samples.worker_process", "scan-requests", "scan_workspace",
-                           "--threads", "1", "--idle-s", "1"], cwd=ROOT, env=env, capture_output=True,
+                           "--threads", "1", "--idle-s", "1", "--crash-at", step], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
     # What a killed instance leaves: its message comes back later (its retry finds nothing new to record).
     app.rt.connection.queue("scan-requests").clear_messages()
