@@ -24,6 +24,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from requests.adapters import HTTPAdapter
 
+from core.arm_ids import same_arm_id
 from core.collect.auth import arm_client_kwargs
 from core.collect.config import DATABRICKS_API_VERSION, DIAGNOSTICS_API_VERSION, NETWORK_API_VERSION, CollectConfig
 
@@ -67,6 +68,32 @@ def _transport(config: CollectConfig) -> RequestsTransport:
     session.mount("http://", adapter)
     return RequestsTransport(session=session, session_owner=True, connection_timeout=config.connect_timeout_s,
                              read_timeout=config.read_timeout_s)
+
+
+def expected_type(resource_id: str) -> str | None:
+    """`Microsoft.Network/networkSecurityGroups/securityRules` for a security rule id (None if not a provider id)."""
+    _, sep, tail = resource_id.rpartition("/providers/")
+    if not sep:
+        return None
+    segs = [x for x in tail.split("/") if x]
+    if len(segs) < 3:
+        return None
+    return "/".join([segs[0], *segs[1::2]])
+
+
+def document_mismatch(resource_id: str, doc: Any) -> str | None:
+    """Why an ARM answer is not the document of `resource_id` (None when it is)."""
+    if not isinstance(doc, dict) or not doc:
+        return f"answer is not a resource document (got {'an empty object' if doc == {} else type(doc).__name__})"
+    rid, rtype = doc.get("id"), doc.get("type")
+    if not isinstance(rid, str) or not same_arm_id(rid, resource_id):
+        return "answer is a document for another resource (id differs from the request)"
+    want = expected_type(resource_id)
+    if want is not None and (not isinstance(rtype, str) or not same_arm_id(rtype, want)):
+        return f"answer has type {str(rtype)[:80]!r}, expected {want}"
+    if not isinstance(doc.get("properties", {}), dict):
+        return "answer's properties is not an object"
+    return None
 
 
 class ArmReader:
@@ -115,10 +142,18 @@ class ArmReader:
         return body
 
     def get(self, resource_id: str) -> dict[str, Any] | None:
-        """The resource's ARM document, or None when it does not exist (404)."""
-        return self._read(resource_id, lambda: self._resources.resources.get_by_id(
+        """The resource's ARM document, or None when it does not exist (404).
+
+        A 200 is only an observation when it is the resource asked for: `null`, `{}`, an empty body or a
+        document with another id or type raises ArmReadError (an evaluation problem that resolves nothing)."""
+        doc = self._read(resource_id, lambda: self._resources.resources.get_by_id(
             resource_id, api_version=api_version_for(resource_id),
             cls=lambda pipeline_response, deserialized, headers: pipeline_response.http_response.json()))
+        if doc is not None:
+            problem = document_mismatch(resource_id, doc)
+            if problem:
+                raise ArmReadError(resource_id, problem)
+        return doc
 
     def _get_json(self, url: str, where: str) -> dict[str, Any] | None:
         def fetch() -> Any:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import requests
 
 from core.collect.auth import databricks_strategy
-from core.collect.config import CollectConfig
+from core.collect.config import CollectConfig, WorkspaceHostError
 from core.state.model import WorkspaceApiState
 from core.state.parse import StateError, parse_workspace_api
 
@@ -125,7 +125,11 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
     # The SDK probes /.well-known/databricks-config when the client is built, then the first real call
     # fails fast on a dead host: half the budget each keeps one workspace within workspace_timeout_s.
     half = max(config.workspace_timeout_s // 2, 1)
-    cfg = Config(host=config.workspace_url(host), credentials_strategy=databricks_strategy(config),
+    try:
+        base_url = config.workspace_url(host)  # allow-listed Databricks host from ARM, or no token is sent
+    except WorkspaceHostError as exc:
+        raise WorkspaceApiError(str(exc)) from None
+    cfg = Config(host=base_url, credentials_strategy=databricks_strategy(config),
                  retry_timeout_seconds=half, http_timeout_seconds=min(config.read_timeout_s, half))
     w = WorkspaceClient(config=cfg)
     conf: dict[str, Any] = {}
