@@ -96,6 +96,10 @@ def document_mismatch(resource_id: str, doc: Any) -> str | None:
     return None
 
 
+_NOT_FOUND: Any = object()
+"""What a fetch returns for an HTTP 404 (distinct from a 200 whose body is `null`)."""
+
+
 class ArmReader:
     """Thread-safe ARM reads for one scan (one connection pool shared by all threads)."""
 
@@ -104,8 +108,9 @@ class ArmReader:
         from azure.mgmt.resource.subscriptions import SubscriptionClient
 
         credential, extra = arm_client_kwargs(config)
+        # ARM never redirects a read: a 3xx is an answer to refuse, never a hop for the bearer token.
         common = dict(base_url=config.arm_endpoint, transport=_transport(config), retry_total=config.arm_retries,
-                      retry_backoff_factor=0.4, retry_backoff_max=10, **extra)
+                      retry_backoff_factor=0.4, retry_backoff_max=10, permit_redirects=False, **extra)
         if not config.emulator_mode:
             common["credential_scopes"] = [f"{config.arm_endpoint}/.default"]
         # subscription_id is required by the constructor but unused: every call here takes full ids.
@@ -135,8 +140,10 @@ class ArmReader:
             raise ArmReadError(where, describe_error(exc)) from None
         except ValueError:
             raise ArmReadError(where, "response is not JSON") from None
-        if body is None:
+        if body is _NOT_FOUND:
             return None
+        if body is None:  # a 200 with `null` is not "does not exist": only a 404 says that
+            raise ArmReadError(where, "response is null, not a resource document")
         if not isinstance(body, dict):
             raise ArmReadError(where, f"response is a JSON {type(body).__name__}, not an object")
         return body
@@ -159,8 +166,10 @@ class ArmReader:
         def fetch() -> Any:
             response = self._resources.send_request(HttpRequest("GET", url))
             if response.status_code == 404:
-                return None
+                return _NOT_FOUND
             response.raise_for_status()
+            if response.status_code != 200:  # e.g. a redirect, which is never followed
+                raise ArmReadError(where, f"unexpected HTTP {response.status_code} (redirects are not followed)")
             return response.json()
 
         return self._read(where, fetch)
