@@ -129,7 +129,7 @@ def test_hundred_thousand_ip_entries_evaluate() -> None:
     assert any(x.rule_id == "DBX-IPACL-003" and x.subject == "0.0.0.0/0" for x in ev.findings)
     print(f"100,000 IP entries x 10,000 baseline CIDRs: parse {t1 - t0:.2f}s, evaluate {t2 - t1:.2f}s, "
           f"{len(ev.findings)} findings")
-    assert t2 - t0 < 30  # pathological bound only (about 4-6 s on a laptop-class CI runner)
+    # No timed assertion: timing is measured by benchmarks (make bench), not by tests.
 
 
 def test_five_megabyte_snapshot_is_fine(tmp_path: Any) -> None:
