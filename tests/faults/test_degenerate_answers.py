@@ -36,7 +36,7 @@ def _handler() -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             _Fake.hits.append(self.path)
             status, headers, body = _Fake.answer
             self.send_response(status)
