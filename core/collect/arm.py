@@ -25,6 +25,7 @@ from azure.core.rest import HttpRequest
 from requests.adapters import HTTPAdapter
 
 from core.arm_ids import same_arm_id
+from core.errors import scrub_error_code
 from core.collect.auth import arm_client_kwargs
 from core.collect.config import DATABRICKS_API_VERSION, DIAGNOSTICS_API_VERSION, NETWORK_API_VERSION, CollectConfig
 
@@ -43,7 +44,7 @@ def describe_error(exc: Exception) -> str:
     if isinstance(exc, ClientAuthenticationError):
         return f"authentication failed ({getattr(exc, 'status_code', None) or 401})"
     if isinstance(exc, HttpResponseError):
-        code = getattr(getattr(exc, "error", None), "code", None) or exc.reason or ""
+        code = scrub_error_code(getattr(getattr(exc, "error", None), "code", None) or exc.reason)
         return f"HTTP {exc.status_code} {code}".strip()
     if isinstance(exc, ServiceResponseError):
         return "no response (timeout or connection reset)"

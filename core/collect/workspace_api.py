@@ -19,6 +19,7 @@ import requests
 
 from core.collect.auth import databricks_strategy
 from core.collect.config import CollectConfig, WorkspaceHostError
+from core.errors import scrub_api_text, scrub_error_code
 from core.state.model import WorkspaceApiState
 from core.state.parse import StateError, parse_workspace_api
 
@@ -79,11 +80,12 @@ def _describe(exc: Exception) -> str:
     from databricks.sdk.errors import DatabricksError
 
     if isinstance(exc, DatabricksError):
-        code = getattr(exc, "error_code", None) or ""
+        code = scrub_error_code(getattr(exc, "error_code", None))
         status = getattr(exc, "status_code", None) or ""
         name = exc.__class__.__name__
         head = " ".join(str(x) for x in (name, status, code) if x)
-        return head + (f": {str(exc)[:200]}" if str(exc) else "")
+        # status, error code and a scrubbed message: a 401 may echo the bearer token it was sent
+        return head + (f": {scrub_api_text(exc)}" if str(exc) else "")
     if isinstance(exc, requests.Timeout | TimeoutError):
         return "timed out"
     if isinstance(exc, requests.ConnectionError):
