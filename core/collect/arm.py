@@ -25,9 +25,9 @@ from azure.core.rest import HttpRequest
 from requests.adapters import HTTPAdapter
 
 from core.arm_ids import same_arm_id
-from core.errors import scrub_error_code
 from core.collect.auth import arm_client_kwargs
 from core.collect.config import DATABRICKS_API_VERSION, DIAGNOSTICS_API_VERSION, NETWORK_API_VERSION, CollectConfig
+from core.errors import scrub_error_code
 
 
 class ArmReadError(Exception):
