@@ -185,7 +185,7 @@ learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _unusable_text(label: str, value: str | None, limit: int) -> str | None:
+def _unusable_text(label: str, value: str | None, limit: int, *, controls: bool = True) -> str | None:
     """Why an event string cannot be used as an id (None when it can): too long, not UTF-8, control characters."""
     if value is None:
         return None
@@ -195,18 +195,20 @@ def _unusable_text(label: str, value: str | None, limit: int) -> str | None:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         return f"{label} is not valid Unicode (lone surrogate at position {exc.start})"
-    if _CONTROL.search(value):
+    if controls and _CONTROL.search(value):
         return f"{label} contains control characters (CR/LF or similar)"
     return None
 
 
 def route_event(ev: ResourceEvent, topology: Topology) -> RoutingDecision:
-    for label, value, limit in (("event id", ev.id, MAX_EVENT_ID_CHARS),
+    for label, value, limit in (("field 'id' (event id)", ev.id, MAX_EVENT_ID_CHARS),
                                 ("resource id", ev.resource_id, MAX_RESOURCE_ID_CHARS),
-                                ("subject", ev.subject, MAX_RESOURCE_ID_CHARS * 4),
-                                ("event type", ev.event_type, 256), ("operation name", ev.operation_name, 512),
-                                ("status", ev.status, 256)):
-        problem = _unusable_text(label, value, limit)
+                                ("resource id (field 'subject')", ev.subject, MAX_RESOURCE_ID_CHARS * 4),
+                                ("field 'eventType'", ev.event_type, 256),
+                                ("field 'data.operationName'", ev.operation_name, 512),
+                                ("field 'data.status'", ev.status, 256)):
+        # Only ids become keys and routes: control characters are refused there (logs escape the rest).
+        problem = _unusable_text(label, value, limit, controls="resource id" in label)
         if problem:
             def shown(text: str) -> str:  # what the reject decision may carry: short, encodable, one line
                 return _CONTROL.sub("?", _excerpt(text.encode("utf-8", "backslashreplace").decode(), 200))
@@ -235,7 +237,7 @@ def route_event(ev: ResourceEvent, topology: Topology) -> RoutingDecision:
 
     ws_id = _workspace_id_of(rid, parts)
     if ws_id is not None and not parts.get("resource_group"):
-        return _decision(ev, "reject", [], f"workspace id {_excerpt(rid)!r} has no /resourceGroups/ segment")
+        return _decision(ev, "reject", [], f"resource id {_excerpt(rid)!r} names a workspace without a /resourceGroups/ segment")
     if ws_id is not None:
         if parts.get("last_child_num") is None:
             if is_delete:
