@@ -237,7 +237,8 @@ def route_event(ev: ResourceEvent, topology: Topology) -> RoutingDecision:
 
     ws_id = _workspace_id_of(rid, parts)
     if ws_id is not None and not parts.get("resource_group"):
-        return _decision(ev, "reject", [], f"resource id {_excerpt(rid)!r} names a workspace without a /resourceGroups/ segment")
+        return _decision(ev, "reject", [],
+                         f"resource id {_excerpt(rid)!r} names a workspace without a /resourceGroups/ segment")
     if ws_id is not None:
         if parts.get("last_child_num") is None:
             if is_delete:
