@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.arm_ids import arm_fold, same_arm_id
 from core.baseline.load import Baseline, load_baseline
 from core.collect import CollectConfig, EstateCollector
 from core.collect.arm import ArmReader, ArmReadError
@@ -286,7 +287,7 @@ def handle_events(rt: Runtime, payload: Any, now: datetime | None = None) -> Eve
         if d.action in ("scan", "resolve"):
             change = _change_record(d.attribution, d.attribution_families, d.event_time, d.event_id)
             for ws in d.workspaces:
-                entry = work.setdefault(ws.lower(), (ws, [], None, []))
+                entry = work.setdefault(arm_fold(ws), (ws, [], None, []))
                 entry[1].append(d.event_id or "")
                 if change:
                     entry[3].append(change)
@@ -312,16 +313,16 @@ def handle_audit(rt: Runtime, bodies: Iterable[Any], now: datetime | None = None
     now = now or datetime.now(UTC)
     routing = route_audit_batch(bodies)
     outcome = AuditOutcome(decisions=routing.decisions, counts=dict(routing.counts))
-    monitored = {sub.lower() for sub in rt.settings.subscriptions}
+    monitored = {arm_fold(sub) for sub in rt.settings.subscriptions}
     work: dict[str, tuple[str, list[str], frozenset[str] | None, list[dict[str, Any]]]] = {}
     for d in routing.decisions:
-        if d.action == "scan" and monitored and d.workspaces[0].split("/")[2].lower() not in monitored:
+        if d.action == "scan" and monitored and arm_fold(d.workspaces[0].split("/")[2]) not in monitored:
             # Any workspace can be pointed at the hub; only DRIFTWATCH_SUBSCRIPTIONS are watched.
             outcome.counts["unmonitored"] = outcome.counts.get("unmonitored", 0) + 1
             continue
         if d.action == "scan":
             ws = d.workspaces[0]
-            key = ws.lower()
+            key = arm_fold(ws)
             prev = work.get(key)
             families = frozenset(d.families) if prev is None else merge_families(prev[2], frozenset(d.families))
             entry = (prev[0] if prev else ws, prev[1] if prev else [], families, prev[3] if prev else [])
@@ -383,7 +384,7 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
     for doc, wid, arm in parsed:
         not_settled = not_settled_reason(arm)
         embedded = doc if not_settled is None and len(json.dumps(doc)) <= MAX_EMBEDDED_DOC_CHARS else None
-        mine = {sid.lower(): users.get(sid.lower(), []) for sid, _, _ in subnet_ids(arm)}
+        mine = {arm_fold(sid): users.get(arm_fold(sid), []) for sid, _, _ in subnet_ids(arm)}
         try:
             req = ScanRequest(workspace_id=wid, source="sweep", requested_at=now, scan_id=scan_id, workspace=embedded,
                               subnet_users=mine if embedded is not None else None,
@@ -476,11 +477,28 @@ def _subnet_users(rt: Runtime, doc: dict[str, Any]) -> dict[str, list[str]]:
     except StateError:
         return {}
     topo = rt.topology()
-    users = {sid.lower(): list(topo.workspaces_for(sid)) for sid, _, _ in subnet_ids(arm)}
+    users = {arm_fold(sid): list(topo.workspaces_for(sid)) for sid, _, _ in subnet_ids(arm)}
     for sid in users:
         if str(doc.get("id")) not in users[sid]:
             users[sid].append(str(doc.get("id")))
     return users
+
+
+def _embedded_document_problem(req: ScanRequest) -> str | None:
+    """Why an embedded workspace document makes the message unusable (None when absent or consistent).
+
+    The document is at most a hint: the worker always reads the workspace from ARM. A hint that is not
+    even the workspace the message names (`{}`, another id, another type) marks a forged or broken message.
+    """
+    doc = req.workspace
+    if doc is None:
+        return None
+    rid, rtype = doc.get("id"), doc.get("type")
+    if not isinstance(rid, str) or not same_arm_id(rid, req.workspace_id):
+        return "workspace: embedded document is not the workspace the message names (id differs or is missing)"
+    if not isinstance(rtype, str) or not same_arm_id(rtype, "Microsoft.Databricks/workspaces"):
+        return "workspace: embedded document is not a Microsoft.Databricks/workspaces resource"
+    return None
 
 
 def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWorkerOutcome:
@@ -510,19 +528,24 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
     attribution = _attributor([ChangeRecord.model_validate(c) for c in changes])
     source: Source = req.source
     collector = rt.collector()
-    doc = req.workspace
-    if doc is None or req.coalesced:
-        try:
-            doc = rt.arm.get(req.workspace_id)
-        except ArmReadError as exc:
-            from core.collect.collector import unreadable_state
+    hint_problem = _embedded_document_problem(req)
+    if hint_problem is not None:  # deterministic: retrying cannot fix it, so it is poisoned at once
+        reject_message(rt, "scan-requests", body, hint_problem)
+        return ScanWorkerOutcome(workspace_id=None, rejected=hint_problem)
+    # Anyone who may send to scan-requests can write a message, so an embedded document (and the
+    # workspaceUrl in it) is never evaluated: the state, and the host the token goes to, come from ARM.
+    doc: dict[str, Any] | None = None
+    try:
+        doc = rt.arm.get(req.workspace_id)
+    except ArmReadError as exc:
+        from core.collect.collector import unreadable_state
 
-            transitions = record_evaluation(rt, unreadable_state(req.workspace_id, exc.cause), source, now,
-                                            families=families, attribution=attribution)
-            _send(rt, transitions)
-            return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)
-    users = req.subnet_users if req.subnet_users is not None and not req.coalesced else None
-    if users is None and doc is not None:
+        transitions = record_evaluation(rt, unreadable_state(req.workspace_id, exc.cause), source, now,
+                                        families=families, attribution=attribution)
+        _send(rt, transitions)
+        return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)
+    users: dict[str, list[str]] | None = None  # from the topology the sweep recorded, never from the message
+    if doc is not None:
         users = _subnet_users(rt, doc) if families is None or "NET" in families else {}
     state = None if doc is None else collector.collect_workspace(doc, users, families=families)
     if isinstance(state, Skipped):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from core.arm_ids import arm_fold
 from core.findings.model import ATTRIBUTION_FIELDS, ChangeAttribution, Finding
 from core.rules.registry import NotApplicable
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, StorageConnection, storage_call
@@ -189,10 +190,10 @@ class TableFindingsStore(HistoryQueries):
             "status": f.status,
             "severity": f.severity,
             "rule_id": f.rule_id,
-            "resource_id": f.resource_id.lower(),
-            "subscription_id": f.subscription_id.lower(),
+            "resource_id": arm_fold(f.resource_id),
+            "subscription_id": arm_fold(f.subscription_id),
             "workspace_name": f.workspace_name,
-            "workspace_name_lc": f.workspace_name.lower(),
+            "workspace_name_lc": arm_fold(f.workspace_name),
             "first_seen": utc(f.first_seen),
             "last_seen": utc(f.last_seen),
             "seq": row.seq,
@@ -353,7 +354,7 @@ class TableFindingsStore(HistoryQueries):
             "RowKey": f"{utc(t.at):%Y%m%dT%H%M%S%fZ}-{seq:06d}-{t.transition}",
             "transition": t.transition,
             "at": utc(t.at),
-            "resource_id": t.finding.resource_id.lower(),
+            "resource_id": arm_fold(t.finding.resource_id),
             "status": t.finding.status,
         }
         for name in ATTRIBUTION_FIELDS:  # who/where, queryable beside the message (names and addresses only)
@@ -633,9 +634,9 @@ class TableFindingsStore(HistoryQueries):
                 params["wspk"] = resource_key(ws)
             else:
                 clauses.append("workspace_name_lc eq @wsname")
-                params["wsname"] = ws.lower()
+                params["wsname"] = arm_fold(ws)
         if subscription is not None:
-            sub = subscription.strip().lower()
+            sub = arm_fold(subscription)
             if not sub or len(sub) > 128:
                 raise InvalidQuery("subscription", "subscription must be a subscription id")
             clauses.append("subscription_id eq @sub")
