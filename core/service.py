@@ -403,12 +403,41 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
             continue
         queues.send_scan_request(req.body())
         enqueued += 1
+    enqueued += _safety_net(rt, docs, found, now, scan_id)
     from core.store import ScanLog
 
     ScanLog(rt.connection).record(scan_id, now, datetime.now(UTC), "sweep", len(docs), found.errors,
                                   rt.baseline.sha256, skipped=found.skipped)
     return SweepOutcome(scan_id=scan_id, workspaces=len(docs), enqueued=enqueued, errors=found.errors,
                         skipped=found.skipped, rechecks=rechecks)
+
+
+def _safety_net(rt: Runtime, docs: list[dict[str, Any]], found: Any, now: datetime, scan_id: str) -> int:
+    """Issue 10 §5 (core/sweep_safety.py): blind spots alert, workspaces whose delete event was lost are
+    resolved once ARM confirms them gone. Returns the scans queued for workspaces the listing missed."""
+    from core.sweep_safety import discovery_blind_spots, resolve_gone_workspaces, subscription_of
+
+    auto = not rt.settings.subscriptions
+    failed_subs = [subscription_of(e["resource_id"]) for e in found.errors
+                   if e.get("stage") == "discovery" and subscription_of(e.get("resource_id", ""))]
+    listing_failed = any(e.get("stage") == "discovery" and e.get("resource_id") == "/subscriptions"
+                         for e in found.errors)
+    skipped_subs = [subscription_of(x["resource_id"]) for x in found.skipped if subscription_of(x["resource_id"])]
+    transitions = discovery_blind_spots(rt, found.errors, list(found.subscriptions), now, auto_discovery=auto,
+                                        listing_failed=listing_failed)
+    gone = None
+    if not listing_failed:
+        gone = resolve_gone_workspaces(rt, [str(d.get("id") or "") for d in docs], found.subscriptions,
+                                       failed_subs, skipped_subs, now, auto_discovery=auto)
+        transitions += gone.transitions
+        found.errors.extend(gone.unconfirmed)
+    _send(rt, transitions)
+    queued = 0
+    for wid in gone.rescans if gone else ():
+        rt.queues().send_scan_request(ScanRequest(workspace_id=wid, source="sweep", requested_at=now,
+                                                  scan_id=scan_id).body())
+        queued += 1
+    return queued
 
 
 # -- scan worker ------------------------------------------------------------------------------------

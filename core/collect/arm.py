@@ -22,11 +22,11 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
-from requests.adapters import HTTPAdapter
 
 from core.arm_ids import same_arm_id
 from core.collect import config as api
 from core.collect.auth import arm_client_kwargs
+from core.collect.bounded import ResponseBoundExceeded, mount_bounded
 from core.collect.config import CollectConfig
 from core.errors import scrub_error_code
 
@@ -51,6 +51,8 @@ def describe_error(exc: Exception) -> str:
         return "no response (timeout or connection reset)"
     if isinstance(exc, ServiceRequestError):
         return "unreachable (connection failed)"
+    if isinstance(exc, ResponseBoundExceeded):
+        return exc.problem
     return exc.__class__.__name__
 
 
@@ -66,9 +68,9 @@ def api_version_for(resource_id: str) -> str:
 
 def _transport(config: CollectConfig) -> RequestsTransport:
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(config.concurrency, 10))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    # Bounded: a total deadline per request and a size cap (core/collect/bounded.py).
+    mount_bounded(session, deadline_s=config.request_deadline_s, max_bytes=config.max_response_bytes,
+                  pool_connections=4, pool_maxsize=max(config.concurrency, 10))
     return RequestsTransport(session=session, session_owner=True, connection_timeout=config.connect_timeout_s,
                              read_timeout=config.read_timeout_s)
 
@@ -130,7 +132,7 @@ class ArmReader:
             return [{"subscriptionId": s.subscription_id, "displayName": s.display_name,
                      "state": str(getattr(s.state, "value", s.state)) if s.state else None}
                     for s in self._subscriptions.subscriptions.list()]
-        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+        except (HttpResponseError, ServiceRequestError, ServiceResponseError, ResponseBoundExceeded) as exc:
             raise ArmReadError("/subscriptions", describe_error(exc)) from None
 
     @staticmethod
@@ -140,7 +142,7 @@ class ArmReader:
             body = fetch()
         except ResourceNotFoundError:
             return None
-        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+        except (HttpResponseError, ServiceRequestError, ServiceResponseError, ResponseBoundExceeded) as exc:
             raise ArmReadError(where, describe_error(exc)) from None
         except ValueError:
             raise ArmReadError(where, "response is not JSON") from None

@@ -61,6 +61,10 @@ class CollectConfig:
     arm_retries: int = 3
     workspace_timeout_s: int = 30
     """Upper bound for all retries of one workspace-API call (databricks-sdk retries for 300 s by default)."""
+    request_deadline_s: float = 30.0
+    """Total time for one request, headers to last body byte (core/collect/bounded.py)."""
+    max_response_bytes: int = 16 * 1024 * 1024
+    """Largest answer read (decoded); a bigger one is a read failure, never buffered whole."""
     concurrency: int = 32
     per_subscription_concurrency: int = 16
     running_in_azure: bool = False

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import requests
 
 from core.collect.auth import databricks_strategy
+from core.collect.bounded import ResponseBoundExceeded, mount_bounded
 from core.collect.config import CollectConfig, WorkspaceHostError
 from core.errors import scrub_api_text, scrub_error_code
 from core.state.model import WorkspaceApiState
@@ -86,6 +87,8 @@ def _describe(exc: Exception) -> str:
         head = " ".join(str(x) for x in (name, status, code) if x)
         # status, error code and a scrubbed message: a 401 may echo the bearer token it was sent
         return head + (f": {scrub_api_text(exc)}" if str(exc) else "")
+    if isinstance(exc, ResponseBoundExceeded):
+        return exc.problem
     if isinstance(exc, requests.Timeout | TimeoutError):
         return "timed out"
     if isinstance(exc, requests.ConnectionError):
@@ -116,8 +119,25 @@ def _read_conf(call: Callable[[Callable[[], Any]], Any], w: Any,
             continue
         if not isinstance(got, dict):
             raise WorkspaceApiError("workspace-conf answer is not an object")
+        # Like an ARM document with another id: an answer about keys we did not ask for is not ours.
+        foreign = sorted(str(k) for k in got if k not in set(wanted))
+        if foreign:
+            raise WorkspaceApiError(f"workspace-conf answer names keys that were not asked for: "
+                                    f"{', '.join(k[:60] for k in foreign[:5])}")
         return got, unsupported
     raise AssertionError("unreachable")
+
+
+def _bound(w: Any, config: CollectConfig) -> None:
+    """Mount the BoundedAdapter on the SDK's session (databricks-sdk exposes no transport option; its
+    `ApiClient` keeps the requests.Session of `_BaseClient`). Fails closed: without the bounds no
+    workspace-API read is made."""
+    session = getattr(getattr(getattr(w, "api_client", None), "_api_client", None), "_session", None)
+    if not isinstance(session, requests.Session):
+        raise WorkspaceApiError("this databricks-sdk version does not expose its HTTP session: "
+                                "reads cannot be bounded, so none is made")
+    mount_bounded(session, deadline_s=config.request_deadline_s, max_bytes=config.max_response_bytes,
+                  pool_connections=20, pool_maxsize=20, pool_block=True)
 
 
 def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> WorkspaceApiState:
@@ -134,6 +154,7 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
     cfg = Config(host=base_url, credentials_strategy=databricks_strategy(config),
                  retry_timeout_seconds=half, http_timeout_seconds=min(config.read_timeout_s, half))
     w = WorkspaceClient(config=cfg)
+    _bound(w, config)
     conf: dict[str, Any] = {}
     unsupported: list[str] = []
     lists: list[dict[str, Any]] = []

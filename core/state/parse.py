@@ -313,6 +313,10 @@ def parse_workspace_api(conf: Mapping[str, Any] | None, ip_lists: Iterable[Any] 
     for i, item in enumerate(_list(ip_lists, f"{where}: ip_access_lists")):
         if not isinstance(item, Mapping):
             raise StateError(f"{where}: ip_access_lists[{i}]: expected an object, got {type(item).__name__}")
+        if (_str(item.get("list_type")) or "").upper() not in ("ALLOW", "BLOCK"):
+            # The API only stores ALLOW or BLOCK lists: anything else is not an IP access list document.
+            raise StateError(f"{where}: ip_access_lists[{i}].list_type: expected ALLOW or BLOCK, "
+                             f"got {str(item.get('list_type'))[:40]!r}")
         lists.append(IpAccessList(
             list_id=_str(item.get("list_id")),
             label=_str(item.get("label")),

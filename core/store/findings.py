@@ -294,8 +294,10 @@ class TableFindingsStore(HistoryQueries):
     def _apply(self, pk: str, finding_id: str, stored: _Row | None, new: Finding | None, *,
                evaluated_rules: frozenset[str] | None, now: datetime, source: str,
                attribution: Attributor | None = None,
-               not_applicable: Iterable[NotApplicable] = ()) -> Transition | None:
-        """Decide and write one finding; on a lost conditional write reload and decide again."""
+               not_applicable: Iterable[NotApplicable] = (), reason: str | None = None) -> Transition | None:
+        """Decide and write one finding; on a lost conditional write reload and decide again.
+
+        `reason` goes into the history of the transition (e.g. "workspace deleted")."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
@@ -322,7 +324,7 @@ class TableFindingsStore(HistoryQueries):
                     row.last_transition, row.last_transition_at = kind, now
             transition = None
             if kind is not None:
-                transition = Transition(kind, now, merged, reason=na.reason if na is not None else None)
+                transition = Transition(kind, now, merged, reason=na.reason if na is not None else reason)
                 row.outbox.append(outbox_entry(transition, row.seq))
             entity = self._entity(row)
             with storage_call("write", FINDINGS_TABLE):
@@ -404,14 +406,14 @@ class TableFindingsStore(HistoryQueries):
         return out
 
     def resolve_workspace(self, resource_id: str, now: datetime, source: str,
-                          attribution: Attributor | None = None) -> list[Transition]:
-        """The workspace was deleted: resolve all its open and exempted findings."""
+                          attribution: Attributor | None = None, reason: str | None = None) -> list[Transition]:
+        """The workspace was deleted: resolve all its open and exempted findings (`reason` in their history)."""
         now = utc(now)
         pk = resource_key(resource_id)
         out: list[Transition] = []
         for fid, row in sorted(self._load_partition(pk).items()):
             t = self._apply(pk, fid, row, None, evaluated_rules=None, now=now, source=source,
-                            attribution=attribution)
+                            attribution=attribution, reason=reason)
             if t is not None:
                 out.append(t)
         return out
@@ -601,6 +603,19 @@ class TableFindingsStore(HistoryQueries):
                 self._append_history(t, int(item["seq"]))  # idempotent: an existing row is left as it was
                 out.append((int(item["seq"]), t))
         return [t for _, t in sorted(out, key=lambda p: (p[1].at, p[0]))]
+
+    def workspaces_with_findings(self) -> dict[str, str]:
+        """`arm_fold`ed id -> ARM id of every resource with an open or exempted finding (one query).
+
+        What the sweep checks against its listing to find workspaces whose delete event was lost."""
+        with storage_call("query", FINDINGS_TABLE):
+            entities = list(self.findings_table.query_entities("status eq 'open' or status eq 'exempted'"))
+        out: dict[str, str] = {}
+        for e in entities:
+            rid = str(get_json(e, "finding").get("resource_id") or e.get("resource_id") or "")
+            if rid:
+                out.setdefault(arm_fold(rid), rid)
+        return out
 
     # ---------------------------------------------------------------- queries
 
