@@ -26,6 +26,7 @@ from emulator.faults import FaultError, FaultRule, FaultSet, parse_spec
 from emulator.seed import SeedError, load_seed
 from emulator.state import ApiError, Estate
 from emulator.workspace_conf_keys import KNOWN_WORKSPACE_CONF_KEYS, invalid_keys_message
+from emulator.workspace_families import handle_settings, token_permissions_answer
 
 RECENT_REQUESTS = 500
 DELIVERY_TIMEOUT_S = 10.0
@@ -71,6 +72,10 @@ def classify(method: str, path: str) -> str:
             name = "ws:workspace-conf"
         elif rest[:4] == ["api", "2.0", "token-management", "tokens"]:
             name = "ws:tokens" if len(rest) == 4 else "ws:token"
+        elif rest[:5] == ["api", "2.0", "permissions", "authorization", "tokens"]:
+            name = "ws:token-permissions"
+        elif rest[:4] == ["api", "2.0", "settings", "types"]:
+            name = "ws:settings"
         else:
             name = "ws:other"
     elif low[0] == "teams":
@@ -512,6 +517,10 @@ class EmulatorApp:
                 return self._workspace_conf(ws, method, request, body)
             if low[:4] == ["api", "2.0", "token-management", "tokens"]:
                 return self._tokens(ws, method, rest[4:], request)
+            if low == ["api", "2.0", "permissions", "authorization", "tokens"] and method == "GET":
+                return web.json_response(token_permissions_answer(ws.token_permissions))
+            if low[:4] == ["api", "2.0", "settings", "types"]:
+                return web.json_response(handle_settings(ws.settings, method, rest[4:], body))
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} /{'/'.join(rest)}'")
         except ApiError as exc:
             return _dbx_error(exc.status, exc.code, exc.message)

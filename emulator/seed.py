@@ -65,12 +65,37 @@ class _Token(BaseModel):
     token_id: StrictStr
 
 
+class _TokenAcl(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    user_name: StrictStr | None = None
+    group_name: StrictStr | None = None
+    service_principal_name: StrictStr | None = None
+    all_permissions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class _TokenPermissions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    access_control_list: list[_TokenAcl] = Field(default_factory=list)
+
+
+_SettingType = Literal["restrict_workspace_admins", "disable_legacy_dbfs", "sql_results_download",
+                       "disable_legacy_access"]
+
+
 class _Workspace(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     workspace_conf: dict[str, StrictStr] = Field(default_factory=dict)
     ip_access_lists: list[_IpAccessList] = Field(default_factory=list)
     tokens: list[_Token] = Field(default_factory=list)
+    token_permissions: _TokenPermissions | None = None
+    """GET /api/2.0/permissions/authorization/tokens as Databricks returns it; absent = admins CAN_MANAGE."""
+    settings: dict[_SettingType, dict[str, Any]] = Field(default_factory=dict)
+    observed_at: int | None = Field(default=None, ge=0)
+    """Snapshot time (ms) for offline evaluation; the emulator serves live state and ignores it."""
+    """Settings-v2 type -> its payload object (`{"status": ...}` or `{"value": bool}`); absent = default."""
 
 
 class _Estate(BaseModel):
@@ -166,5 +191,8 @@ def load_seed(seed: dict[str, Any] | str | Path) -> dict[str, Any]:
             "workspace_conf": dict(ws.get("workspace_conf") or {}),
             "ip_access_lists": [dict(a) for a in ws.get("ip_access_lists") or []],
             "tokens": [{k: v for k, v in t.items() if k not in TOKEN_SECRET_KEYS} for t in ws.get("tokens") or []],
+            "settings": json.loads(json.dumps(ws.get("settings") or {})),
         }
+        if ws.get("token_permissions") is not None:
+            out["databricks"][host]["token_permissions"] = json.loads(json.dumps(ws["token_permissions"]))
     return out

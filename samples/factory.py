@@ -216,11 +216,28 @@ def ip_list(label: str, list_type: str, addresses: list[str], enabled: bool = Tr
             "updated_at": NOW_MS - 30 * DAY_MS, "updated_by": 1001}
 
 
-def token(token_id: str, days: int | None, owner: str = "etl@contoso.com") -> dict[str, Any]:
+def token(token_id: str, days: int | None, owner: str = "etl@contoso.com",
+          last_used_days_ago: int | None = 1) -> dict[str, Any]:
     created = NOW_MS - 10 * DAY_MS
-    return {"token_id": token_id, "creation_time": created,
-            "expiry_time": -1 if days is None else created + days * DAY_MS,
-            "comment": "pipeline", "created_by_id": 1001, "created_by_username": owner, "owner_id": 1001}
+    out = {"token_id": token_id, "creation_time": created,
+           "expiry_time": -1 if days is None else created + days * DAY_MS,
+           "comment": "pipeline", "created_by_id": 1001, "created_by_username": owner, "owner_id": 1001}
+    if last_used_days_ago is not None:
+        out["last_used_day"] = NOW_MS - last_used_days_ago * DAY_MS
+    return out
+
+
+COMPLIANT_SETTINGS = {"restrict_workspace_admins": {"status": "RESTRICT_TOKENS_AND_JOB_RUN_AS"},
+                      "disable_legacy_dbfs": {"value": True}, "sql_results_download": {"value": False},
+                      "disable_legacy_access": {"value": True}}
+"""Settings-v2 payloads (`GET /api/2.0/settings/types/<type>/names/default` minus etag/setting_name)."""
+SP_APP_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+COMPLIANT_TOKEN_ACL = {"object_id": "authorization/tokens", "object_type": "tokens", "access_control_list": [
+    {"group_name": "admins", "all_permissions": [{"permission_level": "CAN_MANAGE", "inherited": False}]},
+    {"group_name": "automation-sp-group", "all_permissions": [{"permission_level": "CAN_USE", "inherited": False}]},
+]}
+"""GET /api/2.0/permissions/authorization/tokens as Databricks returns it (databricks-sdk-py 0.162.0
+`TokenPermissions.from_dict` fields)."""
 
 
 COMPLIANT_CONF = {"enableIpAccessLists": "true", "maxTokenLifetimeDays": "90",
@@ -238,7 +255,9 @@ def api_state(conf: dict[str, str] | None = None, allow: list[str] | None = None
     if block:
         lists.append(ip_list("known-bad", "BLOCK", block, n=2))
     return {"workspace_conf": dict(COMPLIANT_CONF if conf is None else conf), "ip_access_lists": lists,
-            "tokens": tokens if tokens is not None else [token("a1b2c3d4e5f60718", 30)]}
+            "tokens": tokens if tokens is not None else [token("a1b2c3d4e5f60718", 30)],
+            "token_permissions": json.loads(json.dumps(COMPLIANT_TOKEN_ACL)),
+            "settings": json.loads(json.dumps(COMPLIANT_SETTINGS)), "observed_at": NOW_MS}
 
 
 def network_for(sub: str, rg: str, tag: str, *, space: str, public: str, private: str,
@@ -305,17 +324,31 @@ def sample_estate() -> dict[str, Any]:
                        tags={"env": "prod"})
     conf = dict(COMPLIANT_CONF, enableIpAccessLists="false", maxTokenLifetimeDays="365",
                 enableDbfsFileBrowser="true")
-    add(ws, api_state(conf=conf, allow=["203.0.113.0/24", "0.0.0.0/0", "192.0.2.10"], block=[],
-                      tokens=[token("feedc0ffee000001", None, "bi-service@contoso.com"),
-                              token("feedc0ffee000002", 400), token("feedc0ffee000003", 30)]),
-        diag_doc(ws["id"], all_cats))
+    api = api_state(conf=conf, allow=["203.0.113.0/24", "0.0.0.0/0", "192.0.2.10"], block=[],
+                    tokens=[token("feedc0ffee000001", None, "bi-service@contoso.com"),
+                            token("feedc0ffee000002", 400, SP_APP_ID),
+                            token("feedc0ffee000003", 30, last_used_days_ago=200)])
+    # token ACL drift: every user may create tokens, and one person outside the baseline's list
+    api["token_permissions"]["access_control_list"] += [
+        {"group_name": "users", "all_permissions": [{"permission_level": "CAN_USE", "inherited": False}]},
+        {"user_name": "analyst@contoso.com", "all_permissions": [{"permission_level": "CAN_USE", "inherited": False}]},
+    ]
+    # settings drift: admins unrestricted (never written: the default ALLOW_ALL), results downloadable
+    del api["settings"]["restrict_workspace_admins"]
+    api["settings"]["sql_results_download"] = {"value": True}
+    add(ws, api, diag_doc(ws["id"], all_cats))
     # 6. dev workspace: public access allowed by the dev scope, compliant for dev
     vid, docs = network_for(SUB_DEV, "rg-dev", "dev", space="10.50.0.0/16", public="10.50.0.0/24",
                             private="10.50.1.0/24")
     resources += docs
     ws = workspace_doc(SUB_DEV, "rg-dev", "dev-sandbox", 2001, public_access="Enabled", private_endpoint=None,
                        vnet_id=vid, tags={"env": "dev"})
-    add(ws, api_state(), diag_doc(ws["id"], all_cats))
+    # PATs switched off (DBX-TOKEN-005 fires against `tokens.enabled: true`; TOKEN-002..004 do not apply);
+    # legacy DBFS and legacy access left on
+    api = api_state(conf=dict(COMPLIANT_CONF, enableTokensConfig="false"))
+    api["settings"]["disable_legacy_dbfs"] = {"value": False}
+    api["settings"]["disable_legacy_access"] = {"value": False}
+    add(ws, api, diag_doc(ws["id"], all_cats))
     # 7. dev workspace that shares its subnets with #6, no egress; API unreadable (absent from snapshot)
     ws = workspace_doc(SUB_DEV, "rg-dev", "dev-shared", 2002, public_access="Enabled", private_endpoint=None,
                        vnet_id=vid, tags={"env": "dev"})

@@ -106,6 +106,26 @@ class IpAccessListsBaseline(_Strict):
 
 class TokensBaseline(_Strict):
     max_lifetime_days: Int | None = Field(default=None, ge=1)
+    enabled: bool | None = None
+    """DBX-TOKEN-005: workspace-conf `enableTokensConfig`; while it is "false", TOKEN-002..004 do not apply."""
+    allowed_users: list[str] | None = None
+    """DBX-TOKEN-003: principals (userName, group name, SP applicationId) that may hold CAN_USE on tokens."""
+    stale_days: Int | None = Field(default=None, ge=1)
+    """DBX-TOKEN-004: a token unused (`last_used_day`) for more than this many days is a finding."""
+    service_principals_only: bool | None = None
+    """DBX-TOKEN-004: with true, a token owned by a human (not a service principal) is a finding."""
+
+
+RestrictWorkspaceAdmins = Literal["ALLOW_ALL", "RESTRICT_TOKENS_AND_JOB_RUN_AS"]
+
+
+class WorkspaceSettingsBaseline(_Strict):
+    """Settings-v2 (`GET /api/2.0/settings/types/<type>/names/default`); absent or null = not checked."""
+
+    restrict_workspace_admins: RestrictWorkspaceAdmins | None = None
+    disable_legacy_dbfs: bool | None = None
+    sql_results_download: bool | None = None
+    disable_legacy_access: bool | None = None
 
 
 class Settings(_Strict):
@@ -125,6 +145,7 @@ class Settings(_Strict):
     ip_access_lists: IpAccessListsBaseline | None = None
     workspace_conf: dict[str, str] | None = None
     tokens: TokensBaseline | None = None
+    settings: WorkspaceSettingsBaseline | None = None
     severity: dict[RuleId, Severity] = Field(default_factory=dict)
     disabled_rules: list[RuleId] = Field(default_factory=list)
 

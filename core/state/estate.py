@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.arm_ids import parse_arm_id_lower
 from core.baseline.load import validation_messages
+from core.state.families import snapshot_families
 from core.state.model import CollectionError, NsgState, WorkspaceArm, WorkspaceState
 from core.state.parse import (
     StateError,
@@ -50,6 +52,11 @@ class _WorkspaceApi(BaseModel):
     workspace_conf: dict[str, str | bool | int | None] = Field(default_factory=dict)
     ip_access_lists: list[dict[str, Any]] = Field(default_factory=list)
     tokens: list[dict[str, Any]] = Field(default_factory=list)
+    token_permissions: dict[str, Any] | None = None
+    observed_at: int | None = Field(default=None, ge=0)
+    """When this workspace's API state was read (ms since the epoch); absent = when it is evaluated."""
+    settings: dict[Literal["restrict_workspace_admins", "disable_legacy_dbfs", "sql_results_download",
+                           "disable_legacy_access"], dict[str, Any]] = Field(default_factory=dict)
 
 
 class EstateDocument(BaseModel):
@@ -68,6 +75,8 @@ class Estate:
     resources: dict[str, dict[str, Any]]
     databricks: dict[str, dict[str, Any]]
     source: str = "<estate>"
+    observed_at_ms: int | None = None
+    """The "now" of time-relative checks (DBX-TOKEN-004 staleness): when the snapshot is evaluated."""
     _diag: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def lookup(self, resource_id: str) -> dict[str, Any] | None:
@@ -118,8 +127,11 @@ class Estate:
                 host = (arm.workspace_url or "").lower()
                 payload = self.databricks.get(host) if host else None
                 if payload is not None:
+                    where = f"{self.source}: databricks.{host}"
                     api = parse_workspace_api(payload.get("workspace_conf"), payload.get("ip_access_lists"),
-                                              payload.get("tokens"), where=f"{self.source}: databricks.{host}")
+                                              payload.get("tokens"), where=where)
+                    api = api.model_copy(update={**snapshot_families(payload, where),
+                                                 "observed_at_ms": payload.get("observed_at") or self.observed_at_ms})
                 else:
                     errs.append(CollectionError(
                         stage="workspace_api",
@@ -186,6 +198,7 @@ def parse_estate(data: Any, source: str = "<estate>") -> Estate:
         resources=resources,
         databricks={h.lower(): dict(v) for h, v in (data.get("databricks") or {}).items()},
         source=source,
+        observed_at_ms=int(time.time() * 1000),  # a snapshot is judged as of when it is evaluated
         _diag=dict(diag),
     )
 

@@ -139,6 +139,17 @@ class TokenInfo(_Frozen):
     expiry_time: int | None = None
     created_by: str | None = None
     owner_id: str | None = None
+    last_used_day: int | None = None
+    """`last_used_day` of token management (ms since the epoch of the day last used; 0/absent = never)."""
+
+
+class TokenPermissionEntry(_Frozen):
+    """One principal of GET /api/2.0/permissions/authorization/tokens `access_control_list`, from raw JSON
+    (databricks-sdk 0.162.0 `TokenPermissionLevel` knows only CAN_USE and turns CAN_MANAGE into None)."""
+
+    principal_type: Literal["user", "group", "service_principal", "unknown"]
+    principal: str
+    levels: tuple[str, ...] = ()
 
 
 class WorkspaceApiState(_Frozen):
@@ -147,6 +158,18 @@ class WorkspaceApiState(_Frozen):
     """workspace-conf keys the workspace answered "Invalid keys" for (dropped from the read, not unset)."""
     ip_access_lists: tuple[IpAccessList, ...] = ()
     tokens: tuple[TokenInfo, ...] = ()
+    observed_at_ms: int | None = None
+    """When the workspace API was read (ms since the epoch): the "now" of DBX-TOKEN-004's staleness."""
+    token_permissions: tuple[TokenPermissionEntry, ...] | None = None
+    """None = not read (not needed, or its family failed; see `family_errors`)."""
+    workspace_settings: dict[str, str | bool | None] | None = None
+    """Settings-v2 type -> raw payload value (`status` or `value`); None = not read."""
+    family_errors: dict[str, str] = Field(default_factory=dict)
+    """Per-family read failures (family -> cause, no secrets): that family is not evaluated (DBX-EVAL-002
+    with the family as subject); the other families are."""
+
+    def family_observed(self, family: str) -> bool:
+        return family not in self.family_errors and getattr(self, family, None) is not None
 
 
 class WorkspaceState(_Frozen):

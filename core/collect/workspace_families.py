@@ -1,0 +1,73 @@
+"""Per-family workspace-API reads beyond the core ones (workspace-conf, IP access lists, tokens).
+
+Each family is read on its own, so a 403, 404, FEATURE_DISABLED, a timeout or an exhausted time budget
+on one endpoint marks only that family unread (`WorkspaceApiState.family_errors` -> DBX-EVAL-002 with the
+family as subject) and the other families are still evaluated. Raw JSON through the SDK's own
+`ApiClient.do` (auth, retries, timeouts): the typed models lose values (databricks-sdk-py 0.162.0
+`TokenPermissionLevel` has only CAN_USE, so the admins group's CAN_MANAGE becomes None; unknown settings
+enum values become None), and rules must see what the workspace said.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.state.families import SETTING_PAYLOADS, parse_setting, parse_token_permissions
+from core.state.parse import StateError
+
+TOKEN_PERMISSIONS_PATH = "/api/2.0/permissions/authorization/tokens"  # noqa: S105 (a URL path, not a secret)
+"""databricks-sdk-py 0.162.0 `TokenManagementAPI.get_permissions` (service/settings.py)."""
+SETTINGS_PATH = "/api/2.0/settings/types/{type}/names/default"
+"""databricks-sdk-py 0.162.0 `RestrictWorkspaceAdminsAPI.get`, `DisableLegacyDbfsAPI.get`,
+`SqlResultsDownloadAPI.get`, `DisableLegacyAccessAPI.get` (service/settings.py)."""
+
+
+@dataclass(frozen=True)
+class FamilyNeeds:
+    """Which extra families to read; empty = none (no call)."""
+
+    token_permissions: bool = False
+    settings_types: tuple[str, ...] = ()
+
+    @property
+    def any(self) -> bool:
+        return self.token_permissions or bool(self.settings_types)
+
+
+def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: FamilyNeeds, deadline: float,
+                  where: str, describe: Callable[[Exception], str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read each needed family; returns (WorkspaceApiState field -> parsed value, family -> cause)."""
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+
+    def one(family: str, read: Callable[[], Any]) -> None:
+        if time.monotonic() >= deadline:
+            errors[family] = "not read: the workspace's time budget was spent"
+            return
+        try:
+            data[family] = read()
+        except StateError as exc:
+            errors[family] = f"malformed answer: {exc}"
+        except Exception as exc:  # 403/404/FEATURE_DISABLED/timeout: this family only
+            errors[family] = describe(exc)
+
+    def get(path: str) -> Any:
+        return call(lambda: w.api_client.do("GET", path, headers={"Accept": "application/json"}))
+
+    if needs.token_permissions:
+        one("token_permissions", lambda: parse_token_permissions(get(TOKEN_PERMISSIONS_PATH), where))
+    if needs.settings_types:
+        def settings() -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for t in needs.settings_types:
+                if t not in SETTING_PAYLOADS:
+                    raise StateError(f"{where}: unknown settings type {t!r}")
+                if time.monotonic() >= deadline:
+                    raise TimeoutError("the workspace's time budget was spent")
+                out[t] = parse_setting(t, get(SETTINGS_PATH.format(type=t)), where)
+            return out
+        one("workspace_settings", settings)
+    return data, errors

@@ -1,0 +1,98 @@
+"""Normalise the per-family workspace-API payloads (raw JSON as Databricks returns it) into state.
+
+Pure: no SDK, no I/O. Each parser raises StateError naming the field when the answer has the wrong shape;
+the collector turns that into a per-family failure (DBX-EVAL-002 with the family as subject).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from core.state.model import TokenPermissionEntry
+from core.state.parse import StateError
+
+_PRINCIPAL_KEYS = (("user_name", "user"), ("group_name", "group"), ("service_principal_name", "service_principal"))
+
+SETTING_PAYLOADS: dict[str, tuple[str, str]] = {
+    "restrict_workspace_admins": ("restrict_workspace_admins", "status"),
+    "disable_legacy_dbfs": ("disable_legacy_dbfs", "value"),
+    "sql_results_download": ("boolean_val", "value"),
+    "disable_legacy_access": ("disable_legacy_access", "value"),
+}
+"""Settings-v2 type -> (payload key, field), as databricks-sdk-py 0.162.0 `service/settings.py` reads them
+(`RestrictWorkspaceAdminsSetting.restrict_workspace_admins.status`, `DisableLegacyDbfs.disable_legacy_dbfs
+.value`, `SqlResultsDownload.boolean_val.value`, `DisableLegacyAccess.disable_legacy_access.value`)."""
+
+
+SETTING_DEFAULTS: dict[str, dict[str, Any]] = {
+    "restrict_workspace_admins": {"status": "ALLOW_ALL"},
+    "disable_legacy_dbfs": {"value": False},
+    "sql_results_download": {"value": True},
+    "disable_legacy_access": {"value": False},
+}
+"""What a workspace answers for a setting never written (a snapshot without it means the same; the
+emulator's table in emulator/workspace_families.py must agree, a test checks)."""
+
+DEFAULT_TOKEN_ACL: dict[str, Any] = {"access_control_list": [
+    {"group_name": "admins", "all_permissions": [{"permission_level": "CAN_MANAGE", "inherited": False}]}]}
+
+
+def snapshot_families(payload: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The families of a `driftwatch.estate/v1` `databricks.<host>` entry, absent keys at their defaults."""
+    raw_settings = payload.get("settings") or {}
+    if not isinstance(raw_settings, Mapping):
+        raise StateError(f"{where}: settings: expected an object")
+    settings = {}
+    for t, (key, _) in SETTING_PAYLOADS.items():
+        body = raw_settings.get(t, SETTING_DEFAULTS[t])
+        settings[t] = parse_setting(t, {key: body}, where)
+    acl = payload.get("token_permissions")
+    return {"workspace_settings": settings,
+            "token_permissions": parse_token_permissions(DEFAULT_TOKEN_ACL if acl is None else acl, where)}
+
+
+def parse_token_permissions(raw: Any, where: str) -> tuple[TokenPermissionEntry, ...]:
+    """GET /api/2.0/permissions/authorization/tokens: `{"object_id", "object_type": "tokens",
+    "access_control_list": [{"user_name"|"group_name"|"service_principal_name", "display_name",
+    "all_permissions": [{"permission_level", "inherited", "inherited_from_object"}]}]}`."""
+    if not isinstance(raw, Mapping):
+        raise StateError(f"{where}: token permissions: expected an object, got {type(raw).__name__}")
+    acl = raw.get("access_control_list") or []
+    if not isinstance(acl, list):
+        raise StateError(f"{where}: token permissions: access_control_list: expected a list")
+    out = []
+    for i, item in enumerate(acl):
+        if not isinstance(item, Mapping):
+            raise StateError(f"{where}: token permissions: access_control_list[{i}]: expected an object")
+        kind, name = "unknown", ""
+        for key, k in _PRINCIPAL_KEYS:
+            if isinstance(item.get(key), str) and item[key]:
+                kind, name = k, item[key]
+                break
+        if not name:
+            name = str(item.get("display_name") or f"entry {i}")
+        perms = item.get("all_permissions") or []
+        if not isinstance(perms, list):
+            raise StateError(f"{where}: token permissions: access_control_list[{i}].all_permissions: "
+                             "expected a list")
+        levels = tuple(dict.fromkeys(str(p.get("permission_level")) for p in perms
+                                     if isinstance(p, Mapping) and p.get("permission_level")))
+        out.append(TokenPermissionEntry(principal_type=kind, principal=name, levels=levels))
+    return tuple(out)
+
+
+def parse_setting(setting_type: str, raw: Any, where: str) -> str | bool | None:
+    """One settings-v2 answer `{"etag", "setting_name", <payload key>: {<field>: ...}}` -> the raw value."""
+    payload_key, field = SETTING_PAYLOADS[setting_type]
+    if not isinstance(raw, Mapping):
+        raise StateError(f"{where}: settings {setting_type}: expected an object, got {type(raw).__name__}")
+    payload = raw.get(payload_key)
+    if not isinstance(payload, Mapping):
+        raise StateError(f"{where}: settings {setting_type}: {payload_key}: expected an object")
+    value = payload.get(field)
+    if field == "value":
+        if value is not None and not isinstance(value, bool):
+            raise StateError(f"{where}: settings {setting_type}: {payload_key}.value: expected a boolean")
+        return value
+    return value if isinstance(value, str) else None

@@ -1,0 +1,57 @@
+"""Token permissions and settings-v2 families end to end: databricks-sdk 0.162.0 (`ApiClient.do`) against the
+estate emulator, with per-endpoint faults. Shapes: databricks-sdk-py `service/settings.py`
+(`TokenManagementAPI.get_permissions`, `RestrictWorkspaceAdminsAPI.get` and siblings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.baseline import Baseline, parse_baseline
+from core.scan import run_scan
+from emulator.server import EmulatorServer
+from samples import factory as f
+from tests.integration.conftest import fast_config
+
+BI = "dbw-bi-prod"
+
+
+def _scan(emulator: EmulatorServer, b: Baseline) -> Any:
+    return run_scan(fast_config(emulator), b, subscriptions=[f.SUB_PROD, f.SUB_DEV])
+
+
+def _of(out: Any, name: str, prefix: str) -> list[tuple[str, str | None]]:
+    return sorted((fd.rule_id, fd.subject) for fd in out.result.findings
+                  if fd.workspace_name == name and fd.rule_id.startswith(prefix))
+
+
+def test_live_token_acl_and_settings_findings(emulator: EmulatorServer, example_baseline: Baseline) -> None:
+    out = _scan(emulator, example_baseline)
+    assert _of(out, BI, "DBX-TOKEN-003") == [("DBX-TOKEN-003", "group:users"),
+                                             ("DBX-TOKEN-003", "user:analyst@contoso.com")]
+    assert _of(out, BI, "DBX-SET") == [("DBX-SET-001", None), ("DBX-SET-003", None)]
+    assert ("DBX-TOKEN-004", "stale:feedc0ffee000003") in _of(out, BI, "DBX-TOKEN-004")
+    assert _of(out, "dev-sandbox", "DBX-TOKEN") == [("DBX-TOKEN-005", None)]
+    assert _of(out, "dbw-analytics-prod", "DBX-") == []
+    counts = emulator.request_counts()["by_endpoint"]
+    assert counts.get("GET ws:token-permissions") and counts.get("GET ws:settings")
+
+
+def test_403_on_token_permissions_is_one_family_not_the_workspace(emulator: EmulatorServer,
+                                                                  example_baseline: Baseline) -> None:
+    emulator.set_faults([{"match": "/permissions/authorization/tokens", "action": "403"},
+                         {"match": "/settings/types/sql_results_download", "action": "404"}])
+    out = _scan(emulator, example_baseline)
+    bi = _of(out, BI, "DBX-")
+    assert ("DBX-EVAL-002", "token_permissions") in bi and ("DBX-EVAL-002", "workspace_settings") in bi
+    assert ("DBX-EVAL-002", None) not in bi
+    assert not any(r in ("DBX-TOKEN-003", "DBX-SET-001", "DBX-SET-003") for r, _ in bi)
+    assert ("DBX-IPACL-003", "0.0.0.0/0") in bi and ("DBX-TOKEN-002", "feedc0ffee000001") in bi
+
+
+def test_no_family_call_when_its_rules_are_off(emulator: EmulatorServer) -> None:
+    b = parse_baseline({"schema": "driftwatch.baseline/v1", "defaults": {"tokens": {"max_lifetime_days": 90}}})
+    emulator.reset_requests()
+    _scan(emulator, b)
+    counts = emulator.request_counts()["by_endpoint"]
+    assert "GET ws:token-permissions" not in counts and "GET ws:settings" not in counts
+    assert counts.get("GET ws:tokens")
