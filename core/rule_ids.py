@@ -13,5 +13,6 @@ RULE_IDS: tuple[str, ...] = (
     "DBX-CONF-001", "DBX-CONF-002", "DBX-TOKEN-001", "DBX-TOKEN-002",
     "DBX-TOKEN-003", "DBX-TOKEN-004", "DBX-TOKEN-005",
     "DBX-SET-001", "DBX-SET-002", "DBX-SET-003", "DBX-SET-004",
+    "DBX-SEC-001", "DBX-SEC-002", "DBX-SEC-003",
     "DBX-EVAL-001", "DBX-EVAL-002",
 )  # fmt: skip

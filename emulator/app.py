@@ -26,7 +26,12 @@ from emulator.faults import FaultError, FaultRule, FaultSet, parse_spec
 from emulator.seed import SeedError, load_seed
 from emulator.state import ApiError, Estate
 from emulator.workspace_conf_keys import KNOWN_WORKSPACE_CONF_KEYS, invalid_keys_message
-from emulator.workspace_families import handle_settings, token_permissions_answer
+from emulator.workspace_families import (
+    handle_settings,
+    secret_acls_answer,
+    secret_scopes_answer,
+    token_permissions_answer,
+)
 
 RECENT_REQUESTS = 500
 DELIVERY_TIMEOUT_S = 10.0
@@ -76,6 +81,10 @@ def classify(method: str, path: str) -> str:
             name = "ws:token-permissions"
         elif rest[:4] == ["api", "2.0", "settings", "types"]:
             name = "ws:settings"
+        elif rest[:4] == ["api", "2.0", "secrets", "scopes"]:
+            name = "ws:secret-scopes"
+        elif rest[:4] == ["api", "2.0", "secrets", "acls"]:
+            name = "ws:secret-acls"
         else:
             name = "ws:other"
     elif low[0] == "teams":
@@ -521,6 +530,11 @@ class EmulatorApp:
                 return web.json_response(token_permissions_answer(ws.token_permissions))
             if low[:4] == ["api", "2.0", "settings", "types"]:
                 return web.json_response(handle_settings(ws.settings, method, rest[4:], body))
+            if low == ["api", "2.0", "secrets", "scopes", "list"] and method == "GET":
+                return web.json_response(secret_scopes_answer(ws.secret_scopes))
+            if low == ["api", "2.0", "secrets", "acls", "list"] and method == "GET":
+                return web.json_response(secret_acls_answer(ws.secret_scopes, ws.secret_acls,
+                                                            request.query.get("scope")))
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} /{'/'.join(rest)}'")
         except ApiError as exc:
             return _dbx_error(exc.status, exc.code, exc.message)

@@ -80,6 +80,20 @@ class _TokenPermissions(BaseModel):
     access_control_list: list[_TokenAcl] = Field(default_factory=list)
 
 
+class _SecretScope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: StrictStr = Field(min_length=1)
+    backend_type: Literal["AZURE_KEYVAULT", "DATABRICKS"]
+
+
+class _SecretAcl(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    principal: StrictStr = Field(min_length=1)
+    permission: Literal["READ", "WRITE", "MANAGE"]
+
+
 _SettingType = Literal["restrict_workspace_admins", "disable_legacy_dbfs", "sql_results_download",
                        "disable_legacy_access"]
 
@@ -93,6 +107,10 @@ class _Workspace(BaseModel):
     token_permissions: _TokenPermissions | None = None
     """GET /api/2.0/permissions/authorization/tokens as Databricks returns it; absent = admins CAN_MANAGE."""
     settings: dict[_SettingType, dict[str, Any]] = Field(default_factory=dict)
+    secret_scopes: list[_SecretScope] = Field(default_factory=list)
+    """Scopes as GET /api/2.0/secrets/scopes/list returns them in `scopes` (no secret values exist here)."""
+    secret_acls: dict[str, list[_SecretAcl]] = Field(default_factory=dict)
+    """Scope name -> items as GET /api/2.0/secrets/acls/list returns them; absent = no ACL items."""
     observed_at: int | None = Field(default=None, ge=0)
     """Snapshot time (ms) for offline evaluation; the emulator serves live state and ignores it."""
     """Settings-v2 type -> its payload object (`{"status": ...}` or `{"value": bool}`); absent = default."""
@@ -192,6 +210,8 @@ def load_seed(seed: dict[str, Any] | str | Path) -> dict[str, Any]:
             "ip_access_lists": [dict(a) for a in ws.get("ip_access_lists") or []],
             "tokens": [{k: v for k, v in t.items() if k not in TOKEN_SECRET_KEYS} for t in ws.get("tokens") or []],
             "settings": json.loads(json.dumps(ws.get("settings") or {})),
+            "secret_scopes": json.loads(json.dumps(ws.get("secret_scopes") or [])),
+            "secret_acls": json.loads(json.dumps(ws.get("secret_acls") or {})),
         }
         if ws.get("token_permissions") is not None:
             out["databricks"][host]["token_permissions"] = json.loads(json.dumps(ws["token_permissions"]))

@@ -100,6 +100,8 @@ class WorkspaceApi:
     """The GET /api/2.0/permissions/authorization/tokens object; None = the default (admins CAN_MANAGE)."""
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Settings-v2 type -> payload (e.g. {"status": "ALLOW_ALL"}); unset types answer their default."""
+    secret_scopes: list[dict[str, Any]] = field(default_factory=list)
+    secret_acls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def add_list(self, body: dict[str, Any], *, from_seed: bool = False) -> dict[str, Any]:
         label, list_type = body.get("label"), body.get("list_type")
@@ -164,6 +166,8 @@ class WorkspaceApi:
             **({"token_permissions": copy.deepcopy(self.token_permissions)}
                if self.token_permissions is not None else {}),
             **({"settings": copy.deepcopy(self.settings)} if self.settings else {}),
+            **({"secret_scopes": copy.deepcopy(self.secret_scopes)} if self.secret_scopes else {}),
+            **({"secret_acls": copy.deepcopy(self.secret_acls)} if self.secret_acls else {}),
         }
 
 
@@ -198,6 +202,8 @@ class Estate:
             if ws.get("token_permissions") is not None:
                 api.token_permissions = copy.deepcopy(ws["token_permissions"])
             api.settings = copy.deepcopy(ws.get("settings") or {})
+            api.secret_scopes = copy.deepcopy(ws.get("secret_scopes") or [])
+            api.secret_acls = copy.deepcopy(ws.get("secret_acls") or {})
             self.workspaces[host.lower()] = api
 
     def workspace_resource_id(self, host: str) -> str | None:

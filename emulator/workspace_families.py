@@ -84,3 +84,20 @@ def handle_settings(settings: dict[str, dict[str, Any]], method: str, rest: list
 
 def token_permissions_answer(acl: dict[str, Any] | None) -> dict[str, Any]:
     return copy.deepcopy(acl if acl is not None else DEFAULT_TOKEN_PERMISSIONS)
+
+
+def secret_scopes_answer(scopes: list[dict[str, Any]]) -> dict[str, Any]:
+    """GET /api/2.0/secrets/scopes/list -> `{"scopes": [{"name", "backend_type", "keyvault_metadata":
+    {"resource_id", "dns_name"}}]}` (databricks-sdk-py 0.162.0 `SecretsAPI.list_scopes`, service/workspace.py)."""
+    return {"scopes": copy.deepcopy(scopes)}
+
+
+def secret_acls_answer(scopes: list[dict[str, Any]], acls: dict[str, list[dict[str, Any]]],
+                       scope: str | None) -> dict[str, Any]:
+    """GET /api/2.0/secrets/acls/list?scope= -> `{"items": [{"principal", "permission"}]}` (the key
+    `SecretsAPI.list_acls` parses); a missing scope parameter is 400, an unknown scope 404, as on Databricks."""
+    if not scope:
+        raise ApiError(400, "INVALID_PARAMETER_VALUE", "Missing required field: scope")
+    if not any(s.get("name") == scope for s in scopes):
+        raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Scope {scope} does not exist!")
+    return {"items": copy.deepcopy(acls.get(scope) or [])}

@@ -231,6 +231,12 @@ COMPLIANT_SETTINGS = {"restrict_workspace_admins": {"status": "RESTRICT_TOKENS_A
                       "disable_legacy_dbfs": {"value": True}, "sql_results_download": {"value": False},
                       "disable_legacy_access": {"value": True}}
 """Settings-v2 payloads (`GET /api/2.0/settings/types/<type>/names/default` minus etag/setting_name)."""
+VAULT_ID = f"/subscriptions/{SUB_PROD}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-dbx-prod"
+COMPLIANT_SCOPES = [{"name": "kv-pipelines", "backend_type": "AZURE_KEYVAULT",
+                     "keyvault_metadata": {"resource_id": VAULT_ID, "dns_name": "https://kv-dbx-prod.vault.azure.net/"}}]
+"""GET /api/2.0/secrets/scopes/list `scopes` (databricks-sdk-py 0.162.0 `SecretScope` fields)."""
+COMPLIANT_SECRET_ACLS = {"kv-pipelines": [{"principal": "admins", "permission": "MANAGE"},
+                                          {"principal": "data-engineers", "permission": "READ"}]}
 SP_APP_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 COMPLIANT_TOKEN_ACL = {"object_id": "authorization/tokens", "object_type": "tokens", "access_control_list": [
     {"group_name": "admins", "all_permissions": [{"permission_level": "CAN_MANAGE", "inherited": False}]},
@@ -257,7 +263,9 @@ def api_state(conf: dict[str, str] | None = None, allow: list[str] | None = None
     return {"workspace_conf": dict(COMPLIANT_CONF if conf is None else conf), "ip_access_lists": lists,
             "tokens": tokens if tokens is not None else [token("a1b2c3d4e5f60718", 30)],
             "token_permissions": json.loads(json.dumps(COMPLIANT_TOKEN_ACL)),
-            "settings": json.loads(json.dumps(COMPLIANT_SETTINGS)), "observed_at": NOW_MS}
+            "settings": json.loads(json.dumps(COMPLIANT_SETTINGS)), "observed_at": NOW_MS,
+            "secret_scopes": json.loads(json.dumps(COMPLIANT_SCOPES)),
+            "secret_acls": json.loads(json.dumps(COMPLIANT_SECRET_ACLS))}
 
 
 def network_for(sub: str, rg: str, tag: str, *, space: str, public: str, private: str,
@@ -336,6 +344,18 @@ def sample_estate() -> dict[str, Any]:
     # settings drift: admins unrestricted (never written: the default ALLOW_ALL), results downloadable
     del api["settings"]["restrict_workspace_admins"]
     api["settings"]["sql_results_download"] = {"value": True}
+    # secret scope drift: a Databricks-backed scope, one on an unapproved vault, two scopes on one vault,
+    # every user may read a scope and an analyst manages one
+    other_vault = VAULT_ID.replace("kv-dbx-prod", "kv-personal")
+    api["secret_scopes"] += [
+        {"name": "bi-legacy", "backend_type": "DATABRICKS"},
+        {"name": "kv-bi-personal", "backend_type": "AZURE_KEYVAULT",
+         "keyvault_metadata": {"resource_id": other_vault, "dns_name": "https://kv-personal.vault.azure.net/"}},
+        {"name": "kv-bi", "backend_type": "AZURE_KEYVAULT",
+         "keyvault_metadata": {"resource_id": VAULT_ID, "dns_name": "https://kv-dbx-prod.vault.azure.net/"}},
+    ]
+    api["secret_acls"]["kv-bi"] = [{"principal": "users", "permission": "READ"},
+                                   {"principal": "analyst@contoso.com", "permission": "MANAGE"}]
     add(ws, api, diag_doc(ws["id"], all_cats))
     # 6. dev workspace: public access allowed by the dev scope, compliant for dev
     vid, docs = network_for(SUB_DEV, "rg-dev", "dev", space="10.50.0.0/16", public="10.50.0.0/24",

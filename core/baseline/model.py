@@ -116,6 +116,21 @@ class TokensBaseline(_Strict):
     """DBX-TOKEN-004: with true, a token owned by a human (not a service principal) is a finding."""
 
 
+class SecretsBaseline(_Strict):
+    """Secret scopes (names and metadata only; driftwatch never reads a secret value)."""
+
+    scopes: list[str] | None = None
+    """DBX-SEC-001: allowed scope names; an entry with * ? or [ is a glob, a plain name must also exist."""
+    backend: Literal["AZURE_KEYVAULT", "DATABRICKS"] | None = None
+    """DBX-SEC-001: every scope's `backend_type`."""
+    allowed_vaults: list[str] | None = None
+    """DBX-SEC-002: Key Vault resource ids (case-insensitive) Key Vault-backed scopes may point at."""
+    shared_vaults: list[str] = Field(default_factory=list)
+    """DBX-SEC-002: vaults (resource ids) on which more than one scope is allowed."""
+    managers: list[str] | None = None
+    """DBX-SEC-003: the only principals that may hold MANAGE on a scope; `users` may hold nothing."""
+
+
 RestrictWorkspaceAdmins = Literal["ALLOW_ALL", "RESTRICT_TOKENS_AND_JOB_RUN_AS"]
 
 
@@ -146,6 +161,7 @@ class Settings(_Strict):
     workspace_conf: dict[str, str] | None = None
     tokens: TokensBaseline | None = None
     settings: WorkspaceSettingsBaseline | None = None
+    secrets: SecretsBaseline | None = None
     severity: dict[RuleId, Severity] = Field(default_factory=dict)
     disabled_rules: list[RuleId] = Field(default_factory=list)
 

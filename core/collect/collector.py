@@ -71,7 +71,10 @@ def api_needs(eff: EffectiveBaseline, arm: WorkspaceArm | None = None,
     settings_types = tuple(t for t, rid in SETTINGS_RULES if _on(eff, rid, state, families))
     return ApiNeeds(conf_keys=tuple(dict.fromkeys(keys)),
                     families=FamilyNeeds(token_permissions=_on(eff, "DBX-TOKEN-003", state, families),
-                                         settings_types=settings_types),
+                                         settings_types=settings_types,
+                                         secret_scopes=any(_on(eff, r, state, families)
+                                                           for r in ("DBX-SEC-001", "DBX-SEC-002")),
+                                         secret_acls=_on(eff, "DBX-SEC-003", state, families)),
                     ip_access_lists=any(_on(eff, r, state, families) for r in ("DBX-IPACL-002", "DBX-IPACL-003",
                                                                      "DBX-IPACL-004")),
                     tokens=_on(eff, "DBX-TOKEN-002", state, families) or _on(eff, "DBX-TOKEN-004", state,

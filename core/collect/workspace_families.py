@@ -15,7 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.state.families import SETTING_PAYLOADS, parse_setting, parse_token_permissions
+from core.state.families import (
+    SETTING_PAYLOADS,
+    parse_secret_acls,
+    parse_secret_scopes,
+    parse_setting,
+    parse_token_permissions,
+)
 from core.state.parse import StateError
 
 TOKEN_PERMISSIONS_PATH = "/api/2.0/permissions/authorization/tokens"  # noqa: S105 (a URL path, not a secret)
@@ -23,6 +29,12 @@ TOKEN_PERMISSIONS_PATH = "/api/2.0/permissions/authorization/tokens"  # noqa: S1
 SETTINGS_PATH = "/api/2.0/settings/types/{type}/names/default"
 """databricks-sdk-py 0.162.0 `RestrictWorkspaceAdminsAPI.get`, `DisableLegacyDbfsAPI.get`,
 `SqlResultsDownloadAPI.get`, `DisableLegacyAccessAPI.get` (service/settings.py)."""
+SECRET_SCOPES_PATH = "/api/2.0/secrets/scopes/list"
+SECRET_ACLS_PATH = "/api/2.0/secrets/acls/list"
+"""databricks-sdk-py 0.162.0 `SecretsAPI.list_scopes` / `SecretsAPI.list_acls(scope)` (service/workspace.py).
+Secret values are never read: no call to /api/2.0/secrets/get or /secrets/list."""
+MAX_SECRET_SCOPES = 1000
+"""Bound on the ACL reads (one call per scope); beyond it the ACL family is reported unread."""
 
 
 @dataclass(frozen=True)
@@ -31,10 +43,12 @@ class FamilyNeeds:
 
     token_permissions: bool = False
     settings_types: tuple[str, ...] = ()
+    secret_scopes: bool = False
+    secret_acls: bool = False
 
     @property
     def any(self) -> bool:
-        return self.token_permissions or bool(self.settings_types)
+        return self.token_permissions or bool(self.settings_types) or self.secret_scopes or self.secret_acls
 
 
 def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: FamilyNeeds, deadline: float,
@@ -70,4 +84,23 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
                 out[t] = parse_setting(t, get(SETTINGS_PATH.format(type=t)), where)
             return out
         one("workspace_settings", settings)
+    if needs.secret_scopes or needs.secret_acls:
+        one("secret_scopes", lambda: parse_secret_scopes(get(SECRET_SCOPES_PATH), where))
+    if needs.secret_acls:
+        scopes = data.get("secret_scopes")
+        if scopes is None:
+            errors["secret_acls"] = "not read: the secret scope list could not be read"
+        elif len(scopes) > MAX_SECRET_SCOPES:
+            errors["secret_acls"] = f"not read: more than {MAX_SECRET_SCOPES} secret scopes"
+        else:
+            def acls() -> dict[str, Any]:
+                out: dict[str, Any] = {}
+                for sc in scopes:
+                    if time.monotonic() >= deadline:
+                        raise TimeoutError("the workspace's time budget was spent")
+                    raw = call(lambda name=sc.name: w.api_client.do(
+                        "GET", SECRET_ACLS_PATH, query={"scope": name}, headers={"Accept": "application/json"}))
+                    out[sc.name] = parse_secret_acls(raw, sc.name, where)
+                return out
+            one("secret_acls", acls)
     return data, errors

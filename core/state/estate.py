@@ -53,6 +53,8 @@ class _WorkspaceApi(BaseModel):
     ip_access_lists: list[dict[str, Any]] = Field(default_factory=list)
     tokens: list[dict[str, Any]] = Field(default_factory=list)
     token_permissions: dict[str, Any] | None = None
+    secret_scopes: list[dict[str, Any]] = Field(default_factory=list)
+    secret_acls: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     observed_at: int | None = Field(default=None, ge=0)
     """When this workspace's API state was read (ms since the epoch); absent = when it is evaluated."""
     settings: dict[Literal["restrict_workspace_admins", "disable_legacy_dbfs", "sql_results_download",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.state.model import TokenPermissionEntry
+from core.state.model import SecretAcl, SecretScopeState, TokenPermissionEntry
 from core.state.parse import StateError
 
 _PRINCIPAL_KEYS = (("user_name", "user"), ("group_name", "group"), ("service_principal_name", "service_principal"))
@@ -48,8 +48,52 @@ def snapshot_families(payload: Mapping[str, Any], where: str) -> dict[str, Any]:
         body = raw_settings.get(t, SETTING_DEFAULTS[t])
         settings[t] = parse_setting(t, {key: body}, where)
     acl = payload.get("token_permissions")
-    return {"workspace_settings": settings,
+    scopes = parse_secret_scopes({"scopes": payload.get("secret_scopes") or []}, where)
+    raw_acls = payload.get("secret_acls") or {}
+    if not isinstance(raw_acls, Mapping):
+        raise StateError(f"{where}: secret_acls: expected an object (scope -> ACL items)")
+    acls = {sc.name: parse_secret_acls({"items": raw_acls.get(sc.name) or []}, sc.name, where) for sc in scopes}
+    return {"workspace_settings": settings, "secret_scopes": scopes, "secret_acls": acls,
             "token_permissions": parse_token_permissions(DEFAULT_TOKEN_ACL if acl is None else acl, where)}
+
+
+def parse_secret_scopes(raw: Any, where: str) -> tuple[SecretScopeState, ...]:
+    """GET /api/2.0/secrets/scopes/list: `{"scopes": [{"name", "backend_type": "AZURE_KEYVAULT"|"DATABRICKS",
+    "keyvault_metadata": {"resource_id", "dns_name"}}]}` (databricks-sdk-py 0.162.0 `ListScopesResponse`)."""
+    if not isinstance(raw, Mapping):
+        raise StateError(f"{where}: secret scopes: expected an object")
+    items = raw.get("scopes") or []
+    if not isinstance(items, list):
+        raise StateError(f"{where}: secret scopes: scopes: expected a list")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) or not item["name"]:
+            raise StateError(f"{where}: secret scopes: scopes[{i}]: expected an object with a name")
+        kv = item.get("keyvault_metadata")
+        kv = kv if isinstance(kv, Mapping) else {}
+        out.append(SecretScopeState(
+            name=item["name"],
+            backend_type=item.get("backend_type") if isinstance(item.get("backend_type"), str) else None,
+            keyvault_resource_id=kv.get("resource_id") if isinstance(kv.get("resource_id"), str) else None,
+            keyvault_dns_name=kv.get("dns_name") if isinstance(kv.get("dns_name"), str) else None))
+    return tuple(out)
+
+
+def parse_secret_acls(raw: Any, scope: str, where: str) -> tuple[SecretAcl, ...]:
+    """GET /api/2.0/secrets/acls/list?scope=...: the SDK (`ListAclsResponse.from_dict`) reads `items`; its
+    docstring example shows `acls`, so both are accepted."""
+    if not isinstance(raw, Mapping):
+        raise StateError(f"{where}: secret ACLs of {scope}: expected an object")
+    items = raw.get("items") if raw.get("items") is not None else raw.get("acls") or []
+    if not isinstance(items, list):
+        raise StateError(f"{where}: secret ACLs of {scope}: items: expected a list")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping) or not isinstance(item.get("principal"), str):
+            raise StateError(f"{where}: secret ACLs of {scope}: items[{i}]: expected an object with a principal")
+        perm = item.get("permission")
+        out.append(SecretAcl(principal=item["principal"], permission=perm if isinstance(perm, str) else None))
+    return tuple(out)
 
 
 def parse_token_permissions(raw: Any, where: str) -> tuple[TokenPermissionEntry, ...]:

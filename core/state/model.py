@@ -152,6 +152,22 @@ class TokenPermissionEntry(_Frozen):
     levels: tuple[str, ...] = ()
 
 
+class SecretScopeState(_Frozen):
+    """One scope of GET /api/2.0/secrets/scopes/list (names and metadata only; never a secret value)."""
+
+    name: str
+    backend_type: str | None
+    keyvault_resource_id: str | None = None
+    keyvault_dns_name: str | None = None
+
+
+class SecretAcl(_Frozen):
+    """One item of GET /api/2.0/secrets/acls/list?scope=... (`principal`, `permission` READ|WRITE|MANAGE)."""
+
+    principal: str
+    permission: str | None
+
+
 class WorkspaceApiState(_Frozen):
     conf: dict[str, str | None]
     unsupported_conf_keys: tuple[str, ...] = ()
@@ -164,6 +180,9 @@ class WorkspaceApiState(_Frozen):
     """None = not read (not needed, or its family failed; see `family_errors`)."""
     workspace_settings: dict[str, str | bool | None] | None = None
     """Settings-v2 type -> raw payload value (`status` or `value`); None = not read."""
+    secret_scopes: tuple[SecretScopeState, ...] | None = None
+    secret_acls: dict[str, tuple[SecretAcl, ...]] | None = None
+    """Scope name -> its ACL items; None = not read."""
     family_errors: dict[str, str] = Field(default_factory=dict)
     """Per-family read failures (family -> cause, no secrets): that family is not evaluated (DBX-EVAL-002
     with the family as subject); the other families are."""

@@ -55,3 +55,17 @@ def test_no_family_call_when_its_rules_are_off(emulator: EmulatorServer) -> None
     counts = emulator.request_counts()["by_endpoint"]
     assert "GET ws:token-permissions" not in counts and "GET ws:settings" not in counts
     assert counts.get("GET ws:tokens")
+
+
+def test_live_secret_scopes_and_acl_fault(emulator: EmulatorServer, example_baseline: Baseline) -> None:
+    out = _scan(emulator, example_baseline)
+    assert ("DBX-SEC-001", "backend:bi-legacy") in _of(out, BI, "DBX-SEC-001")
+    assert ("DBX-SEC-003", "kv-bi:users") in _of(out, BI, "DBX-SEC-003")
+    assert _of(out, "dbw-finance-prod", "DBX-SEC") == []
+    emulator.set_faults([{"match": "/secrets/acls/list", "action": "403"}])
+    out = _scan(emulator, example_baseline)
+    bi = _of(out, BI, "DBX-")
+    assert ("DBX-EVAL-002", "secret_acls") in bi and not any(r == "DBX-SEC-003" for r, _ in bi)
+    assert ("DBX-SEC-001", "backend:bi-legacy") in bi
+    recent = emulator.request_counts()["recent"]
+    assert not any("/secrets/get" in str(r) or "/secrets/list" in str(r) for r in recent)
