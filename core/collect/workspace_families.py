@@ -29,8 +29,8 @@ TOKEN_PERMISSIONS_PATH = "/api/2.0/permissions/authorization/tokens"  # noqa: S1
 SETTINGS_PATH = "/api/2.0/settings/types/{type}/names/default"
 """databricks-sdk-py 0.162.0 `RestrictWorkspaceAdminsAPI.get`, `DisableLegacyDbfsAPI.get`,
 `SqlResultsDownloadAPI.get`, `DisableLegacyAccessAPI.get` (service/settings.py)."""
-SECRET_SCOPES_PATH = "/api/2.0/secrets/scopes/list"
-SECRET_ACLS_PATH = "/api/2.0/secrets/acls/list"
+SECRET_SCOPES_PATH = "/api/2.0/secrets/scopes/list"  # noqa: S105 (a URL path)
+SECRET_ACLS_PATH = "/api/2.0/secrets/acls/list"  # noqa: S105 (a URL path)
 """databricks-sdk-py 0.162.0 `SecretsAPI.list_scopes` / `SecretsAPI.list_acls(scope)` (service/workspace.py).
 Secret values are never read: no call to /api/2.0/secrets/get or /secrets/list."""
 MAX_SECRET_SCOPES = 1000
@@ -88,10 +88,11 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
         one("secret_scopes", lambda: parse_secret_scopes(get(SECRET_SCOPES_PATH), where))
     if needs.secret_acls:
         scopes = data.get("secret_scopes")
+        acl_family = "secret_acls"
         if scopes is None:
-            errors["secret_acls"] = "not read: the secret scope list could not be read"
+            errors[acl_family] = "not read: the secret scope list could not be read"
         elif len(scopes) > MAX_SECRET_SCOPES:
-            errors["secret_acls"] = f"not read: more than {MAX_SECRET_SCOPES} secret scopes"
+            errors[acl_family] = f"not read: more than {MAX_SECRET_SCOPES} secret scopes"
         else:
             def acls() -> dict[str, Any]:
                 out: dict[str, Any] = {}
@@ -102,5 +103,5 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
                         "GET", SECRET_ACLS_PATH, query={"scope": name}, headers={"Accept": "application/json"}))
                     out[sc.name] = parse_secret_acls(raw, sc.name, where)
                 return out
-            one("secret_acls", acls)
+            one(acl_family, acls)
     return data, errors
