@@ -10,6 +10,7 @@ enum values become None), and rules must see what the workspace said.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,8 +100,8 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
                 for sc in scopes:
                     if time.monotonic() >= deadline:
                         raise TimeoutError("the workspace's time budget was spent")
-                    raw = call(lambda name=sc.name: w.api_client.do(
-                        "GET", SECRET_ACLS_PATH, query={"scope": name}, headers={"Accept": "application/json"}))
+                    raw = call(functools.partial(w.api_client.do, "GET", SECRET_ACLS_PATH, query={"scope": sc.name},
+                                                 headers={"Accept": "application/json"}))
                     out[sc.name] = parse_secret_acls(raw, sc.name, where)
                 return out
             one(acl_family, acls)
