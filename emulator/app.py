@@ -27,7 +27,9 @@ from emulator.seed import SeedError, load_seed
 from emulator.state import ApiError, Estate
 from emulator.workspace_conf_keys import KNOWN_WORKSPACE_CONF_KEYS, invalid_keys_message
 from emulator.workspace_families import (
+    SCIM_RESOURCES,
     handle_settings,
+    scim_list,
     secret_acls_answer,
     secret_scopes_answer,
     token_permissions_answer,
@@ -81,6 +83,8 @@ def classify(method: str, path: str) -> str:
             name = "ws:token-permissions"
         elif rest[:4] == ["api", "2.0", "settings", "types"]:
             name = "ws:settings"
+        elif rest[:4] == ["api", "2.0", "preview", "scim"]:
+            name = "ws:scim"
         elif rest[:4] == ["api", "2.0", "secrets", "scopes"]:
             name = "ws:secret-scopes"
         elif rest[:4] == ["api", "2.0", "secrets", "acls"]:
@@ -530,6 +534,9 @@ class EmulatorApp:
                 return web.json_response(token_permissions_answer(ws.token_permissions))
             if low[:4] == ["api", "2.0", "settings", "types"]:
                 return web.json_response(handle_settings(ws.settings, method, rest[4:], body))
+            if low[:5] == ["api", "2.0", "preview", "scim", "v2"] and len(rest) == 6 and method == "GET" \
+                    and rest[5] in SCIM_RESOURCES:
+                return web.json_response(scim_list(ws.scim, rest[5], request.query))
             if low == ["api", "2.0", "secrets", "scopes", "list"] and method == "GET":
                 return web.json_response(secret_scopes_answer(ws.secret_scopes))
             if low == ["api", "2.0", "secrets", "acls", "list"] and method == "GET":

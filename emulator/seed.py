@@ -80,6 +80,12 @@ class _TokenPermissions(BaseModel):
     access_control_list: list[_TokenAcl] = Field(default_factory=list)
 
 
+class _ScimResource(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: StrictStr = Field(min_length=1)
+
+
 class _SecretScope(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -107,6 +113,8 @@ class _Workspace(BaseModel):
     token_permissions: _TokenPermissions | None = None
     """GET /api/2.0/permissions/authorization/tokens as Databricks returns it; absent = admins CAN_MANAGE."""
     settings: dict[_SettingType, dict[str, Any]] = Field(default_factory=dict)
+    scim: dict[Literal["Users", "ServicePrincipals", "Groups"], list[_ScimResource]] = Field(default_factory=dict)
+    """SCIM resources as GET /api/2.0/preview/scim/v2/<type> returns them in `Resources`."""
     secret_scopes: list[_SecretScope] = Field(default_factory=list)
     """Scopes as GET /api/2.0/secrets/scopes/list returns them in `scopes` (no secret values exist here)."""
     secret_acls: dict[str, list[_SecretAcl]] = Field(default_factory=dict)
@@ -212,6 +220,7 @@ def load_seed(seed: dict[str, Any] | str | Path) -> dict[str, Any]:
             "settings": json.loads(json.dumps(ws.get("settings") or {})),
             "secret_scopes": json.loads(json.dumps(ws.get("secret_scopes") or [])),
             "secret_acls": json.loads(json.dumps(ws.get("secret_acls") or {})),
+            "scim": json.loads(json.dumps(ws.get("scim") or {})),
         }
         if ws.get("token_permissions") is not None:
             out["databricks"][host]["token_permissions"] = json.loads(json.dumps(ws["token_permissions"]))

@@ -102,6 +102,8 @@ class WorkspaceApi:
     """Settings-v2 type -> payload (e.g. {"status": "ALLOW_ALL"}); unset types answer their default."""
     secret_scopes: list[dict[str, Any]] = field(default_factory=list)
     secret_acls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    scim: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """SCIM resource type (Users, ServicePrincipals, Groups) -> its resources as SCIM returns them."""
 
     def add_list(self, body: dict[str, Any], *, from_seed: bool = False) -> dict[str, Any]:
         label, list_type = body.get("label"), body.get("list_type")
@@ -168,6 +170,7 @@ class WorkspaceApi:
             **({"settings": copy.deepcopy(self.settings)} if self.settings else {}),
             **({"secret_scopes": copy.deepcopy(self.secret_scopes)} if self.secret_scopes else {}),
             **({"secret_acls": copy.deepcopy(self.secret_acls)} if self.secret_acls else {}),
+            **({"scim": copy.deepcopy(self.scim)} if self.scim else {}),
         }
 
 
@@ -204,6 +207,7 @@ class Estate:
             api.settings = copy.deepcopy(ws.get("settings") or {})
             api.secret_scopes = copy.deepcopy(ws.get("secret_scopes") or [])
             api.secret_acls = copy.deepcopy(ws.get("secret_acls") or {})
+            api.scim = copy.deepcopy(ws.get("scim") or {})
             self.workspaces[host.lower()] = api
 
     def workspace_resource_id(self, host: str) -> str | None:

@@ -101,3 +101,32 @@ def secret_acls_answer(scopes: list[dict[str, Any]], acls: dict[str, list[dict[s
     if not any(s.get("name") == scope for s in scopes):
         raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Scope {scope} does not exist!")
     return {"items": copy.deepcopy(acls.get(scope) or [])}
+
+
+SCIM_RESOURCES = ("Users", "ServicePrincipals", "Groups")
+SCIM_LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+SCIM_MAX_COUNT = 10_000
+
+
+def scim_list(scim: dict[str, list[dict[str, Any]]], resource: str, query: Any) -> dict[str, Any]:
+    """GET /api/2.0/preview/scim/v2/{Users|ServicePrincipals|Groups}?startIndex=&count=&attributes= ->
+    SCIM ListResponse `{"schemas", "totalResults", "startIndex", "itemsPerPage", "Resources"}` (RFC 7644
+    section 3.4.2.4, 1-based startIndex; databricks-sdk-py 0.162.0 `GroupsAPI.list` pages it with
+    `startIndex += len(Resources)` until a page is empty). `attributes` limits the returned keys (`id`
+    always kept); `filter` is not emulated and answers 400 so a caller relying on it notices."""
+    if query.get("filter"):
+        raise ApiError(400, "INVALID_PARAMETER_VALUE", "filter is not supported by the emulator")
+    try:
+        start = int(query.get("startIndex", "1"))
+        count = int(query.get("count", str(SCIM_MAX_COUNT)))
+    except ValueError:
+        raise ApiError(400, "INVALID_PARAMETER_VALUE", "startIndex and count must be integers") from None
+    start, count = max(start, 1), max(min(count, SCIM_MAX_COUNT), 0)
+    items = scim.get(resource) or []
+    page = copy.deepcopy(items[start - 1:start - 1 + count])
+    attrs = [a.strip() for a in str(query.get("attributes", "")).split(",") if a.strip()]
+    if attrs:
+        keep = set(attrs) | {"id"}
+        page = [{k: v for k, v in item.items() if k in keep} for item in page]
+    return {"schemas": [SCIM_LIST_SCHEMA], "totalResults": len(items), "startIndex": start,
+            "itemsPerPage": len(page), "Resources": page}

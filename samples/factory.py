@@ -237,6 +237,38 @@ COMPLIANT_SCOPES = [{"name": "kv-pipelines", "backend_type": "AZURE_KEYVAULT",
 """GET /api/2.0/secrets/scopes/list `scopes` (databricks-sdk-py 0.162.0 `SecretScope` fields)."""
 COMPLIANT_SECRET_ACLS = {"kv-pipelines": [{"principal": "admins", "permission": "MANAGE"},
                                           {"principal": "data-engineers", "permission": "READ"}]}
+ADMIN_SP_APP_ID = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
+
+
+def scim_state() -> dict[str, list[dict[str, Any]]]:
+    """SCIM `Resources` as GET /api/2.0/preview/scim/v2/{Users,ServicePrincipals,Groups} returns them:
+    admins = alice + the nested group platform-admins (= the automation service principal)."""
+    def member(mid: str, kind: str) -> dict[str, str]:
+        return {"value": mid, "$ref": f"{kind}/{mid}"}
+    return {
+        "Users": [
+            {"id": "1001", "userName": "alice@contoso.com", "displayName": "Alice", "externalId": "e-1001",
+             "active": True},
+            {"id": "1002", "userName": "breakglass@contoso.com", "displayName": "Break glass", "active": True},
+            {"id": "1003", "userName": "dana@contoso.com", "displayName": "Dana", "externalId": "e-1003",
+             "active": True},
+        ],
+        "ServicePrincipals": [
+            {"id": "2001", "applicationId": ADMIN_SP_APP_ID, "displayName": "platform-automation", "active": True},
+        ],
+        "Groups": [
+            {"id": "3001", "displayName": "admins", "members": [member("1001", "Users"), member("3002", "Groups")]},
+            {"id": "3002", "displayName": "platform-admins", "externalId": "e-3002",
+             "members": [member("2001", "ServicePrincipals")]},
+            {"id": "3003", "displayName": "users",
+             "members": [member("1001", "Users"), member("1002", "Users"), member("1003", "Users")],
+             "entitlements": [{"value": "workspace-access"}, {"value": "databricks-sql-access"}]},
+            {"id": "3004", "displayName": "data-engineers", "externalId": "e-3004",
+             "members": [member("1003", "Users")]},
+        ],
+    }
+
+
 SP_APP_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 COMPLIANT_TOKEN_ACL = {"object_id": "authorization/tokens", "object_type": "tokens", "access_control_list": [
     {"group_name": "admins", "all_permissions": [{"permission_level": "CAN_MANAGE", "inherited": False}]},
@@ -265,7 +297,7 @@ def api_state(conf: dict[str, str] | None = None, allow: list[str] | None = None
             "token_permissions": json.loads(json.dumps(COMPLIANT_TOKEN_ACL)),
             "settings": json.loads(json.dumps(COMPLIANT_SETTINGS)), "observed_at": NOW_MS,
             "secret_scopes": json.loads(json.dumps(COMPLIANT_SCOPES)),
-            "secret_acls": json.loads(json.dumps(COMPLIANT_SECRET_ACLS))}
+            "secret_acls": json.loads(json.dumps(COMPLIANT_SECRET_ACLS)), "scim": scim_state()}
 
 
 def network_for(sub: str, rg: str, tag: str, *, space: str, public: str, private: str,
@@ -354,6 +386,14 @@ def sample_estate() -> dict[str, Any]:
         {"name": "kv-bi", "backend_type": "AZURE_KEYVAULT",
          "keyvault_metadata": {"resource_id": VAULT_ID, "dns_name": "https://kv-dbx-prod.vault.azure.net/"}},
     ]
+    # identity drift: a local user made admin through the nested group (which also loops back to admins),
+    # a workspace-local group, and every user may create clusters
+    groups = {g["displayName"]: g for g in api["scim"]["Groups"]}
+    api["scim"]["Users"].append({"id": "1009", "userName": "bob@contoso.com", "displayName": "Bob", "active": True})
+    groups["platform-admins"]["members"] += [{"value": "1009", "$ref": "Users/1009"},
+                                             {"value": "3001", "$ref": "Groups/3001"}]
+    groups["users"]["entitlements"].append({"value": "allow-cluster-create"})
+    api["scim"]["Groups"].append({"id": "3010", "displayName": "bi-local", "members": []})
     api["secret_acls"]["kv-bi"] = [{"principal": "users", "permission": "READ"},
                                    {"principal": "analyst@contoso.com", "permission": "MANAGE"}]
     add(ws, api, diag_doc(ws["id"], all_cats))

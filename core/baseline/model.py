@@ -116,6 +116,33 @@ class TokensBaseline(_Strict):
     """DBX-TOKEN-004: with true, a token owned by a human (not a service principal) is a finding."""
 
 
+FORBIDDEN_USERS_ENTITLEMENTS = ("allow-cluster-create", "allow-instance-pool-create")
+
+
+class IamBaseline(_Strict):
+    """Workspace identities (SCIM)."""
+
+    admins: list[str] | None = None
+    """DBX-IAM-001: the effective members of `admins` (nested groups resolved): userNames of users and
+    applicationIds of service principals (case-insensitive)."""
+    max_admins: Int | None = Field(default=None, ge=1)
+    """DBX-IAM-001: at most this many effective admins."""
+    require_idp: bool | None = None
+    """DBX-IAM-003: with true, every active user and non-system group has an externalId (IdP-provisioned)."""
+    local_allowlist: list[str] = Field(default_factory=list)
+    """DBX-IAM-003: userNames / group names allowed without externalId (break-glass accounts)."""
+    users_entitlements: list[str] | None = None
+    """DBX-IAM-004: the entitlements of group `users` (never allow-cluster-create/allow-instance-pool-create)."""
+
+    @field_validator("users_entitlements")
+    @classmethod
+    def _no_forbidden(cls, v: list[str] | None) -> list[str] | None:
+        bad = [e for e in v or () if e in FORBIDDEN_USERS_ENTITLEMENTS]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} may never be an entitlement of the users group")
+        return v
+
+
 class SecretsBaseline(_Strict):
     """Secret scopes (names and metadata only; driftwatch never reads a secret value)."""
 
@@ -162,6 +189,7 @@ class Settings(_Strict):
     tokens: TokensBaseline | None = None
     settings: WorkspaceSettingsBaseline | None = None
     secrets: SecretsBaseline | None = None
+    iam: IamBaseline | None = None
     severity: dict[RuleId, Severity] = Field(default_factory=dict)
     disabled_rules: list[RuleId] = Field(default_factory=list)
 

@@ -74,7 +74,9 @@ def api_needs(eff: EffectiveBaseline, arm: WorkspaceArm | None = None,
                                          settings_types=settings_types,
                                          secret_scopes=any(_on(eff, r, state, families)
                                                            for r in ("DBX-SEC-001", "DBX-SEC-002")),
-                                         secret_acls=_on(eff, "DBX-SEC-003", state, families)),
+                                         secret_acls=_on(eff, "DBX-SEC-003", state, families),
+                                         scim=any(_on(eff, r, state, families)
+                                                  for r in ("DBX-IAM-001", "DBX-IAM-003", "DBX-IAM-004"))),
                     ip_access_lists=any(_on(eff, r, state, families) for r in ("DBX-IPACL-002", "DBX-IPACL-003",
                                                                      "DBX-IPACL-004")),
                     tokens=_on(eff, "DBX-TOKEN-002", state, families) or _on(eff, "DBX-TOKEN-004", state,

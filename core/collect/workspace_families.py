@@ -18,6 +18,7 @@ from typing import Any
 
 from core.state.families import (
     SETTING_PAYLOADS,
+    parse_scim,
     parse_secret_acls,
     parse_secret_scopes,
     parse_setting,
@@ -34,6 +35,16 @@ SECRET_SCOPES_PATH = "/api/2.0/secrets/scopes/list"  # noqa: S105 (a URL path)
 SECRET_ACLS_PATH = "/api/2.0/secrets/acls/list"  # noqa: S105 (a URL path)
 """databricks-sdk-py 0.162.0 `SecretsAPI.list_scopes` / `SecretsAPI.list_acls(scope)` (service/workspace.py).
 Secret values are never read: no call to /api/2.0/secrets/get or /secrets/list."""
+SCIM_PATH = "/api/2.0/preview/scim/v2/{resource}"
+"""databricks-sdk-py 0.162.0 `UsersAPI.list`, `ServicePrincipalsAPI.list`, `GroupsAPI.list` (service/iam.py):
+SCIM ListResponse `{"totalResults", "startIndex", "itemsPerPage", "Resources": [...]}`, paged by
+`startIndex` (1-based) and `count`, as the SDK pages it (`startIndex += len(Resources)` until empty)."""
+SCIM_ATTRIBUTES = {"Users": "id,userName,displayName,externalId,active",
+                   "ServicePrincipals": "id,applicationId,displayName,externalId,active",
+                   "Groups": "id,displayName,externalId,members,entitlements"}
+SCIM_PAGE = 100
+MAX_SCIM_PAGES = 500
+"""Bound per resource type (50 000 principals); beyond it the family is reported unread, not truncated."""
 MAX_SECRET_SCOPES = 1000
 """Bound on the ACL reads (one call per scope); beyond it the ACL family is reported unread."""
 
@@ -46,10 +57,12 @@ class FamilyNeeds:
     settings_types: tuple[str, ...] = ()
     secret_scopes: bool = False
     secret_acls: bool = False
+    scim: bool = False
 
     @property
     def any(self) -> bool:
-        return self.token_permissions or bool(self.settings_types) or self.secret_scopes or self.secret_acls
+        return (self.token_permissions or bool(self.settings_types) or self.secret_scopes or self.secret_acls
+                or self.scim)
 
 
 def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: FamilyNeeds, deadline: float,
@@ -85,6 +98,30 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
                 out[t] = parse_setting(t, get(SETTINGS_PATH.format(type=t)), where)
             return out
         one("workspace_settings", settings)
+    if needs.scim:
+        def scim_pages(resource: str) -> list[Any]:
+            items: list[Any] = []
+            start = 1
+            for _ in range(MAX_SCIM_PAGES):
+                if time.monotonic() >= deadline:
+                    raise TimeoutError("the workspace's time budget was spent")
+                page = call(functools.partial(
+                    w.api_client.do, "GET", SCIM_PATH.format(resource=resource),
+                    query={"startIndex": start, "count": SCIM_PAGE, "attributes": SCIM_ATTRIBUTES[resource]},
+                    headers={"Accept": "application/json"}))
+                if not isinstance(page, dict):
+                    raise StateError(f"{where}: scim {resource}: expected a ListResponse object")
+                got = page.get("Resources") or []
+                if not isinstance(got, list):
+                    raise StateError(f"{where}: scim {resource}: Resources: expected a list")
+                items += got
+                total = page.get("totalResults")
+                if not got or (isinstance(total, int) and len(items) >= total):
+                    return items
+                start += len(got)
+            raise TimeoutError(f"more than {MAX_SCIM_PAGES} pages of SCIM {resource}")
+        one("scim", lambda: parse_scim(scim_pages("Users"), scim_pages("ServicePrincipals"),
+                                       scim_pages("Groups"), where))
     if needs.secret_scopes or needs.secret_acls:
         one("secret_scopes", lambda: parse_secret_scopes(get(SECRET_SCOPES_PATH), where))
     if needs.secret_acls:

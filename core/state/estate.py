@@ -53,6 +53,7 @@ class _WorkspaceApi(BaseModel):
     ip_access_lists: list[dict[str, Any]] = Field(default_factory=list)
     tokens: list[dict[str, Any]] = Field(default_factory=list)
     token_permissions: dict[str, Any] | None = None
+    scim: dict[Literal["Users", "ServicePrincipals", "Groups"], list[dict[str, Any]]] = Field(default_factory=dict)
     secret_scopes: list[dict[str, Any]] = Field(default_factory=list)
     secret_acls: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     observed_at: int | None = Field(default=None, ge=0)

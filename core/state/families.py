@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.state.model import SecretAcl, SecretScopeState, TokenPermissionEntry
+from core.state.model import (
+    ScimGroup,
+    ScimPrincipal,
+    ScimState,
+    SecretAcl,
+    SecretScopeState,
+    TokenPermissionEntry,
+)
 from core.state.parse import StateError
 
 _PRINCIPAL_KEYS = (("user_name", "user"), ("group_name", "group"), ("service_principal_name", "service_principal"))
@@ -53,7 +60,12 @@ def snapshot_families(payload: Mapping[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(raw_acls, Mapping):
         raise StateError(f"{where}: secret_acls: expected an object (scope -> ACL items)")
     acls = {sc.name: parse_secret_acls({"items": raw_acls.get(sc.name) or []}, sc.name, where) for sc in scopes}
-    return {"workspace_settings": settings, "secret_scopes": scopes, "secret_acls": acls,
+    raw_scim = payload.get("scim") or {}
+    if not isinstance(raw_scim, Mapping):
+        raise StateError(f"{where}: scim: expected an object with Users, ServicePrincipals, Groups")
+    scim = parse_scim(raw_scim.get("Users") or [], raw_scim.get("ServicePrincipals") or [],
+                      raw_scim.get("Groups") or [], where)
+    return {"workspace_settings": settings, "secret_scopes": scopes, "secret_acls": acls, "scim": scim,
             "token_permissions": parse_token_permissions(DEFAULT_TOKEN_ACL if acl is None else acl, where)}
 
 
@@ -140,3 +152,39 @@ def parse_setting(setting_type: str, raw: Any, where: str) -> str | bool | None:
             raise StateError(f"{where}: settings {setting_type}: {payload_key}.value: expected a boolean")
         return value
     return value if isinstance(value, str) else None
+
+
+def _values(items: Any) -> tuple[str, ...]:
+    if not isinstance(items, list):
+        return ()
+    return tuple(str(i["value"]) for i in items if isinstance(i, Mapping) and i.get("value") is not None)
+
+
+def parse_scim(users: Any, sps: Any, groups: Any, where: str) -> ScimState:
+    """SCIM `Resources` items as Databricks returns them: Users `{id, userName, displayName, externalId,
+    active}`, ServicePrincipals `{id, applicationId, displayName, externalId, active}`, Groups `{id,
+    displayName, externalId, members: [{value, display, $ref}], entitlements: [{value}]}`."""
+    principals = []
+    for kind, items, key in (("user", users, "userName"), ("service_principal", sps, "applicationId")):
+        if not isinstance(items, list):
+            raise StateError(f"{where}: scim {kind}s: expected a list")
+        for i, item in enumerate(items):
+            if not isinstance(item, Mapping) or not item.get("id") or not isinstance(item.get(key), str):
+                raise StateError(f"{where}: scim {kind}s[{i}]: expected an object with id and {key}")
+            active = item.get("active")
+            principals.append(ScimPrincipal(
+                id=str(item["id"]), kind=kind, name=item[key],
+                display_name=item.get("displayName") if isinstance(item.get("displayName"), str) else None,
+                external_id=str(item["externalId"]) if item.get("externalId") else None,
+                active=active if isinstance(active, bool) else None))
+    out_groups = []
+    if not isinstance(groups, list):
+        raise StateError(f"{where}: scim groups: expected a list")
+    for i, item in enumerate(groups):
+        if not isinstance(item, Mapping) or not item.get("id") or not isinstance(item.get("displayName"), str):
+            raise StateError(f"{where}: scim groups[{i}]: expected an object with id and displayName")
+        out_groups.append(ScimGroup(id=str(item["id"]), display_name=item["displayName"],
+                                    external_id=str(item["externalId"]) if item.get("externalId") else None,
+                                    members=_values(item.get("members")),
+                                    entitlements=_values(item.get("entitlements"))))
+    return ScimState(principals=tuple(principals), groups=tuple(out_groups))

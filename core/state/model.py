@@ -168,6 +168,34 @@ class SecretAcl(_Frozen):
     permission: str | None
 
 
+class ScimPrincipal(_Frozen):
+    """A SCIM user (`userName`) or service principal (`applicationId`) of the workspace."""
+
+    id: str
+    kind: Literal["user", "service_principal"]
+    name: str
+    """userName for users, applicationId for service principals."""
+    display_name: str | None = None
+    external_id: str | None = None
+    active: bool | None = None
+
+
+class ScimGroup(_Frozen):
+    id: str
+    display_name: str
+    external_id: str | None = None
+    members: tuple[str, ...] = ()
+    """Member ids (`members[].value`): users, service principals or groups."""
+    entitlements: tuple[str, ...] = ()
+
+
+class ScimState(_Frozen):
+    """GET /api/2.0/preview/scim/v2/{Users,ServicePrincipals,Groups}, every page."""
+
+    principals: tuple[ScimPrincipal, ...] = ()
+    groups: tuple[ScimGroup, ...] = ()
+
+
 class WorkspaceApiState(_Frozen):
     conf: dict[str, str | None]
     unsupported_conf_keys: tuple[str, ...] = ()
@@ -180,6 +208,7 @@ class WorkspaceApiState(_Frozen):
     """None = not read (not needed, or its family failed; see `family_errors`)."""
     workspace_settings: dict[str, str | bool | None] | None = None
     """Settings-v2 type -> raw payload value (`status` or `value`); None = not read."""
+    scim: ScimState | None = None
     secret_scopes: tuple[SecretScopeState, ...] | None = None
     secret_acls: dict[str, tuple[SecretAcl, ...]] | None = None
     """Scope name -> its ACL items; None = not read."""

@@ -69,3 +69,23 @@ def test_live_secret_scopes_and_acl_fault(emulator: EmulatorServer, example_base
     assert ("DBX-SEC-001", "backend:bi-legacy") in bi
     recent = emulator.request_counts()["recent"]
     assert not any("/secrets/get" in str(r) or "/secrets/list" in str(r) for r in recent)
+
+
+def test_live_scim_pages_and_nested_admins(emulator: EmulatorServer, example_baseline: Baseline,
+                                           monkeypatch: Any) -> None:
+    from core.collect import workspace_families
+    monkeypatch.setattr(workspace_families, "SCIM_PAGE", 2)  # the sample's 4-5 groups take several pages
+    emulator.reset_requests()
+    out = _scan(emulator, example_baseline)
+    assert _of(out, BI, "DBX-IAM") == [("DBX-IAM-001", "unexpected:bob@contoso.com"),
+                                       ("DBX-IAM-003", "group:bi-local"), ("DBX-IAM-003", "user:bob@contoso.com"),
+                                       ("DBX-IAM-004", "unexpected:allow-cluster-create")]
+    assert _of(out, "dbw-analytics-prod", "DBX-IAM") == []
+    bi_host = "adb-0000000000001005.5.azuredatabricks.net"
+    pages = [r for r in emulator.request_counts()["recent"] if r["path"].endswith(f"{bi_host}/api/2.0/preview/scim/v2/Groups")]
+    assert len(pages) == 3  # 5 groups, 2 per page: startIndex 1, 3, 5
+    emulator.set_faults([{"match": "/preview/scim/v2/Groups", "action": "403"}])
+    out = _scan(emulator, example_baseline)
+    bi = _of(out, BI, "DBX-")
+    assert ("DBX-EVAL-002", "scim") in bi and not any(r.startswith("DBX-IAM") for r, _ in bi)
+    assert ("DBX-SET-001", None) in bi
