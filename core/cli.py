@@ -65,7 +65,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     baseline = _load_baseline(args.baseline)
     estate = load_estate(args.state)
     states, errors = estate.workspace_states()
-    result = evaluate_states(states, baseline, source="cli", errors=errors)
+    result = evaluate_states(states, baseline, source="cli", errors=errors, skipped=estate.skipped)
     _emit(render(result, args.format))
     return _exit_for(result, args.fail_on)
 
@@ -76,8 +76,7 @@ def cmd_route_event(args: argparse.Namespace) -> int:
 
     topology = Topology()
     if args.state:
-        states, _ = load_estate(args.state).workspace_states()
-        topology = Topology.from_states(states)
+        topology = Topology.from_footprints(load_estate(args.state).network_footprints())
     try:
         with open(args.events, "rb") as fh:
             payload = fh.read()

@@ -25,6 +25,8 @@ class ScanResult:
     baseline_sha256: str
     evaluations: list[WorkspaceEvaluation] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    """`{resource_id, reason}`: not evaluated on purpose (subscription not served, workspace not settled)."""
 
     @property
     def findings(self) -> list[Finding]:
@@ -51,6 +53,7 @@ class ScanResult:
             "findings": [f.to_json_dict() for f in sort_findings(self.findings)],
             "errors": self.errors,
             "not_applicable": self.not_applicable,
+            "skipped": self.skipped,
         }
 
 
@@ -78,10 +81,11 @@ def relevant_errors(ws: WorkspaceState, ev: WorkspaceEvaluation) -> list[dict[st
 
 
 def evaluate_states(states: Iterable[WorkspaceState], baseline: Baseline, *, source: Source = "cli",
-                    now: datetime | None = None, errors: Iterable[dict[str, str]] = ()) -> ScanResult:
+                    now: datetime | None = None, errors: Iterable[dict[str, str]] = (),
+                    skipped: Iterable[dict[str, str]] = ()) -> ScanResult:
     started = now or datetime.now(UTC)
     result = ScanResult(scan_id=str(uuid.uuid4()), started_at=started, finished_at=started,
-                        baseline_sha256=baseline.sha256, errors=list(errors))
+                        baseline_sha256=baseline.sha256, errors=list(errors), skipped=list(skipped))
     for ws in states:
         ev = evaluate_workspace(ws, baseline, now=started, source=source)
         result.evaluations.append(ev)

@@ -73,6 +73,8 @@ def summary_line(result: ScanResult) -> str:
     na = result.not_applicable
     if na:
         text += f"; {len(na)} checks not applicable"
+    if result.skipped:
+        text += f"; {len(result.skipped)} skipped"
     return text
 
 
@@ -99,6 +101,9 @@ def scan_table(result: ScanResult) -> str:
     if na:
         out.append("Not applicable (no finding, not a pass):\n")
         out.extend(na)
+    if result.skipped:
+        out.append("Skipped (not evaluated this round):\n")
+        out.extend(f"  {s['resource_id']}: {s['reason']}\n" for s in result.skipped)
     return "".join(out)
 
 

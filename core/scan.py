@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from core.baseline.load import Baseline
 from core.collect import CollectConfig, CollectResult, EstateCollector
+from core.collect.collector import Skipped
 from core.evaluate import ScanResult, evaluate_states
 from core.findings.model import Source
 from core.state.model import WorkspaceState
@@ -32,12 +33,15 @@ def run_scan(config: CollectConfig, baseline: Baseline, *, subscriptions: Sequen
                 state = collector.collect_by_id(wid, subnet_users)
                 if state is None:
                     collected.deleted.append(wid)
+                elif isinstance(state, Skipped):
+                    collected.skipped.append(state.as_dict())
                 else:
                     collected.states.append(state)
         else:
             docs, collected = collector.discover(subscriptions or None)
             collector.collect(docs, collected)
-    result = evaluate_states(collected.states, baseline, source=source, now=started, errors=collected.errors)
+    result = evaluate_states(collected.states, baseline, source=source, now=started, errors=collected.errors,
+                             skipped=collected.skipped)
     result.finished_at = datetime.now(UTC)
     return ScanOutcome(result=result, states=collected.states, deleted=collected.deleted,
                        subscriptions=collected.subscriptions)

@@ -23,11 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.baseline.load import Baseline, load_baseline
 from core.collect import CollectConfig, EstateCollector
 from core.collect.arm import ArmReader, ArmReadError
+from core.collect.collector import Skipped
 from core.events import RoutingDecision, route_delivery
 from core.findings.model import ChangeAttribution, Source
 from core.rules import evaluate_workspace
 from core.settings import Settings, load_settings
-from core.state.parse import StateError, parse_workspace_arm, subnet_ids
+from core.state.footprint import footprint, subnet_ids, subnet_users
+from core.state.lifecycle import SETTLE_RECHECKS_S, not_settled_reason
+from core.state.model import WorkspaceArm
+from core.state.parse import StateError, parse_workspace_arm
 
 log = logging.getLogger("driftwatch")
 
@@ -78,6 +82,8 @@ class ScanRequest(BaseModel):
     """Rule families to scan (audit-driven scans); absent = every family."""
     changes: list[ChangeRecord] = Field(default_factory=list, max_length=20)
     """Who changed what (attribution for the findings this scan opens or resolves)."""
+    settle_attempt: int = Field(default=0, ge=0, le=len(SETTLE_RECHECKS_S))
+    """How many times this workspace was re-checked because an ARM operation on it was in flight."""
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -91,6 +97,8 @@ class Runtime:
     collect: CollectConfig
     baseline_path: str
     coalesce_window_s: int = COALESCE_WINDOW_S
+    settle_delays_s: tuple[int, ...] = SETTLE_RECHECKS_S
+    """Visibility delays of the re-checks of a workspace that is not settled (core/state/lifecycle.py)."""
     notifier_options: dict[str, Any] = field(default_factory=dict)
     _baseline: Baseline | None = None
     _connection: Any = None
@@ -216,16 +224,6 @@ def reject_message(rt: Runtime, queue: str, body: str, reason: str) -> None:
 
 # -- Event Grid -------------------------------------------------------------------------------------
 
-class _StoreTopology:
-    """Topology lookups straight from the `topology` table (one partition query per network id)."""
-
-    def __init__(self, topology_store: Any) -> None:
-        self._store = topology_store
-
-    def workspaces_for(self, network_resource_id: str) -> list[str]:
-        return list(self._store.workspaces_for(network_resource_id))
-
-
 @dataclass
 class EventOutcome:
     decisions: list[RoutingDecision]
@@ -267,7 +265,7 @@ def _enqueue_coalesced(rt: Runtime, work: dict[str, tuple[str, list[str], frozen
 def handle_events(rt: Runtime, payload: Any, now: datetime | None = None) -> EventOutcome:
     """Route a delivery; enqueue one coalesced scan request per affected workspace."""
     now = now or datetime.now(UTC)
-    decisions = route_delivery(payload, _StoreTopology(rt.topology()))  # type: ignore[arg-type]
+    decisions = route_delivery(payload, rt.topology())
     outcome = EventOutcome(decisions=decisions)
     work: dict[str, tuple[str, list[str], frozenset[str] | None, list[dict[str, Any]]]] = {}
     for d in decisions:
@@ -346,6 +344,9 @@ class SweepOutcome:
     workspaces: int
     enqueued: int
     errors: list[dict[str, str]]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    rechecks: int = 0
+    """Workspaces not settled now, re-queued with a visibility delay instead of a scan."""
 
 
 def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
@@ -355,35 +356,43 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
     collector = rt.collector()
     docs, found = collector.discover(rt.settings.subscriptions or None)
     topology, queues = rt.topology(), rt.queues()
-    users: dict[str, list[str]] = {}
-    for doc in docs:
-        try:
-            for sid, _, _ in subnet_ids(parse_workspace_arm(doc)):
-                users.setdefault(sid.lower(), []).append(str(doc.get("id")))
-        except StateError:
-            continue
-    enqueued = 0
+    parsed: list[tuple[dict[str, Any], str, WorkspaceArm]] = []
     for doc in docs:
         wid = str(doc.get("id") or "")
         try:
-            arm = parse_workspace_arm(doc)
-            # Subnet edges come free with the listing: record them so sharing (DBX-NET-006) is known
-            # estate-wide before the first worker runs.
-            topology.save_workspace(wid, [arm.vnet_id, *(s for s, _, _ in subnet_ids(arm))] if arm.vnet_id else [])
+            parsed.append((doc, wid, parse_workspace_arm(doc)))
         except StateError as exc:
             found.errors.append({"resource_id": wid, "stage": "parse", "message": str(exc)})
-            continue
-        embedded = doc if len(json.dumps(doc)) <= MAX_EMBEDDED_DOC_CHARS else None
+    users = subnet_users((wid, arm) for _, wid, arm in parsed)
+    enqueued = rechecks = 0
+    for doc, wid, arm in parsed:
+        not_settled = not_settled_reason(arm)
+        embedded = doc if not_settled is None and len(json.dumps(doc)) <= MAX_EMBEDDED_DOC_CHARS else None
         mine = {sid.lower(): users.get(sid.lower(), []) for sid, _, _ in subnet_ids(arm)}
-        req = ScanRequest(workspace_id=wid, source="sweep", requested_at=now, scan_id=scan_id, workspace=embedded,
-                          subnet_users=mine if embedded is not None else None)
+        try:
+            req = ScanRequest(workspace_id=wid, source="sweep", requested_at=now, scan_id=scan_id, workspace=embedded,
+                              subnet_users=mine if embedded is not None else None,
+                              settle_attempt=0 if not_settled is None else 1)
+        except ValidationError:
+            found.errors.append({"resource_id": wid[:300], "stage": "parse", "message": "not a workspace resource id"})
+            continue
+        # The VNet and subnets come free with the listing: record them so sharing (DBX-NET-006) is known
+        # estate-wide before the first worker runs. The sweep does not read subnets, so the footprint
+        # says its NSG associations were not observed and the NSG edges the workers found stay.
+        topology.save_workspace(wid, footprint(arm, None))
+        if not_settled is not None:
+            found.skipped.append({"resource_id": wid, "reason": not_settled})
+            queues.send_scan_request(req.body(), visibility_timeout=rt.settle_delays_s[0])
+            rechecks += 1
+            continue
         queues.send_scan_request(req.body())
         enqueued += 1
     from core.store import ScanLog
 
     ScanLog(rt.connection).record(scan_id, now, datetime.now(UTC), "sweep", len(docs), found.errors,
-                                  rt.baseline.sha256)
-    return SweepOutcome(scan_id=scan_id, workspaces=len(docs), enqueued=enqueued, errors=found.errors)
+                                  rt.baseline.sha256, skipped=found.skipped)
+    return SweepOutcome(scan_id=scan_id, workspaces=len(docs), enqueued=enqueued, errors=found.errors,
+                        skipped=found.skipped, rechecks=rechecks)
 
 
 # -- scan worker ------------------------------------------------------------------------------------
@@ -394,6 +403,10 @@ class ScanWorkerOutcome:
     transitions: list[Any] = field(default_factory=list)
     deleted: bool = False
     rejected: str | None = None
+    skipped: str | None = None
+    """Why the workspace was not evaluated (an ARM operation on it is in flight)."""
+    rechecked: bool = False
+    """Whether a delayed re-check was queued for it."""
     families: frozenset[str] | None = None
     """The rule families this scan covered (None = all)."""
 
@@ -419,17 +432,19 @@ def checked_rules(ev: Any) -> frozenset[str]:
 def store_evaluation(rt: Runtime, state: Any, ev: Any, source: Source, now: datetime, *,
                      attribution: Attributor | None = None, network_read: bool = True,
                      families: frozenset[str] | None = None) -> list[Any]:
-    """Reconcile an evaluation (new/gone/back/unchanged) and record the workspace's network topology."""
-    from core.events.topology import Topology
+    """Reconcile an evaluation (new/gone/back/unchanged) and record the workspace's network footprint.
 
+    The footprint itself says what was observed (core/state/footprint.py), so saving it never drops
+    an edge on missing data; a scan that did not read the network at all does not save.
+    """
     transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
                                        evaluated_rules=ev.evaluated_rules, now=now, source=source,
                                        attribution=attribution, not_applicable=ev.not_applicable,
                                        checked_rules=checked_rules(ev), baseline_sha256=ev.effective.sha256,
                                        coverage_scope=None if families is None
                                        else frozenset(r.id for r in rules_for(state, families) or ()))
-    if state.arm is not None and network_read:  # a scan that did not read the network keeps its edges
-        rt.topology().save_workspace(state.resource_id, Topology.resources_of(state))
+    if state.arm is not None and network_read:  # an unreadable workspace document says nothing about its network
+        rt.topology().save_workspace(state.resource_id, footprint(state.arm, state.network))
     return list(transitions)
 
 
@@ -489,6 +504,10 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
     if users is None and doc is not None:
         users = _subnet_users(rt, doc) if families is None or "NET" in families else {}
     state = None if doc is None else collector.collect_workspace(doc, users, families=families)
+    if isinstance(state, Skipped):
+        return recheck_later(rt, req.model_copy(update={
+            "families": None if families is None else sorted(families),
+            "changes": [ChangeRecord.model_validate(c) for c in changes]}), state.reason, now)
     if state is None:
         transitions = resolve_deleted(rt, req.workspace_id, source, now, attribution=attribution)
         _send(rt, transitions)
@@ -533,6 +552,23 @@ def rules_for(state: Any, families: frozenset[str] | None) -> list[Any] | None:
     return [r for r in RULES.values()
             if r.family in families or (r.id == "DBX-EVAL-001" and state.arm is None)
             or (r.id == "DBX-EVAL-002" and api_called)]
+
+
+def recheck_later(rt: Runtime, req: ScanRequest, reason: str, now: datetime) -> ScanWorkerOutcome:
+    """Not evaluated now (nothing opens or resolves): look again after a visibility delay, a few times.
+
+    After the last re-check the workspace waits for the next sweep, which lists it in `skipped` again.
+    """
+    outcome = ScanWorkerOutcome(workspace_id=req.workspace_id, skipped=reason)
+    if req.settle_attempt >= len(rt.settle_delays_s):
+        log.warning("%s is still not settled after %d re-checks (%s); the next sweep looks again",
+                    req.workspace_id, req.settle_attempt, reason)
+        return outcome
+    again = req.model_copy(update={"requested_at": now, "settle_attempt": req.settle_attempt + 1, "workspace": None,
+                                   "subnet_users": None, "coalesced": False})
+    rt.queues().send_scan_request(again.body(), visibility_timeout=rt.settle_delays_s[req.settle_attempt])
+    outcome.rechecked = True
+    return outcome
 
 
 def _send(rt: Runtime, transitions: list[Any]) -> None:

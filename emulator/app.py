@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import socket
 import struct
 import time
+import uuid
 from collections import Counter, deque
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +23,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from emulator import arm_rules
+from emulator.arm_rules import ArmRuleError, Operation
 from emulator.events import make_event
 from emulator.faults import FaultError, FaultRule, FaultSet, parse_spec
 from emulator.seed import SeedError, load_seed
@@ -136,10 +140,13 @@ class EmulatorApp:
         event_target: str | None = None,
         page_size: int = 50,
         faults: list[FaultRule] | None = None,
+        lro_delay_s: float = 0.0,
         audit_target: str | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if lro_delay_s < 0:
+            raise ValueError("lro_delay_s must not be negative")
         self.estate = Estate(seed)
         self.latency_ms = latency_ms
         self.base_latency_ms = latency_ms
@@ -159,6 +166,10 @@ class EmulatorApp:
         self.teams_posts: list[dict[str, Any]] = []
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.lro_delay_s = lro_delay_s
+        """How long a workspace PUT/DELETE stays Accepted/Updating/Deleting before it completes."""
+        self.operations: dict[str, Operation] = {}
+        self._rng = random.Random(4242)
 
     # ---- lifecycle -----------------------------------------------------------------------
     def build(self) -> web.Application:
@@ -256,8 +267,27 @@ class EmulatorApp:
             await asyncio.sleep(self.latency_ms / 1000)
         rule = self.faults.take(request.method, request.path)
         if rule is not None:
-            return await self._fault_response(rule, kind)
-        return await handler(request)
+            response = await self._fault_response(rule, kind)
+        else:
+            response = await handler(request)
+        if kind == "arm":
+            self._arm_headers(request, response)
+        return response
+
+    def _arm_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Headers ARM sends on every response, and the Bearer challenge on a 401 (RFC 6750).
+
+        `x-ms-correlation-request-id` echoes the caller's when it sent one, as ARM does.
+        """
+        response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
+        response.headers.setdefault("x-ms-correlation-request-id",
+                                    request.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4()))
+        if response.status == 401:
+            segs = _segments(request.path)
+            tenant = self.estate.tenant_of(segs[1]) if len(segs) > 1 else "common"
+            response.headers["WWW-Authenticate"] = (
+                f'Bearer authorization_uri="https://login.microsoftonline.com/{tenant}", error="invalid_token", '
+                'error_description="The access token is missing or invalid."')
 
     async def _fault_response(self, rule: FaultRule, kind: str) -> web.Response:
         err = _dbx_error if kind == "ws" else _arm_error
@@ -298,10 +328,122 @@ class EmulatorApp:
                 "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
+        self.advance_operations()
         try:
+            arm_rules.check_api_version(request.path, request.query["api-version"], self._location_of(request.path))
             return await self._arm_route(request)
-        except ApiError as exc:
+        except (ApiError, ArmRuleError) as exc:
             return _arm_error(exc.status, exc.code, exc.message)
+
+    def _location_of(self, path: str) -> str | None:
+        """The location of the resource a path addresses (or of its top-level parent), if known."""
+        segs = _segments(path)
+        for n in range(len(segs), 7, -2):
+            with contextlib.suppress(ApiError):
+                loc = self.estate.get("/" + "/".join(segs[:n])).get("location")
+                if isinstance(loc, str) and loc:
+                    return loc.replace(" ", "").lower()
+        return None
+
+    # ---- long-running workspace operations ---------------------------------------------------
+    def advance_operations(self) -> None:
+        """Complete every operation whose delay has passed (lazily, on the next request)."""
+        now = time.monotonic()
+        for op in self.operations.values():
+            if op.status == "InProgress" and op.due_at <= now:
+                self._complete(op)
+
+    def _complete(self, op: Operation) -> None:
+        op.status, op.ended_at = "Succeeded", datetime.now(UTC)
+        if op.kind == "delete":
+            host = None
+            with contextlib.suppress(ApiError):
+                host = (self.estate.get(op.resource_id).get("properties") or {}).get("workspaceUrl")
+            self.estate.delete(op.resource_id)
+            if isinstance(host, str):
+                self.estate.workspaces.pop(host.lower(), None)
+            return
+        try:
+            doc = self.estate.get(op.resource_id)
+        except ApiError:
+            return  # deleted meanwhile
+        host = arm_rules.fill_created_workspace(doc, self._rng)
+        doc["properties"]["provisioningState"] = "Succeeded"
+        self.estate.ensure_workspace_api(host)
+
+    def _start_operation(self, resource_id: str, kind: str, api_version: str) -> Operation:
+        op = Operation(op_id=str(uuid.uuid4()), resource_id=resource_id, kind=kind, api_version=api_version,
+                       started_at=datetime.now(UTC), due_at=time.monotonic() + self.lro_delay_s)
+        self.operations[op.op_id] = op
+        return op
+
+    def _lro_headers(self, request: web.Request, op: Operation, *, location: bool) -> dict[str, str]:
+        base = f"{request.scheme}://{request.host}{op.resource_id}"
+        query = f"?api-version={op.api_version}"
+        headers = {"Azure-AsyncOperation": f"{base}/operationStatus/{op.op_id}{query}",
+                   "Retry-After": str(max(1, int(self.lro_delay_s + 0.999)) if self.lro_delay_s else 0)}
+        if location:
+            headers["Location"] = f"{base}/operationResults/{op.op_id}{query}"
+        return headers
+
+    async def _workspace_put(self, request: web.Request, path: str, body: dict[str, Any]) -> web.Response:
+        api_version = request.query["api-version"]
+        existing = self._maybe_get(path)
+        self._refuse_if_busy(existing)
+        arm_rules.validate_workspace_put(body, api_version, existing)
+        state = "Updating" if existing is not None else "Accepted"
+        doc, created = self.estate.put(path, arm_rules.workspace_document(body, existing, state))
+        op = self._start_operation(doc["id"], "create" if created else "update", api_version)
+        self._record_event(doc["id"], "PUT", request)  # ARM reports the write once it is accepted
+        if self.lro_delay_s == 0:
+            self._complete(op)
+            doc = self.estate.get(doc["id"])
+            shown = json.loads(json.dumps(doc))
+            shown["properties"]["provisioningState"] = state  # the response still says it was just accepted
+            return web.json_response(shown, status=201 if created else 200,
+                                     headers=self._lro_headers(request, op, location=False))
+        return web.json_response(doc, status=201 if created else 200,
+                                 headers=self._lro_headers(request, op, location=False))
+
+    def _running(self, resource_id: str) -> Operation | None:
+        return next((o for o in self.operations.values()
+                     if o.status == "InProgress" and o.resource_id.lower() == resource_id.lower()), None)
+
+    def _refuse_if_busy(self, existing: dict[str, Any] | None, allow: str | None = None) -> None:
+        """One operation at a time per workspace (a repeated DELETE joins the running delete)."""
+        running = self._running(existing["id"]) if existing is not None else None
+        if running is not None and running.kind != allow:
+            raise ApiError(409, "AnotherOperationInProgress",
+                           f"Operation '{running.kind}' is in progress on the workspace; retry when it completes.")
+
+    def _workspace_delete(self, request: web.Request, path: str) -> web.Response:
+        existing = self._maybe_get(path)
+        if existing is None:
+            return web.Response(status=204)
+        self._refuse_if_busy(existing, allow="delete")
+        props = existing.setdefault("properties", {})
+        running = self._running(existing["id"])
+        if running is None:
+            props["provisioningState"] = "Deleting"
+            running = self._start_operation(existing["id"], "delete", request.query["api-version"])
+            self._record_event(existing["id"], "DELETE", request)
+            if self.lro_delay_s == 0:
+                self._complete(running)
+        return web.Response(status=202, headers=self._lro_headers(request, running, location=True))
+
+    def _operation(self, request: web.Request, segs: list[str]) -> web.Response:
+        op = self.operations.get(segs[-1])
+        if op is None or "/".join(_segments(op.resource_id)).lower() != "/".join(segs[:-2]).lower():
+            raise ApiError(404, "ResourceNotFound", f"The operation '{segs[-1]}' was not found.")
+        if segs[-2].lower() == "operationstatus":
+            retry = self._lro_headers(request, op, location=False)["Retry-After"]
+            return web.json_response(op.status_body(), headers={"Retry-After": retry} if op.status == "InProgress"
+                                     else None)
+        if op.status == "InProgress":  # operationResults: 202 until done, then the final answer
+            return web.Response(status=202, headers=self._lro_headers(request, op, location=True))
+        if op.kind == "delete":
+            return web.Response(status=204)
+        return web.json_response(self.estate.get(op.resource_id))
 
     async def _arm_route(self, request: web.Request) -> web.Response:
         path = request.path.rstrip("/")
@@ -314,8 +456,15 @@ class EmulatorApp:
             subs = [estate.subscription_view(s) for s in estate.subscriptions.values()]
             return web.json_response({"value": subs})
         sub = estate.subscriptions.get(segs[1].lower())
-        if sub is None:
+        sub_state = str((sub or {}).get("state") or "Enabled").lower()
+        if sub is None or (sub_state == "deleted" and len(segs) > 2):
             raise ApiError(404, "SubscriptionNotFound", f"The subscription '{segs[1]}' could not be found.")
+        if sub_state in ("disabled", "warned") and method not in ("GET", "DELETE"):
+            # Microsoft Learn "Azure subscription states": Disabled and Warned subscriptions serve GET and
+            # DELETE only (create/update/action are refused).
+            raise ApiError(409, "ReadOnlyDisabledSubscription",
+                           f"The subscription '{segs[1]}' is {sub.get('state')} and therefore marked as read only. "
+                           "You cannot perform any write actions on this subscription until it is re-enabled.")
         if len(segs) == 2:
             if method != "GET":
                 raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here.")
@@ -324,13 +473,23 @@ class EmulatorApp:
             if method != "GET":
                 raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection.")
             return self._arm_list(request, segs)
-        if method == "GET" and len(segs) == 4 and segs[2].lower() == "resourcegroups":
+        if len(segs) == 4 and segs[2].lower() == "resourcegroups":
+            if method == "PUT":
+                body = await _json_body(request)
+                group, created = estate.put_group(path, body if isinstance(body, dict) else {})
+                return web.json_response(group, status=201 if created else 200)
+            if method != "GET":
+                raise ApiError(405, "MethodNotAllowed", f"{method} on resource groups is not supported here.")
             for group in estate.resource_groups(segs[1]):
                 if group["name"].lower() == segs[3].lower():
                     return web.json_response(group)
             raise ApiError(404, "ResourceGroupNotFound", f"Resource group '{segs[3]}' could not be found.")
+        if len(segs) == 10 and segs[-2].lower() in ("operationstatus", "operationresults") and method == "GET":
+            return self._operation(request, segs)
         if method == "GET":
             return web.json_response(estate.get(path))
+        if method == "DELETE" and arm_rules.is_workspace(path):
+            return self._workspace_delete(request, path)
         if method == "DELETE":
             existing = self._maybe_get(path)
             if not estate.delete(path):
@@ -344,6 +503,8 @@ class EmulatorApp:
                 raise ApiError(400, "InvalidRequestContent", "The request content is not JSON.") from None
             if not isinstance(body, dict):
                 raise ApiError(400, "InvalidRequestContent", "The request content must be a JSON object.")
+            if method == "PUT" and arm_rules.is_workspace(path):
+                return await self._workspace_put(request, path, body)
             if method == "PUT":
                 doc, created = estate.put(path, body)
                 self._record_event(doc["id"], method, request)
@@ -632,10 +793,12 @@ class EmulatorApp:
             return web.json_response({"status": "ok"})
         if what == "state":
             if method == "GET":
+                self.advance_operations()
                 return web.json_response(self.estate.snapshot())
             if method == "PUT":
                 try:
                     self.estate = Estate(load_seed(await _json_body(request) or {}))
+                    self.operations.clear()
                 except (SeedError, ValueError) as exc:
                     return web.json_response({"error": str(exc)}, status=400)
                 return web.json_response({"status": "ok"})

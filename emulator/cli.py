@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--audit-target", default=None,
                    help="URL that receives Databricks audit records (Event Hubs bodies) for workspace-API writes")
     p.add_argument("--page-size", type=int, default=50, help="ARM list page size (default 50)")
+    p.add_argument("--lro-delay-s", type=float, default=0.0,
+                   help="seconds a workspace PUT/DELETE stays Accepted/Updating/Deleting (default 0)")
     p.add_argument(
         "--fault", action="append", default=[], metavar="JSON", help="fault rule as compact JSON (repeatable)"
     )
@@ -45,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     if not is_loopback(args.host):
         print(f"driftwatch emulator: --host {args.host!r} is not a loopback address", file=sys.stderr)
         return 2
-    if args.latency_ms < 0 or args.page_size < 1 or not 0 <= args.port <= 65535:
-        print("driftwatch emulator: bad --latency-ms, --page-size or --port", file=sys.stderr)
+    if args.latency_ms < 0 or args.page_size < 1 or not 0 <= args.port <= 65535 or args.lro_delay_s < 0:
+        print("driftwatch emulator: bad --latency-ms, --page-size, --port or --lro-delay-s", file=sys.stderr)
         return 2
     faults = []
     for i, text in enumerate(args.fault):
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             audit_target=args.audit_target,
             page_size=args.page_size,
             faults=faults,
+            lro_delay_s=args.lro_delay_s,
         )
     except SeedError as exc:
         print(f"driftwatch emulator: invalid seed: {exc}", file=sys.stderr)

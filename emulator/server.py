@@ -49,6 +49,7 @@ class EmulatorServer:
         event_target: str | None = None,
         page_size: int = 50,
         faults: list[dict[str, Any]] | None = None,
+        lro_delay_s: float = 0.0,
         audit_target: str | None = None,
     ) -> None:
         if not is_loopback(host):
@@ -60,6 +61,7 @@ class EmulatorServer:
             event_target=event_target,
             page_size=page_size,
             faults=rules,
+            lro_delay_s=lro_delay_s,
             audit_target=audit_target,
         )
         self.host = host
@@ -227,4 +229,19 @@ class EmulatorServer:
 
     def state(self) -> dict[str, Any]:
         """The current estate in the seed format (`driftwatch.estate/v1`)."""
-        return self._call(lambda: self._app.estate.snapshot())
+
+        def _snapshot() -> dict[str, Any]:
+            self._app.advance_operations()
+            return self._app.estate.snapshot()
+
+        return self._call(_snapshot)
+
+    def set_lro_delay(self, seconds: float) -> None:
+        """How long workspace PUT/DELETE operations stay in flight from now on (0 = done by the next request)."""
+        if seconds < 0:
+            raise ValueError("lro delay must not be negative")
+
+        def _set() -> None:
+            self._app.lro_delay_s = seconds
+
+        self._call(_set)

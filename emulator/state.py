@@ -61,6 +61,11 @@ def _is_extension(lower_id: str) -> bool:
     return lower_id.count("/providers/") > 1
 
 
+def _group_not_found(resource_id: str) -> ApiError:
+    name = _segments(resource_id)[3]
+    return ApiError(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+
+
 def _not_found(resource_id: str) -> ApiError:
     segs = _segments(resource_id)
     rg = segs[3] if len(segs) > 3 and segs[2].lower() == "resourcegroups" else ""
@@ -185,6 +190,8 @@ class Estate:
         self._by_sub_type: dict[tuple[str, str], dict[str, None]] = {}
         self._collections: dict[str, dict[str, None]] = {}
         self.workspaces: dict[str, WorkspaceApi] = {}
+        self._groups: dict[tuple[str, str], dict[str, Any]] = {}
+        """(subscription, resource group) lower -> the group; ARM keeps a group when its last resource goes."""
         children = []
         for doc in seed.get("resources", []):
             parent = self._child_parent_key(doc["id"])
@@ -210,6 +217,13 @@ class Estate:
             api.scim = copy.deepcopy(ws.get("scim") or {})
             self.workspaces[host.lower()] = api
 
+    def ensure_workspace_api(self, host: str) -> WorkspaceApi:
+        """The workspace API of a workspace created through ARM (empty until someone configures it)."""
+        api = self.workspaces.get(host.lower())
+        if api is None:
+            api = self.workspaces[host.lower()] = WorkspaceApi(host=host)
+        return api
+
     def workspace_resource_id(self, host: str) -> str | None:
         """ARM id of the workspace whose `properties.workspaceUrl` is `host` (for its audit records)."""
         wanted = host.lower()
@@ -232,8 +246,38 @@ class Estate:
         return view
 
     # ---- indexing ------------------------------------------------------------------------
+    def _remember_group(self, resource_id: str, location: Any = "") -> None:
+        segs = _segments(resource_id)
+        if len(segs) >= 4 and segs[0].lower() == "subscriptions" and segs[2].lower() == "resourcegroups":
+            self._groups.setdefault((segs[1].lower(), segs[3].lower()), {
+                "id": "/" + "/".join(segs[:4]), "name": segs[3], "type": "Microsoft.Resources/resourceGroups",
+                "location": location if isinstance(location, str) else "",
+                "properties": {"provisioningState": "Succeeded"}})
+
+    def group_exists(self, resource_id: str) -> bool:
+        """Whether the resource group an id lives in exists (ids outside a group: always)."""
+        segs = _segments(resource_id)
+        if len(segs) < 4 or segs[2].lower() != "resourcegroups":
+            return True
+        return (segs[1].lower(), segs[3].lower()) in self._groups
+
+    def put_group(self, resource_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """PUT /subscriptions/{id}/resourceGroups/{name}: create or update a group (`location` required)."""
+        location = body.get("location")
+        if not isinstance(location, str) or not location.strip():
+            raise ApiError(400, "LocationRequired", "The location property is required for this definition.")
+        segs = _segments(resource_id)
+        key = (segs[1].lower(), segs[3].lower())
+        created = key not in self._groups
+        self._remember_group(resource_id, location)
+        group = self._groups[key]
+        if isinstance(body.get("tags"), dict):
+            group["tags"] = dict(body["tags"])
+        return group, created
+
     def _store(self, doc: dict[str, Any]) -> None:
         key = doc["id"].lower()
+        self._remember_group(doc["id"], doc.get("location", ""))
         self._normalize_children(doc)
         self._resources[key] = doc
         self._collections.setdefault(key.rsplit("/", 1)[0], {})[key] = None
@@ -286,8 +330,12 @@ class Estate:
             return None
         segs = _segments(resource_id)
         segment = CHILD_COLLECTIONS[str(parent.get("type", "")).lower()][segs[-2].lower()]
-        props = parent.setdefault("properties", {})
-        items = props.setdefault(segment, [])
+        if not isinstance(parent.get("properties"), dict):
+            parent["properties"] = {}
+        props = parent["properties"]
+        if not isinstance(props.get(segment), list):
+            props[segment] = []
+        items = props[segment]
         name = segs[-1].lower()
         for i, item in enumerate(items):
             if isinstance(item, dict) and str(item.get("name", "")).lower() == name:
@@ -302,6 +350,8 @@ class Estate:
         slot = self._child_slot(resource_id)
         if slot is not None and slot[2] >= 0:
             return slot[1][slot[2]]
+        if not self.group_exists(resource_id):
+            raise _group_not_found(resource_id)
         raise _not_found(resource_id)
 
     def list_by_type(self, sub: str, resource_type: str) -> list[dict[str, Any]]:
@@ -337,24 +387,14 @@ class Estate:
         return None
 
     def resource_groups(self, sub: str) -> list[dict[str, Any]]:
-        """Resource groups are not seeded; one exists wherever a resource lives (enough for lookups)."""
-        groups: dict[str, dict[str, Any]] = {}
-        for doc in self.list_subscription(sub):
-            segs = _segments(doc["id"])
-            if len(segs) < 4 or segs[2].lower() != "resourcegroups" or segs[3].lower() in groups:
-                continue
-            groups[segs[3].lower()] = {
-                "id": "/" + "/".join(segs[:4]),
-                "name": segs[3],
-                "type": "Microsoft.Resources/resourceGroups",
-                "location": doc.get("location", ""),
-                "properties": {"provisioningState": "Succeeded"},
-            }
-        return list(groups.values())
+        """The subscription's resource groups: every group a resource was seeded or created in, or PUT."""
+        return [copy.deepcopy(g) for (s, _), g in self._groups.items() if s == sub.lower()]
 
     # ---- writes --------------------------------------------------------------------------
     def put(self, resource_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Create or replace; returns (stored doc, created)."""
+        if not self.group_exists(resource_id):
+            raise _group_not_found(resource_id)
         slot = self._child_slot(resource_id)
         if (
             slot is None

@@ -23,5 +23,6 @@ def scan_workspace(msg: func.QueueMessage) -> None:
     if body is None:
         return
     outcome = service.scan_request(service.runtime(), body)
-    log.info("scan %s: %d transitions%s", outcome.workspace_id, len(outcome.transitions),
-             " (workspace deleted)" if outcome.deleted else "")
+    log.info("scan %s: %d transitions%s%s", outcome.workspace_id, len(outcome.transitions),
+             " (workspace deleted)" if outcome.deleted else "",
+             f" (skipped: {outcome.skipped})" if outcome.skipped else "")

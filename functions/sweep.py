@@ -18,5 +18,5 @@ def scheduled_sweep(timer: func.TimerRequest) -> None:
     if timer.past_due:
         log.warning("sweep is running late (past due)")
     outcome = service.sweep(service.runtime())
-    log.info("sweep %s: %d workspaces, %d scan requests, %d errors", outcome.scan_id, outcome.workspaces,
-             outcome.enqueued, len(outcome.errors))
+    log.info("sweep %s: %d workspaces, %d scan requests, %d errors, %d skipped", outcome.scan_id,
+             outcome.workspaces, outcome.enqueued, len(outcome.errors), len(outcome.skipped))

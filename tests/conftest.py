@@ -35,6 +35,9 @@ from dataclasses import dataclass
 import pytest
 
 from samples.azurite import ACCOUNT_KEY as AZURITE_DEV_KEY
+from tests import card_check
+
+card_check.install()  # before any test module imports `build_digest` by name
 
 EMULATOR_TOKEN = "driftwatch-emulator"  # core.collect.auth.EMULATOR_TOKEN, kept literal on purpose
 
@@ -242,3 +245,18 @@ def log_secrets() -> Iterator[Callable[[str], None]]:
 def secret_scanner() -> SecretScanHandler:
     """The session's scanner (tests of the scanner itself read `find_secrets` / `records_seen`)."""
     return _HANDLER
+
+
+@pytest.fixture(autouse=True)
+def every_card_is_valid() -> Iterator[list[dict[str, object]]]:
+    """Record the Adaptive Cards this test builds; afterwards each must pass Microsoft's tooling."""
+    cards = card_check.start_recording()
+    yield cards
+    problems = card_check.stop_recording(cards)
+    assert not problems, "\n".join(problems[:40])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _card_validator_process() -> Iterator[None]:
+    yield
+    card_check.close()

@@ -24,8 +24,9 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from requests.adapters import HTTPAdapter
 
+from core.collect import config as api
 from core.collect.auth import arm_client_kwargs
-from core.collect.config import DATABRICKS_API_VERSION, DIAGNOSTICS_API_VERSION, NETWORK_API_VERSION, CollectConfig
+from core.collect.config import CollectConfig
 
 
 class ArmReadError(Exception):
@@ -52,12 +53,13 @@ def describe_error(exc: Exception) -> str:
 
 
 def api_version_for(resource_id: str) -> str:
+    """The api-version of the provider that owns the id (read at call time from core/collect/config.py)."""
     low = resource_id.lower()
     if "/providers/microsoft.insights/" in low:
-        return DIAGNOSTICS_API_VERSION
+        return api.DIAGNOSTICS_API_VERSION
     if "/providers/microsoft.network/" in low:
-        return NETWORK_API_VERSION
-    return DATABRICKS_API_VERSION
+        return api.NETWORK_API_VERSION
+    return api.DATABRICKS_API_VERSION
 
 
 def _transport(config: CollectConfig) -> RequestsTransport:
@@ -93,7 +95,8 @@ class ArmReader:
     def list_subscriptions(self) -> list[dict[str, Any]]:
         try:
             return [{"subscriptionId": s.subscription_id, "displayName": s.display_name,
-                     "state": str(s.state) if s.state else None} for s in self._subscriptions.subscriptions.list()]
+                     "state": str(getattr(s.state, "value", s.state)) if s.state else None}
+                    for s in self._subscriptions.subscriptions.list()]
         except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
             raise ArmReadError("/subscriptions", describe_error(exc)) from None
 
@@ -140,7 +143,7 @@ class ArmReader:
     def list_workspaces(self, subscription_id: str) -> Iterator[list[dict[str, Any]]]:
         """Pages of full workspace documents for one subscription (follows nextLink)."""
         where = f"/subscriptions/{subscription_id}/providers/Microsoft.Databricks/workspaces"
-        url: str | None = f"{self._base}{where}?api-version={DATABRICKS_API_VERSION}"
+        url: str | None = f"{self._base}{where}?api-version={api.DATABRICKS_API_VERSION}"
         while url:
             body = self._get_json(url, where)
             if body is None:
@@ -153,9 +156,9 @@ class ArmReader:
             url = self._next_url(nxt) if isinstance(nxt, str) and nxt else None
 
     def list_diagnostic_settings(self, workspace_id: str) -> list[dict[str, Any]] | None:
-        """The workspace's diagnostic settings; None when the workspace itself is gone."""
+        """The workspace's diagnostic settings; None on a 404 (which alone does not prove the workspace is gone)."""
         where = f"{workspace_id}/providers/Microsoft.Insights/diagnosticSettings"
-        body = self._get_json(f"{self._base}{where}?api-version={DIAGNOSTICS_API_VERSION}", where)
+        body = self._get_json(f"{self._base}{where}?api-version={api.DIAGNOSTICS_API_VERSION}", where)
         if body is None:
             return None
         value = body.get("value")

@@ -6,8 +6,11 @@
   is on, and the workspace API only for the in-workspace rules that are on.
 - A VNet or NSG shared by several workspaces is read once per scan (single-flight cache).
 - Concurrency is bounded overall and per subscription.
-- Failures become CollectionErrors (-> DBX-EVAL-001/002), never silence; a workspace deleted between
-  listing and reading is skipped.
+- Failures become CollectionErrors (-> DBX-EVAL-001/002), never silence. Whether a workspace was
+  deleted is decided only from the workspace resource itself (a 404 on one of its extension
+  resources is not proof), and a deleted one is reported as deleted, not as an error.
+- Subscriptions ARM does not serve and workspaces whose ARM operation is still in flight are
+  *skipped* with a reason (`core.state.lifecycle`), never silently dropped.
 """
 
 from __future__ import annotations
@@ -26,14 +29,10 @@ from core.collect.config import CollectConfig
 from core.collect.workspace_api import ApiNeeds, WorkspaceApiError, read_workspace_api
 from core.collect.workspace_families import FamilyNeeds
 from core.rules import RULES, diagnostics_rules_on, network_rules_on
+from core.state.footprint import subnet_ids, subnet_users
+from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
 from core.state.model import CollectionError, WorkspaceApiState, WorkspaceArm, WorkspaceState
-from core.state.parse import (
-    StateError,
-    build_workspace_state,
-    parse_workspace_arm,
-    subnet_ids,
-    workspace_identity_fields,
-)
+from core.state.parse import StateError, build_workspace_state, parse_workspace_arm, workspace_identity_fields
 
 
 def _on(eff: EffectiveBaseline, rule_id: str, state: WorkspaceState | None = None,
@@ -96,6 +95,19 @@ class CollectResult:
     deleted: list[str] = field(default_factory=list)
     """Workspaces that disappeared between listing and reading (skipped, not errors)."""
     subscriptions: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    """`{resource_id, reason}`: subscriptions ARM does not serve, workspaces not settled (ARCHITECTURE 4.1)."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A workspace that is not evaluated this round, and why (e.g. `provisioningState Updating`)."""
+
+    resource_id: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"resource_id": self.resource_id, "reason": self.reason}
 
 
 def identity_from_doc(doc: dict[str, Any]) -> WorkspaceIdentity:
@@ -137,16 +149,23 @@ class EstateCollector:
 
     # -- discovery -------------------------------------------------------------------------------
     def discover(self, subscriptions: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], CollectResult]:
+        """Every workspace document of the given subscriptions (default: every one ARM serves)."""
         result = CollectResult()
         if subscriptions:
             subs = list(dict.fromkeys(subscriptions))
         else:
             try:
-                subs = [s["subscriptionId"] for s in self.arm.list_subscriptions()
-                        if (s.get("state") or "Enabled").lower() in ("enabled", "subscriptionstate.enabled")]
+                listed = self.arm.list_subscriptions()
             except ArmReadError as exc:
                 result.errors.append({"resource_id": "/subscriptions", "stage": "discovery", "message": exc.cause})
                 return [], result
+            subs = []
+            for s in listed:
+                reason = subscription_skip_reason(s.get("state"))
+                if reason is None:
+                    subs.append(s["subscriptionId"])
+                else:
+                    result.skipped.append({"resource_id": f"/subscriptions/{s['subscriptionId']}", "reason": reason})
         result.subscriptions = subs
         docs: list[dict[str, Any]] = []
 
@@ -193,27 +212,56 @@ class EstateCollector:
 
     # -- one workspace -----------------------------------------------------------------------------
     def _read_network(self, arm: WorkspaceArm) -> list[CollectionError]:
+        """GET the VNet and the NSGs its subnets name (cached per scan); failures become errors."""
         if not arm.vnet_id:
             return []
         try:
             vnet = self._get_shared(arm.vnet_id)
-            nsg_ids: list[str] = []
-            if vnet is not None:
-                names = {n.lower() for _, n, _ in subnet_ids(arm)}
-                for sub in (vnet.get("properties") or {}).get("subnets") or []:
-                    if isinstance(sub, dict) and str(sub.get("name", "")).lower() in names:
-                        nsg = ((sub.get("properties") or {}).get("networkSecurityGroup") or {}).get("id")
-                        if isinstance(nsg, str) and nsg:
-                            nsg_ids.append(nsg)
-            for nsg_id in dict.fromkeys(n.lower() for n in nsg_ids):
-                self._get_shared(nsg_id)
         except ArmReadError as exc:
             return [CollectionError(stage="network", message=exc.cause, related_resource_id=exc.resource_id)]
-        return []
+        nsg_ids: list[str] = []
+        if vnet is not None:
+            names = {n.lower() for _, n, _ in subnet_ids(arm)}
+            for sub in (vnet.get("properties") or {}).get("subnets") or []:
+                if isinstance(sub, dict) and str(sub.get("name", "")).lower() in names:
+                    nsg = ((sub.get("properties") or {}).get("networkSecurityGroup") or {}).get("id")
+                    if isinstance(nsg, str) and nsg:
+                        nsg_ids.append(nsg)
+        errors = []
+        for nsg_id in dict.fromkeys(n.lower() for n in nsg_ids):
+            try:
+                self._get_shared(nsg_id)
+            except ArmReadError as exc:
+                errors.append(CollectionError(stage="network", message=exc.cause, related_resource_id=exc.resource_id))
+        return errors
+
+    def _read_diagnostics(self, workspace_id: str) -> tuple[list[dict[str, Any]] | None, list[CollectionError]]:
+        """(diagnostic settings, errors); ([...], []) when read. A 404 is not proof the workspace is gone.
+
+        Only the workspace resource decides deletion: on a 404 the workspace is read again, and if it
+        is still there the missing settings are an evaluation problem (stage `diagnostics`).
+        """
+        try:
+            diagnostics = self.arm.list_diagnostic_settings(workspace_id)
+        except ArmReadError as exc:
+            return None, [CollectionError(stage="diagnostics", message=exc.cause, related_resource_id=exc.resource_id)]
+        if diagnostics is not None:
+            return diagnostics, []
+        where = f"{workspace_id}/providers/Microsoft.Insights/diagnosticSettings"
+        try:
+            still_there = self.arm.get(workspace_id)
+        except ArmReadError as exc:
+            still_there, detail = {}, f"; the workspace itself could not be re-read ({exc.cause})"
+        else:
+            detail = ""
+        if still_there is None:
+            raise WorkspaceGone(workspace_id)
+        return None, [CollectionError(stage="diagnostics", related_resource_id=where,
+                                      message=f"diagnostic settings answered HTTP 404 ResourceNotFound{detail}")]
 
     def collect_workspace(self, doc: dict[str, Any], subnet_users: dict[str, list[str]] | None = None,
-                          *, families: frozenset[str] | None = None) -> WorkspaceState | None:
-        """State for one listed workspace; None when it was deleted meanwhile.
+                          *, families: frozenset[str] | None = None) -> WorkspaceState | Skipped | None:
+        """State for one listed workspace; Skipped while an ARM operation on it is in flight; None when gone.
 
         `families` (audit-driven scans) reads only what those rule families need; None = everything.
         """
@@ -224,6 +272,14 @@ class EstateCollector:
                 arm = parse_workspace_arm(doc)
             except StateError as exc:
                 return unreadable_state(ident.resource_id, f"malformed ARM document: {exc}")
+            reason = not_settled_reason(arm)
+            if reason is not None:
+                return Skipped(ident.resource_id, reason)
+            failed = failed_reason(arm)
+            if failed is not None:
+                return build_workspace_state(doc, self._cached, diagnostics=None, workspace_api=None,
+                                             read_network=False, arm=arm, errors=[CollectionError(
+                                                 stage="arm", message=failed, related_resource_id=ident.resource_id)])
             errors: list[CollectionError] = []
             read_network = network_rules_on(eff) and (families is None or "NET" in families)
             if read_network:
@@ -231,13 +287,10 @@ class EstateCollector:
             diagnostics: list[dict[str, Any]] | None = None
             if diagnostics_rules_on(eff) and (families is None or "WS" in families):
                 try:
-                    diagnostics = self.arm.list_diagnostic_settings(ident.resource_id)
-                except ArmReadError as exc:
-                    errors.append(CollectionError(stage="diagnostics", message=exc.cause,
-                                                  related_resource_id=exc.resource_id))
-                else:
-                    if diagnostics is None:
-                        return None  # the workspace itself is gone (404 on its extension resources)
+                    diagnostics, diag_errors = self._read_diagnostics(ident.resource_id)
+                except WorkspaceGone:
+                    return None
+                errors += diag_errors
             api_state: WorkspaceApiState | None = None
             needs = api_needs(eff, arm, families)
             if needs.any:
@@ -248,20 +301,23 @@ class EstateCollector:
                         api_state = read_workspace_api(arm.workspace_url, needs, self.config)
                     except WorkspaceApiError as exc:
                         errors.append(CollectionError(stage="workspace_api", message=str(exc)))
-            net_ok = read_network and not any(e.stage == "network" for e in errors)
+            # The network is built from whatever was read even when a part failed: the stage error
+            # keeps the network rules from being evaluated, but the subnets' NSG associations still
+            # name the NSGs for event routing (core/state/footprint.py).
             return build_workspace_state(doc, self._cached, diagnostics=diagnostics, workspace_api=api_state,
-                                         read_network=net_ok, subnet_users=subnet_users, errors=errors, arm=arm)
+                                         read_network=read_network, subnet_users=subnet_users, errors=errors,
+                                         arm=arm)
 
     def collect(self, docs: Iterable[dict[str, Any]], result: CollectResult | None = None) -> CollectResult:
         result = result or CollectResult()
         docs = list(docs)
-        users: dict[str, list[str]] = defaultdict(list)
+        pairs = []
         for d in docs:
             try:
-                for sid, _, _ in subnet_ids(parse_workspace_arm(d)):
-                    users[sid.lower()].append(str(d.get("id")))
+                pairs.append((str(d.get("id")), parse_workspace_arm(d)))
             except StateError:
                 continue
+        users = subnet_users(pairs)
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
             futures = [(d, pool.submit(self.collect_workspace, d, users)) for d in docs]
             for d, fut in futures:
@@ -273,12 +329,14 @@ class EstateCollector:
                     continue
                 if state is None:
                     result.deleted.append(rid)
+                elif isinstance(state, Skipped):
+                    result.skipped.append(state.as_dict())
                 else:
                     result.states.append(state)
         return result
 
     def collect_by_id(self, workspace_id: str, subnet_users: dict[str, list[str]] | None = None
-                      ) -> WorkspaceState | None:
+                      ) -> WorkspaceState | Skipped | None:
         """One workspace by id (event-driven scans): GET it, then collect; None when it no longer exists.
 
         Subnet sharing is estate-wide knowledge: pass `subnet_users` (lower subnet id -> workspace ids,
@@ -291,3 +349,7 @@ class EstateCollector:
         if doc is None:
             return None
         return self.collect_workspace(doc, subnet_users)
+
+
+class WorkspaceGone(Exception):
+    """The workspace resource itself answered 404 while its parts were being read."""

@@ -2,7 +2,7 @@
 
 from core.events.model import ROUTING_SCHEMA, ResourceEvent, RoutingDecision
 from core.events.route import EventParseError, parse_delivery, parse_event, route_delivery, route_event
-from core.events.topology import Topology
+from core.events.topology import Topology, TopologyLookup
 
 __all__ = [
     "ROUTING_SCHEMA",
@@ -10,6 +10,7 @@ __all__ = [
     "ResourceEvent",
     "RoutingDecision",
     "Topology",
+    "TopologyLookup",
     "parse_delivery",
     "parse_event",
     "route_delivery",

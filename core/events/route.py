@@ -17,7 +17,7 @@ from typing import Any
 from core.arm_ids import parent_id, parse_arm_id, parse_arm_id_lower
 from core.events.model import ResourceEvent, RoutingDecision
 from core.events.operations import EVENT_TYPES, ROUTED_OPERATIONS
-from core.events.topology import Topology
+from core.events.topology import TopologyLookup
 from core.findings.model import ChangeAttribution
 
 MAX_DELIVERY_BYTES = 1_048_576 + 65_536  # Event Grid caps a delivery at 1 MB; allow framing slack
@@ -177,7 +177,7 @@ def _workspace_id_of(rid: str, parts: Mapping[str, Any]) -> str | None:
     return rid[: found.end()] if found else None
 
 
-def route_event(ev: ResourceEvent, topology: Topology) -> RoutingDecision:
+def route_event(ev: ResourceEvent, topology: TopologyLookup) -> RoutingDecision:
     etype = ev.event_type.lower()
     if etype == _VALIDATION:
         return _decision(ev, "ignore", [], "subscription validation handshake (answered by the Functions host)")
@@ -227,7 +227,7 @@ def route_event(ev: ResourceEvent, topology: Topology) -> RoutingDecision:
     return _decision(ev, "ignore", [], f"resource type {kind} is not monitored")
 
 
-def route_delivery(payload: bytes | str | Any, topology: Topology) -> list[RoutingDecision]:
+def route_delivery(payload: bytes | str | Any, topology: TopologyLookup) -> list[RoutingDecision]:
     """Route every event of a delivery; a bad event is rejected, the others still route."""
     items = parse_delivery(payload)
     decisions = []

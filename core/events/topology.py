@@ -1,15 +1,24 @@
 """Which network resources each workspace uses: the routing map for network events.
 
-The Functions app keeps it in the `topology` table; the CLI builds it from a snapshot.
+The Functions app keeps it in the `topology` table (`core.store.TopologyStore`); the CLI builds an
+in-memory `Topology` from a snapshot. Routing only needs `TopologyLookup`, which both satisfy.
+What a workspace uses is `core.state.footprint.footprint`, the one definition shared with the store.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Protocol
 
+from core.state.footprint import NetworkFootprint, footprint
 from core.state.model import WorkspaceState
-from core.state.parse import subnet_ids
+
+
+class TopologyLookup(Protocol):
+    """Network resource id (any casing) -> ARM ids of the workspaces that use it."""
+
+    def workspaces_for(self, network_resource_id: str) -> list[str]: ...
 
 
 class Topology:
@@ -32,22 +41,14 @@ class Topology:
     def __len__(self) -> int:
         return len(self._map)
 
-    @staticmethod
-    def resources_of(ws: WorkspaceState) -> list[str]:
-        """The VNet, both subnets and every NSG on them (as observed), for one workspace."""
-        out: list[str] = []
-        if ws.arm is None or not ws.arm.vnet_id:
-            return out
-        out.append(ws.arm.vnet_id)
-        out.extend(sid for sid, _, _ in subnet_ids(ws.arm))
-        if ws.network is not None:
-            out.extend(sub.nsg_id for sub in ws.network.subnets if sub.nsg_id)
-        return list(dict.fromkeys(out))
+    @classmethod
+    def from_footprints(cls, footprints: Iterable[tuple[str, NetworkFootprint]]) -> Topology:
+        topo = cls()
+        for workspace_id, fp in footprints:
+            for rid in fp.resource_ids():
+                topo.add(rid, workspace_id)
+        return topo
 
     @classmethod
     def from_states(cls, states: Iterable[WorkspaceState]) -> Topology:
-        topo = cls()
-        for ws in states:
-            for rid in cls.resources_of(ws):
-                topo.add(rid, ws.resource_id)
-        return topo
+        return cls.from_footprints((ws.resource_id, footprint(ws.arm, ws.network)) for ws in states)

@@ -8,66 +8,29 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from core.arm_ids import parse_arm_id_lower
-from core.baseline.load import validation_messages
+from core.contracts.estate_v1 import SCHEMA, EstateError, validate_estate
 from core.state.families import snapshot_families
+from core.state.footprint import NetworkFootprint, footprint, subnet_users
+from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
 from core.state.model import CollectionError, NsgState, WorkspaceArm, WorkspaceState
 from core.state.parse import (
     StateError,
+    build_network,
     build_workspace_state,
     parse_workspace_api,
     parse_workspace_arm,
-    subnet_ids,
 )
 
-ESTATE_SCHEMA = "driftwatch.estate/v1"
+ESTATE_SCHEMA = SCHEMA
 WORKSPACE_TYPE = "microsoft.databricks/workspaces"
 DIAG_MARKER = "/providers/microsoft.insights/diagnosticsettings/"
 
 
 class SnapshotError(StateError):
     """A snapshot/seed file that cannot be used; names the file and field."""
-
-
-class _Sub(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    subscriptionId: str = Field(min_length=1)
-    displayName: str | None = None
-    state: str | None = None
-
-
-class _Resource(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: str = Field(min_length=1)
-    type: str = Field(min_length=1)
-    name: str | None = None
-
-
-class _WorkspaceApi(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    workspace_conf: dict[str, str | bool | int | None] = Field(default_factory=dict)
-    ip_access_lists: list[dict[str, Any]] = Field(default_factory=list)
-    tokens: list[dict[str, Any]] = Field(default_factory=list)
-    token_permissions: dict[str, Any] | None = None
-    scim: dict[Literal["Users", "ServicePrincipals", "Groups"], list[dict[str, Any]]] = Field(default_factory=dict)
-    secret_scopes: list[dict[str, Any]] = Field(default_factory=list)
-    secret_acls: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
-    observed_at: int | None = Field(default=None, ge=0)
-    """When this workspace's API state was read (ms since the epoch); absent = when it is evaluated."""
-    settings: dict[Literal["restrict_workspace_admins", "disable_legacy_dbfs", "sql_results_download",
-                           "disable_legacy_access"], dict[str, Any]] = Field(default_factory=dict)
-
-
-class EstateDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    schema_: str = Field(alias="schema", pattern=r"^driftwatch\.estate/v1$")
-    subscriptions: list[_Sub] = Field(default_factory=list)
-    resources: list[_Resource] = Field(default_factory=list)
-    databricks: dict[str, _WorkspaceApi] = Field(default_factory=dict)
 
 
 @dataclass
@@ -81,6 +44,8 @@ class Estate:
     observed_at_ms: int | None = None
     """The "now" of time-relative checks (DBX-TOKEN-004 staleness): when the snapshot is evaluated."""
     _diag: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    """Filled by `workspace_states`: `{resource_id, reason}` not evaluated, as `driftwatch scan` would skip them."""
 
     def lookup(self, resource_id: str) -> dict[str, Any] | None:
         return self.resources.get(resource_id.lower())
@@ -103,12 +68,25 @@ class Estate:
     @staticmethod
     def subnet_users(parsed: list[tuple[dict[str, Any], WorkspaceArm | StateError]]) -> dict[str, list[str]]:
         """Lower-cased subnet id -> the workspaces injected into it (for DBX-NET-006 sharing)."""
-        users: dict[str, list[str]] = defaultdict(list)
-        for doc, arm in parsed:
+        return subnet_users((str(doc["id"]), arm) for doc, arm in parsed if isinstance(arm, WorkspaceArm))
+
+    def _subscription_skips(self) -> dict[str, str]:
+        out = {}
+        for sub in self.subscriptions:
+            reason = subscription_skip_reason(sub.get("state"))
+            if reason is not None:
+                out[str(sub.get("subscriptionId", "")).lower()] = reason
+        return out
+
+    def network_footprints(self) -> list[tuple[str, NetworkFootprint]]:
+        """(workspace id, footprint) of every parseable workspace, settled or not: the routing map."""
+        out = []
+        nsg_cache: dict[str, NsgState] = {}
+        for doc, arm in self.parsed_workspaces():
             if isinstance(arm, WorkspaceArm):
-                for sid, _, _ in subnet_ids(arm):
-                    users[sid.lower()].append(str(doc["id"]))
-        return dict(users)
+                rid = str(doc["id"])
+                out.append((rid, footprint(arm, build_network(arm, rid, self.lookup, nsg_cache=nsg_cache))))
+        return out
 
     def workspace_states(self) -> tuple[list[WorkspaceState], list[dict[str, str]]]:
         """Every workspace's state; a workspace whose API payload is absent gets no workspace_api.
@@ -117,14 +95,30 @@ class Estate:
         """
         states: list[WorkspaceState] = []
         errors: list[dict[str, str]] = []
+        self.skipped = []
         parsed = self.parsed_workspaces()
         users = self.subnet_users(parsed)
         nsg_cache: dict[str, NsgState] = {}
+        sub_skips = self._subscription_skips()
         for doc, arm in parsed:
             rid = str(doc.get("id"))
+            sub_reason = sub_skips.get([*rid.split("/"), "", "", ""][2].lower())
+            if sub_reason is not None:
+                self.skipped.append({"resource_id": rid, "reason": sub_reason})
+                continue
             try:
                 if isinstance(arm, StateError):
                     raise arm
+                reason = not_settled_reason(arm)
+                if reason is not None:
+                    self.skipped.append({"resource_id": rid, "reason": reason})
+                    continue
+                failed = failed_reason(arm)
+                if failed is not None:
+                    states.append(build_workspace_state(doc, self.lookup, diagnostics=None, workspace_api=None,
+                                                        read_network=False, arm=arm, errors=[CollectionError(
+                                                            stage="arm", message=failed, related_resource_id=rid)]))
+                    continue
                 api = None
                 errs: list[CollectionError] = []
                 host = (arm.workspace_url or "").lower()
@@ -179,18 +173,22 @@ def _merge_children(resources: dict[str, dict[str, Any]], source: str) -> None:
 
 
 def parse_estate(data: Any, source: str = "<estate>") -> Estate:
-    """Validate a driftwatch.estate/v1 document and index it; SnapshotError names the field."""
+    """Validate a driftwatch.estate/v1 document and index it; SnapshotError names the field.
+
+    The schema is `core/contracts/estate_v1.py`, the one the emulator validates its seeds with.
+    """
     if not isinstance(data, Mapping):
         raise SnapshotError(f"{source}: (document): expected an object with schema {ESTATE_SCHEMA}, "
                             f"got {type(data).__name__}")
     try:
-        EstateDocument.model_validate(data)
-    except ValidationError as exc:
-        raise SnapshotError(validation_messages(source, exc)) from None
+        validate_estate(dict(data), source)
+    except EstateError as exc:
+        raise SnapshotError(str(exc)) from None
     resources: dict[str, dict[str, Any]] = {}
     diag: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for raw in data.get("resources") or []:
         d = dict(raw)  # validated above; shallow copy so folding children never edits the caller's data
+        d.setdefault("name", str(d["id"]).rstrip("/").rsplit("/", 1)[1])  # ARM always returns it
         lid = str(d["id"]).lower()
         resources[lid] = d
         if DIAG_MARKER in lid:

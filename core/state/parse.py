@@ -14,6 +14,7 @@ from typing import Any
 from core.arm_ids import parse_arm_id
 from core.baseline.model import canonical_location, parse_cidr
 from core.errors import InputError
+from core.state.footprint import subnet_ids
 from core.state.model import (
     CollectionError,
     DiagnosticSetting,
@@ -245,17 +246,6 @@ def parse_subnet(subnet_id: str, name: str, role: str, doc: Mapping[str, Any] | 
         route_table_id=_ref_id(props.get("routeTable")),
         shared_with=tuple(shared_with),
     )
-
-
-def subnet_ids(arm: WorkspaceArm) -> list[tuple[str, str, str]]:
-    """(subnet id, name, role) for a VNet-injected workspace."""
-    if not arm.vnet_id:
-        return []
-    out = []
-    for role, name in (("public", arm.public_subnet_name), ("private", arm.private_subnet_name)):
-        if name:
-            out.append((f"{arm.vnet_id}/subnets/{name}", name, role))
-    return out
 
 
 def build_network(arm: WorkspaceArm, workspace_id: str, lookup: Lookup,

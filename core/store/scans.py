@@ -19,7 +19,9 @@ class ScanLog(TableBound):
     table_name = SCANS_TABLE
 
     def record(self, scan_id: str, started_at: datetime, finished_at: datetime, kind: str,
-               workspaces: int | Sequence[str], errors: Sequence[Mapping[str, Any]], baseline_sha256: str) -> None:
+               workspaces: int | Sequence[str], errors: Sequence[Mapping[str, Any]], baseline_sha256: str,
+               skipped: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Record one scan; `skipped` are `{resource_id, reason}` not evaluated on purpose (ARCHITECTURE 4.1)."""
         from azure.data.tables import UpdateMode
 
         started = utc(started_at)
@@ -31,9 +33,11 @@ class ScanLog(TableBound):
             "kind": kind,
             "workspaces": workspaces if isinstance(workspaces, int) else len(workspaces),
             "error_count": len(errors),
+            "skipped_count": len(skipped),
             "baseline_sha256": baseline_sha256,
         }
         put_json(entity, "errors", [dict(e) for e in errors])
+        put_json(entity, "skipped", [dict(s) for s in skipped])
         with storage_call("record", SCANS_TABLE):
             self.table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
@@ -47,4 +51,5 @@ class ScanLog(TableBound):
                 return None
         return {"scan_id": scan_id, "started_at": e["started_at"], "finished_at": e["finished_at"],
                 "kind": e["kind"], "workspaces": e["workspaces"], "errors": get_json(e, "errors"),
+                "skipped": get_json(e, "skipped") if "skipped" in e or "skipped_parts" in e else [],
                 "baseline_sha256": e["baseline_sha256"]}

@@ -9,15 +9,22 @@ read instead of a scan across partitions.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from core.state.footprint import NetworkFootprint
 from core.store.connection import TOPOLOGY_TABLE, TableBound, storage_call
+from core.store.errors import StoreError
 from core.store.keys import resource_key
 
 if TYPE_CHECKING:
-
     from core.events.topology import Topology
+
+_NSG_SEGMENT = "/providers/microsoft.network/networksecuritygroups/"
+
+
+def is_nsg_id(network_resource_id: str) -> bool:
+    return _NSG_SEGMENT in network_resource_id.lower()
 
 
 INDEX_PREFIX = "ws-"
@@ -25,7 +32,7 @@ INDEX_ROW = "edges"
 
 
 class TopologyStore(TableBound):
-    """Edges network resource -> workspace, replaced per workspace on every scan."""
+    """Edges network resource -> workspace, updated per workspace from each observation of it."""
 
     table_name = TOPOLOGY_TABLE
 
@@ -35,6 +42,15 @@ class TopologyStore(TableBound):
         Without it, finding a workspace's edges is a `RowKey eq` query across every partition, a full
         table scan in Table Storage.
         """
+        edges, etag = self._index_row(workspace_id)
+        return None if etag is None else edges
+
+    def edges_of(self, workspace_id: str) -> list[str]:
+        """The network resource ids recorded for one workspace (for tools and tests)."""
+        return sorted((self._index(workspace_id) or {}).values(), key=str.lower)
+
+    def _index_row(self, workspace_id: str) -> tuple[dict[str, str], str | None]:
+        """(network key -> network id, ETag) of the workspace's index row; ({}, None) when it has none."""
         import json
 
         from azure.core.exceptions import ResourceNotFoundError
@@ -43,31 +59,65 @@ class TopologyStore(TableBound):
             try:
                 row = self.table.get_entity(INDEX_PREFIX + resource_key(workspace_id), INDEX_ROW)
             except ResourceNotFoundError:
-                return None
+                return {}, None
         edges = json.loads(row.get("edges") or "{}")
-        return edges if isinstance(edges, dict) else {}
+        return (edges if isinstance(edges, dict) else {}), row.metadata.get("etag")
 
-    def save_workspace(self, workspace_id: str, network_resource_ids: Iterable[str]) -> None:
-        """Replace this workspace's edges; writes only what changed (one point read when nothing did)."""
+    @staticmethod
+    def wanted_edges(fp: NetworkFootprint, current: Mapping[str, str]) -> dict[str, str]:
+        """The edges to keep after an observation: replace what it saw, keep what it could not see.
+
+        The VNet and subnets come from the workspace document, so they are always observed. NSG
+        edges are replaced only when the subnets' NSG associations were read (`fp.nsgs_observed`);
+        otherwise the current NSG edges stay, plus any NSG the footprint names.
+        """
+        wanted = {resource_key(n): n for n in fp.resource_ids()}
+        if not fp.nsgs_observed:
+            for pk, nid in current.items():
+                if is_nsg_id(nid):
+                    wanted.setdefault(pk, nid)
+        return wanted
+
+    def save_workspace(self, workspace_id: str, fp: NetworkFootprint, *, attempts: int = 5) -> None:
+        """Record what this observation says the workspace uses; never drops an edge on missing data.
+
+        Writes only what changed (one point read when nothing did). The index row is replaced with
+        an ETag condition, so a sweep and a worker saving the same workspace at once do not lose each
+        other's edges: the loser re-reads and merges again.
+        """
         import json
 
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
         from azure.data.tables import UpdateMode
 
         wk = resource_key(workspace_id)
-        wanted = {resource_key(n): n for n in network_resource_ids}
-        current = self._index(workspace_id) or {}
-        if current == wanted:
+        touched: set[str] = set()
+        for _ in range(attempts):
+            current, etag = self._index_row(workspace_id)
+            wanted = self.wanted_edges(fp, current)
+            if current == wanted and not touched - set(wanted):
+                return
+            with storage_call("upsert", TOPOLOGY_TABLE):
+                for pk, nid in wanted.items():
+                    if pk not in current or touched:
+                        self.table.upsert_entity({"PartitionKey": pk, "RowKey": wk, "network_resource_id": nid,
+                                                  "workspace_id": workspace_id}, mode=UpdateMode.REPLACE)
+            touched |= set(wanted)
+            self._delete([(pk, wk) for pk in (set(current) | touched) - set(wanted)])
+            index = {"PartitionKey": INDEX_PREFIX + wk, "RowKey": INDEX_ROW, "workspace_id": workspace_id,
+                     "edges": json.dumps(wanted)}
+            with storage_call("upsert", TOPOLOGY_TABLE):
+                try:
+                    if etag is None:
+                        self.table.create_entity(index)
+                    else:
+                        self.table.update_entity(index, mode=UpdateMode.REPLACE, etag=etag,
+                                                 match_condition=MatchConditions.IfNotModified)
+                except (ResourceExistsError, ResourceModifiedError):
+                    continue  # another save won the race: merge with what it wrote
             return
-        with storage_call("upsert", TOPOLOGY_TABLE):
-            for pk, nid in wanted.items():
-                if pk not in current:
-                    self.table.upsert_entity({"PartitionKey": pk, "RowKey": wk, "network_resource_id": nid,
-                                              "workspace_id": workspace_id}, mode=UpdateMode.REPLACE)
-        self._delete([(pk, wk) for pk in current if pk not in wanted])
-        with storage_call("upsert", TOPOLOGY_TABLE):
-            self.table.upsert_entity({"PartitionKey": INDEX_PREFIX + wk, "RowKey": INDEX_ROW,
-                                      "workspace_id": workspace_id, "edges": json.dumps(wanted)},
-                                     mode=UpdateMode.REPLACE)
+        raise StoreError("upsert", TOPOLOGY_TABLE, f"topology of {workspace_id} kept changing under concurrent saves")
 
     def _delete(self, keys: Iterable[tuple[str, str]]) -> None:
         from azure.core.exceptions import ResourceNotFoundError

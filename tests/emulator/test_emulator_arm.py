@@ -14,11 +14,23 @@ from emulator.events import make_event, operation_name
 from emulator.server import EmulatorServer
 
 AUTH = {"Authorization": "Bearer test-token"}
-API = {"api-version": "2024-05-01"}
+API = {"api-version": "2024-05-01"}  # a published Microsoft.Databricks (and Microsoft.Network) version
+
+
+def api_for(path: str) -> dict[str, str]:
+    """The api-version a real client uses for this path: each provider publishes its own list."""
+    low = path.lower()
+    if "/providers/microsoft.insights/" in low:
+        return {"api-version": "2021-05-01-preview"}
+    if "/providers/microsoft.network/" in low or "/providers/microsoft.databricks/" in low:
+        return API
+    if "/resourcegroups" in low or low.endswith("/resources"):
+        return {"api-version": "2025-04-01"}
+    return {"api-version": "2022-12-01"}  # Microsoft.Resources subscriptions
 
 
 def _get(server: EmulatorServer, path: str, **params: str) -> requests.Response:
-    return requests.get(server.url + path, headers=AUTH, params={**API, **params}, timeout=10)
+    return requests.get(server.url + path, headers=AUTH, params={**api_for(path), **params}, timeout=10)
 
 
 def test_missing_api_version_is_400(emulator, ids):
@@ -28,10 +40,10 @@ def test_missing_api_version_is_400(emulator, ids):
 
 
 def test_missing_bearer_is_401(emulator, ids):
-    r = requests.get(emulator.url + ids.WS_ID, params=API, timeout=10)
+    r = requests.get(emulator.url + ids.WS_ID, params=api_for(ids.WS_ID), timeout=10)
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "AuthenticationFailed"
-    r = requests.get(emulator.url + ids.WS_ID, params=API, headers={"Authorization": "Bearer "}, timeout=10)
+    r = requests.get(emulator.url + ids.WS_ID, params=api_for(ids.WS_ID), headers={"Authorization": "Bearer "}, timeout=10)
     assert r.status_code == 401
 
 
@@ -116,23 +128,23 @@ def test_diagnostic_settings_list(emulator, ids):
 def test_put_patch_delete_record_events(emulator, ids):
     rule_id = f"{ids.NSG_ID}/securityRules/allow-any-rdp"
     rule = {"properties": {"access": "Allow", "direction": "Inbound", "sourceAddressPrefix": "*", "priority": 300}}
-    r = requests.put(emulator.url + rule_id, params=API, headers=AUTH, json=rule, timeout=10)
+    r = requests.put(emulator.url + rule_id, params=api_for(rule_id), headers=AUTH, json=rule, timeout=10)
     assert r.status_code == 201
     assert r.json()["type"] == "Microsoft.Network/networkSecurityGroups/securityRules"
     nsg = _get(emulator, ids.NSG_ID).json()
     assert "allow-any-rdp" in [x["name"] for x in nsg["properties"]["securityRules"]]
 
     patch = {"tags": {"env": None, "costcenter": "42"}, "properties": {"publicNetworkAccess": "Enabled"}}
-    r = requests.patch(emulator.url + ids.WS_ID.lower(), params=API, headers=AUTH, json=patch, timeout=10)
+    r = requests.patch(emulator.url + ids.WS_ID.lower(), params=api_for(ids.WS_ID.lower()), headers=AUTH, json=patch, timeout=10)
     assert r.status_code == 200
     ws = _get(emulator, ids.WS_ID).json()
     assert ws["tags"] == {"owner": "data-platform", "costcenter": "42"}
     assert ws["properties"]["publicNetworkAccess"] == "Enabled"
     assert ws["properties"]["parameters"]["enableNoPublicIp"]["value"] is True  # deep merge kept it
 
-    r = requests.delete(emulator.url + ids.DIAG_ID, params=API, headers=AUTH, timeout=10)
+    r = requests.delete(emulator.url + ids.DIAG_ID, params=api_for(ids.DIAG_ID), headers=AUTH, timeout=10)
     assert r.status_code == 200
-    assert requests.delete(emulator.url + ids.DIAG_ID, params=API, headers=AUTH, timeout=10).status_code == 204
+    assert requests.delete(emulator.url + ids.DIAG_ID, params=api_for(ids.DIAG_ID), headers=AUTH, timeout=10).status_code == 204
     assert _get(emulator, f"{ids.WS_ID}/providers/Microsoft.Insights/diagnosticSettings").json() == {"value": []}
 
     events = emulator.events()
@@ -164,19 +176,19 @@ def test_vnet_put_and_delete_keep_children_consistent(emulator, ids):
     vnet = _get(emulator, ids.VNET_ID).json()
     vnet["properties"]["subnets"] = [s for s in vnet["properties"]["subnets"] if s["name"] == "snet-host"]
     vnet["properties"]["subnets"].append({"name": "snet-new", "properties": {"addressPrefix": "10.10.9.0/24"}})
-    r = requests.put(emulator.url + ids.VNET_ID, params=API, headers=AUTH, json=vnet, timeout=10)
+    r = requests.put(emulator.url + ids.VNET_ID, params=api_for(ids.VNET_ID), headers=AUTH, json=vnet, timeout=10)
     assert r.status_code == 200
     assert _get(emulator, f"{ids.VNET_ID}/subnets/snet-container").status_code == 404
     new = _get(emulator, f"{ids.VNET_ID}/subnets/snet-new").json()
     assert new["id"] == f"{ids.VNET_ID}/subnets/snet-new"
     # a write to the child shows up in the parent's embedded copy
     child = {"properties": {"addressPrefix": "10.10.0.0/27"}}
-    requests.put(emulator.url + f"{ids.VNET_ID}/subnets/snet-host", params=API, headers=AUTH, json=child, timeout=10)
+    requests.put(emulator.url + f"{ids.VNET_ID}/subnets/snet-host", params=api_for(f"{ids.VNET_ID}/subnets/snet-host"), headers=AUTH, json=child, timeout=10)
     embedded = {s["name"]: s for s in _get(emulator, ids.VNET_ID).json()["properties"]["subnets"]}
     assert embedded["snet-host"]["properties"] == {"addressPrefix": "10.10.0.0/27"}
-    assert requests.delete(emulator.url + ids.VNET_ID, params=API, headers=AUTH, timeout=10).status_code == 200
+    assert requests.delete(emulator.url + ids.VNET_ID, params=api_for(ids.VNET_ID), headers=AUTH, timeout=10).status_code == 200
     assert _get(emulator, f"{ids.VNET_ID}/subnets/snet-host").status_code == 404
-    r = requests.put(emulator.url + f"{ids.VNET_ID}/subnets/x", params=API, headers=AUTH, json={}, timeout=10)
+    r = requests.put(emulator.url + f"{ids.VNET_ID}/subnets/x", params=api_for(f"{ids.VNET_ID}/subnets/x"), headers=AUTH, json={}, timeout=10)
     assert r.status_code == 404 and r.json()["error"]["code"] == "ParentResourceNotFound"
     state = emulator.state()
     assert ids.VNET_ID not in [r["id"] for r in state["resources"]]
@@ -203,7 +215,7 @@ def test_events_are_delivered_to_event_target(seed, ids):
     try:
         target = f"http://127.0.0.1:{receiver.server_address[1]}/api/events"
         with EmulatorServer(seed, event_target=target) as server:
-            r = requests.patch(server.url + ids.WS_ID, params=API, headers=AUTH, json={"tags": {"x": "1"}}, timeout=10)
+            r = requests.patch(server.url + ids.WS_ID, params=api_for(ids.WS_ID), headers=AUTH, json={"tags": {"x": "1"}}, timeout=10)
             assert r.status_code == 200
             deadline = time.monotonic() + 5
             while not _Receiver.received and time.monotonic() < deadline:
@@ -223,7 +235,7 @@ def test_events_are_delivered_to_event_target(seed, ids):
 
 def test_failed_delivery_never_fails_the_arm_call(seed, ids):
     with EmulatorServer(seed, event_target="http://127.0.0.1:9/nothing-listens") as server:
-        r = requests.delete(server.url + ids.DIAG_ID, params=API, headers=AUTH, timeout=10)
+        r = requests.delete(server.url + ids.DIAG_ID, params=api_for(ids.DIAG_ID), headers=AUTH, timeout=10)
         assert r.status_code == 200
         deadline = time.monotonic() + 5
         while server.deliveries()[0]["status"] == "pending" and time.monotonic() < deadline:

@@ -11,7 +11,8 @@ import requests
 from emulator.server import EmulatorServer
 
 AUTH = {"Authorization": "Bearer test-token"}
-API = {"api-version": "2024-05-01"}
+API = {"api-version": "2024-05-01"}  # Microsoft.Databricks / Microsoft.Network
+SUBS_API = {"api-version": "2022-12-01"}  # Microsoft.Resources subscriptions
 
 
 def test_429_carries_retry_after(emulator, ids):
@@ -57,13 +58,13 @@ def test_reset_drops_the_connection(emulator, ids):
 
 def test_401_and_403_rules_and_deny_workspace_over_http(emulator, ids):
     emulator.set_faults([{"match": "/subscriptions$", "action": "401"}])
-    r = requests.get(emulator.url + "/subscriptions", headers=AUTH, params=API, timeout=10)
+    r = requests.get(emulator.url + "/subscriptions", headers=AUTH, params=SUBS_API, timeout=10)
     assert r.status_code == 401 and r.json()["error"]["code"] == "AuthenticationFailed"
     requests.post(emulator.url + "/_emulator/faults", json={"deny_workspace": ids.HOST, "status": 401}, timeout=10)
     r = requests.get(f"{emulator.url}/ws/{ids.HOST}/api/2.0/token-management/tokens", headers=AUTH, timeout=10)
     assert r.status_code == 401 and r.json()["error_code"] == "UNAUTHENTICATED"
     assert requests.delete(emulator.url + "/_emulator/faults", timeout=10).status_code == 200
-    assert requests.get(emulator.url + "/subscriptions", headers=AUTH, params=API, timeout=10).status_code == 200
+    assert requests.get(emulator.url + "/subscriptions", headers=AUTH, params=SUBS_API, timeout=10).status_code == 200
 
 
 def test_bad_fault_rule_is_rejected(emulator):
@@ -75,7 +76,7 @@ def test_bad_fault_rule_is_rejected(emulator):
 
 def test_request_counts_by_endpoint(emulator, ids):
     emulator.reset_requests()
-    requests.get(emulator.url + "/subscriptions", headers=AUTH, params=API, timeout=10)
+    requests.get(emulator.url + "/subscriptions", headers=AUTH, params=SUBS_API, timeout=10)
     for _ in range(2):
         requests.get(
             f"{emulator.url}/subscriptions/{ids.SUB}/providers/Microsoft.Databricks/workspaces",

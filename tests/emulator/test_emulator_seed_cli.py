@@ -101,11 +101,11 @@ def test_server_refuses_non_loopback_host(seed):
 
 
 def test_cli_bad_seed_exits_2_without_traceback(tmp_path, seed, capsys):
-    del seed["resources"][0]["name"]
+    del seed["resources"][0]["type"]
     path = _write(tmp_path, seed)
     assert main(["--seed", str(path), "--port", "0"]) == 2
     err = capsys.readouterr().err
-    assert "resources[0].name: field required" in err and str(path) in err
+    assert "resources[0].type: field required" in err and str(path) in err
     assert "Traceback" not in err
 
 

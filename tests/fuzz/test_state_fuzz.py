@@ -129,7 +129,7 @@ def test_hundred_thousand_ip_entries_evaluate() -> None:
     assert any(x.rule_id == "DBX-IPACL-003" and x.subject == "0.0.0.0/0" for x in ev.findings)
     print(f"100,000 IP entries x 10,000 baseline CIDRs: parse {t1 - t0:.2f}s, evaluate {t2 - t1:.2f}s, "
           f"{len(ev.findings)} findings")
-    assert t2 - t0 < 30  # pathological bound only (about 4-6 s on a laptop-class CI runner)
+    # No timed assertion: timing is measured by benchmarks (make bench), not by tests.
 
 
 def test_five_megabyte_snapshot_is_fine(tmp_path: Any) -> None:
@@ -156,7 +156,8 @@ WS = {"id": s.WS_ID, "type": "Microsoft.Databricks/workspaces", "location": "wes
 
 
 def _estate(*resources: Any, api: Any = None) -> dict[str, Any]:
-    return {"schema": "driftwatch.estate/v1", "resources": list(resources), "databricks": {s.WS_HOST: api or {}}}
+    return {"schema": "driftwatch.estate/v1", "subscriptions": [{"subscriptionId": s.SUB}],
+            "resources": list(resources), "databricks": {s.WS_HOST: api or {}}}
 
 
 def test_regression_non_list_array_fields_are_state_errors_naming_the_field() -> None:
@@ -181,8 +182,12 @@ def test_regression_non_list_array_fields_are_state_errors_naming_the_field() ->
         states, errors = parse_estate(_estate(*resources)).workspace_states()
         assert states == [] and field in errors[0]["message"], errors
     for api, field in (({"ip_access_lists": [{"ip_addresses": 5}]}, "ip_access_lists[0].ip_addresses"),):
-        states, errors = parse_estate(_estate(WS, api=api)).workspace_states()
-        assert states == [] and field in errors[0]["message"], errors
+        try:  # the estate schema (core/contracts/estate_v1.py) refuses it before any workspace is built
+            parse_estate(_estate(WS, api=api), "snap.json")
+        except SnapshotError as exc:
+            assert f"snap.json: databricks.{s.WS_HOST}.{field}: " in str(exc)
+        else:
+            raise AssertionError(field)
     for args in ((None, 5, None), (None, None, 5)):
         try:
             parse_workspace_api(*args, where="w")
@@ -199,7 +204,7 @@ def test_regression_malformed_parent_of_a_standalone_child_is_a_snapshot_error()
         try:
             parse_estate(_estate(vnet, child), "snap.json")
         except SnapshotError as exc:
-            assert str(exc).startswith("snap.json: ") and f": {field}: expected" in str(exc)
+            assert str(exc).startswith("snap.json: ") and f"resources[0].{field}: expected" in str(exc)
         else:
             raise AssertionError(props)
     vnet = {"id": s.VNET_ID, "type": "Microsoft.Network/virtualNetworks", "properties": {"subnets": [1, "x", None]}}

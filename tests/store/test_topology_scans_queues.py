@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from core.settings import load_settings
+from core.state.footprint import NetworkFootprint
 from core.store import QueueBus, ScanLog, StorageConnection, StoreError, TableFindingsStore, TopologyStore
 from tests.store.conftest import SUB, T0, make_finding, ws_id
 
@@ -19,26 +20,60 @@ SNET = VNET + "/subnets/snet-host"
 NSG = f"/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/networkSecurityGroups/nsg"
 
 
+def _fp(*, nsgs: tuple[str, ...] = (), observed: bool = True, subnets: tuple[str, ...] = (SNET,)) -> NetworkFootprint:
+    return NetworkFootprint(vnet_id=VNET, subnet_ids=subnets, nsg_ids=nsgs, nsgs_observed=observed)
+
+
 def test_topology_save_replace_load_remove(store: TableFindingsStore) -> None:
     topo = TopologyStore(store.connection)
     a, b = ws_id("ws-a"), ws_id("ws-b")
-    topo.save_workspace(a, [VNET, SNET, NSG])
-    topo.save_workspace(b, [VNET])
+    topo.save_workspace(a, _fp(nsgs=(NSG,)))
+    topo.save_workspace(b, _fp(subnets=()))
     assert topo.workspaces_for(VNET.upper()) == [a, b]
-    topo.save_workspace(a, [VNET, SNET])  # NSG detached
+    topo.save_workspace(a, _fp())  # an observation: the NSG was detached from the subnet
     assert topo.workspaces_for(NSG) == []
     loaded = topo.load()
     assert loaded.workspaces_for(SNET) == [a] and loaded.workspaces_for(VNET) == [a, b]
-    topo.remove_workspace(a)
+    topo.remove_workspace(a)  # the workspace was deleted
     assert topo.workspaces_for(VNET) == [b] and topo.workspaces_for(SNET) == []
+
+
+def test_topology_keeps_nsg_edges_when_nsgs_were_not_observed(store: TableFindingsStore) -> None:
+    """A sweep (or a scan whose VNet read failed) saw only the workspace document: NSG edges stay."""
+    topo = TopologyStore(store.connection)
+    a = ws_id("ws-a")
+    topo.save_workspace(a, _fp(nsgs=(NSG,)))
+    topo.save_workspace(a, _fp(observed=False))
+    assert topo.workspaces_for(NSG) == [a]
+    other = SNET.replace("snet-host", "snet-new")
+    topo.save_workspace(a, _fp(observed=False, subnets=(other,)))  # the document itself re-pointed the subnet
+    assert topo.workspaces_for(other) == [a] and topo.workspaces_for(SNET) == [] and topo.workspaces_for(NSG) == [a]
+    assert topo.edges_of(a) == sorted([VNET, other, NSG], key=str.lower)
+
+
+def test_topology_concurrent_saves_lose_no_edge(store: TableFindingsStore) -> None:
+    """A sweep and a worker saving the same workspace at once: the ETag-guarded index merges both."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    topo = TopologyStore(store.connection)
+    a = ws_id("ws-a")
+    nsg2 = NSG + "-2"
+    topo.save_workspace(a, _fp(nsgs=(NSG,)))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda i: topo.save_workspace(a, _fp(observed=False) if i % 2 else _fp(nsgs=(NSG, nsg2))),
+                      range(16)))
+    assert topo.workspaces_for(NSG) == [a] and topo.workspaces_for(nsg2) == [a]
+    assert set(topo.edges_of(a)) == {VNET, SNET, NSG, nsg2}
 
 
 def test_scan_log(store: TableFindingsStore) -> None:
     log = ScanLog(store.connection)
     errs = [{"resource_id": ws_id(), "stage": "workspace_api", "message": "timeout"}]
-    log.record("scan-1", T0, T0 + timedelta(seconds=5), "sweep", 12, errs, "a" * 64)
+    skipped = [{"resource_id": f"/subscriptions/{SUB}", "reason": "subscription is Disabled"}]
+    log.record("scan-1", T0, T0 + timedelta(seconds=5), "sweep", 12, errs, "a" * 64, skipped=skipped)
     got = log.get("scan-1", T0)
     assert got is not None and got["workspaces"] == 12 and got["errors"] == errs and got["kind"] == "sweep"
+    assert got["skipped"] == skipped
 
 
 def test_queues_base64_json(store: TableFindingsStore) -> None:

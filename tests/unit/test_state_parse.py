@@ -150,7 +150,7 @@ def test_sample_estate_is_fresh_and_parses() -> None:
 
 @pytest.mark.parametrize(("doc", "needle"), [
     ({"schema": "driftwatch.estate/v2"}, "schema"),
-    ({"schema": "driftwatch.estate/v1", "resources": [{"type": "x"}]}, "resources[0].id: Field required"),
+    ({"schema": "driftwatch.estate/v1", "resources": [{"type": "x"}]}, "resources[0].id: field required"),
     ({"schema": "driftwatch.estate/v1", "resources": "nope"}, "resources"),
     ({"schema": "driftwatch.estate/v1", "databricks": {"h": {"workspace_conf": [], "x": 1}}}, "databricks.h"),
     ({"schema": "driftwatch.estate/v1", "extra": 1}, "extra: "),
@@ -177,7 +177,9 @@ def test_snapshot_file_errors(tmp_path: Path) -> None:
 
 
 def test_workspace_with_bad_id_is_reported_not_crashed() -> None:
+    """The estate schema (core/contracts/estate_v1.py, shared with the emulator) names the bad id."""
     e = compliant_estate()
     e["resources"].append({"id": "not-an-id", "type": "Microsoft.Databricks/workspaces", "name": "x"})
-    _, errors = parse_estate(e).workspace_states()
-    assert errors and errors[0]["resource_id"] == "not-an-id"
+    with pytest.raises(SnapshotError) as exc:
+        parse_estate(e, "snap.json")
+    assert f"snap.json: resources[{len(e['resources']) - 1}].id: not an ARM resource id" in str(exc.value)

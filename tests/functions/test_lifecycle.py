@@ -1,0 +1,92 @@
+"""Workspaces mid-operation and unreadable parts never drop out of the audit or resolve findings (issue 9 point 5).
+
+Through the registered functions on Azurite + the estate emulator, whose workspace PUT is a
+long-running operation (`Databricks/stable/2026-01-01/databricks.json`: `x-ms-long-running-operation`),
+and which, like ARM, sends the Event Grid event as soon as the write is accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from samples import factory as f
+from tests.functions.conftest import App
+
+WS = {r["name"]: r["id"] for r in f.sample_estate()["resources"] if r["type"] == "Microsoft.Databricks/workspaces"}
+DBX = {"api-version": "2026-01-01"}
+AUTH = {"Authorization": "Bearer x"}
+
+
+def _settled_sweep(app: App) -> None:
+    app.host.fire_timer()
+    app.run_queues()
+    app.emulator.clear_events()
+    app.emulator.clear_teams()
+
+
+def _open(app: App, name: str) -> dict[str, Any]:
+    return {x.id: x for x in app.open_findings() if x.workspace_name == name}
+
+
+def _last_sweep_record(app: App) -> dict[str, Any]:
+    from core.store import ScanLog
+
+    table = app.rt.connection.table("scans")
+    rows = [e for e in table.list_entities() if e.get("kind") == "sweep"]
+    newest = max(rows, key=lambda e: e["started_at"])
+    got = ScanLog(app.rt.connection).get(newest["RowKey"], newest["started_at"])
+    assert got is not None
+    return got
+
+
+def test_an_update_in_flight_is_not_evaluated_and_is_rechecked_until_it_settles(
+        app: App, caplog: pytest.LogCaptureFixture) -> None:
+    app.rt.settle_delays_s = (1, 1, 1, 1, 1)
+    _settled_sweep(app)
+    wid = WS["dbw-analytics-prod"]
+    before = _open(app, "dbw-analytics-prod")
+    doc = requests.get(app.emulator.url + wid, headers=AUTH, params=DBX, timeout=5).json()
+    doc["properties"]["computeMode"] = "Hybrid"
+    doc["properties"]["publicNetworkAccess"] = "Enabled"  # drift: DBX-WS-003
+    app.emulator.set_lro_delay(2.5)
+    r = requests.put(app.emulator.url + wid, headers=AUTH, params=DBX, json=doc, timeout=5)
+    assert r.status_code == 200 and r.json()["properties"]["provisioningState"] == "Updating"
+    accepted_at = time.monotonic()
+    app.host.fire_timer()  # a sweep during the update skips it, says so, and re-checks it later
+    record = _last_sweep_record(app)
+    assert [s["resource_id"] for s in record["skipped"]] == [wid]
+    assert record["skipped"][0]["reason"].startswith("provisioningState Updating")
+    app.host.deliver_event_grid(app.emulator.events())  # the event arrived with the workspace still Updating
+    with caplog.at_level(logging.INFO, logger="driftwatch.functions"):
+        scans, _ = app.run_queues()
+    assert scans.poisoned == 0
+    skipped_logs = [r.getMessage() for r in caplog.records if "skipped: provisioningState Updating" in r.getMessage()]
+    assert skipped_logs  # the in-flight state was seen and not evaluated
+    after = _open(app, "dbw-analytics-prod")
+    new = [x for i, x in after.items() if i not in before]
+    assert [(x.rule_id, x.actual) for x in new] == [("DBX-WS-003", "Enabled")]  # judged once settled
+    assert time.monotonic() - accepted_at >= 2.5
+    assert set(before) <= set(after)  # nothing resolved while it was in flight
+
+
+def test_diagnostics_404_resolves_nothing_and_other_rules_still_run(app: App) -> None:
+    _settled_sweep(app)
+    before = {x.id: x for x in app.open_findings()}
+    assert any(x.rule_id == "DBX-WS-010" for x in before.values())
+    patch = {"properties": {"publicNetworkAccess": "Enabled"}}
+    r = requests.patch(app.emulator.url + WS["dbw-finance-prod"], headers=AUTH, params=DBX, json=patch, timeout=5)
+    assert r.status_code == 200
+    app.emulator.set_faults([{"match": "diagnosticSettings", "method": "GET", "action": "404"}])
+    app.host.fire_timer()
+    scans, _ = app.run_queues()
+    assert scans.succeeded == 8 and scans.poisoned == 0
+    after = {x.id: x for x in app.open_findings()}
+    assert set(before) <= set(after)  # no workspace was taken for deleted, no DBX-WS-010 resolved
+    eval001 = [x for x in after.values() if x.rule_id == "DBX-EVAL-001"]
+    assert len(eval001) == 8 and all("diagnostics:" in (x.actual or "") for x in eval001)
+    assert ("DBX-WS-003", "dbw-finance-prod") in {(x.rule_id, x.workspace_name) for x in after.values()}
