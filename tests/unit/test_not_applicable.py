@@ -42,7 +42,7 @@ SPEC_SERVERLESS: dict[str, Any] = {
 
 
 def _estate(ws: dict[str, Any], api: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"schema": "driftwatch.estate/v1", "subscriptions": [],
+    return {"schema": "driftwatch.estate/v1", "subscriptions": [{"subscriptionId": f.SUB_PROD, "displayName": "p", "state": "Enabled"}],
             "resources": [ws, f.diag_doc(ws["id"], ["accounts", "clusters", "jobs", "notebook", "workspace"])],
             "databricks": {ws["properties"]["workspaceUrl"]: api or f.api_state()}}
 
