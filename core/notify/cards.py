@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from core.findings.model import SEVERITY_ORDER, Finding, severity_at_least
 from core.notify.text import compact_value, inert, strip_url_secrets, truncate, when
+from core.terms import SEVERITIES
 
 __all__ = [
     "MAX_CARD_BYTES",
@@ -59,7 +60,6 @@ PORTAL_RESOURCE_URL = "https://portal.azure.com/#@/resource{resource_id}/overvie
 MAX_ACTIONS = 5
 """Card-level buttons; Teams shows about five side by side before folding them into a menu."""
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 # Word + shape + colour: the word is always there (high-contrast themes drop colours), the shape tells
 # the levels apart without colour, and the colour is a host colour that stays legible (tested).
 SEVERITY_MARK = {"critical": "◆", "high": "▲", "medium": "■", "low": "●", "info": "○"}
