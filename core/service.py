@@ -1,6 +1,6 @@
 """The imperative shell shared by the Functions and the CLI: route, sweep, scan, reconcile, notify.
 
-`functions/` only parses bindings and calls these; `core/cli*.py` calls the same code paths, so what
+`functions/` only parses bindings and calls these; `core/cli/` calls the same code paths, so what
 the demo and the tests exercise is what runs in Azure.
 """
 

@@ -9,19 +9,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.arm_ids import arm_fold
+from core.terms import SEVERITIES, SEVERITY_ORDER, STATUSES, FindingStatus, Severity, severity_at_least
+
+__all__ = ["FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ORDER", "STATUSES", "Finding", "FindingStatus", "Severity",
+           "Source", "finding_id", "severity_at_least"]
 
 FINDING_SCHEMA = "driftwatch.finding/v1"
 
-Severity = Literal["critical", "high", "medium", "low", "info"]
-FindingStatus = Literal["open", "resolved", "exempted"]
 Source = Literal["event", "sweep", "cli"]
-
-SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
-
-
-def severity_at_least(severity: str, threshold: str) -> bool:
-    """True when `severity` ranks at or above `threshold` (both lower-case names)."""
-    return SEVERITY_ORDER[severity] >= SEVERITY_ORDER[threshold]
 
 
 def finding_id(resource_id: str, rule_id: str, subject: str | None) -> str:

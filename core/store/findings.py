@@ -33,6 +33,8 @@ from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, St
 from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery
 from core.store.history import HistoryQueries, record_coverage, workspace_index_entity
 from core.store.keys import get_json, iso_z, put_json, resource_key, utc
+from core.terms import RULE_ID_RE as RULE_RE
+from core.terms import SEVERITIES, STATUSES
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -40,9 +42,6 @@ if TYPE_CHECKING:
 TRANSITION_SCHEMA = "driftwatch.transition/v1"
 TransitionKind = Literal["opened", "resolved", "reopened", "exempted"]
 NotifyState = Literal["pending", "notified", "skipped", "failed"]
-STATUSES = ("open", "resolved", "exempted")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-RULE_RE = re.compile(r"^DBX-[A-Z]+-\d{3}$")
 FINDING_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_CONFLICT_RETRIES = 20
 LOCK_PARTITION = "notify-lock"
