@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.arm_ids import parse_arm_id_lower
+from core.arm_ids import arm_fold, parse_arm_id_lower
 from core.contracts.estate_v1 import SCHEMA, EstateError, validate_estate
 from core.state.families import snapshot_families
 from core.state.footprint import NetworkFootprint, footprint, subnet_users
@@ -30,6 +30,7 @@ from core.state.rbac import (
     parse_role_assignment,
     parse_role_definition,
     scope_of_assignment,
+    scope_of_definition,
 )
 
 ESTATE_SCHEMA = SCHEMA
@@ -56,13 +57,13 @@ class Estate:
     """Filled by `workspace_states`: `{resource_id, reason}` not evaluated, as `driftwatch scan` would skip them."""
 
     def lookup(self, resource_id: str) -> dict[str, Any] | None:
-        return self.resources.get(resource_id.lower())
+        return self.resources.get(arm_fold(resource_id))
 
     def workspace_docs(self) -> list[dict[str, Any]]:
         return [d for d in self.resources.values() if str(d.get("type", "")).lower() == WORKSPACE_TYPE]
 
     def diagnostics_for(self, workspace_id: str) -> list[dict[str, Any]]:
-        return self._diag.get(workspace_id.lower(), [])
+        return self._diag.get(arm_fold(workspace_id), [])
 
     def rbac_for(self, workspace_id: str) -> RbacState:
         """What ARM would list for the workspace: role assignments at or above it (`$filter=atScope()`) and
@@ -71,8 +72,7 @@ class Estate:
                        if str(d.get("type", "")).lower() == ROLE_ASSIGNMENT_TYPE
                        and is_at_or_above(scope_of_assignment(d) or "//", workspace_id)]
         definitions = [d for d in self.resources.values() if str(d.get("type", "")).lower() == ROLE_DEFINITION_TYPE
-                       and is_at_or_above(str(d["id"]).lower().split("/providers/microsoft.authorization/")[0],
-                                          workspace_id)]
+                       and is_at_or_above(scope_of_definition(str(d["id"])), workspace_id)]
         where = f"{self.source}: resources"
         return RbacState(assignments=tuple(parse_role_assignment(d, f"{where}: {d.get('id')}") for d in assignments),
                          definitions=tuple(parse_role_definition(d, f"{where}: {d.get('id')}") for d in definitions))
@@ -215,7 +215,7 @@ def parse_estate(data: Any, source: str = "<estate>") -> Estate:
     for raw in data.get("resources") or []:
         d = dict(raw)  # validated above; shallow copy so folding children never edits the caller's data
         d.setdefault("name", str(d["id"]).rstrip("/").rsplit("/", 1)[1])  # ARM always returns it
-        lid = str(d["id"]).lower()
+        lid = arm_fold(str(d["id"]))
         resources[lid] = d
         if DIAG_MARKER in lid:
             diag[lid.split(DIAG_MARKER, 1)[0]].append(d)

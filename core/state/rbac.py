@@ -10,13 +10,15 @@ fields is malformed (StateError), never silently skipped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from core.arm_ids import arm_fold
 from core.state.model import RbacState, RoleAssignmentState, RoleDefinitionState, RolePermission
 from core.state.parse import StateError
 
-ASSIGNMENTS_SEGMENT = "/providers/microsoft.authorization/roleassignments/"
+_ASSIGNMENTS = re.compile(r"/providers/microsoft\.authorization/roleassignments/", re.IGNORECASE)
 ROLE_ASSIGNMENT_TYPE = "microsoft.authorization/roleassignments"
 ROLE_DEFINITION_TYPE = "microsoft.authorization/roledefinitions"
 
@@ -44,9 +46,17 @@ def scope_of_assignment(doc: Mapping[str, Any]) -> str | None:
     if isinstance(scope, str) and scope.strip():
         return scope
     rid = doc.get("id")
-    if isinstance(rid, str) and ASSIGNMENTS_SEGMENT in rid.lower():
-        return rid[: rid.lower().index(ASSIGNMENTS_SEGMENT)] or "/"
-    return None
+    found = _ASSIGNMENTS.search(rid) if isinstance(rid, str) else None  # on the original string: lower() may
+    return (str(rid)[: found.start()] or "/") if found else None       # change its length
+
+
+_DEFINITIONS = re.compile(r"/providers/microsoft\.authorization/roledefinitions/", re.IGNORECASE)
+
+
+def scope_of_definition(resource_id: str) -> str:
+    """The scope a role definition id lives at (`/subscriptions/{id}` for built-ins listed there; `/` at the root)."""
+    found = _DEFINITIONS.search(resource_id)
+    return (resource_id[: found.start()] or "/") if found else resource_id
 
 
 def parse_role_assignment(doc: Any, where: str) -> RoleAssignmentState:
@@ -104,8 +114,8 @@ def is_at_or_above(scope: str, resource_id: str) -> bool:
     `/` (the tenant root) and management-group scopes are above every resource: ARM returns assignments
     there for `$filter=atScope()` too, so they are kept when listed.
     """
-    s = scope.rstrip("/").lower()
-    r = resource_id.rstrip("/").lower()
+    s = arm_fold(scope).rstrip("/")
+    r = arm_fold(resource_id).rstrip("/")
     if s == "" or s.startswith("/providers/microsoft.management/managementgroups/"):
         return True
     return r == s or r.startswith(s + "/")
