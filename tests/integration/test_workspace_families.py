@@ -54,6 +54,7 @@ def test_no_family_call_when_its_rules_are_off(emulator: EmulatorServer) -> None
     _scan(emulator, b)
     counts = emulator.request_counts()["by_endpoint"]
     assert "GET ws:token-permissions" not in counts and "GET ws:settings" not in counts
+    assert "GET arm:roleAssignments.list" not in counts and "GET arm:roleDefinitions.list" not in counts
     assert counts.get("GET ws:tokens")
 
 
