@@ -78,6 +78,8 @@ class ScanRequest(BaseModel):
     event_ids: list[str] = Field(default_factory=list, max_length=50)
     subnet_users: dict[str, list[str]] | None = None
     """Lower subnet id -> workspaces injected into it, as the sweep saw the whole estate (saves lookups)."""
+    network: list[dict[str, Any]] | None = Field(default=None, max_length=16)
+    """The workspace's VNet and NSG documents as the sweep listed them (saves the GETs); only with `workspace`."""
     families: list[str] | None = Field(default=None, max_length=32)
     """Rule families to scan (audit-driven scans); absent = every family."""
     changes: list[ChangeRecord] = Field(default_factory=list, max_length=20)
@@ -355,6 +357,7 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
     scan_id = str(uuid.uuid4())
     collector = rt.collector()
     docs, found = collector.discover(rt.settings.subscriptions or None)
+    collector.prefetch_network(docs)  # VNets and NSGs: one paged list per subscription, handed to the workers
     topology, queues = rt.topology(), rt.queues()
     parsed: list[tuple[dict[str, Any], str, WorkspaceArm]] = []
     for doc in docs:
@@ -367,11 +370,15 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
     enqueued = rechecks = 0
     for doc, wid, arm in parsed:
         not_settled = not_settled_reason(arm)
-        embedded = doc if not_settled is None and len(json.dumps(doc)) <= MAX_EMBEDDED_DOC_CHARS else None
+        size = len(json.dumps(doc))
+        embedded = doc if not_settled is None and size <= MAX_EMBEDDED_DOC_CHARS else None
+        network = collector.network_docs_for(arm) if embedded is not None else None
+        if network is not None and size + len(json.dumps(network)) > MAX_EMBEDDED_DOC_CHARS:
+            network = None  # too big for one message: the worker GETs them
         mine = {sid.lower(): users.get(sid.lower(), []) for sid, _, _ in subnet_ids(arm)}
         try:
             req = ScanRequest(workspace_id=wid, source="sweep", requested_at=now, scan_id=scan_id, workspace=embedded,
-                              subnet_users=mine if embedded is not None else None,
+                              subnet_users=mine if embedded is not None else None, network=network,
                               settle_attempt=0 if not_settled is None else 1)
         except ValidationError:
             found.errors.append({"resource_id": wid[:300], "stage": "parse", "message": "not a workspace resource id"})
@@ -500,6 +507,8 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
                                             families=families, attribution=attribution)
             _send(rt, transitions)
             return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)
+    if req.network and req.workspace is not None and not req.coalesced:
+        collector.prime(req.network)  # the sweep's listed VNet/NSGs, as fresh as the embedded workspace document
     users = req.subnet_users if req.subnet_users is not None and not req.coalesced else None
     if users is None and doc is not None:
         users = _subnet_users(rt, doc) if families is None or "NET" in families else {}
@@ -565,6 +574,7 @@ def recheck_later(rt: Runtime, req: ScanRequest, reason: str, now: datetime) -> 
                     req.workspace_id, req.settle_attempt, reason)
         return outcome
     again = req.model_copy(update={"requested_at": now, "settle_attempt": req.settle_attempt + 1, "workspace": None,
+                                   "network": None,
                                    "subnet_users": None, "coalesced": False})
     rt.queues().send_scan_request(again.body(), visibility_timeout=rt.settle_delays_s[req.settle_attempt])
     outcome.rechecked = True

@@ -88,3 +88,31 @@ def test_a_scan_probes_nothing_and_reads_each_arm_document_once(example_baseline
         by_path = Counter(r["path"].lower() for r in log["recent"] if r["method"] == "GET")
         assert by_path[wid.lower()] == 1
         assert max(by_path.values()) == 1 and not any("well-known" in k for k in log["by_endpoint"])
+
+
+def _net_calls(counts: dict[str, int]) -> tuple[int, int]:
+    """(list pages, GETs) of network documents; classify() files subscription lists of any provider other
+    than Databricks under `arm:resources.list`, and this scan lists nothing else."""
+    return counts.get("GET arm:resources.list", 0), counts.get("GET arm:resource", 0)
+
+
+def test_a_sweep_lists_the_network_per_subscription_and_a_failed_list_falls_back_to_gets(
+        example_baseline: Baseline) -> None:
+    """VNets (with subnets) and NSGs come from one paged list per subscription; when those lists fail
+    (403 here), every document is read with its own GET and the findings are exactly the same."""
+    def shape(out: object) -> list[tuple[str, str, str]]:
+        return sorted((f.id, f.status, json.dumps(f.actual, sort_keys=True, default=str))
+                      for f in out.result.findings)  # type: ignore[attr-defined]
+
+    with EmulatorServer(sample_estate(), page_size=3) as server:
+        listed = run_scan(fast_config(server), example_baseline)
+        pages, gets = _net_calls(server.request_counts()["by_endpoint"])
+        assert pages > 0 and pages + gets <= 2 * pages
+
+        server.reset_requests()
+        server.set_faults([{"match": "/providers/Microsoft.Network/(virtualNetworks|networkSecurityGroups)$",
+                            "action": "403"}])
+        fallback = run_scan(fast_config(server), example_baseline)
+        _, gets_after = _net_calls(server.request_counts()["by_endpoint"])
+        assert gets_after > 0 and not [e for e in fallback.result.errors if e["stage"] == "network"]
+        assert shape(fallback) == shape(listed)
