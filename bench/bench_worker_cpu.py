@@ -36,7 +36,7 @@ def _frame(raw: str) -> str:
     return f"{m['fn']} ({m['file']})" if m else raw.strip()
 
 
-_OURS = tuple(f"core/{p.name}" for p in (ROOT / "core").iterdir() if not p.name.startswith("_")) + ("functions/",)
+_OURS = (*(f"core/{p.name}" for p in (ROOT / "core").iterdir() if not p.name.startswith("_")), "functions/")
 
 
 def _ours(frame: str) -> bool:

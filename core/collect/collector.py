@@ -5,10 +5,11 @@
 - The VNet and NSGs are read only when a network rule is on, diagnostic settings only when DBX-WS-010
   is on, and the workspace API only for the in-workspace rules that are on.
 - A VNet or NSG shared by several workspaces is read once per scan (single-flight cache).
-- A sweep lists the VNets (with their subnets) and NSGs of the subscriptions its workspaces use, one
-  paged list each instead of a GET per resource (`prefetch_network`), and hands each worker the
-  documents it needs (`network_docs_for` -> `prime`). Anything a list did not return (failed, another
-  subscription, created since) is read with its own GET, so missing list data never resolves anything.
+- An estate scan (`core.scan.run_scan` without workspace ids) lists the VNets (with their subnets) and
+  NSGs of the subscriptions its workspaces use, one paged list each instead of a GET per resource
+  (`prefetch_network`); its collection threads read them from the cache. Anything a list did not
+  return (failed, another subscription, created since) is read with its own GET, so missing list data
+  never resolves anything. A scan of one workspace reads only its own resources.
 - Concurrency is bounded overall and per subscription.
 - Failures become CollectionErrors (-> DBX-EVAL-001/002), never silence. Whether a workspace was
   deleted is decided only from the workspace resource itself (a 404 on one of its extension
@@ -243,21 +244,6 @@ class EstateCollector:
                     nsgs[str(sub).lower()].add(nsg_id)
         self._list_into_cache("networkSecurityGroups",
                               [s for s, ids in nsgs.items() if len(ids) >= min_per_subscription])
-
-    def network_docs_for(self, arm: WorkspaceArm) -> list[dict[str, Any]] | None:
-        """The workspace's VNet and NSG documents from the cache, or None unless every one is there."""
-        if not arm.vnet_id:
-            return None
-        vnet = self._cached(arm.vnet_id)
-        if vnet is None:
-            return None
-        out = [vnet]
-        for nsg_id in self._nsg_ids(arm, vnet):
-            nsg = self._cached(nsg_id)
-            if nsg is None:
-                return None
-            out.append(nsg)
-        return out
 
     @staticmethod
     def _nsg_ids(arm: WorkspaceArm, vnet: dict[str, Any] | None) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import requests
 
 from core.collect.auth import databricks_strategy
-from core.collect.config import CollectConfig
+from core.collect.config import CollectConfig, WorkspaceHostError
 from core.collect.databricks_client import (
     IP_ACCESS_LISTS_PATH,
     TOKENS_PATH,
@@ -29,6 +29,7 @@ from core.collect.databricks_client import (
     errors_module,
 )
 from core.collect.workspace_families import FamilyNeeds, read_families
+from core.errors import scrub_api_text, scrub_error_code
 from core.state.model import WorkspaceApiState
 from core.state.parse import StateError, parse_workspace_api
 
@@ -87,11 +88,12 @@ def invalid_conf_keys(exc: Exception) -> list[str] | None:
 
 def _describe(exc: Exception) -> str:
     if "databricks.sdk.errors" in sys.modules and isinstance(exc, errors_module().DatabricksError):
-        code = getattr(exc, "error_code", None) or ""
+        code = scrub_error_code(getattr(exc, "error_code", None))
         status = getattr(exc, "status_code", None) or ""
         name = exc.__class__.__name__
         head = " ".join(str(x) for x in (name, status, code) if x)
-        return head + (f": {str(exc)[:200]}" if str(exc) else "")
+        # status, error code and a scrubbed message: a 401 may echo the bearer token it was sent
+        return head + (f": {scrub_api_text(exc)}" if str(exc) else "")
     if isinstance(exc, requests.Timeout | TimeoutError):
         return "timed out"
     if isinstance(exc, requests.ConnectionError):
@@ -152,8 +154,11 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
     # One budget for the whole workspace (`deadline` below); the SDK's own retries of one call get half
     # of it, so a dead host fails fast and still leaves time for the 5xx retries here.
     half = max(config.workspace_timeout_s // 2, 1)
-    w = WorkspaceApi(api_client(config.workspace_url(host), databricks_strategy(config),
-                                retry_timeout_seconds=half,
+    try:
+        base_url = config.workspace_url(host)  # allow-listed Databricks host from ARM, or no token is sent
+    except WorkspaceHostError as exc:
+        raise WorkspaceApiError(str(exc)) from None
+    w = WorkspaceApi(api_client(base_url, databricks_strategy(config), retry_timeout_seconds=half,
                                 http_timeout_seconds=min(config.read_timeout_s, half)))
     conf: dict[str, Any] = {}
     unsupported: list[str] = []
