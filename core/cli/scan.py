@@ -26,7 +26,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
         raise InputError("no findings store configured: set AzureWebJobsStorage (e.g. Azurite) or pass --no-store")
     subs = list(args.subscription or []) or list(settings.subscriptions)
-    from core.cli_progress import ScanProgressBar, progress_wanted
+    from core.cli.progress import ScanProgressBar, progress_wanted
 
     bar = ScanProgressBar(sys.stderr) if progress_wanted(args.format, sys.stdout, sys.stderr) else None
     try:

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core.cli_progress import ScanProgressBar, progress_wanted
+from core.cli.progress import ScanProgressBar, progress_wanted
 
 
 class _Stream(io.StringIO):
