@@ -33,11 +33,11 @@ from core.state.footprint import footprint, subnet_ids, subnet_users
 from core.state.lifecycle import SETTLE_RECHECKS_S, not_settled_reason
 from core.state.model import WorkspaceArm
 from core.state.parse import StateError, parse_workspace_arm
+from core.store.poison import keep_rejected
 
 log = logging.getLogger("driftwatch")
 
 SCAN_REQUEST_SCHEMA = "driftwatch.scan-request/v1"
-REJECTED_SCHEMA = "driftwatch.rejected-message/v1"
 COALESCE_WINDOW_S = 10
 """Minimum gap between two event-driven scans of one workspace (see core/store/pending.py)."""
 MAX_DEQUEUE_COUNT = 5
@@ -212,21 +212,7 @@ def decode_message(rt: Runtime, queue: str, raw: bytes) -> str | None:
 def reject_message(rt: Runtime, queue: str, body: str, reason: str) -> None:
     """Keep a malformed message (nothing is lost) in `{queue}-poison` instead of retrying it forever."""
     log.error("rejected a malformed %s message: %s", queue, reason[:500])
-    envelope: dict[str, Any] = {"schema": REJECTED_SCHEMA, "queue": queue, "reason": reason[:2000],
-                                "body": body[:40_000],
-                                "rejected_at": datetime.now(UTC).isoformat()}
-    # A queue message is at most 64 KB after base64 (4/3): keep the JSON-escaped envelope under 45 KB.
-    keep = len(envelope["body"])
-    while len(json.dumps(envelope)) > 45_000 and keep > 0:
-        keep //= 2
-        envelope["body"] = body[:keep]
-        envelope["body_truncated"] = True
-    client = rt.connection.queue(f"{queue}-poison")
-    from azure.core.exceptions import ResourceExistsError
-
-    with contextlib.suppress(ResourceExistsError):
-        client.create_queue()
-    client.send_message(json.dumps(envelope))
+    keep_rejected(rt.connection, queue, body, reason)
 
 
 # -- Event Grid -------------------------------------------------------------------------------------
@@ -784,48 +770,3 @@ def notify_message(rt: Runtime, body: str, now: datetime | None = None, dequeue_
         rt.queues().send_transition_body(body, visibility_timeout=delay)
         log.info("notify %s: digest lock busy, retrying in %d s", t.finding.resource_id, delay)
         return NotifyOutcome(workspace_id=t.finding.resource_id, busy=True)
-
-
-
-# -- poison replay ----------------------------------------------------------------------------------
-
-@dataclass
-class ReplayOutcome:
-    queue: str
-    replayed: int = 0
-    kept_rejected: int = 0
-
-
-def replay_poison(connection: Any, queue: str, *, max_messages: int = 1000) -> ReplayOutcome:
-    """Move `{queue}-poison` messages back to `queue`, each exactly once (send, then delete).
-
-    Malformed messages that driftwatch itself rejected (`driftwatch.rejected-message/v1`) cannot
-    succeed on a retry; they stay in the poison queue for a person to read.
-    """
-    from azure.core.exceptions import ResourceExistsError
-
-    poison, target = connection.queue(f"{queue}-poison"), connection.queue(queue)
-    for client in (poison, target):
-        with contextlib.suppress(ResourceExistsError):
-            client.create_queue()
-    out = ReplayOutcome(queue=queue)
-    seen: set[str] = set()
-    while out.replayed + out.kept_rejected < max_messages:
-        batch = list(poison.receive_messages(max_messages=32, visibility_timeout=60))
-        if not batch:
-            break
-        for m in batch:
-            if m.id in seen:
-                continue
-            seen.add(m.id)
-            try:
-                rejected = json.loads(m.content).get("schema") == REJECTED_SCHEMA
-            except (ValueError, AttributeError):
-                rejected = False
-            if rejected:
-                out.kept_rejected += 1  # stays invisible for 60 s, then visible again in the poison queue
-                continue
-            target.send_message(m.content)
-            poison.delete_message(m)
-            out.replayed += 1
-    return out

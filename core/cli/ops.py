@@ -11,9 +11,9 @@ from core.cli.common import emit
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from core.errors import InputError
-    from core.service import replay_poison
     from core.settings import load_settings
     from core.store import StorageConnection
+    from core.store.poison import replay_poison
 
     settings = load_settings()
     if args.storage:
