@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from core.collect import parallel
 from core.collect.auth import databricks_strategy
 from core.collect.config import CollectConfig, WorkspaceHostError
 from core.collect.databricks_client import (
@@ -182,6 +183,10 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
                 time.sleep(0.5 * 2**attempt)
         raise AssertionError("unreachable")
 
+    # The extra families do not depend on the core reads: they run alongside them (core/collect/parallel.py).
+    observed_at_ms = int(time.time() * 1000)
+    families = (parallel.submit(lambda: read_families(w, call, needs.families, deadline, host, _describe))
+                if needs.families.any else None)
     try:
         if needs.conf_keys:
             conf, unsupported = _read_conf(call, w, needs.conf_keys)
@@ -195,8 +200,8 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
         raise WorkspaceApiError(f"malformed answer: {exc}") from None
     except Exception as exc:  # any failure of the SDK/transport is a read failure with its cause
         raise WorkspaceApiError(_describe(exc)) from None
-    observed_at_ms = int(time.time() * 1000)
-    family_data, family_errors = read_families(w, call, needs.families, deadline, host, _describe)
+    finally:
+        family_data, family_errors = ({}, {}) if families is None else families.result()
     try:
         state = parse_workspace_api(conf, lists, tokens, where=host, unsupported_conf_keys=unsupported)
     except StateError as exc:
