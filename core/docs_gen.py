@@ -49,7 +49,19 @@ def render_rules_markdown() -> str:
     lines += ["### Rules without a control", "", "| rule | why |", "| --- | --- |"]
     for rule_id, why in data.unmapped.items():
         lines.append(f"| {rule_id} | {_cell(why)} |")
-    lines += ["", "## Remediation", ""]
+    from core.baseline.profiles import WORKSPACE_CONF_PROFILES
+    from core.rules.data.workspace_conf_defaults import platform_default
+
+    lines += ["", "## Workspace-conf profiles (DBX-CONF-001)", "",
+              "`workspace_conf_profile: <name>` in a baseline adds these keys under its own `workspace_conf` (keys",
+              "named there win). An unset key counts as its platform default; where the default is not known the",
+              "unset key is a finding (unknown is not compliant).", ""]
+    for name, keys in WORKSPACE_CONF_PROFILES.items():
+        lines += [f"### {name}", "", "| key | expected | platform default (unset) | why |", "| --- | --- | --- | --- |"]
+        for key, (value, why) in keys.items():
+            lines.append(f"| {key} | {value} | {platform_default(key) or 'not known'} | {_cell(why)} |")
+        lines.append("")
+    lines += ["## Remediation", ""]
     for r in RULES.values():
         lines += [f"### {r.id} — {r.title}", "", r.remediation, ""]
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from typing import Any
 
 from core.baseline.load import Baseline
 from core.findings.model import SEVERITY_ORDER, Finding, Source
-from core.rules import api_rules_on, diagnostics_rules_on, evaluate_workspace, network_rules_on
+from core.rules import api_rules_on, diagnostics_rules_on, evaluate_workspace, network_rules_on, rbac_rules_on
 from core.rules.engine import WorkspaceEvaluation
 from core.state.model import WorkspaceState
 
@@ -76,6 +76,8 @@ def relevant_errors(ws: WorkspaceState, ev: WorkspaceEvaluation) -> list[dict[st
         wanted.add("diagnostics")
     if api_rules_on(ev.effective):
         wanted.add("workspace_api")
+    if rbac_rules_on(ev.effective):
+        wanted.add("rbac")
     return [{"resource_id": ws.resource_id, "stage": e.stage, "message": e.message}
             for e in ws.errors if e.stage in wanted]
 

@@ -14,6 +14,6 @@ RULE_IDS: tuple[str, ...] = (
     "DBX-TOKEN-003", "DBX-TOKEN-004", "DBX-TOKEN-005",
     "DBX-SET-001", "DBX-SET-002", "DBX-SET-003", "DBX-SET-004",
     "DBX-SEC-001", "DBX-SEC-002", "DBX-SEC-003",
-    "DBX-IAM-001", "DBX-IAM-003", "DBX-IAM-004",
+    "DBX-IAM-001", "DBX-IAM-002", "DBX-IAM-003", "DBX-IAM-004",
     "DBX-EVAL-001", "DBX-EVAL-002",
 )  # fmt: skip

@@ -235,3 +235,27 @@ class Operation:
 
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# ---- Microsoft.Authorization role assignments ------------------------------------------------
+
+def is_role_assignment(path: str) -> bool:
+    segs = [s.lower() for s in _segments(path)]
+    return len(segs) >= 6 and segs[-4:-1] == ["providers", "microsoft.authorization", "roleassignments"]
+
+
+def role_assignment_document(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A role assignment PUT as ARM stores it: `properties.roleDefinitionId` and `properties.principalId` are
+    required and `scope` is read-only, set from the path (azure-rest-api-specs .../Microsoft.Authorization/
+    stable/2022-04-01/authorization-RoleAssignmentsCalls.json `RoleAssignmentProperties`, example
+    RoleAssignments_CreateForResourceGroup.json)."""
+    props = body.get("properties")
+    if not isinstance(props, dict):
+        raise _invalid("The request content was invalid: required property 'properties' not found.")
+    for key in ("roleDefinitionId", "principalId"):
+        if not isinstance(props.get(key), str) or not props[key].strip():
+            raise _invalid(f"The request content was invalid: required property '{key}' not found.")
+    segs = _segments(path)
+    scope = "/" + "/".join(segs[:-4])
+    return {"properties": {**props, "scope": scope, "principalType": props.get("principalType") or "User"},
+            "type": "Microsoft.Authorization/roleAssignments"}

@@ -58,7 +58,22 @@ def _segments(path: str) -> list[str]:
 
 
 def _is_extension(lower_id: str) -> bool:
-    return lower_id.count("/providers/") > 1
+    # Role assignments and definitions are extension resources at any scope (subscription, group,
+    # resource): ARM's generic `/resources` lists never include them.
+    return lower_id.count("/providers/") > 1 or "/providers/microsoft.authorization/" in lower_id
+
+
+_AUTHZ = "/providers/microsoft.authorization/"
+
+
+def _authz_scope(lower_id: str) -> str:
+    """The scope of a Microsoft.Authorization resource id: what precedes `/providers/Microsoft.Authorization/`."""
+    return lower_id[: lower_id.rindex(_AUTHZ)] if _AUTHZ in lower_id else lower_id
+
+
+def _at_or_above(scope: str, target: str) -> bool:
+    """`scope` is `target` or one of its parents (whole segments)."""
+    return target == scope or target.startswith(scope.rstrip("/") + "/")
 
 
 def _group_not_found(resource_id: str) -> ApiError:
@@ -364,6 +379,33 @@ class Estate:
         if resource_group is not None:
             prefix += f"resourcegroups/{resource_group.lower()}/"
         return [d for k, d in self._resources.items() if k.startswith(prefix) and not _is_extension(k)]
+
+    def list_authorization(self, scope: str, kind: str, flt: str | None) -> list[dict[str, Any]]:
+        """Role assignments or definitions for `{scope}/providers/Microsoft.Authorization/{kind}`.
+
+        azure-rest-api-specs specification/authorization/resource-manager/Microsoft.Authorization/stable/
+        2022-04-01/authorization-RoleAssignmentsCalls.json (RoleAssignments_ListForScope): without a filter,
+        assignments at, above and below the scope; `$filter=atScope()` at or above it only. Role
+        definitions (authorization-RoleDefinitionsCalls.json, RoleDefinitions_List): those applicable at
+        the scope and above. The scope itself must exist (a workspace scope is looked up like a GET).
+        """
+        target = scope.rstrip("/").lower()
+        if len(_segments(target)) > 4 or (len(_segments(target)) == 4 and _segments(target)[2] == "resourcegroups"):
+            self.get(scope)  # 404 ResourceNotFound / ResourceGroupNotFound like ARM
+        wanted = f"microsoft.authorization/{kind.lower()}"
+        out = []
+        for key, doc in self._resources.items():
+            if str(doc.get("type", "")).lower() != wanted:
+                continue
+            at = _authz_scope(key)
+            above = _at_or_above(at, target)
+            if kind.lower() == "roledefinitions" or (flt or "").replace(" ", "").lower() == "atscope()":
+                keep = above
+            else:
+                keep = above or _at_or_above(target, at)
+            if keep:
+                out.append(doc)
+        return out
 
     def list_collection(self, path: str) -> list[dict[str, Any]] | None:
         """Documents under a collection path, [] for a valid empty one, None if the scope is unknown."""

@@ -7,11 +7,13 @@
 3. Someone opens SSH from the Internet on a compliant workspace's NSG (an ARM write on the emulator).
    The emulator emits the Event Grid event to a local webhook that calls `on_resource_change`, which
    routes and coalesces it into one scan; the new finding reaches the store and Teams.
-4. Inside a workspace, an admin disables IP access lists (a workspace-API write on the emulator). The
+4. Someone grants Contributor on a resource group (an ARM role-assignment write): Event Grid -> routed
+   through the topology's resource-group edges to scans of every workspace there -> DBX-IAM-002.
+5. Inside a workspace, an admin disables IP access lists (a workspace-API write on the emulator). The
    emulator emits the Databricks audit record to a local endpoint standing in for Event Hubs, which
    delivers it to `on_workspace_audit` as a real Event Hubs batch; a scan of only the affected rule
    families follows and the Teams card names the author and the address.
-5. The auditors' API answers: a findings summary and the new findings with their history.
+6. The auditors' API answers: a findings summary and the new findings with their history.
 """
 
 from __future__ import annotations
@@ -128,7 +130,15 @@ def main() -> int:
     from core.settings import load_settings
     from emulator.server import EmulatorServer
     from samples.azurite import AzuriteProcess
-    from samples.factory import nsg_rule, sample_estate
+    from samples.factory import (
+        CONTRACTOR_OID,
+        CONTRIBUTOR_ROLE,
+        SUB_DEV,
+        nsg_rule,
+        rg_id,
+        role_assignment,
+        sample_estate,
+    )
     from samples.functions_host import LocalFunctionsHost
 
     estate = sample_estate()
@@ -174,7 +184,11 @@ def main() -> int:
         summary = json.loads(host.http("findings_summary", "GET", "/api/summary").get_body())
         print(f"   {scans.succeeded} workspaces scanned, {len(emulator.teams_posts())} Teams digests posted "
               f"({notes.succeeded} transition messages handled)")
-        print(f"   findings by status: {summary['by_status']}; open by severity: {summary['open_by_severity']}\n")
+        print(f"   findings by status: {summary['by_status']}; open by severity: {summary['open_by_severity']}")
+        inside = {fam: sum(n for rid, n in summary["by_rule"].items() if rid.startswith(f"DBX-{fam}-"))
+                  for fam in ("IAM", "TOKEN", "SEC", "SET", "CONF")}
+        print(f"   inside the workspaces and Azure RBAC: {inside} findings by family "
+              f"(DBX-IAM-002 Azure admins outside the baseline: {summary['by_rule'].get('DBX-IAM-002', 0)})\n")
         emulator.clear_teams()
 
         print("== 2. drift: ops@contoso.com opens SSH from the Internet on dbw-analytics-prod's NSG (ARM write)")
@@ -195,8 +209,33 @@ def main() -> int:
             print(card_text(post))
         print()
 
+        print("== 4. Azure RBAC drift: ops@contoso.com grants Contributor on resource group rg-dev to a contractor")
+        emulator.clear_teams()
+        delivered.clear()
+        seen = webhook.received
+        assignment = role_assignment(rg_id(SUB_DEV, "rg-dev"), "a0000001-0000-4000-8000-0000000000d0",
+                                     CONTRIBUTOR_ROLE, CONTRACTOR_OID)
+        r = requests.put(f"{emulator.url}{assignment['id']}?api-version=2022-04-01",
+                         json={"properties": {k: assignment["properties"][k]
+                                              for k in ("roleDefinitionId", "principalId", "principalType")}},
+                         timeout=10, headers={"Authorization": "Bearer demo", "X-Emulator-User": "ops@contoso.com",
+                                              "X-Forwarded-For": "198.51.100.23"})
+        r.raise_for_status()
+        delivered.wait(10)
+        scans = host.drain("scan-requests", "scan_workspace")
+        host.drain("drift-findings", "notify_drift")
+        print(f"   ARM write Microsoft.Authorization/roleAssignments/write -> Event Grid "
+              f"({webhook.received - seen} delivered) -> routed by the topology's resource-group edge to "
+              f"{scans.succeeded} workspace scans (every workspace in rg-dev)")
+        found = json.loads(host.http("findings_list", "GET", "/api/findings",
+                                     params={"rule": "DBX-IAM-002", "status": "open"}).get_body())["findings"]
+        for fd in found:
+            if fd["workspace_name"].startswith("dev-"):
+                print(f"   {fd['severity'].upper():8} {fd['rule_id']}  {fd['workspace_name']}: {fd['message']}")
+        print()
+
         # IP access lists apply to Internet traffic only, so the in-workspace change is on a public workspace.
-        print(f"== 4. in-workspace drift: jane@contoso.com disables IP access lists on {AUDIT_WS}")
+        print(f"== 5. in-workspace drift: jane@contoso.com disables IP access lists on {AUDIT_WS}")
         emulator.clear_teams()
         ws = next(r for r in estate["resources"] if r.get("name") == AUDIT_WS)
         t_write = time.monotonic()
@@ -222,7 +261,7 @@ def main() -> int:
             print(card_text(post))
         print()
 
-        print(f"== 5. what auditors see: GET /api/findings?workspace={AUDIT_WS}&status=open")
+        print(f"== 6. what auditors see: GET /api/findings?workspace={AUDIT_WS}&status=open")
         resp = host.http("findings_list", "GET", "/api/findings",
                          params={"workspace": AUDIT_WS, "status": "open"})
         page = json.loads(resp.get_body())

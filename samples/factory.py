@@ -311,6 +311,81 @@ def network_for(sub: str, rg: str, tag: str, *, space: str, public: str, private
     return vid, [vnet_doc(sub, rg, f"vnet-{tag}", subs, space), nsg]
 
 
+OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+CONTRIBUTOR_ROLE = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+READER_ROLE = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+DBX_OPERATOR_ROLE = "5d8f2c1a-0b3e-4c7d-9e6f-1a2b3c4d5e6f"
+DBX_VIEWER_ROLE = "6e9a3d2b-1c4f-4d8e-8f70-2b3c4d5e6f70"
+PLATFORM_GROUP_OID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+"""The Entra group of the platform team: the only principal allowed admin-granting Azure roles (baseline)."""
+CONTRACTOR_OID = "7c6b5a49-3827-4165-9a4b-3c2d1e0f9a8b"
+ETL_SP_OID = "9e8d7c6b-5a49-4382-8716-5a4b3c2d1e0f"
+AUDITOR_OID = "1f2e3d4c-5b6a-4978-8a6b-5c4d3e2f1a0b"
+
+
+def role_definition(sub: str, guid: str, name: str, actions: list[str], not_actions: list[str] | None = None,
+                    builtin: bool = True) -> dict[str, Any]:
+    """A role definition as ARM lists it at a subscription scope (azure-rest-api-specs .../Microsoft.Authorization/
+    stable/2022-04-01/examples/GetRoleDefinitionById.json). The built-in ones carry their Microsoft Learn "Azure
+    built-in roles" GUID and control-plane actions (Contributor's notActions abridged to the Authorization ones)."""
+    return {"id": f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}", "name": guid,
+            "type": "Microsoft.Authorization/roleDefinitions",
+            "properties": {"roleName": name, "type": "BuiltInRole" if builtin else "CustomRole",
+                           "description": name, "assignableScopes": ["/"] if builtin else [f"/subscriptions/{sub}"],
+                           "permissions": [{"actions": actions, "notActions": not_actions or [],
+                                            "dataActions": [], "notDataActions": []}]}}
+
+
+def role_definitions(sub: str) -> list[dict[str, Any]]:
+    return [
+        role_definition(sub, OWNER_ROLE, "Owner", ["*"]),
+        role_definition(sub, CONTRIBUTOR_ROLE, "Contributor", ["*"],
+                        ["Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write",
+                         "Microsoft.Authorization/elevateAccess/Action"]),
+        role_definition(sub, READER_ROLE, "Reader", ["*/read"]),
+        # custom: may change Databricks workspaces (an admin path like Contributor)
+        role_definition(sub, DBX_OPERATOR_ROLE, "Databricks Operator", ["Microsoft.Databricks/*", "*/read"],
+                        builtin=False),
+        # custom: every workspace action except writing it (notActions wins: not an admin path)
+        role_definition(sub, DBX_VIEWER_ROLE, "Databricks Viewer", ["Microsoft.Databricks/workspaces/*"],
+                        ["Microsoft.Databricks/workspaces/write", "Microsoft.Databricks/workspaces/delete"],
+                        builtin=False),
+    ]
+
+
+def role_assignment(scope: str, guid: str, role: str, principal: str, principal_type: str = "User") -> dict[str, Any]:
+    """A role assignment as RoleAssignments_ListForScope returns it (azure-rest-api-specs .../Microsoft.Authorization/
+    stable/2022-04-01/examples/RoleAssignments_ListForScope.json)."""
+    sub = scope.strip("/").split("/")[1]
+    return {"id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{guid}", "name": guid,
+            "type": "Microsoft.Authorization/roleAssignments",
+            "properties": {"roleDefinitionId": f"/subscriptions/{sub}/providers/Microsoft.Authorization/"
+                                               f"roleDefinitions/{role}",
+                           "principalId": principal, "principalType": principal_type, "scope": scope}}
+
+
+def sample_rbac() -> list[dict[str, Any]]:
+    """Azure RBAC of the sample: the platform group owns both subscriptions (allowed); an auditor reads prod;
+    on rg-bi a contractor holds Contributor and the ETL service principal a custom Databricks Operator role on
+    dbw-bi-prod (both DBX-IAM-002 findings); a viewer role with write in its notActions is no admin path."""
+    bi = f"{rg_id(SUB_PROD, 'rg-bi')}/providers/Microsoft.Databricks/workspaces/dbw-bi-prod"
+    return [
+        *role_definitions(SUB_PROD), *role_definitions(SUB_DEV),
+        role_assignment(f"/subscriptions/{SUB_PROD}", "a0000001-0000-4000-8000-000000000001", OWNER_ROLE,
+                        PLATFORM_GROUP_OID, "Group"),
+        role_assignment(f"/subscriptions/{SUB_DEV}", "a0000001-0000-4000-8000-000000000002", OWNER_ROLE,
+                        PLATFORM_GROUP_OID, "Group"),
+        role_assignment(f"/subscriptions/{SUB_PROD}", "a0000001-0000-4000-8000-000000000003", READER_ROLE,
+                        AUDITOR_OID),
+        role_assignment(rg_id(SUB_PROD, "rg-bi"), "a0000001-0000-4000-8000-000000000004", CONTRIBUTOR_ROLE,
+                        CONTRACTOR_OID),
+        role_assignment(bi, "a0000001-0000-4000-8000-000000000005", DBX_OPERATOR_ROLE, ETL_SP_OID,
+                        "ServicePrincipal"),
+        role_assignment(rg_id(SUB_PROD, "rg-finance"), "a0000001-0000-4000-8000-000000000006", DBX_VIEWER_ROLE,
+                        AUDITOR_OID),
+    ]
+
+
 def sample_estate() -> dict[str, Any]:
     """About eight workspaces over two subscriptions: compliant ones and every kind of drift."""
     resources: list[dict[str, Any]] = []
@@ -426,6 +501,7 @@ def sample_estate() -> dict[str, Any]:
     ws = serverless_workspace_doc(SUB_PROD, "rg-serverless", "dbw-serverless-prod", 1009, public_access="Disabled",
                                   private_endpoint="Approved", cmk=True, tags={"env": "prod"})
     add(ws, api_state(), diag_doc(ws["id"], all_cats))
+    resources += sample_rbac()
     return {
         "schema": "driftwatch.estate/v1",
         "subscriptions": [

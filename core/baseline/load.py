@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from core.baseline.model import BaselineDocument, Exemption, IPNetwork, Settings, parse_cidr
+from core.baseline.profiles import profile_conf
 from core.errors import InputError
 
 
@@ -160,6 +161,9 @@ class Baseline:
         merged = self.document.defaults.model_dump(mode="json", exclude_unset=True)
         for i in matched:
             merged = _deep_merge(merged, self.document.scopes[i].set.model_dump(mode="json", exclude_unset=True))
+        profile = merged.get("workspace_conf_profile")
+        if profile:  # the profile's keys under the baseline's own workspace_conf (explicit keys win)
+            merged["workspace_conf"] = {**profile_conf(profile), **(merged.get("workspace_conf") or {})}
         settings = Settings.model_validate(merged)
         eff = EffectiveBaseline(settings=settings, sha256=self.sha256,
                                 scopes=tuple(self.document.scopes[i].name for i in matched))

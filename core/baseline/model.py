@@ -133,6 +133,21 @@ class IamBaseline(_Strict):
     """DBX-IAM-003: userNames / group names allowed without externalId (break-glass accounts)."""
     users_entitlements: list[str] | None = None
     """DBX-IAM-004: the entitlements of group `users` (never allow-cluster-create/allow-instance-pool-create)."""
+    azure_admins: list[str] | None = None
+    """DBX-IAM-002: Entra object ids (principalId GUIDs) that may hold Owner, Contributor or any role allowing
+    `Microsoft.Databricks/workspaces/write` at the workspace or a scope above it."""
+
+    @field_validator("azure_admins")
+    @classmethod
+    def _object_ids(cls, v: list[str] | None) -> list[str] | None:
+        import uuid
+
+        for item in v or ():
+            try:
+                uuid.UUID(str(item))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an Entra object id (a GUID)") from None
+        return v
 
     @field_validator("users_entitlements")
     @classmethod
@@ -186,6 +201,8 @@ class Settings(_Strict):
     network: NetworkBaseline | None = None
     ip_access_lists: IpAccessListsBaseline | None = None
     workspace_conf: dict[str, str] | None = None
+    workspace_conf_profile: Literal["sat-hardening"] | None = None
+    """DBX-CONF-001: a shipped key set (core/baseline/profiles.py) merged under `workspace_conf` (its keys win)."""
     tokens: TokensBaseline | None = None
     settings: WorkspaceSettingsBaseline | None = None
     secrets: SecretsBaseline | None = None

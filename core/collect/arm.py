@@ -61,6 +61,8 @@ def api_version_for(resource_id: str) -> str:
         return api.DIAGNOSTICS_API_VERSION
     if "/providers/microsoft.network/" in low:
         return api.NETWORK_API_VERSION
+    if "/providers/microsoft.authorization/" in low:
+        return api.AUTHORIZATION_API_VERSION
     return api.DATABRICKS_API_VERSION
 
 
@@ -224,3 +226,42 @@ class ArmReader:
         if not isinstance(value, list):
             raise ArmReadError(where, "list response has no 'value' array")
         return [v for v in value if isinstance(v, dict)]
+
+    def _list_paged(self, where: str, url: str, max_pages: int) -> list[dict[str, Any]]:
+        """Every item of an ARM list (`value` + `nextLink`); a 404 or a page without `value` is an error."""
+        items: list[dict[str, Any]] = []
+        next_url: str | None = url
+        for _ in range(max_pages):
+            if not next_url:
+                return items
+            body = self._get_json(next_url, where)
+            if body is None:
+                raise ArmReadError(where, "HTTP 404 (the scope was not found)")
+            value = body.get("value")
+            if not isinstance(value, list):
+                raise ArmReadError(where, "list response has no 'value' array")
+            items += [v for v in value if isinstance(v, dict)]
+            nxt = body.get("nextLink")
+            next_url = self._next_url(nxt) if isinstance(nxt, str) and nxt else None
+        if next_url:
+            raise ArmReadError(where, f"more than {max_pages} pages; not read")
+        return items
+
+    def list_role_assignments(self, scope: str) -> list[dict[str, Any]]:
+        """Role assignments at `scope` and every scope above it (resource group, subscription, management
+        groups, root): `RoleAssignments_ListForScope` with `$filter=atScope()`, api-version 2022-04-01
+        (azure-rest-api-specs .../Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json)."""
+        where = f"{scope}/providers/Microsoft.Authorization/roleAssignments"
+        return self._list_paged(where, f"{self._base}{where}?api-version={api.AUTHORIZATION_API_VERSION}"
+                                       "&$filter=atScope()", MAX_RBAC_PAGES)
+
+    def list_role_definitions(self, scope: str) -> list[dict[str, Any]]:
+        """Role definitions applicable at `scope` and above (built-in and custom): `RoleDefinitions_List`,
+        api-version 2022-04-01 (authorization-RoleDefinitionsCalls.json)."""
+        where = f"{scope}/providers/Microsoft.Authorization/roleDefinitions"
+        return self._list_paged(where, f"{self._base}{where}?api-version={api.AUTHORIZATION_API_VERSION}",
+                                MAX_RBAC_PAGES)
+
+
+MAX_RBAC_PAGES = 50
+"""Bound on role-assignment / role-definition pages per workspace; beyond it the family is reported unread."""

@@ -3,7 +3,8 @@
 - Discovery lists workspaces per subscription; each page already carries full properties, so there
   is no GET per workspace after it.
 - The VNet and NSGs are read only when a network rule is on, diagnostic settings only when DBX-WS-010
-  is on, and the workspace API only for the in-workspace rules that are on.
+  is on, Azure role assignments and definitions only when DBX-IAM-002 is on, and the workspace API only
+  for the in-workspace rules that are on.
 - A VNet or NSG shared by several workspaces is read once per scan (single-flight cache).
 - An estate scan (`core.scan.run_scan` without workspace ids) lists the VNets (with their subnets) and
   NSGs of the subscriptions its workspaces use, one paged list each instead of a GET per resource
@@ -37,8 +38,9 @@ from core.collect.workspace_families import FamilyNeeds
 from core.rules import RULES, diagnostics_rules_on, network_rules_on
 from core.state.footprint import subnet_ids, subnet_users
 from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
-from core.state.model import CollectionError, WorkspaceApiState, WorkspaceArm, WorkspaceState
+from core.state.model import CollectionError, RbacState, WorkspaceApiState, WorkspaceArm, WorkspaceState
 from core.state.parse import StateError, build_workspace_state, parse_workspace_arm, workspace_identity_fields
+from core.state.rbac import parse_rbac
 
 
 def _on(eff: EffectiveBaseline, rule_id: str, state: WorkspaceState | None = None,
@@ -328,6 +330,19 @@ class EstateCollector:
         return None, [CollectionError(stage="diagnostics", related_resource_id=where,
                                       message=f"diagnostic settings answered HTTP 404 ResourceNotFound{detail}")]
 
+    def _read_rbac(self, workspace_id: str) -> tuple[RbacState | None, list[CollectionError]]:
+        """(role assignments at/above the workspace + role definitions, errors). Needs Reader (it includes
+        `Microsoft.Authorization/*/read`); a 403, 404 or timeout leaves only DBX-IAM-002 unevaluated."""
+        try:
+            assignments = self.arm.list_role_assignments(workspace_id)
+            definitions = self.arm.list_role_definitions(workspace_id)
+            return parse_rbac(assignments, definitions, workspace_id), []
+        except ArmReadError as exc:
+            return None, [CollectionError(stage="rbac", message=exc.cause, related_resource_id=exc.resource_id)]
+        except StateError as exc:
+            return None, [CollectionError(stage="rbac", message=f"malformed answer: {exc}",
+                                          related_resource_id=workspace_id)]
+
     def collect_workspace(self, doc: dict[str, Any], subnet_users: dict[str, list[str]] | None = None,
                           *, families: frozenset[str] | None = None) -> WorkspaceState | Skipped | None:
         """State for one listed workspace; Skipped while an ARM operation on it is in flight; None when gone.
@@ -370,6 +385,10 @@ class EstateCollector:
                 except WorkspaceGone:
                     return None
                 errors += diag_errors
+            rbac: RbacState | None = None
+            if _on(eff, "DBX-IAM-002", None, families):
+                rbac, rbac_errors = self._read_rbac(ident.resource_id)
+                errors += rbac_errors
             api_state: WorkspaceApiState | None = None
             if needs.any and not arm.workspace_url:
                 errors.append(CollectionError(stage="workspace_api", message="workspace has no workspaceUrl"))
@@ -381,9 +400,10 @@ class EstateCollector:
             # The network is built from whatever was read even when a part failed: the stage error
             # keeps the network rules from being evaluated, but the subnets' NSG associations still
             # name the NSGs for event routing (core/state/footprint.py).
-            return build_workspace_state(doc, self._cached, diagnostics=diagnostics, workspace_api=api_state,
-                                         read_network=read_network, subnet_users=subnet_users, errors=errors,
-                                         arm=arm)
+            state = build_workspace_state(doc, self._cached, diagnostics=diagnostics, workspace_api=api_state,
+                                          read_network=read_network, subnet_users=subnet_users, errors=errors,
+                                          arm=arm)
+            return state if rbac is None else state.model_copy(update={"rbac": rbac})
 
     def collect(self, docs: Iterable[dict[str, Any]], result: CollectResult | None = None,
                 progress: Progress | None = None) -> CollectResult:

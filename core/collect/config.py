@@ -13,6 +13,7 @@ from core.settings import DEFAULT_ARM_ENDPOINT, DEFAULT_WORKSPACE_BASE_URL, Sett
 DATABRICKS_API_VERSION = "2026-01-01"
 NETWORK_API_VERSION = "2025-07-01"
 DIAGNOSTICS_API_VERSION = "2021-05-01-preview"
+AUTHORIZATION_API_VERSION = "2022-04-01"
 """Each must be a version its provider publishes (emulator/api_versions.json lists them with the spec
 folders); ARM answers anything else with 400 NoRegisteredProviderFound, and so does the emulator."""
 AZURE_DATABRICKS_SCOPE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"

@@ -35,4 +35,11 @@ DIAGNOSTIC_OPERATIONS: tuple[str, ...] = (
     "Microsoft.Insights/diagnosticSettings/delete",
 )
 
-ROUTED_OPERATIONS: tuple[str, ...] = WORKSPACE_OPERATIONS + NETWORK_OPERATIONS + DIAGNOSTIC_OPERATIONS
+AUTHORIZATION_OPERATIONS: tuple[str, ...] = (
+    "Microsoft.Authorization/roleAssignments/write",
+    "Microsoft.Authorization/roleAssignments/delete",
+)
+"""Role assignments on a workspace, its resource group or subscription (DBX-IAM-002)."""
+
+ROUTED_OPERATIONS: tuple[str, ...] = (WORKSPACE_OPERATIONS + NETWORK_OPERATIONS + DIAGNOSTIC_OPERATIONS
+                                      + AUTHORIZATION_OPERATIONS)

@@ -2,7 +2,8 @@
 
 A change to a workspace, its private endpoint connections or diagnostic settings scans that
 workspace; a change to its VNet, a subnet, an NSG or an NSG rule scans every workspace the
-topology says uses it; a workspace delete resolves its findings. Anything else is `ignore`d with a
+topology says uses it; a role assignment written or deleted on a workspace, its resource group or
+subscription scans the workspaces there; a workspace delete resolves its findings. Anything else is `ignore`d with a
 reason, and a malformed event is `reject`ed without stopping the rest of the delivery.
 """
 
@@ -200,6 +201,30 @@ def _unusable_text(label: str, value: str | None, limit: int, *, controls: bool 
     return None
 
 
+_ROLE_ASSIGNMENT = re.compile(r"/providers/microsoft\.authorization/roleassignments/[^/]+$", re.IGNORECASE)
+
+
+def _route_role_assignment(ev: ResourceEvent, scope: str, topology: TopologyLookup) -> RoutingDecision:
+    """A role assignment written or deleted on a workspace scans it; on a resource group or subscription,
+    every workspace the topology records there (their ids are edges of each workspace's footprint)."""
+    what = "role assignment deleted" if ev.event_type.lower().endswith("resourcedeletesuccess") else \
+        "role assignment written"
+    try:
+        parts = parse_arm_id_lower(scope) if scope.count("/") > 2 else {}
+    except Exception:  # the parser raises on some garbage
+        parts = {}
+    if parts.get("name"):
+        ws_id = _workspace_id_of(scope, parts)
+        if ws_id is not None and ws_id.lower() == scope.lower():
+            return _decision(ev, "scan", [ws_id], f"{what} on the workspace", ["IAM"])
+        return _decision(ev, "ignore", [], f"{what} on {_excerpt(scope)}, which is not a workspace")
+    workspaces = topology.workspaces_for(scope)
+    label = "resource group" if "/resourcegroups/" in scope.lower() else "subscription"
+    if not workspaces:
+        return _decision(ev, "ignore", [], f"{what} on a {label} without monitored workspaces")
+    return _decision(ev, "scan", workspaces, f"{what} on the {label} of {len(workspaces)} workspace(s)", ["IAM"])
+
+
 def route_event(ev: ResourceEvent, topology: TopologyLookup) -> RoutingDecision:
     for label, value, limit in (("field 'id' (event id)", ev.id, MAX_EVENT_ID_CHARS),
                                 ("resource id", ev.resource_id, MAX_RESOURCE_ID_CHARS),
@@ -234,6 +259,10 @@ def route_event(ev: ResourceEvent, topology: TopologyLookup) -> RoutingDecision:
         return _decision(ev, "ignore", [],
                          f"operation {_excerpt(ev.operation_name)} does not affect monitored settings")
     is_delete = etype.endswith("resourcedeletesuccess")
+
+    assignment = _ROLE_ASSIGNMENT.search(rid)
+    if assignment is not None:
+        return _route_role_assignment(ev, rid[: assignment.start()], topology)
 
     ws_id = _workspace_id_of(rid, parts)
     if ws_id is not None and not parts.get("resource_group"):

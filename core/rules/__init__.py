@@ -12,6 +12,7 @@ from core.rules.engine import (
     evaluate_workspace,
     identity_of,
     network_rules_on,
+    rbac_rules_on,
 )
 from core.rules.registry import RULES, Rule, Violation
 
@@ -30,4 +31,5 @@ __all__ = [
     "evaluate_workspace",
     "identity_of",
     "network_rules_on",
+    "rbac_rules_on",
 ]

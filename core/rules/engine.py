@@ -46,6 +46,8 @@ def _observed(ws: WorkspaceState, needs: str) -> bool:
         return "network" not in stages and (ws.arm.vnet_id is None or ws.network is not None)
     if needs == "diagnostics":
         return "diagnostics" not in stages and ws.diagnostics is not None
+    if needs == "rbac":
+        return "rbac" not in stages and ws.rbac is not None
     if needs == "workspace_api":
         return "workspace_api" not in stages and ws.workspace_api is not None
     return False
@@ -58,6 +60,12 @@ def api_rules_on(effective: EffectiveBaseline) -> bool:
 
 def network_rules_on(effective: EffectiveBaseline) -> bool:
     return any(r.needs == "network" and r.applies(effective.settings) and r.id not in effective.disabled
+               for r in RULES.values())
+
+
+def rbac_rules_on(effective: EffectiveBaseline) -> bool:
+    """Whether the baseline needs the workspace's Azure role assignments (DBX-IAM-002)."""
+    return any(r.needs == "rbac" and r.applies(effective.settings) and r.id not in effective.disabled
                for r in RULES.values())
 
 

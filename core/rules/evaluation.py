@@ -17,13 +17,22 @@ ARM_STAGES = ("arm", "network", "diagnostics")
       applies=lambda s: True)
 def arm_unreadable(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads the collector's errors for the workspace document, its network resources and diagnostic
-    settings."""
+    settings: one finding without subject. Role assignments that could not be read (403 without
+    `Microsoft.Authorization/roleAssignments/read`, 404, timeout) are one finding with subject
+    `role_assignments`; only DBX-IAM-002 goes unevaluated."""
     errs = [e for e in ws.errors if e.stage in ARM_STAGES]
     if ws.arm is None or errs:
         detail = "; ".join(f"{e.stage}: {e.message}" for e in errs) or "workspace document not read"
         related = next((e.related_resource_id for e in errs if e.related_resource_id), None)
         yield Violation(f"ARM state could not be read ({detail}).", expected="readable", actual=detail,
                         related_resource_id=related)
+    rbac = [e for e in ws.errors if e.stage == "rbac"]
+    if rbac:
+        detail = "; ".join(e.message for e in rbac)
+        yield Violation(f"Azure role assignments of the workspace could not be read ({detail}); DBX-IAM-002 is "
+                        f"not evaluated.", expected="readable", actual=detail, subject="role_assignments",
+                        related_resource_id=next((e.related_resource_id for e in rbac if e.related_resource_id),
+                                                 None))
 
 
 @rule(id="DBX-EVAL-002", title="Workspace API could not be read", severity="high", needs="none",

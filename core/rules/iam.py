@@ -1,4 +1,5 @@
-"""DBX-IAM-001, 003, 004: workspace identities from SCIM (Users, ServicePrincipals, Groups).
+"""DBX-IAM-001, 003, 004: workspace identities from SCIM (Users, ServicePrincipals, Groups); DBX-IAM-002:
+Azure RBAC on the workspace (ARM role assignments and role definitions).
 
 Effective group membership is resolved here, from the listed groups (no call per member): nested groups
 are followed with a cycle guard and a depth limit; a member id that is neither a listed principal nor a
@@ -7,12 +8,14 @@ listed group is reported, never silently dropped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from core.baseline.load import EffectiveBaseline
 from core.baseline.model import FORBIDDEN_USERS_ENTITLEMENTS
 from core.rules.registry import Violation, rule
-from core.state.model import ScimPrincipal, ScimState, WorkspaceState
+from core.state.model import RbacState, RoleDefinitionState, ScimPrincipal, ScimState, WorkspaceState
 
 MAX_GROUP_DEPTH = 10
 SYSTEM_GROUPS = ("admins", "users")
@@ -140,3 +143,105 @@ def users_entitlements(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Vio
                         subject=f"unexpected:{e}")
     for e in sorted(want - have):
         yield Violation(f"The users group lacks entitlement {e}.", expected=e, actual=None, subject=f"missing:{e}")
+
+
+OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+CONTRIBUTOR_ROLE = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+"""Built-in role GUIDs (Microsoft Learn "Azure built-in roles"; the same GUID at every scope)."""
+ADMIN_ROLE_NAMES = {OWNER_ROLE: "Owner", CONTRIBUTOR_ROLE: "Contributor"}
+WORKSPACE_WRITE_ACTIONS = ("Microsoft.Databricks/workspaces/write",)
+"""The control-plane action a custom role must allow (after its notActions) to count as a workspace admin
+path. Which exact action the portal launch checks is not published; write on the workspace is what
+Owner and Contributor share with any role that can change it."""
+
+
+@lru_cache(maxsize=1024)
+def _action_pattern(pattern: str) -> re.Pattern[str]:
+    # Azure RBAC wildcards: `*` matches any run of characters (including `/`), case-insensitively;
+    # nothing else is special.
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.IGNORECASE)
+
+
+def action_allowed(defn: RoleDefinitionState, action: str) -> bool:
+    """Whether a role definition allows a control-plane action: some permission block's `actions` match it
+    and none of *that block's* `notActions` do (notActions subtract only within their block)."""
+    for perm in defn.permissions:
+        if any(_action_pattern(a).fullmatch(action) for a in perm.actions) and not any(
+                _action_pattern(n).fullmatch(action) for n in perm.not_actions):
+            return True
+    return False
+
+
+def _role_key(role_definition_id: str) -> str:
+    return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def _scope_label(scope: str) -> str:
+    low = scope.rstrip("/").lower()
+    if low in ("", "/"):
+        return "the tenant root"
+    if "/providers/microsoft.management/managementgroups/" in low:
+        return f"management group {scope.rstrip('/').rsplit('/', 1)[-1]}"
+    parts = low.strip("/").split("/")
+    if len(parts) == 2:
+        return f"subscription {scope.strip('/').split('/')[1]}"
+    if len(parts) == 4:
+        return f"resource group {scope.strip('/').split('/')[3]}"
+    return "the workspace"
+
+
+def _rbac(ws: WorkspaceState) -> RbacState:
+    assert ws.rbac is not None
+    return ws.rbac
+
+
+@rule(id="DBX-IAM-002", title="Only the baseline's principals hold admin-granting Azure roles on the workspace",
+      severity="high", needs="rbac",
+      remediation="Remove the role assignment (or narrow it to a role without Microsoft.Databricks/workspaces/"
+                  "write), or add the principal's object id to iam.azure_admins after review: Owner, "
+                  "Contributor and such roles make a principal a workspace admin when it opens the workspace "
+                  "from the Azure portal.",
+      applies=lambda s: s.iam is not None and s.iam.azure_admins is not None)
+def azure_rbac_admins(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
+    """Reads ARM `{workspaceId}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()` (every
+    assignment at the workspace, its resource group, subscription, management groups and root; `principalId`,
+    `principalType`, `roleDefinitionId`, `scope`) and the role definitions listed at the workspace scope
+    (`.../providers/Microsoft.Authorization/roleDefinitions`: `permissions[].actions/notActions`, wildcards
+    evaluated). Principals holding Owner,
+    Contributor or a role allowing `Microsoft.Databricks/workspaces/write` must be in `iam.azure_admins`; one
+    finding per other principal. An assignment whose role definition is not listed is a finding too
+    (unknown is not compliant)."""
+    iam = b.settings.iam
+    assert iam is not None and iam.azure_admins is not None
+    allowed = {a.lower() for a in iam.azure_admins}
+    rbac = _rbac(ws)
+    definitions = {d.name.lower(): d for d in rbac.definitions}
+    grants: dict[str, list[tuple[str, str, str | None, str | None]]] = {}
+    unresolved: dict[str, list[str]] = {}
+    for a in rbac.assignments:
+        pid = a.principal_id.lower()
+        if pid in allowed:
+            continue
+        key = _role_key(a.role_definition_id)
+        defn = definitions.get(key)
+        if key in ADMIN_ROLE_NAMES:
+            role = ADMIN_ROLE_NAMES[key]
+        elif defn is None:
+            unresolved.setdefault(key, []).append(a.principal_id)
+            continue
+        elif any(action_allowed(defn, act) for act in WORKSPACE_WRITE_ACTIONS):
+            role = defn.role_name or defn.name
+        else:
+            continue
+        grants.setdefault(pid, []).append((role, a.scope, a.principal_type, a.id))
+    for pid, held in sorted(grants.items()):
+        kind = next((t for _, _, t, _ in held if t), None) or "Principal"
+        where = "; ".join(sorted({f"{role} at {_scope_label(scope)}" for role, scope, _, _ in held}))
+        yield Violation(f"{kind} {pid} holds {where}, which makes it a workspace admin, but is not in "
+                        f"iam.azure_admins.", expected=sorted(iam.azure_admins),
+                        actual=sorted({role for role, _, _, _ in held}), subject=f"principal:{pid}",
+                        related_resource_id=held[0][3])
+    for key, principals in sorted(unresolved.items()):
+        yield Violation(f"Role definition {key} (assigned to {', '.join(sorted(set(principals)))}) is not among the "
+                        f"role definitions listed for the workspace; whether it grants admin access is unknown.",
+                        expected="a listed role definition", actual=key, subject=f"role:{key}")

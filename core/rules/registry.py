@@ -11,7 +11,7 @@ from core.baseline.load import EffectiveBaseline
 from core.baseline.model import Settings
 from core.state.model import WorkspaceState
 
-Needs = Literal["arm", "network", "diagnostics", "workspace_api", "none"]
+Needs = Literal["arm", "network", "diagnostics", "workspace_api", "rbac", "none"]
 
 
 @dataclass(frozen=True)

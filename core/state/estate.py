@@ -15,13 +15,22 @@ from core.contracts.estate_v1 import SCHEMA, EstateError, validate_estate
 from core.state.families import snapshot_families
 from core.state.footprint import NetworkFootprint, footprint, subnet_users
 from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
-from core.state.model import CollectionError, NsgState, WorkspaceArm, WorkspaceState
+from core.state.model import CollectionError, NsgState, RbacState, WorkspaceArm, WorkspaceState
 from core.state.parse import (
     StateError,
     build_network,
     build_workspace_state,
     parse_workspace_api,
     parse_workspace_arm,
+)
+from core.state.rbac import (
+    ROLE_ASSIGNMENT_TYPE,
+    ROLE_DEFINITION_TYPE,
+    is_at_or_above,
+    parse_role_assignment,
+    parse_role_definition,
+    scope_of_assignment,
+    scope_of_definition,
 )
 
 ESTATE_SCHEMA = SCHEMA
@@ -56,6 +65,18 @@ class Estate:
     def diagnostics_for(self, workspace_id: str) -> list[dict[str, Any]]:
         return self._diag.get(arm_fold(workspace_id), [])
 
+    def rbac_for(self, workspace_id: str) -> RbacState:
+        """What ARM would list for the workspace: role assignments at or above it (`$filter=atScope()`) and
+        the role definitions at or above it (RoleDefinitions_List at the workspace scope)."""
+        assignments = [d for d in self.resources.values()
+                       if str(d.get("type", "")).lower() == ROLE_ASSIGNMENT_TYPE
+                       and is_at_or_above(scope_of_assignment(d) or "//", workspace_id)]
+        definitions = [d for d in self.resources.values() if str(d.get("type", "")).lower() == ROLE_DEFINITION_TYPE
+                       and is_at_or_above(scope_of_definition(str(d["id"])), workspace_id)]
+        where = f"{self.source}: resources"
+        return RbacState(assignments=tuple(parse_role_assignment(d, f"{where}: {d.get('id')}") for d in assignments),
+                         definitions=tuple(parse_role_definition(d, f"{where}: {d.get('id')}") for d in definitions))
+
     def parsed_workspaces(self) -> list[tuple[dict[str, Any], WorkspaceArm | StateError]]:
         out: list[tuple[dict[str, Any], WorkspaceArm | StateError]] = []
         for doc in self.workspace_docs():
@@ -85,7 +106,7 @@ class Estate:
         for doc, arm in self.parsed_workspaces():
             if isinstance(arm, WorkspaceArm):
                 rid = str(doc["id"])
-                out.append((rid, footprint(arm, build_network(arm, rid, self.lookup, nsg_cache=nsg_cache))))
+                out.append((rid, footprint(arm, build_network(arm, rid, self.lookup, nsg_cache=nsg_cache), rid)))
         return out
 
     def workspace_states(self) -> tuple[list[WorkspaceState], list[dict[str, str]]]:
@@ -134,10 +155,15 @@ class Estate:
                         stage="workspace_api",
                         message=(f"no workspace API state for {host or '(no workspaceUrl)'} in the snapshot"),
                     ))
+                rbac: RbacState | None = None
+                try:
+                    rbac = self.rbac_for(rid)
+                except StateError as exc:  # only DBX-IAM-002 goes unevaluated (DBX-EVAL-001 role_assignments)
+                    errs.append(CollectionError(stage="rbac", message=f"malformed: {exc}", related_resource_id=rid))
                 states.append(build_workspace_state(
                     doc, self.lookup, diagnostics=self.diagnostics_for(rid), workspace_api=api,
                     subnet_users=users, errors=errs, arm=arm, nsg_cache=nsg_cache,
-                ))
+                ).model_copy(update={"rbac": rbac}))
             except StateError as exc:
                 errors.append({"resource_id": rid, "stage": "parse", "message": str(exc)})
         return states, errors

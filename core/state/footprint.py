@@ -25,11 +25,15 @@ class NetworkFootprint:
     """NSGs named by the subnets' `networkSecurityGroup.id` (known even when the NSG itself could not be read)."""
     nsgs_observed: bool = False
     """True when the subnets' NSG associations were read, so `nsg_ids` is the whole truth about NSGs."""
+    scope_ids: tuple[str, ...] = ()
+    """The workspace's resource group and subscription ids: a role assignment written or deleted there
+    reaches the workspace (DBX-IAM-002). Derived from the workspace id, so always observed."""
 
     def resource_ids(self) -> list[str]:
-        """Every network resource id of the footprint, VNet first, without duplicates (any casing)."""
+        """Every resource id of the footprint, VNet first, then subnets, NSGs and the scopes above the
+        workspace, without duplicates (any casing)."""
         out: dict[str, str] = {}
-        for rid in (self.vnet_id, *self.subnet_ids, *self.nsg_ids):
+        for rid in (self.vnet_id, *self.subnet_ids, *self.nsg_ids, *self.scope_ids):
             if rid:
                 out.setdefault(arm_fold(rid), rid)
         return list(out.values())
@@ -46,22 +50,34 @@ def subnet_ids(arm: WorkspaceArm) -> list[tuple[str, str, str]]:
     return out
 
 
-def footprint(arm: WorkspaceArm | None, network: NetworkState | None) -> NetworkFootprint:
+def scopes_above(workspace_id: str | None) -> tuple[str, ...]:
+    """(resource group id, subscription id) of a workspace id, in its own casing; () when it is not one."""
+    parts = (workspace_id or "").strip("/").split("/")
+    if len(parts) < 4 or parts[0].lower() != "subscriptions" or parts[2].lower() != "resourcegroups":
+        return ()
+    return (f"/subscriptions/{parts[1]}/resourceGroups/{parts[3]}", f"/subscriptions/{parts[1]}")
+
+
+def footprint(arm: WorkspaceArm | None, network: NetworkState | None,
+              workspace_id: str | None = None) -> NetworkFootprint:
     """The footprint from the workspace document and, when it was read, its network.
 
     `network` is what the collector observed (None when the VNet was not read at all). The NSG
     associations count as observed only when the VNet document was read: then a subnet without an
-    NSG really has none, and an NSG that moved off a subnet really left it.
+    NSG really has none, and an NSG that moved off a subnet really left it. With `workspace_id`, its
+    resource group and subscription are edges too (role-assignment events route by them).
     """
+    scopes = scopes_above(workspace_id) if arm is not None else ()
     if arm is None or not arm.vnet_id:
-        # Not VNet-injected (or not readable): nothing to route by. An unreadable document is not
+        # Not VNet-injected (or not readable): nothing network to route by. An unreadable document is not
         # saved at all by the callers, so this never removes edges on missing data.
-        return NetworkFootprint(nsgs_observed=arm is not None)
+        return NetworkFootprint(nsgs_observed=arm is not None, scope_ids=scopes)
     subnets = tuple(sid for sid, _, _ in subnet_ids(arm))
     if network is None or not network.vnet_found:
-        return NetworkFootprint(vnet_id=arm.vnet_id, subnet_ids=subnets)
+        return NetworkFootprint(vnet_id=arm.vnet_id, subnet_ids=subnets, scope_ids=scopes)
     nsgs = tuple(dict.fromkeys(s.nsg_id for s in network.subnets if s.found and s.nsg_id))
-    return NetworkFootprint(vnet_id=arm.vnet_id, subnet_ids=subnets, nsg_ids=nsgs, nsgs_observed=True)
+    return NetworkFootprint(vnet_id=arm.vnet_id, subnet_ids=subnets, nsg_ids=nsgs, nsgs_observed=True,
+                            scope_ids=scopes)
 
 
 def subnet_users(pairs: Iterable[tuple[str, WorkspaceArm | None]]) -> dict[str, list[str]]:

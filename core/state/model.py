@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.baseline.model import IPNetwork
 
-Stage = Literal["arm", "network", "diagnostics", "workspace_api"]
+Stage = Literal["arm", "network", "diagnostics", "workspace_api", "rbac"]
 
 
 class _Frozen(BaseModel):
@@ -220,6 +220,41 @@ class WorkspaceApiState(_Frozen):
         return family not in self.family_errors and getattr(self, family, None) is not None
 
 
+class RoleAssignmentState(_Frozen):
+    """One item of ARM `GET {workspaceId}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()`
+    (api-version 2022-04-01): an assignment at the workspace or at a scope above it."""
+
+    id: str | None
+    scope: str
+    role_definition_id: str
+    principal_id: str
+    principal_type: str | None = None
+    """User | Group | ServicePrincipal | ForeignGroup (as ARM says; kept as given)."""
+
+
+class RolePermission(_Frozen):
+    actions: tuple[str, ...] = ()
+    not_actions: tuple[str, ...] = ()
+
+
+class RoleDefinitionState(_Frozen):
+    """One item of ARM `GET {workspaceId}/providers/Microsoft.Authorization/roleDefinitions` (applicable at
+    the workspace and above): only the control-plane `actions` / `notActions` matter here."""
+
+    id: str
+    name: str
+    """The definition's GUID (the last segment of its id; the same GUID at every scope)."""
+    role_name: str | None = None
+    permissions: tuple[RolePermission, ...] = ()
+
+
+class RbacState(_Frozen):
+    """Azure RBAC that reaches the workspace: the assignments at or above it and the definitions they use."""
+
+    assignments: tuple[RoleAssignmentState, ...] = ()
+    definitions: tuple[RoleDefinitionState, ...] = ()
+
+
 class WorkspaceState(_Frozen):
     resource_id: str
     name: str
@@ -230,4 +265,6 @@ class WorkspaceState(_Frozen):
     network: NetworkState | None = None
     diagnostics: tuple[DiagnosticSetting, ...] | None = None
     workspace_api: WorkspaceApiState | None = None
+    rbac: RbacState | None = None
+    """None = not read (DBX-IAM-002 off, or the read failed: a `rbac` stage error says why)."""
     errors: tuple[CollectionError, ...] = ()

@@ -307,3 +307,55 @@ def test_listing_2000_workspaces_over_40_subscriptions_is_fast(make_workspace_do
                 url, params = body.get("nextLink"), None
         assert seen == 2000
         assert time.monotonic() - started < 5
+
+
+def test_role_assignments_and_definitions_in_arm_shape() -> None:
+    """azure-rest-api-specs specification/authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/
+    authorization-RoleAssignmentsCalls.json: RoleAssignments_ListForScope (`$filter=atScope()` = at or above the
+    scope; no filter = at, above and below), `{value, nextLink}` pages (example RoleAssignments_ListForScope.json),
+    PUT requires `roleDefinitionId` and `principalId` and sets the read-only `scope`;
+    authorization-RoleDefinitionsCalls.json RoleDefinitions_List (applicable at the scope and above)."""
+    from samples import factory as f
+
+    rbac_api = {"api-version": "2022-04-01"}
+    rg = f.rg_id(f.SUB_PROD, "rg-bi")
+    ws = f"{rg}/providers/Microsoft.Databricks/workspaces/dbw-bi-prod"
+
+    def items(path: str, **query: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        url: str | None = server.url + path
+        params: dict[str, str] | None = {**rbac_api, **query}
+        while url:
+            r = requests.get(url, headers=AUTH, params=params, timeout=10)
+            assert r.status_code == 200, r.text
+            out += r.json()["value"]
+            url, params = r.json().get("nextLink"), None
+        return out
+
+    with EmulatorServer(f.sample_estate(), page_size=2) as server:
+        at_ws = items(f"{ws}/providers/Microsoft.Authorization/roleAssignments", **{"$filter": "atScope()"})
+        assert sorted(a["properties"]["scope"] for a in at_ws) == sorted(
+            [f"/subscriptions/{f.SUB_PROD}", f"/subscriptions/{f.SUB_PROD}", rg, ws])
+        assert {"id", "name", "type", "properties"} <= set(at_ws[0])
+        below = items(f"/subscriptions/{f.SUB_PROD}/providers/Microsoft.Authorization/roleAssignments")
+        above = items(f"/subscriptions/{f.SUB_PROD}/providers/Microsoft.Authorization/roleAssignments",
+                      **{"$filter": "atScope()"})
+        assert len(below) == 5 and len(above) == 2
+        defs = items(f"{ws}/providers/Microsoft.Authorization/roleDefinitions")
+        assert {d["properties"]["roleName"] for d in defs} >= {"Owner", "Contributor", "Reader"}
+        assert all(d["id"].startswith(f"/subscriptions/{f.SUB_PROD}/") for d in defs)
+
+        bad = requests.get(f"{server.url}{rg}/providers/Microsoft.Databricks/workspaces/nope/providers/"
+                           "Microsoft.Authorization/roleAssignments", headers=AUTH, params=rbac_api, timeout=10)
+        assert bad.status_code == 404
+        path = f"{ws}/providers/Microsoft.Authorization/roleAssignments/0e0e0e0e-0000-4000-8000-000000000001"
+        missing = requests.put(server.url + path, headers=AUTH, params=rbac_api, timeout=10,
+                               json={"properties": {"roleDefinitionId": "x"}})
+        assert missing.status_code == 400 and "principalId" in missing.json()["error"]["message"]
+        body = {"properties": {"roleDefinitionId": f"/subscriptions/{f.SUB_PROD}/providers/Microsoft.Authorization/"
+                                                   f"roleDefinitions/{f.OWNER_ROLE}", "principalId": f.AUDITOR_OID}}
+        made = requests.put(server.url + path, headers=AUTH, params=rbac_api, json=body, timeout=10)
+        assert made.status_code == 201 and made.json()["properties"]["scope"] == ws
+        assert made.json()["type"] == "Microsoft.Authorization/roleAssignments"
+        event = server.events()[-1]
+        assert event["data"]["operationName"] == "Microsoft.Authorization/roleAssignments/write"

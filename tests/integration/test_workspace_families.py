@@ -54,6 +54,7 @@ def test_no_family_call_when_its_rules_are_off(emulator: EmulatorServer) -> None
     _scan(emulator, b)
     counts = emulator.request_counts()["by_endpoint"]
     assert "GET ws:token-permissions" not in counts and "GET ws:settings" not in counts
+    assert "GET arm:roleAssignments.list" not in counts and "GET arm:roleDefinitions.list" not in counts
     assert counts.get("GET ws:tokens")
 
 
@@ -77,7 +78,9 @@ def test_live_scim_pages_and_nested_admins(emulator: EmulatorServer, example_bas
     monkeypatch.setattr(workspace_families, "SCIM_PAGE", 2)  # the sample's 4-5 groups take several pages
     emulator.reset_requests()
     out = _scan(emulator, example_baseline)
-    assert _of(out, BI, "DBX-IAM") == [("DBX-IAM-001", "unexpected:bob@contoso.com"),
+    scim_rules = ("DBX-IAM-001", "DBX-IAM-003", "DBX-IAM-004")  # DBX-IAM-002 reads ARM, not SCIM
+    assert [x for x in _of(out, BI, "DBX-IAM") if x[0] in scim_rules] == [
+                                       ("DBX-IAM-001", "unexpected:bob@contoso.com"),
                                        ("DBX-IAM-003", "group:bi-local"), ("DBX-IAM-003", "user:bob@contoso.com"),
                                        ("DBX-IAM-004", "unexpected:allow-cluster-create")]
     assert _of(out, "dbw-analytics-prod", "DBX-IAM") == []
@@ -87,5 +90,23 @@ def test_live_scim_pages_and_nested_admins(emulator: EmulatorServer, example_bas
     emulator.set_faults([{"match": "/preview/scim/v2/Groups", "action": "403"}])
     out = _scan(emulator, example_baseline)
     bi = _of(out, BI, "DBX-")
-    assert ("DBX-EVAL-002", "scim") in bi and not any(r.startswith("DBX-IAM") for r, _ in bi)
+    assert ("DBX-EVAL-002", "scim") in bi and not any(r in scim_rules for r, _ in bi)
+    assert ("DBX-IAM-002", f"principal:{f.CONTRACTOR_OID}") in bi  # another family, still evaluated
     assert ("DBX-SET-001", None) in bi
+
+
+def test_live_azure_rbac_paged_and_403_is_one_family(emulator: EmulatorServer, example_baseline: Baseline) -> None:
+    """DBX-IAM-002 through the azure-mgmt pipeline against the emulator's ARM RoleAssignments_ListForScope
+    (`$filter=atScope()`, 2022-04-01) and RoleDefinitions_List, paged by nextLink (page_size=3); a 403 on
+    role assignments leaves only DBX-IAM-002 unevaluated (DBX-EVAL-001 `role_assignments`)."""
+    out = _scan(emulator, example_baseline)
+    assert _of(out, BI, "DBX-IAM-002") == [("DBX-IAM-002", f"principal:{f.CONTRACTOR_OID}"),
+                                           ("DBX-IAM-002", f"principal:{f.ETL_SP_OID}")]
+    assert _of(out, "dbw-finance-prod", "DBX-IAM-002") == [] and _of(out, "dev-sandbox", "DBX-IAM-002") == []
+    # dbw-bi-prod sees 4 assignments at or above it: two pages of 3, so more list calls than the 9 workspaces
+    assert emulator.request_counts()["by_endpoint"]["GET arm:roleAssignments.list"] > 9
+    emulator.set_faults([{"match": "/providers/Microsoft.Authorization/roleAssignments", "action": "403"}])
+    out = _scan(emulator, example_baseline)
+    bi = _of(out, BI, "DBX-")
+    assert ("DBX-EVAL-001", "role_assignments") in bi and ("DBX-EVAL-001", None) not in bi
+    assert not any(r == "DBX-IAM-002" for r, _ in bi) and ("DBX-IAM-001", "unexpected:bob@contoso.com") in bi

@@ -88,3 +88,44 @@ def test_invalid_keys_message_is_parsed_in_its_published_and_bare_forms() -> Non
     assert invalid_conf_keys(InvalidParameterValue("Invalid keys: [a, 'b']")) == ["a", "b"]
     assert invalid_conf_keys(InvalidParameterValue("Missing required parameter: keys")) is None
     assert invalid_conf_keys(PermissionDenied('Invalid keys: ["a"]')) is None  # not a 400: a read failure
+
+
+def test_sat_hardening_profile_named_by_a_scope_explicit_keys_win_and_unset_keys_use_defaults() -> None:
+    """`workspace_conf_profile: sat-hardening` (core/baseline/profiles.py): a compliant workspace-conf passes
+    every key; unset keys pass where their platform default is the profile's value (enableJobViewAcls) and
+    are findings where it is not (enableResultsDownloading, default true) or is not known (enableDcs)."""
+    from core.baseline import parse_baseline
+    from core.baseline.profiles import profile_conf
+    from core.rules import identity_of
+
+    doc = {"schema": "driftwatch.baseline/v1", "defaults": {"workspace_conf": {"enableTokensConfig": "true"}},
+           "scopes": [{"name": "prod", "match": {"tags": {"env": "prod"}},
+                       "set": {"workspace_conf_profile": "sat-hardening"}}]}
+    b = parse_baseline(doc, "profile-test")
+    conf = dict(profile_conf("sat-hardening"), enableTokensConfig="true", enableIpAccessLists="true",
+                maxTokenLifetimeDays="90")
+    (ws,) = states(compliant_estate(api=f.api_state(conf=conf)))
+    eff = b.effective_for(identity_of(ws)).settings.workspace_conf or {}
+    assert eff["enableTokensConfig"] == "true" and eff["enableDcs"] == "false" and len(eff) == 16
+    assert [x for x in evaluate_workspace(ws, b, now=NOW).findings if x.rule_id.startswith("DBX-CONF")] == []
+    unset = {k: v for k, v in conf.items() if k not in ("enableJobViewAcls", "enableResultsDownloading", "enableDcs")}
+    (ws,) = states(compliant_estate(api=f.api_state(conf=unset)))
+    assert ws.workspace_api is not None
+    api = ws.workspace_api.model_copy(update={"conf": {**ws.workspace_api.conf, "enableJobViewAcls": None,
+                                                       "enableResultsDownloading": None, "enableDcs": None}})
+    got = {x.subject: x.actual for x in evaluate_workspace(ws.model_copy(update={"workspace_api": api}), b,
+                                                          now=NOW).findings if x.rule_id == "DBX-CONF-001"}
+    assert got == {"enableResultsDownloading": "unset (default true)", "enableDcs": None}
+
+
+def test_profile_keys_are_known_and_an_unknown_profile_is_refused() -> None:
+    import pytest
+
+    from core.baseline.profiles import WORKSPACE_CONF_PROFILES
+    from core.errors import InputError
+    from emulator.workspace_conf_keys import KNOWN_WORKSPACE_CONF_KEYS
+
+    for keys in WORKSPACE_CONF_PROFILES.values():
+        assert set(keys) <= set(WORKSPACE_CONF_KEYS) and set(keys) <= KNOWN_WORKSPACE_CONF_KEYS
+    with pytest.raises(InputError, match="workspace_conf_profile"):
+        baseline(workspace_conf_profile="sat-hardned")
