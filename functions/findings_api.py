@@ -14,11 +14,9 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
-from pydantic import BaseModel, ValidationError
-
-from core.http_api import FindingQuery, FindingsQuery, NoQuery, ReportQuery, SummaryQuery
 
 if TYPE_CHECKING:
+    from core.http_api import FindingsQuery
     from core.store import TableFindingsStore
 
 log = logging.getLogger("driftwatch.findings_api")
@@ -83,8 +81,24 @@ def _unavailable(exc: Exception) -> func.HttpResponse:
                  503, headers={"Retry-After": "5"})
 
 
-def parse_query(params: Any, model: type[BaseModel]) -> Any:
-    """Validate the query string against `model`; a 400 response names the first offending parameter."""
+def __getattr__(name: str) -> Any:
+    """`FindingsQuery` is re-exported lazily: pydantic and the API models load on the first request, not
+    on `import function_app` (cold start)."""
+    if name == "FindingsQuery":
+        from core import http_api
+
+        return http_api.FindingsQuery
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def parse_query(params: Any, model_name: str) -> Any:
+    """Validate the query string against the `core.http_api` model `model_name`; a 400 response names the
+    first offending parameter."""
+    from pydantic import ValidationError
+
+    from core import http_api
+
+    model = getattr(http_api, model_name)
     given = {k: v for k, v in dict(params).items() if k not in IGNORED_PARAMS}
     unknown = sorted(k for k in given if k not in model.model_fields)
     if unknown:
@@ -106,7 +120,7 @@ def _param_from_message(msg: str) -> str:
 
 def parse_findings_query(params: Any) -> FindingsQuery | func.HttpResponse:
     """Validate the query string of `GET /api/findings`."""
-    return parse_query(params, FindingsQuery)
+    return parse_query(params, "FindingsQuery")
 
 
 @bp.function_name("findings_list")
@@ -154,7 +168,7 @@ def findings_get(req: func.HttpRequest) -> func.HttpResponse:
     """`GET /api/findings/{id}`: the finding plus its transitions, oldest first."""
     from core.store import FindingNotFound, StoreError
 
-    q = parse_query(req.params, FindingQuery)
+    q = parse_query(req.params, "FindingQuery")
     if isinstance(q, func.HttpResponse):
         return q
     from core.posture import finding_detail
@@ -176,7 +190,7 @@ def findings_summary(req: func.HttpRequest) -> func.HttpResponse:
     """`GET /api/summary`: counts by status, severity, rule and workspace (and control, with framework)."""
     from core.store import InvalidQuery, StoreError
 
-    q = parse_query(req.params, SummaryQuery)
+    q = parse_query(req.params, "SummaryQuery")
     if isinstance(q, func.HttpResponse):
         return q
     from core.posture import summary
@@ -195,7 +209,7 @@ def evidence_report(req: func.HttpRequest) -> func.HttpResponse:
     """`GET /api/report`: the evidence report, one self-contained HTML file (or its JSON)."""
     from core.store import StoreError
 
-    q = parse_query(req.params, ReportQuery)
+    q = parse_query(req.params, "ReportQuery")
     if isinstance(q, func.HttpResponse):
         return q
     from core.evidence_report import build_report, render_html, report_json
@@ -234,7 +248,7 @@ def _baseline() -> Any:
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
     """`GET /api/openapi.json`: the API described, generated from the models the handlers use."""
-    q = parse_query(req.params, NoQuery)
+    q = parse_query(req.params, "NoQuery")
     if isinstance(q, func.HttpResponse):
         return q
     from core.http_api import openapi_json

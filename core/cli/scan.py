@@ -26,7 +26,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
         raise InputError("no findings store configured: set AzureWebJobsStorage (e.g. Azurite) or pass --no-store")
     subs = list(args.subscription or []) or list(settings.subscriptions)
-    outcome = run_scan(config, baseline, subscriptions=subs, workspace_ids=args.workspace or [], source="cli")
+    from core.cli.progress import ScanProgressBar, progress_wanted
+
+    bar = ScanProgressBar(sys.stderr) if progress_wanted(args.format, sys.stdout, sys.stderr) else None
+    try:
+        outcome = run_scan(config, baseline, subscriptions=subs, workspace_ids=args.workspace or [], source="cli",
+                           progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()  # before the table is printed
     result = outcome.result
     emit(render(result, args.format))
     if not args.no_store:

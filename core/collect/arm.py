@@ -189,10 +189,9 @@ class ArmReader:
             raise ArmReadError(next_link.split("?")[0], "nextLink points to another host")
         return next_link
 
-    def list_workspaces(self, subscription_id: str) -> Iterator[list[dict[str, Any]]]:
-        """Pages of full workspace documents for one subscription (follows nextLink)."""
-        where = f"/subscriptions/{subscription_id}/providers/Microsoft.Databricks/workspaces"
-        url: str | None = f"{self._base}{where}?api-version={api.DATABRICKS_API_VERSION}"
+    def _pages(self, where: str, api_version: str) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a subscription-level list (`{"value": [...], "nextLink"}`), following nextLink."""
+        url: str | None = f"{self._base}{where}?api-version={api_version}"
         while url:
             body = self._get_json(url, where)
             if body is None:
@@ -203,6 +202,21 @@ class ArmReader:
             yield [v for v in value if isinstance(v, dict)]
             nxt = body.get("nextLink")
             url = self._next_url(nxt) if isinstance(nxt, str) and nxt else None
+
+    def list_workspaces(self, subscription_id: str) -> Iterator[list[dict[str, Any]]]:
+        """Pages of full workspace documents for one subscription (follows nextLink)."""
+        return self._pages(f"/subscriptions/{subscription_id}/providers/Microsoft.Databricks/workspaces",
+                           api.DATABRICKS_API_VERSION)
+
+    def list_network(self, subscription_id: str, kind: str) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a subscription's `virtualNetworks` or `networkSecurityGroups`, each document as its GET
+        returns it (VNets with their subnets, NSGs with their rules): azure-rest-api-specs
+        specification/network/resource-manager/Microsoft.Network/stable/2025-07-01/examples/
+        VirtualNetworkListAll.json and NetworkSecurityGroupListAll.json (`value` + `nextLink`)."""
+        if kind not in ("virtualNetworks", "networkSecurityGroups"):
+            raise ValueError(f"not a network list: {kind}")
+        return self._pages(f"/subscriptions/{subscription_id}/providers/Microsoft.Network/{kind}",
+                           api.NETWORK_API_VERSION)
 
     def list_diagnostic_settings(self, workspace_id: str) -> list[dict[str, Any]] | None:
         """The workspace's diagnostic settings; None on a 404 (which alone does not prove the workspace is gone)."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from azure.core.credentials import AccessToken
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
-from databricks.sdk.credentials_provider import CredentialsProvider, CredentialsStrategy
 
 from core.collect.config import AZURE_DATABRICKS_SCOPE, CollectConfig
 
@@ -59,8 +59,17 @@ def arm_client_kwargs(config: CollectConfig) -> tuple[Any, dict[str, Any]]:
     return azure_credential(config.managed_identity_client_id), {}
 
 
-class EntraTokenStrategy(CredentialsStrategy):
-    """databricks-sdk credentials from an Entra token for the Azure Databricks resource."""
+CredentialsProvider = Callable[[], dict[str, str]]
+"""databricks-sdk's `CredentialsProvider`: a callable returning the auth headers of one request."""
+
+
+class EntraTokenStrategy:
+    """databricks-sdk credentials from an Entra token for the Azure Databricks resource.
+
+    The two strategies implement databricks-sdk's `CredentialsStrategy` protocol (`auth_type()` and
+    `__call__(cfg)`, all `Config.init_auth` calls) without importing it: importing any databricks.sdk
+    module here would load the SDK for scans that never call a workspace (core/collect/databricks_client.py).
+    """
 
     def __init__(self, credential: Any) -> None:
         self._credential = credential
@@ -76,7 +85,7 @@ class EntraTokenStrategy(CredentialsStrategy):
         return headers
 
 
-class StaticTokenStrategy(CredentialsStrategy):
+class StaticTokenStrategy:
     """databricks-sdk credentials for the emulator."""
 
     def auth_type(self) -> str:
@@ -86,7 +95,7 @@ class StaticTokenStrategy(CredentialsStrategy):
         return lambda: {"Authorization": f"Bearer {EMULATOR_TOKEN}"}
 
 
-def databricks_strategy(config: CollectConfig) -> CredentialsStrategy:
+def databricks_strategy(config: CollectConfig) -> EntraTokenStrategy | StaticTokenStrategy:
     if config.emulator_mode:
         return StaticTokenStrategy()
     return EntraTokenStrategy(azure_credential(config.managed_identity_client_id))

@@ -6,6 +6,11 @@
   is on, Azure role assignments and definitions only when DBX-IAM-002 is on, and the workspace API only
   for the in-workspace rules that are on.
 - A VNet or NSG shared by several workspaces is read once per scan (single-flight cache).
+- An estate scan (`core.scan.run_scan` without workspace ids) lists the VNets (with their subnets) and
+  NSGs of the subscriptions its workspaces use, one paged list each instead of a GET per resource
+  (`prefetch_network`); its collection threads read them from the cache. Anything a list did not
+  return (failed, another subscription, created since) is read with its own GET, so missing list data
+  never resolves anything. A scan of one workspace reads only its own resources.
 - Concurrency is bounded overall and per subscription.
 - Failures become CollectionErrors (-> DBX-EVAL-001/002), never silence. Whether a workspace was
   deleted is decided only from the workspace resource itself (a 404 on one of its extension
@@ -16,9 +21,10 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,6 +191,76 @@ class EstateCollector:
         return docs, result
 
     # -- shared reads ------------------------------------------------------------------------------
+    def prime(self, docs: Iterable[dict[str, Any]]) -> None:
+        """Seed the shared-read cache with documents read by someone else (a sweep's lists)."""
+        with self._cache_lock:
+            for doc in docs:
+                rid = doc.get("id") if isinstance(doc, dict) else None
+                if isinstance(rid, str) and rid and rid.lower() not in self._cache:
+                    fut: Future[dict[str, Any] | None] = Future()
+                    fut.set_result(doc)
+                    self._cache[rid.lower()] = fut
+
+    def _list_into_cache(self, kind: str, subscriptions: Iterable[str]) -> None:
+        """List `kind` per subscription (concurrently) into the cache; a failed list primes nothing."""
+        subs = list(dict.fromkeys(s.lower() for s in subscriptions))
+        if not subs:
+            return
+
+        def one(sub: str) -> None:
+            try:
+                for page in self.arm.list_network(sub, kind):
+                    self.prime(page)
+            except ArmReadError:
+                pass  # the workspaces that need these documents GET them one by one
+
+        with ThreadPoolExecutor(max_workers=min(self.config.concurrency, len(subs))) as pool:
+            list(pool.map(one, subs))
+
+    def prefetch_network(self, docs: Iterable[dict[str, Any]], *, min_per_subscription: int = 2) -> None:
+        """Sweeps: list VNets, then NSGs, in each subscription where this saves GETs.
+
+        A subscription is listed when at least `min_per_subscription` distinct VNets (NSGs) the network
+        rules will read live in it; fewer are cheaper as GETs. Only workspaces whose effective baseline
+        has a network rule on count.
+        """
+        vnets: dict[str, set[str]] = defaultdict(set)
+        wanted: list[WorkspaceArm] = []
+        for doc in docs:
+            try:
+                arm = parse_workspace_arm(doc)
+            except StateError:
+                continue
+            if not arm.vnet_id or not network_rules_on(self.baseline.effective_for(identity_from_doc(doc))):
+                continue
+            wanted.append(arm)
+            sub = parse_arm_id(arm.vnet_id).get("subscription")
+            if sub:
+                vnets[str(sub).lower()].add(arm.vnet_id.lower())
+        self._list_into_cache("virtualNetworks", [s for s, ids in vnets.items() if len(ids) >= min_per_subscription])
+        nsgs: dict[str, set[str]] = defaultdict(set)
+        for arm in wanted:
+            for nsg_id in self._nsg_ids(arm, self._cached(arm.vnet_id or "")):
+                sub = parse_arm_id(nsg_id).get("subscription")
+                if sub:
+                    nsgs[str(sub).lower()].add(nsg_id)
+        self._list_into_cache("networkSecurityGroups",
+                              [s for s, ids in nsgs.items() if len(ids) >= min_per_subscription])
+
+    @staticmethod
+    def _nsg_ids(arm: WorkspaceArm, vnet: dict[str, Any] | None) -> list[str]:
+        """Lower ids of the NSGs the workspace's two subnets name in the VNet document."""
+        if vnet is None:
+            return []
+        names = {n.lower() for _, n, _ in subnet_ids(arm)}
+        nsg_ids: list[str] = []
+        for sub in (vnet.get("properties") or {}).get("subnets") or []:
+            if isinstance(sub, dict) and str(sub.get("name", "")).lower() in names:
+                nsg = ((sub.get("properties") or {}).get("networkSecurityGroup") or {}).get("id")
+                if isinstance(nsg, str) and nsg:
+                    nsg_ids.append(nsg.lower())
+        return list(dict.fromkeys(nsg_ids))
+
     def _get_shared(self, resource_id: str) -> dict[str, Any] | None:
         """GET once per scan, whoever asks first; concurrent askers wait for the same answer."""
         key = resource_id.lower()
@@ -221,14 +297,7 @@ class EstateCollector:
             vnet = self._get_shared(arm.vnet_id)
         except ArmReadError as exc:
             return [CollectionError(stage="network", message=exc.cause, related_resource_id=exc.resource_id)]
-        nsg_ids: list[str] = []
-        if vnet is not None:
-            names = {n.lower() for _, n, _ in subnet_ids(arm)}
-            for sub in (vnet.get("properties") or {}).get("subnets") or []:
-                if isinstance(sub, dict) and str(sub.get("name", "")).lower() in names:
-                    nsg = ((sub.get("properties") or {}).get("networkSecurityGroup") or {}).get("id")
-                    if isinstance(nsg, str) and nsg:
-                        nsg_ids.append(nsg)
+        nsg_ids = self._nsg_ids(arm, vnet)
         errors = []
         for nsg_id in dict.fromkeys(n.lower() for n in nsg_ids):
             try:
@@ -297,12 +366,22 @@ class EstateCollector:
                                                  stage="arm", message=failed, related_resource_id=ident.resource_id)])
             errors: list[CollectionError] = []
             read_network = network_rules_on(eff) and (families is None or "NET" in families)
+            read_diagnostics = diagnostics_rules_on(eff) and (families is None or "WS" in families)
+            needs = api_needs(eff, arm, families)
+            read_api = needs.any and bool(arm.workspace_url)
+            # The three reads do not depend on each other: run them at once (event latency is their
+            # maximum, not their sum). Results are merged in the same order as before.
+            parts = _run_parts({
+                "network": (lambda: self._read_network(arm)) if read_network else None,
+                "diagnostics": (lambda: self._read_diagnostics(ident.resource_id)) if read_diagnostics else None,
+                "workspace_api": (lambda: read_workspace_api(arm.workspace_url or "", needs, self.config))
+                if read_api else None})
             if read_network:
-                errors += self._read_network(arm)
+                errors += parts["network"]()
             diagnostics: list[dict[str, Any]] | None = None
-            if diagnostics_rules_on(eff) and (families is None or "WS" in families):
+            if read_diagnostics:
                 try:
-                    diagnostics, diag_errors = self._read_diagnostics(ident.resource_id)
+                    diagnostics, diag_errors = parts["diagnostics"]()
                 except WorkspaceGone:
                     return None
                 errors += diag_errors
@@ -311,15 +390,13 @@ class EstateCollector:
                 rbac, rbac_errors = self._read_rbac(ident.resource_id)
                 errors += rbac_errors
             api_state: WorkspaceApiState | None = None
-            needs = api_needs(eff, arm, families)
-            if needs.any:
-                if not arm.workspace_url:
-                    errors.append(CollectionError(stage="workspace_api", message="workspace has no workspaceUrl"))
-                else:
-                    try:
-                        api_state = read_workspace_api(arm.workspace_url, needs, self.config)
-                    except WorkspaceApiError as exc:
-                        errors.append(CollectionError(stage="workspace_api", message=str(exc)))
+            if needs.any and not arm.workspace_url:
+                errors.append(CollectionError(stage="workspace_api", message="workspace has no workspaceUrl"))
+            elif read_api:
+                try:
+                    api_state = parts["workspace_api"]()
+                except WorkspaceApiError as exc:
+                    errors.append(CollectionError(stage="workspace_api", message=str(exc)))
             # The network is built from whatever was read even when a part failed: the stage error
             # keeps the network rules from being evaluated, but the subnets' NSG associations still
             # name the NSGs for event routing (core/state/footprint.py).
@@ -328,7 +405,9 @@ class EstateCollector:
                                           arm=arm)
             return state if rbac is None else state.model_copy(update={"rbac": rbac})
 
-    def collect(self, docs: Iterable[dict[str, Any]], result: CollectResult | None = None) -> CollectResult:
+    def collect(self, docs: Iterable[dict[str, Any]], result: CollectResult | None = None,
+                progress: Progress | None = None) -> CollectResult:
+        """Collect every listed workspace concurrently; `progress(failed)` is called as each one finishes."""
         result = result or CollectResult()
         docs = list(docs)
         pairs = []
@@ -340,6 +419,9 @@ class EstateCollector:
         users = subnet_users(pairs)
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
             futures = [(d, pool.submit(self.collect_workspace, d, users)) for d in docs]
+            if progress is not None:
+                for _, fut in futures:
+                    fut.add_done_callback(lambda f: progress(f.exception() is not None or _failed(f.result())))
             for d, fut in futures:
                 rid = str(d.get("id"))
                 try:
@@ -369,6 +451,47 @@ class EstateCollector:
         if doc is None:
             return None
         return self.collect_workspace(doc, subnet_users)
+
+
+_parts_pool: ThreadPoolExecutor | None = None
+_parts_lock = threading.Lock()
+PART_READERS = 64
+"""Threads shared by every collector for the independent reads of one workspace (leaf tasks only:
+none of them submits to this pool, so callers waiting on it cannot deadlock)."""
+
+
+def _run_parts(parts: dict[str, Callable[[], Any] | None]) -> dict[str, Callable[[], Any]]:
+    """Start the given reads (two or more at once on the shared pool, a single one inline); each result is a
+    callable that returns the value or raises what the read raised."""
+    global _parts_pool
+    wanted = {k: fn for k, fn in parts.items() if fn is not None}
+    if len(wanted) < 2:
+        out: dict[str, Callable[[], Any]] = {}
+        for key, fn in wanted.items():
+            try:
+                value = fn()
+            except Exception as exc:  # re-raised where the caller asks for it
+                out[key] = functools.partial(_raise, exc)
+            else:
+                out[key] = functools.partial(lambda v: v, value)
+        return out
+    with _parts_lock:
+        if _parts_pool is None:
+            _parts_pool = ThreadPoolExecutor(max_workers=PART_READERS, thread_name_prefix="driftwatch-read")
+    futures = {k: _parts_pool.submit(fn) for k, fn in wanted.items()}
+    return {k: f.result for k, f in futures.items()}
+
+
+def _raise(exc: BaseException) -> Any:
+    raise exc
+
+
+Progress = Callable[[bool], None]
+"""Called once per workspace as its collection ends: True when it failed (a collection error or no state)."""
+
+
+def _failed(state: WorkspaceState | Skipped | None) -> bool:
+    return isinstance(state, WorkspaceState) and bool(state.errors)
 
 
 class WorkspaceGone(Exception):

@@ -1,7 +1,8 @@
-"""The Databricks workspace API through the real databricks-sdk.
+"""The Databricks workspace API through the real databricks-sdk (its `ApiClient`: core/collect/databricks_client.py).
 
-Reads only what the effective baseline needs. The SDK retries for 300 s by default; here every
-workspace gets `workspace_timeout_s` in all, so one dead workspace cannot stall a sweep.
+Reads only what the effective baseline needs, and loads no databricks-sdk module until it has to. The
+SDK retries for 300 s by default; here every workspace gets `workspace_timeout_s` in all, so one dead
+workspace cannot stall a sweep.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import functools
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,16 +19,24 @@ from typing import Any, TypeVar
 
 import requests
 
+from core.collect import parallel
 from core.collect.auth import databricks_strategy
 from core.collect.bounded import ResponseBoundExceeded, mount_bounded
 from core.collect.config import CollectConfig, WorkspaceHostError
+from core.collect.databricks_client import (
+    IP_ACCESS_LISTS_PATH,
+    TOKENS_PATH,
+    WORKSPACE_CONF_PATH,
+    api_client,
+    errors_module,
+)
 from core.collect.workspace_families import FamilyNeeds, read_families
 from core.errors import scrub_api_text, scrub_error_code
 from core.state.model import WorkspaceApiState
 from core.state.parse import StateError, parse_workspace_api
 
-# The SDK warns on every client whose host has no /.well-known/databricks-config (the emulator,
-# and workspaces behind private endpoints): expected, and noise in a sweep of thousands.
+# The SDK's warnings (retries, debug info) are noise in a sweep of thousands; failures are reported
+# through WorkspaceApiError instead.
 logging.getLogger("databricks.sdk").setLevel(logging.ERROR)
 
 
@@ -62,9 +72,7 @@ def invalid_conf_keys(exc: Exception) -> list[str] | None:
     databricks-sdk-py raises it as `InvalidParameterValue`, a `BadRequest`). The list is JSON; a bare
     `[a, b]` is accepted too.
     """
-    from databricks.sdk.errors import BadRequest
-
-    if not isinstance(exc, BadRequest):
+    if "databricks.sdk.errors" not in sys.modules or not isinstance(exc, errors_module().BadRequest):
         return None
     match = _INVALID_KEYS.search(str(exc))
     if match is None:
@@ -81,9 +89,7 @@ def invalid_conf_keys(exc: Exception) -> list[str] | None:
 
 
 def _describe(exc: Exception) -> str:
-    from databricks.sdk.errors import DatabricksError
-
-    if isinstance(exc, DatabricksError):
+    if "databricks.sdk.errors" in sys.modules and isinstance(exc, errors_module().DatabricksError):
         code = scrub_error_code(getattr(exc, "error_code", None))
         status = getattr(exc, "status_code", None) or ""
         name = exc.__class__.__name__
@@ -99,7 +105,7 @@ def _describe(exc: Exception) -> str:
     return exc.__class__.__name__
 
 
-def _read_conf(call: Callable[[Callable[[], Any]], Any], w: Any,
+def _read_conf(call: Callable[[Callable[[], Any]], Any], w: WorkspaceApi,
                keys: tuple[str, ...]) -> tuple[dict[str, Any], list[str]]:
     """GET workspace-conf for `keys`; on "Invalid keys" drop the named ones and retry once.
 
@@ -112,7 +118,7 @@ def _read_conf(call: Callable[[Callable[[], Any]], Any], w: Any,
         if not wanted:
             return {}, unsupported
         try:
-            got = call(functools.partial(w.workspace_conf.get_status, keys=",".join(wanted)))
+            got = call(functools.partial(w.get, WORKSPACE_CONF_PATH, {"keys": ",".join(wanted)}))
         except Exception as exc:
             named = invalid_conf_keys(exc)
             if attempt == 1 or named is None or not set(named) <= set(wanted):
@@ -131,11 +137,11 @@ def _read_conf(call: Callable[[Callable[[], Any]], Any], w: Any,
     raise AssertionError("unreachable")
 
 
-def _bound(w: Any, config: CollectConfig) -> None:
+def _bound(client: Any, config: CollectConfig) -> None:
     """Mount the BoundedAdapter on the SDK's session (databricks-sdk exposes no transport option; its
     `ApiClient` keeps the requests.Session of `_BaseClient`). Fails closed: without the bounds no
     workspace-API read is made."""
-    session = getattr(getattr(getattr(w, "api_client", None), "_api_client", None), "_session", None)
+    session = getattr(getattr(client, "_api_client", None), "_session", None)
     if not isinstance(session, requests.Session):
         raise WorkspaceApiError("this databricks-sdk version does not expose its HTTP session: "
                                 "reads cannot be bounded, so none is made")
@@ -143,21 +149,40 @@ def _bound(w: Any, config: CollectConfig) -> None:
                   pool_connections=20, pool_maxsize=20, pool_block=True)
 
 
-def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> WorkspaceApiState:
-    from databricks.sdk import WorkspaceClient
-    from databricks.sdk.config import Config
+class WorkspaceApi:
+    """One workspace's `ApiClient` (auth, retries, timeouts and typed errors are the SDK's)."""
 
-    # The SDK probes /.well-known/databricks-config when the client is built, then the first real call
-    # fails fast on a dead host: half the budget each keeps one workspace within workspace_timeout_s.
+    def __init__(self, client: Any) -> None:
+        self.api_client = client
+
+    def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
+        return self.api_client.do("GET", path, query=query, headers={"Accept": "application/json"})
+
+    def get_list(self, path: str, field: str) -> list[Any]:
+        """The `field` array of a list answer (absent = empty, as the SDK's typed list() reads it)."""
+        body = self.get(path)
+        if not isinstance(body, dict):
+            raise StateError(f"{path}: expected an object, got {type(body).__name__}")
+        items = body.get(field)
+        if items is None:
+            return []
+        if not isinstance(items, list):
+            raise StateError(f"{path}: {field}: expected a list, got {type(items).__name__}")
+        return items
+
+
+def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> WorkspaceApiState:
+    # One budget for the whole workspace (`deadline` below); the SDK's own retries of one call get half
+    # of it, so a dead host fails fast and still leaves time for the 5xx retries here.
     half = max(config.workspace_timeout_s // 2, 1)
     try:
         base_url = config.workspace_url(host)  # allow-listed Databricks host from ARM, or no token is sent
     except WorkspaceHostError as exc:
         raise WorkspaceApiError(str(exc)) from None
-    cfg = Config(host=base_url, credentials_strategy=databricks_strategy(config),
-                 retry_timeout_seconds=half, http_timeout_seconds=min(config.read_timeout_s, half))
-    w = WorkspaceClient(config=cfg)
-    _bound(w, config)
+    client = api_client(base_url, databricks_strategy(config), retry_timeout_seconds=half,
+                        http_timeout_seconds=min(config.read_timeout_s, half))
+    _bound(client, config)
+    w = WorkspaceApi(client)
     conf: dict[str, Any] = {}
     unsupported: list[str] = []
     lists: list[dict[str, Any]] = []
@@ -166,7 +191,7 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
 
     def call(fn: Callable[[], T]) -> T:
         """databricks-sdk retries 429/503 itself; a 500/502/504 gets two more tries within the budget."""
-        from databricks.sdk.errors import DatabricksError
+        DatabricksError = errors_module().DatabricksError
 
         for attempt in range(3):
             try:
@@ -180,19 +205,25 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
                 time.sleep(0.5 * 2**attempt)
         raise AssertionError("unreachable")
 
+    # The extra families do not depend on the core reads: they run alongside them (core/collect/parallel.py).
+    observed_at_ms = int(time.time() * 1000)
+    families = (parallel.submit(lambda: read_families(w, call, needs.families, deadline, host, _describe))
+                if needs.families.any else None)
     try:
         if needs.conf_keys:
             conf, unsupported = _read_conf(call, w, needs.conf_keys)
         if needs.ip_access_lists:
-            lists = call(lambda: [item.as_dict() for item in w.ip_access_lists.list()])
+            lists = call(lambda: w.get_list(IP_ACCESS_LISTS_PATH, "ip_access_lists"))
         if needs.tokens:
-            tokens = call(lambda: [item.as_dict() for item in w.token_management.list()])
+            tokens = call(lambda: w.get_list(TOKENS_PATH, "token_infos"))
     except WorkspaceApiError:
         raise
+    except StateError as exc:
+        raise WorkspaceApiError(f"malformed answer: {exc}") from None
     except Exception as exc:  # any failure of the SDK/transport is a read failure with its cause
         raise WorkspaceApiError(_describe(exc)) from None
-    observed_at_ms = int(time.time() * 1000)
-    family_data, family_errors = read_families(w, call, needs.families, deadline, host, _describe)
+    finally:
+        family_data, family_errors = ({}, {}) if families is None else families.result()
     try:
         state = parse_workspace_api(conf, lists, tokens, where=host, unsupported_conf_keys=unsupported)
     except StateError as exc:

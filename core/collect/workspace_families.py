@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.collect.parallel import run_all
 from core.state.families import (
     SETTING_PAYLOADS,
     parse_scim,
@@ -71,7 +72,18 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
     data: dict[str, Any] = {}
     errors: dict[str, str] = {}
 
+    pending: list[Callable[[], None]] = []
+
     def one(family: str, read: Callable[[], Any]) -> None:
+        """Queue one family's read; the queued ones run concurrently at the next `flush()`."""
+        pending.append(lambda: _read_one(family, read))
+
+    def flush() -> None:
+        todo = list(pending)
+        pending.clear()
+        run_all(todo)
+
+    def _read_one(family: str, read: Callable[[], Any]) -> None:
         if time.monotonic() >= deadline:
             errors[family] = "not read: the workspace's time budget was spent"
             return
@@ -124,6 +136,7 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
                                        scim_pages("Groups"), where))
     if needs.secret_scopes or needs.secret_acls:
         one("secret_scopes", lambda: parse_secret_scopes(get(SECRET_SCOPES_PATH), where))
+    flush()  # the families above are independent; the ACLs need the scope list
     if needs.secret_acls:
         scopes = data.get("secret_scopes")
         acl_family = "secret_acls"
@@ -142,4 +155,5 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
                     out[sc.name] = parse_secret_acls(raw, sc.name, where)
                 return out
             one(acl_family, acls)
+    flush()
     return data, errors

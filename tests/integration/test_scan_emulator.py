@@ -72,7 +72,10 @@ def test_shared_vnet_and_nsg_are_read_once() -> None:
         out = run_scan(CollectConfig.for_emulator(server.url), b)
         counts = server.request_counts()["by_endpoint"]
     assert out.result.workspaces_scanned == 12
-    assert counts["GET arm:resource"] == 3 + 3  # 3 VNets + 3 NSGs for 12 workspaces
+    # 3 VNets + 3 NSGs for 12 workspaces: one GET each at most, fewer where a subscription list (issue 14)
+    # returns several of them in one page.
+    reads = counts.get("GET arm:resource", 0) + counts.get("GET arm:resources.list", 0)
+    assert 0 < reads <= 3 + 3
     assert "GET ws:workspace-conf" not in counts  # no in-workspace rule on: no workspace-API call
 
 
@@ -93,7 +96,9 @@ def test_500_is_retried(emulator: EmulatorServer, example_baseline: Baseline) ->
 
 
 def test_hanging_arm_read_is_bounded_and_becomes_eval_001(emulator: EmulatorServer, example_baseline: Baseline) -> None:
-    emulator.set_faults([{"match": "virtualNetworks/vnet-analytics", "action": "hang", "hang_seconds": 30}])
+    # The subscription's VNet list is refused, so the VNet is read with its own GET, and that GET hangs.
+    emulator.set_faults([{"match": "virtualNetworks/vnet-analytics", "action": "hang", "hang_seconds": 30},
+                         {"match": "/providers/Microsoft.Network/virtualNetworks$", "action": "403"}])
     t0 = time.monotonic()
     out = run_scan(fast_config(emulator, arm_retries=1), example_baseline)
     elapsed = time.monotonic() - t0

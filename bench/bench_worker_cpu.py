@@ -1,0 +1,127 @@
+"""Benchmark: CPU per workspace in the worker path (issue 14, point 4), and its top costs.
+
+A sweep of N workspaces is queued (Azurite), then this process handles every `scan-requests` message with
+`core.service.scan_request` on one thread (collect + parse + evaluate + reconcile + queue the transitions)
+and reads its own CPU (`time.process_time()`): Azurite and the emulator run in other processes, so their
+CPU is excluded. Target < 10 ms per workspace on the full example baseline. Prints numbers; asserts nothing.
+
+`--profile FILE` also records the handling with py-spy (collapsed stacks) and prints the functions with
+the most samples (self time) and the driftwatch functions with the most inclusive time.
+
+Usage: python -m bench.bench_worker_cpu [--workspaces 200] [--profile /tmp/worker.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.bench_functions import Emulator, env_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+_FRAME = re.compile(r"^(?P<fn>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
+
+
+def _frame(raw: str) -> str:
+    """`func (path/file.py:LINE)` -> `func (path/file.py)`: samples add up per function, not per line."""
+    m = _FRAME.match(raw.strip())
+    return f"{m['fn']} ({m['file']})" if m else raw.strip()
+
+
+_OURS = (*(f"core/{p.name}" for p in (ROOT / "core").iterdir() if not p.name.startswith("_")), "functions/")
+
+
+def _ours(frame: str) -> bool:
+    """A driftwatch frame (py-spy shortens paths, so azure/core/... also reads as core/...)."""
+    return "(" in frame and frame.rsplit("(", 1)[1].startswith(_OURS)
+
+
+def _top(collapsed: Path, n: int = 12) -> None:
+    self_time: collections.Counter[str] = collections.Counter()
+    ours: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        k = int(count)
+        total += k
+        frames = [_frame(f) for f in stack.split(";")]
+        if not frames or not frames[-1]:
+            continue
+        self_time[frames[-1]] += k
+        for f in dict.fromkeys(fr for fr in frames if _ours(fr)):
+            ours[f] += k
+    print(f"py-spy: {total} samples")
+    print("  top self time:")
+    for frame, k in self_time.most_common(n):
+        print(f"    {k / total:6.1%}  {frame}")
+    print("  top driftwatch functions (inclusive):")
+    for frame, k in ours.most_common(n):
+        print(f"    {k / total:6.1%}  {frame}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--workspaces", type=int, default=200)
+    p.add_argument("--profile", type=Path)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        _child()
+        return
+    from samples.azurite import AzuriteProcess
+    from samples.factory import large_estate
+
+    emu = Emulator(large_estate(args.workspaces, 4), 0)
+    try:
+        with AzuriteProcess() as az:
+            env = {**os.environ, **env_for(emu, az.connection_string), "PYTHONPATH": str(ROOT)}
+            cmd = [sys.executable, "-m", "bench.bench_worker_cpu", "--child"]
+            if args.profile:
+                cmd = [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--format", "raw", "--rate", "100", "--gil",
+                       "--nonblocking", "-o", str(args.profile), "--", *cmd]
+            subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+            if args.profile:
+                _top(args.profile)
+    finally:
+        emu.close()
+
+
+def _child() -> None:
+    from core import service
+    from core.settings import load_settings
+
+    rt = service.Runtime.from_settings(load_settings())
+    service.reset_runtime(rt)
+    service.sweep(rt)
+    q = rt.connection.queue("scan-requests")
+    bodies = []
+    while True:
+        batch = list(q.receive_messages(max_messages=32, visibility_timeout=600))
+        if not batch:
+            break
+        for m in batch:
+            bodies.append(m.content)
+            q.delete_message(m)
+    # The first message pays the lazy imports (databricks-sdk core, store clients): report it apart.
+    for label, todo in (("first message (imports)", bodies[:1]), ("steady state", bodies[1:])):
+        c0, w0 = time.process_time(), time.perf_counter()
+        for body in todo:
+            service.scan_request(rt, body)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        if todo:
+            print(f"worker path, {label}: {len(todo)} workspaces, CPU {cpu * 1000 / len(todo):.1f} ms per workspace, "
+                  f"wall {wall * 1000 / len(todo):.1f} ms   [target < 10 ms CPU on the full example baseline]")
+
+
+if __name__ == "__main__":
+    main()
