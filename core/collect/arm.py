@@ -57,6 +57,8 @@ def api_version_for(resource_id: str) -> str:
     low = resource_id.lower()
     if "/providers/microsoft.insights/" in low:
         return api.DIAGNOSTICS_API_VERSION
+    if "/providers/microsoft.authorization/locks" in low:
+        return api.LOCKS_API_VERSION
     if "/providers/microsoft.network/" in low:
         return api.NETWORK_API_VERSION
     return api.DATABRICKS_API_VERSION
@@ -165,3 +167,32 @@ class ArmReader:
         if not isinstance(value, list):
             raise ArmReadError(where, "list response has no 'value' array")
         return [v for v in value if isinstance(v, dict)]
+
+    def _list_all(self, where: str, api_version: str) -> list[dict[str, Any]] | None:
+        """Every item of an ARM list (follows nextLink to our own endpoint, at most 100 pages); None on 404."""
+        url: str | None = f"{self._base}{where}?api-version={api_version}"
+        items: list[dict[str, Any]] = []
+        pages = 0
+        while url:
+            body = self._get_json(url, where)
+            if body is None:
+                return None
+            value = body.get("value")
+            if not isinstance(value, list):
+                raise ArmReadError(where, "list response has no 'value' array")
+            items.extend(v for v in value if isinstance(v, dict))
+            pages += 1
+            if pages >= 100:
+                raise ArmReadError(where, "more than 100 pages")
+            nxt = body.get("nextLink")
+            url = self._next_url(nxt) if isinstance(nxt, str) and nxt else None
+        return items
+
+    def list_locks(self, resource_id: str) -> list[dict[str, Any]] | None:
+        """`ManagementLocks_ListAtResourceLevel` (locks.json 2020-05-01): the resource's locks, including
+        those inherited from its resource group (example ManagementLocks_ListAtResourceLevel.json)."""
+        return self._list_all(f"{resource_id}/providers/Microsoft.Authorization/locks", api.LOCKS_API_VERSION)
+
+    def list_private_dns_zone_groups(self, private_endpoint_id: str) -> list[dict[str, Any]] | None:
+        """`PrivateDnsZoneGroups_List` of one private endpoint (Network privateEndpoint.json)."""
+        return self._list_all(f"{private_endpoint_id}/privateDnsZoneGroups", api.NETWORK_API_VERSION)

@@ -17,13 +17,20 @@ ARM_STAGES = ("arm", "network", "diagnostics")
       applies=lambda s: True)
 def arm_unreadable(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads the collector's errors for the workspace document, its network resources and diagnostic
-    settings."""
+    settings: one finding without subject. An extra ARM read (access connector, locks, private DNS zone
+    groups) that failed while the document was read is one finding with that part as `subject`; only the
+    rules reading it go unevaluated."""
     errs = [e for e in ws.errors if e.stage in ARM_STAGES]
     if ws.arm is None or errs:
         detail = "; ".join(f"{e.stage}: {e.message}" for e in errs) or "workspace document not read"
         related = next((e.related_resource_id for e in errs if e.related_resource_id), None)
         yield Violation(f"ARM state could not be read ({detail}).", expected="readable", actual=detail,
                         related_resource_id=related)
+    extras = ws.arm_extras
+    if extras is not None:
+        for part, cause in sorted(extras.part_errors.items()):
+            yield Violation(f"ARM {part} could not be read ({cause}); the rules reading it are not evaluated.",
+                            expected="readable", actual=cause, subject=part)
 
 
 @rule(id="DBX-EVAL-002", title="Workspace API could not be read", severity="high", needs="none",
