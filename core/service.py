@@ -379,7 +379,7 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
         # The VNet and subnets come free with the listing: record them so sharing (DBX-NET-006) is known
         # estate-wide before the first worker runs. The sweep does not read subnets, so the footprint
         # says its NSG associations were not observed and the NSG edges the workers found stay.
-        topology.save_workspace(wid, footprint(arm, None))
+        topology.save_workspace(wid, footprint(arm, None, wid))
         if not_settled is not None:
             found.skipped.append({"resource_id": wid, "reason": not_settled})
             queues.send_scan_request(req.body(), visibility_timeout=rt.settle_delays_s[0])
@@ -444,7 +444,7 @@ def store_evaluation(rt: Runtime, state: Any, ev: Any, source: Source, now: date
                                        coverage_scope=None if families is None
                                        else frozenset(r.id for r in rules_for(state, families) or ()))
     if state.arm is not None and network_read:  # an unreadable workspace document says nothing about its network
-        rt.topology().save_workspace(state.resource_id, footprint(state.arm, state.network))
+        rt.topology().save_workspace(state.resource_id, footprint(state.arm, state.network, state.resource_id))
     return list(transitions)
 
 

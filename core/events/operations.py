@@ -34,5 +34,18 @@ DIAGNOSTIC_OPERATIONS: tuple[str, ...] = (
     "Microsoft.Insights/diagnosticSettings/write",
     "Microsoft.Insights/diagnosticSettings/delete",
 )
+LINKED_OPERATIONS: tuple[str, ...] = (
+    "Microsoft.Authorization/locks/write",
+    "Microsoft.Authorization/locks/delete",
+    "Microsoft.Databricks/accessConnectors/write",
+    "Microsoft.Databricks/accessConnectors/delete",
+    "Microsoft.Network/privateEndpoints/write",
+    "Microsoft.Network/privateEndpoints/delete",
+    "Microsoft.Network/privateEndpoints/privateDnsZoneGroups/write",
+    "Microsoft.Network/privateEndpoints/privateDnsZoneGroups/delete",
+)
+"""Resources the workspace names outside itself (DBX-WS-012, DBX-WS-015, DBX-NET-008): routed through the
+topology (core/state/footprint.py) to the workspaces that use them."""
 
-ROUTED_OPERATIONS: tuple[str, ...] = WORKSPACE_OPERATIONS + NETWORK_OPERATIONS + DIAGNOSTIC_OPERATIONS
+ROUTED_OPERATIONS: tuple[str, ...] = (WORKSPACE_OPERATIONS + NETWORK_OPERATIONS + DIAGNOSTIC_OPERATIONS
+                                      + LINKED_OPERATIONS)

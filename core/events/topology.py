@@ -51,4 +51,4 @@ class Topology:
 
     @classmethod
     def from_states(cls, states: Iterable[WorkspaceState]) -> Topology:
-        return cls.from_footprints((ws.resource_id, footprint(ws.arm, ws.network)) for ws in states)
+        return cls.from_footprints((ws.resource_id, footprint(ws.arm, ws.network, ws.resource_id)) for ws in states)

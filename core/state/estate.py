@@ -113,7 +113,7 @@ class Estate:
         for doc, arm in self.parsed_workspaces():
             if isinstance(arm, WorkspaceArm):
                 rid = str(doc["id"])
-                out.append((rid, footprint(arm, build_network(arm, rid, self.lookup, nsg_cache=nsg_cache))))
+                out.append((rid, footprint(arm, build_network(arm, rid, self.lookup, nsg_cache=nsg_cache), rid)))
         return out
 
     def workspace_states(self) -> tuple[list[WorkspaceState], list[dict[str, str]]]:

@@ -1,4 +1,6 @@
-"""A workspace's network footprint: the VNet, subnets and NSGs event routing must map back to it.
+"""A workspace's footprint: the VNet, subnets and NSGs event routing must map back to it, plus the
+resource group (resource-group locks), the access connector and the private endpoints (their DNS
+zone groups) the workspace document names.
 
 One pure function used by the sweep, the scan worker, the offline snapshot and routing alike, so the
 `topology` table never disagrees with itself. The footprint also says how much of it was *observed*:
@@ -24,11 +26,17 @@ class NetworkFootprint:
     """NSGs named by the subnets' `networkSecurityGroup.id` (known even when the NSG itself could not be read)."""
     nsgs_observed: bool = False
     """True when the subnets' NSG associations were read, so `nsg_ids` is the whole truth about NSGs."""
+    resource_group_id: str | None = None
+    """`/subscriptions/{s}/resourceGroups/{rg}` of the workspace: a lock written there routes to it."""
+    access_connector_id: str | None = None
+    private_endpoint_ids: tuple[str, ...] = ()
+    """From `privateEndpointConnections[].properties.privateEndpoint.id`; their DNS zone groups are children."""
 
     def resource_ids(self) -> list[str]:
-        """Every network resource id of the footprint, VNet first, without duplicates (any casing)."""
+        """Every resource id of the footprint, VNet first, without duplicates (any casing)."""
         out: dict[str, str] = {}
-        for rid in (self.vnet_id, *self.subnet_ids, *self.nsg_ids):
+        for rid in (self.vnet_id, *self.subnet_ids, *self.nsg_ids, self.resource_group_id,
+                    self.access_connector_id, *self.private_endpoint_ids):
             if rid:
                 out.setdefault(rid.lower(), rid)
         return list(out.values())
@@ -45,22 +53,38 @@ def subnet_ids(arm: WorkspaceArm) -> list[tuple[str, str, str]]:
     return out
 
 
-def footprint(arm: WorkspaceArm | None, network: NetworkState | None) -> NetworkFootprint:
+def footprint(arm: WorkspaceArm | None, network: NetworkState | None,
+              workspace_id: str | None = None) -> NetworkFootprint:
     """The footprint from the workspace document and, when it was read, its network.
 
     `network` is what the collector observed (None when the VNet was not read at all). The NSG
     associations count as observed only when the VNet document was read: then a subnet without an
-    NSG really has none, and an NSG that moved off a subnet really left it.
+    NSG really has none, and an NSG that moved off a subnet really left it. The resource group (from
+    `workspace_id`), access connector and private endpoints come from the document itself.
     """
-    if arm is None or not arm.vnet_id:
-        # Not VNet-injected (or not readable): nothing to route by. An unreadable document is not
-        # saved at all by the callers, so this never removes edges on missing data.
-        return NetworkFootprint(nsgs_observed=arm is not None)
+    if arm is None:
+        # Not readable: an unreadable document is not saved at all by the callers, so this never
+        # removes edges on missing data.
+        return NetworkFootprint()
+    own = {"resource_group_id": resource_group_of(workspace_id), "access_connector_id": arm.access_connector_id,
+           "private_endpoint_ids": tuple(dict.fromkeys(p.private_endpoint_id for p in arm.private_endpoint_connections
+                                                       if p.private_endpoint_id))}
+    if not arm.vnet_id:
+        return NetworkFootprint(nsgs_observed=True, **own)  # type: ignore[arg-type]
     subnets = tuple(sid for sid, _, _ in subnet_ids(arm))
     if network is None or not network.vnet_found:
-        return NetworkFootprint(vnet_id=arm.vnet_id, subnet_ids=subnets)
+        return NetworkFootprint(vnet_id=arm.vnet_id, subnet_ids=subnets, **own)  # type: ignore[arg-type]
     nsgs = tuple(dict.fromkeys(s.nsg_id for s in network.subnets if s.found and s.nsg_id))
-    return NetworkFootprint(vnet_id=arm.vnet_id, subnet_ids=subnets, nsg_ids=nsgs, nsgs_observed=True)
+    return NetworkFootprint(vnet_id=arm.vnet_id, subnet_ids=subnets, nsg_ids=nsgs, nsgs_observed=True,
+                            **own)  # type: ignore[arg-type]
+
+
+def resource_group_of(workspace_id: str | None) -> str | None:
+    """`/subscriptions/{s}/resourceGroups/{rg}` of a resource id (original casing), or None."""
+    parts = (workspace_id or "").split("/")
+    if len(parts) >= 5 and parts[1].lower() == "subscriptions" and parts[3].lower() == "resourcegroups":
+        return "/".join(parts[:5])
+    return None
 
 
 def subnet_users(pairs: Iterable[tuple[str, WorkspaceArm | None]]) -> dict[str, list[str]]:
