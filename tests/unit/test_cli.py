@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from core.cli import main
+from core.rule_ids import RULE_IDS
 from tests.unit.conftest import STRICT_BASELINE, compliant_estate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,7 +137,7 @@ def test_baseline_validate_and_rules(capsys: pytest.CaptureFixture[str], tmp_pat
     assert code == 2 and "defaults.ip_access_lists.allow[0]" in err and "300.1.1.1" in err
     code, out, _ = run(capsys, "rules", "--format", "json")
     rules = json.loads(out)["rules"]
-    assert len(rules) == 27 and rules[0]["id"] == "DBX-WS-001"
+    assert len(rules) == len(RULE_IDS) and rules[0]["id"] == "DBX-WS-001"
     code, out, _ = run(capsys, "rules")
     assert "DBX-TOKEN-002" in out
 
