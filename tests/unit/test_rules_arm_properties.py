@@ -194,3 +194,41 @@ def test_unknown_new_baseline_keys_are_errors() -> None:
                 {"network": {"private_dns_zones": "x"}}, {"diagnostic_destination": {"workspace": LAW}}):
         with pytest.raises(BaselineError):
             parse_baseline({"schema": "driftwatch.baseline/v1", "defaults": bad}, "b")
+
+
+def test_writes_to_linked_resources_route_to_their_workspace() -> None:
+    """Locks (workspace and resource-group scope), access connectors, private endpoints and their DNS zone
+    groups route through the footprint (core/state/footprint.py) to the workspace that names them."""
+    from core.events import Topology, route_delivery
+    from core.state import parse_estate
+
+    e = estate()
+    wid = _ws(e)["id"]
+    rg = "/".join(wid.split("/")[:5])
+    pe = _props(e)["privateEndpointConnections"][0]["properties"]["privateEndpoint"]["id"]
+    topo = Topology.from_footprints(parse_estate(e, "t").network_footprints())
+
+    def event(rid: str, op: str, kind: str = "Write") -> dict[str, Any]:
+        return {"id": "e", "eventType": f"Microsoft.Resources.Resource{kind}Success", "subject": rid,
+                "eventTime": "2026-11-26T12:00:00Z", "dataVersion": "", "metadataVersion": "1",
+                "data": {"resourceUri": rid, "operationName": op, "status": "Succeeded"}}
+
+    cases = [
+        (f"{wid}/providers/Microsoft.Authorization/locks/l", "Microsoft.Authorization/locks/write", "Write"),
+        (f"{rg}/providers/Microsoft.Authorization/locks/l", "Microsoft.Authorization/locks/delete", "Delete"),
+        (_props(e)["accessConnector"]["id"], "Microsoft.Databricks/accessConnectors/write", "Write"),
+        (pe, "Microsoft.Network/privateEndpoints/write", "Write"),
+        (f"{pe}/privateDnsZoneGroups/default", "Microsoft.Network/privateEndpoints/privateDnsZoneGroups/delete",
+         "Delete"),
+        (f"{wid}/providers/Microsoft.Insights/diagnosticSettings/x", "Microsoft.Insights/diagnosticSettings/write",
+         "Write"),
+    ]
+    for rid, op, kind in cases:
+        (d,) = route_delivery([event(rid, op, kind)], topo)
+        assert (d.action, d.workspaces) == ("scan", [wid]), (rid, d.reason)
+    other_rg = f"/subscriptions/{f.SUB_PROD}/resourceGroups/rg-other/providers/Microsoft.Authorization/locks/l"
+    (d,) = route_delivery([event(other_rg, "Microsoft.Authorization/locks/write")], topo)
+    assert d.action == "ignore"
+    sub_lock = f"/subscriptions/{f.SUB_PROD}/providers/Microsoft.Authorization/locks/l"
+    (d,) = route_delivery([event(sub_lock, "Microsoft.Authorization/locks/write")], topo)
+    assert d.action == "ignore"
