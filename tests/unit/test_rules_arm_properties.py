@@ -69,7 +69,7 @@ def evaluate(e: dict[str, Any], **overrides: Any) -> Any:
 def test_compliant_workspace_passes_every_new_rule() -> None:
     ev = evaluate(estate())
     assert _new(ev.findings) == []
-    assert NEW_RULES <= ev.evaluated_rules
+    assert ev.evaluated_rules >= NEW_RULES
 
 
 def _drop_connector_doc(e: dict[str, Any]) -> None:
