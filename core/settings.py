@@ -79,7 +79,8 @@ DEFAULT_NOTIFY_MIN_SEVERITY = "high"
 class Settings:
     """The settings as one typed object, read once from the environment."""
 
-    storage: str | None
+    storage: str | None = field(repr=False)
+    """A connection string may hold the AccountKey: never in a repr."""
     storage_account_name: str | None
     storage_client_id: str | None
     baseline: str | None

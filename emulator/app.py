@@ -30,6 +30,14 @@ from emulator.faults import FaultError, FaultRule, FaultSet, parse_spec
 from emulator.seed import SeedError, load_seed
 from emulator.state import ApiError, Estate
 from emulator.workspace_conf_keys import KNOWN_WORKSPACE_CONF_KEYS, invalid_keys_message
+from emulator.workspace_families import (
+    SCIM_RESOURCES,
+    handle_settings,
+    scim_list,
+    secret_acls_answer,
+    secret_scopes_answer,
+    token_permissions_answer,
+)
 
 RECENT_REQUESTS = 500
 DELIVERY_TIMEOUT_S = 10.0
@@ -79,6 +87,16 @@ def classify(method: str, path: str) -> str:
             name = "ws:workspace-conf"
         elif rest[:4] == ["api", "2.0", "token-management", "tokens"]:
             name = "ws:tokens" if len(rest) == 4 else "ws:token"
+        elif rest[:5] == ["api", "2.0", "permissions", "authorization", "tokens"]:
+            name = "ws:token-permissions"
+        elif rest[:4] == ["api", "2.0", "settings", "types"]:
+            name = "ws:settings"
+        elif rest[:4] == ["api", "2.0", "preview", "scim"]:
+            name = "ws:scim"
+        elif rest[:4] == ["api", "2.0", "secrets", "scopes"]:
+            name = "ws:secret-scopes"
+        elif rest[:4] == ["api", "2.0", "secrets", "acls"]:
+            name = "ws:secret-acls"
         else:
             name = "ws:other"
     elif low[0] == "teams":
@@ -147,6 +165,9 @@ class EmulatorApp:
         self.counts: Counter[str] = Counter()
         self.total = 0
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)
+        self.in_flight = 0
+        self.in_flight_peak = 0
+        """Most requests served at once: shows that latency overlaps instead of queueing."""
         self.events: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []
         self.teams_posts: list[dict[str, Any]] = []
@@ -174,12 +195,18 @@ class EmulatorApp:
 
     # ---- inspection helpers (run on the loop) --------------------------------------------
     def request_counts(self) -> dict[str, Any]:
-        return {"total": self.total, "by_endpoint": dict(self.counts), "recent": list(self.recent)}
+        return {
+            "total": self.total,
+            "by_endpoint": dict(self.counts),
+            "recent": list(self.recent),
+            "in_flight_peak": self.in_flight_peak,
+        }
 
     def reset_requests(self) -> None:
         self.counts.clear()
         self.total = 0
         self.recent.clear()
+        self.in_flight_peak = self.in_flight
 
     def clear_faults(self) -> None:
         """Drop every rule and go back to the latency the server was started with."""
@@ -203,6 +230,8 @@ class EmulatorApp:
             return await self._control(request)
         started = time.perf_counter()
         status = 0
+        self.in_flight += 1
+        self.in_flight_peak = max(self.in_flight_peak, self.in_flight)
         try:
             response = await self._serve(request)
             status = response.status
@@ -211,6 +240,7 @@ class EmulatorApp:
             self._reset_connection(request)
             raise asyncio.CancelledError() from None
         finally:
+            self.in_flight -= 1
             self.total += 1
             self.counts[classify(request.method, path)] += 1
             self.recent.append(
@@ -693,6 +723,18 @@ class EmulatorApp:
                 return self._workspace_conf(ws, method, request, body)
             if low[:4] == ["api", "2.0", "token-management", "tokens"]:
                 return self._tokens(ws, method, rest[4:], request)
+            if low == ["api", "2.0", "permissions", "authorization", "tokens"] and method == "GET":
+                return web.json_response(token_permissions_answer(ws.token_permissions))
+            if low[:4] == ["api", "2.0", "settings", "types"]:
+                return web.json_response(handle_settings(ws.settings, method, rest[4:], body))
+            if low[:5] == ["api", "2.0", "preview", "scim", "v2"] and len(rest) == 6 and method == "GET" \
+                    and rest[5] in SCIM_RESOURCES:
+                return web.json_response(scim_list(ws.scim, rest[5], request.query))
+            if low == ["api", "2.0", "secrets", "scopes", "list"] and method == "GET":
+                return web.json_response(secret_scopes_answer(ws.secret_scopes))
+            if low == ["api", "2.0", "secrets", "acls", "list"] and method == "GET":
+                return web.json_response(secret_acls_answer(ws.secret_scopes, ws.secret_acls,
+                                                            request.query.get("scope")))
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} /{'/'.join(rest)}'")
         except ApiError as exc:
             return _dbx_error(exc.status, exc.code, exc.message)

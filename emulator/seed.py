@@ -66,5 +66,11 @@ def load_seed(seed: dict[str, Any] | str | Path) -> dict[str, Any]:
             "workspace_conf": {k: v for k, v in (ws.get("workspace_conf") or {}).items() if v is not None},
             "ip_access_lists": [dict(a) for a in ws.get("ip_access_lists") or []],
             "tokens": [{k: v for k, v in t.items() if k not in TOKEN_SECRET_KEYS} for t in ws.get("tokens") or []],
+            "settings": json.loads(json.dumps(ws.get("settings") or {})),
+            "secret_scopes": json.loads(json.dumps(ws.get("secret_scopes") or [])),
+            "secret_acls": json.loads(json.dumps(ws.get("secret_acls") or {})),
+            "scim": json.loads(json.dumps(ws.get("scim") or {})),
         }
+        if ws.get("token_permissions") is not None:
+            out["databricks"][host]["token_permissions"] = json.loads(json.dumps(ws["token_permissions"]))
     return out

@@ -101,6 +101,14 @@ class WorkspaceApi:
     conf: dict[str, str] = field(default_factory=dict)
     ip_lists: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: list[dict[str, Any]] = field(default_factory=list)
+    token_permissions: dict[str, Any] | None = None
+    """The GET /api/2.0/permissions/authorization/tokens object; None = the default (admins CAN_MANAGE)."""
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Settings-v2 type -> payload (e.g. {"status": "ALLOW_ALL"}); unset types answer their default."""
+    secret_scopes: list[dict[str, Any]] = field(default_factory=list)
+    secret_acls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    scim: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """SCIM resource type (Users, ServicePrincipals, Groups) -> its resources as SCIM returns them."""
 
     def add_list(self, body: dict[str, Any], *, from_seed: bool = False) -> dict[str, Any]:
         label, list_type = body.get("label"), body.get("list_type")
@@ -162,6 +170,12 @@ class WorkspaceApi:
             "workspace_conf": dict(self.conf),
             "ip_access_lists": [copy.deepcopy(v) for v in self.ip_lists.values()],
             "tokens": [copy.deepcopy(t) for t in self.tokens],
+            **({"token_permissions": copy.deepcopy(self.token_permissions)}
+               if self.token_permissions is not None else {}),
+            **({"settings": copy.deepcopy(self.settings)} if self.settings else {}),
+            **({"secret_scopes": copy.deepcopy(self.secret_scopes)} if self.secret_scopes else {}),
+            **({"secret_acls": copy.deepcopy(self.secret_acls)} if self.secret_acls else {}),
+            **({"scim": copy.deepcopy(self.scim)} if self.scim else {}),
         }
 
 
@@ -195,6 +209,12 @@ class Estate:
             for item in ws.get("ip_access_lists", []):
                 api.add_list(item, from_seed=True)
             api.tokens = [dict(t) for t in ws.get("tokens", [])]
+            if ws.get("token_permissions") is not None:
+                api.token_permissions = copy.deepcopy(ws["token_permissions"])
+            api.settings = copy.deepcopy(ws.get("settings") or {})
+            api.secret_scopes = copy.deepcopy(ws.get("secret_scopes") or [])
+            api.secret_acls = copy.deepcopy(ws.get("secret_acls") or {})
+            api.scim = copy.deepcopy(ws.get("scim") or {})
             self.workspaces[host.lower()] = api
 
     def ensure_workspace_api(self, host: str) -> WorkspaceApi:

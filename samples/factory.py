@@ -216,11 +216,66 @@ def ip_list(label: str, list_type: str, addresses: list[str], enabled: bool = Tr
             "updated_at": NOW_MS - 30 * DAY_MS, "updated_by": 1001}
 
 
-def token(token_id: str, days: int | None, owner: str = "etl@contoso.com") -> dict[str, Any]:
+def token(token_id: str, days: int | None, owner: str = "etl@contoso.com",
+          last_used_days_ago: int | None = 1) -> dict[str, Any]:
     created = NOW_MS - 10 * DAY_MS
-    return {"token_id": token_id, "creation_time": created,
-            "expiry_time": -1 if days is None else created + days * DAY_MS,
-            "comment": "pipeline", "created_by_id": 1001, "created_by_username": owner, "owner_id": 1001}
+    out = {"token_id": token_id, "creation_time": created,
+           "expiry_time": -1 if days is None else created + days * DAY_MS,
+           "comment": "pipeline", "created_by_id": 1001, "created_by_username": owner, "owner_id": 1001}
+    if last_used_days_ago is not None:
+        out["last_used_day"] = NOW_MS - last_used_days_ago * DAY_MS
+    return out
+
+
+COMPLIANT_SETTINGS = {"restrict_workspace_admins": {"status": "RESTRICT_TOKENS_AND_JOB_RUN_AS"},
+                      "disable_legacy_dbfs": {"value": True}, "sql_results_download": {"value": False},
+                      "disable_legacy_access": {"value": True}}
+"""Settings-v2 payloads (`GET /api/2.0/settings/types/<type>/names/default` minus etag/setting_name)."""
+VAULT_ID = f"/subscriptions/{SUB_PROD}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-dbx-prod"
+COMPLIANT_SCOPES = [{"name": "kv-pipelines", "backend_type": "AZURE_KEYVAULT",
+                     "keyvault_metadata": {"resource_id": VAULT_ID, "dns_name": "https://kv-dbx-prod.vault.azure.net/"}}]
+"""GET /api/2.0/secrets/scopes/list `scopes` (databricks-sdk-py 0.162.0 `SecretScope` fields)."""
+COMPLIANT_SECRET_ACLS = {"kv-pipelines": [{"principal": "admins", "permission": "MANAGE"},
+                                          {"principal": "data-engineers", "permission": "READ"}]}
+ADMIN_SP_APP_ID = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
+
+
+def scim_state() -> dict[str, list[dict[str, Any]]]:
+    """SCIM `Resources` as GET /api/2.0/preview/scim/v2/{Users,ServicePrincipals,Groups} returns them:
+    admins = alice + the nested group platform-admins (= the automation service principal)."""
+    def member(mid: str, kind: str) -> dict[str, str]:
+        return {"value": mid, "$ref": f"{kind}/{mid}"}
+    return {
+        "Users": [
+            {"id": "1001", "userName": "alice@contoso.com", "displayName": "Alice", "externalId": "e-1001",
+             "active": True},
+            {"id": "1002", "userName": "breakglass@contoso.com", "displayName": "Break glass", "active": True},
+            {"id": "1003", "userName": "dana@contoso.com", "displayName": "Dana", "externalId": "e-1003",
+             "active": True},
+        ],
+        "ServicePrincipals": [
+            {"id": "2001", "applicationId": ADMIN_SP_APP_ID, "displayName": "platform-automation", "active": True},
+        ],
+        "Groups": [
+            {"id": "3001", "displayName": "admins", "members": [member("1001", "Users"), member("3002", "Groups")]},
+            {"id": "3002", "displayName": "platform-admins", "externalId": "e-3002",
+             "members": [member("2001", "ServicePrincipals")]},
+            {"id": "3003", "displayName": "users",
+             "members": [member("1001", "Users"), member("1002", "Users"), member("1003", "Users")],
+             "entitlements": [{"value": "workspace-access"}, {"value": "databricks-sql-access"}]},
+            {"id": "3004", "displayName": "data-engineers", "externalId": "e-3004",
+             "members": [member("1003", "Users")]},
+        ],
+    }
+
+
+SP_APP_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+COMPLIANT_TOKEN_ACL = {"object_id": "authorization/tokens", "object_type": "tokens", "access_control_list": [
+    {"group_name": "admins", "all_permissions": [{"permission_level": "CAN_MANAGE", "inherited": False}]},
+    {"group_name": "automation-sp-group", "all_permissions": [{"permission_level": "CAN_USE", "inherited": False}]},
+]}
+"""GET /api/2.0/permissions/authorization/tokens as Databricks returns it (databricks-sdk-py 0.162.0
+`TokenPermissions.from_dict` fields)."""
 
 
 COMPLIANT_CONF = {"enableIpAccessLists": "true", "maxTokenLifetimeDays": "90",
@@ -238,7 +293,11 @@ def api_state(conf: dict[str, str] | None = None, allow: list[str] | None = None
     if block:
         lists.append(ip_list("known-bad", "BLOCK", block, n=2))
     return {"workspace_conf": dict(COMPLIANT_CONF if conf is None else conf), "ip_access_lists": lists,
-            "tokens": tokens if tokens is not None else [token("a1b2c3d4e5f60718", 30)]}
+            "tokens": tokens if tokens is not None else [token("a1b2c3d4e5f60718", 30)],
+            "token_permissions": json.loads(json.dumps(COMPLIANT_TOKEN_ACL)),
+            "settings": json.loads(json.dumps(COMPLIANT_SETTINGS)), "observed_at": NOW_MS,
+            "secret_scopes": json.loads(json.dumps(COMPLIANT_SCOPES)),
+            "secret_acls": json.loads(json.dumps(COMPLIANT_SECRET_ACLS)), "scim": scim_state()}
 
 
 def network_for(sub: str, rg: str, tag: str, *, space: str, public: str, private: str,
@@ -397,17 +456,51 @@ def sample_estate() -> dict[str, Any]:
                        tags={"env": "prod"})
     conf = dict(COMPLIANT_CONF, enableIpAccessLists="false", maxTokenLifetimeDays="365",
                 enableDbfsFileBrowser="true")
-    add(ws, api_state(conf=conf, allow=["203.0.113.0/24", "0.0.0.0/0", "192.0.2.10"], block=[],
-                      tokens=[token("feedc0ffee000001", None, "bi-service@contoso.com"),
-                              token("feedc0ffee000002", 400), token("feedc0ffee000003", 30)]),
-        diag_doc(ws["id"], all_cats))
+    api = api_state(conf=conf, allow=["203.0.113.0/24", "0.0.0.0/0", "192.0.2.10"], block=[],
+                    tokens=[token("feedc0ffee000001", None, "bi-service@contoso.com"),
+                            token("feedc0ffee000002", 400, SP_APP_ID),
+                            token("feedc0ffee000003", 30, last_used_days_ago=200)])
+    # token ACL drift: every user may create tokens, and one person outside the baseline's list
+    api["token_permissions"]["access_control_list"] += [
+        {"group_name": "users", "all_permissions": [{"permission_level": "CAN_USE", "inherited": False}]},
+        {"user_name": "analyst@contoso.com", "all_permissions": [{"permission_level": "CAN_USE", "inherited": False}]},
+    ]
+    # settings drift: admins unrestricted (never written: the default ALLOW_ALL), results downloadable
+    del api["settings"]["restrict_workspace_admins"]
+    api["settings"]["sql_results_download"] = {"value": True}
+    # secret scope drift: a Databricks-backed scope, one on an unapproved vault, two scopes on one vault,
+    # every user may read a scope and an analyst manages one
+    other_vault = VAULT_ID.replace("kv-dbx-prod", "kv-personal")
+    api["secret_scopes"] += [
+        {"name": "bi-legacy", "backend_type": "DATABRICKS"},
+        {"name": "kv-bi-personal", "backend_type": "AZURE_KEYVAULT",
+         "keyvault_metadata": {"resource_id": other_vault, "dns_name": "https://kv-personal.vault.azure.net/"}},
+        {"name": "kv-bi", "backend_type": "AZURE_KEYVAULT",
+         "keyvault_metadata": {"resource_id": VAULT_ID, "dns_name": "https://kv-dbx-prod.vault.azure.net/"}},
+    ]
+    # identity drift: a local user made admin through the nested group (which also loops back to admins),
+    # a workspace-local group, and every user may create clusters
+    groups = {g["displayName"]: g for g in api["scim"]["Groups"]}
+    api["scim"]["Users"].append({"id": "1009", "userName": "bob@contoso.com", "displayName": "Bob", "active": True})
+    groups["platform-admins"]["members"] += [{"value": "1009", "$ref": "Users/1009"},
+                                             {"value": "3001", "$ref": "Groups/3001"}]
+    groups["users"]["entitlements"].append({"value": "allow-cluster-create"})
+    api["scim"]["Groups"].append({"id": "3010", "displayName": "bi-local", "members": []})
+    api["secret_acls"]["kv-bi"] = [{"principal": "users", "permission": "READ"},
+                                   {"principal": "analyst@contoso.com", "permission": "MANAGE"}]
+    add(ws, api, diag_doc(ws["id"], all_cats))
     # 6. dev workspace: public access allowed by the dev scope, compliant for dev
     vid, docs = network_for(SUB_DEV, "rg-dev", "dev", space="10.50.0.0/16", public="10.50.0.0/24",
                             private="10.50.1.0/24")
     resources += docs
     ws = workspace_doc(SUB_DEV, "rg-dev", "dev-sandbox", 2001, public_access="Enabled", private_endpoint=None,
                        vnet_id=vid, tags={"env": "dev"})
-    add(ws, api_state(), diag_doc(ws["id"], all_cats))
+    # PATs switched off (DBX-TOKEN-005 fires against `tokens.enabled: true`; TOKEN-002..004 do not apply);
+    # legacy DBFS and legacy access left on
+    api = api_state(conf=dict(COMPLIANT_CONF, enableTokensConfig="false"))
+    api["settings"]["disable_legacy_dbfs"] = {"value": False}
+    api["settings"]["disable_legacy_access"] = {"value": False}
+    add(ws, api, diag_doc(ws["id"], all_cats))
     # 7. dev workspace that shares its subnets with #6, no egress; API unreadable (absent from snapshot)
     ws = workspace_doc(SUB_DEV, "rg-dev", "dev-shared", 2002, public_access="Enabled", private_endpoint=None,
                        vnet_id=vid, tags={"env": "dev"})

@@ -152,6 +152,68 @@ class DiagnosticDestination(_Strict):
 
 class TokensBaseline(_Strict):
     max_lifetime_days: Int | None = Field(default=None, ge=1)
+    enabled: bool | None = None
+    """DBX-TOKEN-005: workspace-conf `enableTokensConfig`; while it is "false", TOKEN-002..004 do not apply."""
+    allowed_users: list[str] | None = None
+    """DBX-TOKEN-003: principals (userName, group name, SP applicationId) that may hold CAN_USE on tokens."""
+    stale_days: Int | None = Field(default=None, ge=1)
+    """DBX-TOKEN-004: a token unused (`last_used_day`) for more than this many days is a finding."""
+    service_principals_only: bool | None = None
+    """DBX-TOKEN-004: with true, a token owned by a human (not a service principal) is a finding."""
+
+
+FORBIDDEN_USERS_ENTITLEMENTS = ("allow-cluster-create", "allow-instance-pool-create")
+
+
+class IamBaseline(_Strict):
+    """Workspace identities (SCIM)."""
+
+    admins: list[str] | None = None
+    """DBX-IAM-001: the effective members of `admins` (nested groups resolved): userNames of users and
+    applicationIds of service principals (case-insensitive)."""
+    max_admins: Int | None = Field(default=None, ge=1)
+    """DBX-IAM-001: at most this many effective admins."""
+    require_idp: bool | None = None
+    """DBX-IAM-003: with true, every active user and non-system group has an externalId (IdP-provisioned)."""
+    local_allowlist: list[str] = Field(default_factory=list)
+    """DBX-IAM-003: userNames / group names allowed without externalId (break-glass accounts)."""
+    users_entitlements: list[str] | None = None
+    """DBX-IAM-004: the entitlements of group `users` (never allow-cluster-create/allow-instance-pool-create)."""
+
+    @field_validator("users_entitlements")
+    @classmethod
+    def _no_forbidden(cls, v: list[str] | None) -> list[str] | None:
+        bad = [e for e in v or () if e in FORBIDDEN_USERS_ENTITLEMENTS]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} may never be an entitlement of the users group")
+        return v
+
+
+class SecretsBaseline(_Strict):
+    """Secret scopes (names and metadata only; driftwatch never reads a secret value)."""
+
+    scopes: list[str] | None = None
+    """DBX-SEC-001: allowed scope names; an entry with * ? or [ is a glob, a plain name must also exist."""
+    backend: Literal["AZURE_KEYVAULT", "DATABRICKS"] | None = None
+    """DBX-SEC-001: every scope's `backend_type`."""
+    allowed_vaults: list[str] | None = None
+    """DBX-SEC-002: Key Vault resource ids (case-insensitive) Key Vault-backed scopes may point at."""
+    shared_vaults: list[str] = Field(default_factory=list)
+    """DBX-SEC-002: vaults (resource ids) on which more than one scope is allowed."""
+    managers: list[str] | None = None
+    """DBX-SEC-003: the only principals that may hold MANAGE on a scope; `users` may hold nothing."""
+
+
+RestrictWorkspaceAdmins = Literal["ALLOW_ALL", "RESTRICT_TOKENS_AND_JOB_RUN_AS"]
+
+
+class WorkspaceSettingsBaseline(_Strict):
+    """Settings-v2 (`GET /api/2.0/settings/types/<type>/names/default`); absent or null = not checked."""
+
+    restrict_workspace_admins: RestrictWorkspaceAdmins | None = None
+    disable_legacy_dbfs: bool | None = None
+    sql_results_download: bool | None = None
+    disable_legacy_access: bool | None = None
 
 
 class Settings(_Strict):
@@ -180,6 +242,9 @@ class Settings(_Strict):
     ip_access_lists: IpAccessListsBaseline | None = None
     workspace_conf: dict[str, str] | None = None
     tokens: TokensBaseline | None = None
+    settings: WorkspaceSettingsBaseline | None = None
+    secrets: SecretsBaseline | None = None
+    iam: IamBaseline | None = None
     severity: dict[RuleId, Severity] = Field(default_factory=dict)
     disabled_rules: list[RuleId] = Field(default_factory=list)
 

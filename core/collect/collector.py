@@ -27,6 +27,7 @@ from core.baseline.load import Baseline, EffectiveBaseline, WorkspaceIdentity
 from core.collect.arm import ArmReader, ArmReadError
 from core.collect.config import CollectConfig
 from core.collect.workspace_api import ApiNeeds, WorkspaceApiError, read_workspace_api
+from core.collect.workspace_families import FamilyNeeds
 from core.rules import RULES, diagnostics_rules_on, network_rules_on
 from core.state.footprint import subnet_ids, subnet_users
 from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
@@ -79,10 +80,27 @@ def api_needs(eff: EffectiveBaseline, arm: WorkspaceArm | None = None,
         keys.append("maxTokenLifetimeDays")
     if _on(eff, "DBX-CONF-001", state, families) or _on(eff, "DBX-CONF-002", state, families):
         keys.extend(sorted(eff.settings.workspace_conf or {}))
+    if any(_on(eff, r, state, families) for r in ("DBX-TOKEN-002", "DBX-TOKEN-003", "DBX-TOKEN-004",
+                                                   "DBX-TOKEN-005")):
+        keys.append("enableTokensConfig")  # TOKEN-005, and TOKEN-002..004 do not apply while it is "false"
+    settings_types = tuple(t for t, rid in SETTINGS_RULES if _on(eff, rid, state, families))
     return ApiNeeds(conf_keys=tuple(dict.fromkeys(keys)),
+                    families=FamilyNeeds(token_permissions=_on(eff, "DBX-TOKEN-003", state, families),
+                                         settings_types=settings_types,
+                                         secret_scopes=any(_on(eff, r, state, families)
+                                                           for r in ("DBX-SEC-001", "DBX-SEC-002")),
+                                         secret_acls=_on(eff, "DBX-SEC-003", state, families),
+                                         scim=any(_on(eff, r, state, families)
+                                                  for r in ("DBX-IAM-001", "DBX-IAM-003", "DBX-IAM-004"))),
                     ip_access_lists=any(_on(eff, r, state, families) for r in ("DBX-IPACL-002", "DBX-IPACL-003",
                                                                      "DBX-IPACL-004")),
-                    tokens=_on(eff, "DBX-TOKEN-002", state, families))
+                    tokens=_on(eff, "DBX-TOKEN-002", state, families) or _on(eff, "DBX-TOKEN-004", state,
+                                                                             families))
+
+
+SETTINGS_RULES = (("restrict_workspace_admins", "DBX-SET-001"), ("disable_legacy_dbfs", "DBX-SET-002"),
+                  ("sql_results_download", "DBX-SET-003"), ("disable_legacy_access", "DBX-SET-004"))
+"""Settings-v2 type read for each DBX-SET rule."""
 
 
 ARM_PART_RULES = {"access_connector": ("DBX-WS-012", "WS"), "locks": ("DBX-WS-015", "WS"),

@@ -12,13 +12,14 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import requests
 
 from core.collect.auth import databricks_strategy
 from core.collect.config import CollectConfig
+from core.collect.workspace_families import FamilyNeeds, read_families
 from core.state.model import WorkspaceApiState
 from core.state.parse import StateError, parse_workspace_api
 
@@ -39,10 +40,12 @@ class ApiNeeds:
     conf_keys: tuple[str, ...]
     ip_access_lists: bool
     tokens: bool
+    families: FamilyNeeds = field(default_factory=FamilyNeeds)
+    """Reads beyond the core ones, each failing on its own (core/collect/workspace_families.py)."""
 
     @property
     def any(self) -> bool:
-        return bool(self.conf_keys or self.ip_access_lists or self.tokens)
+        return bool(self.conf_keys or self.ip_access_lists or self.tokens or self.families.any)
 
 
 _INVALID_KEYS = re.compile(r"Invalid keys?:\s*(\[.*?\])", re.IGNORECASE | re.DOTALL)
@@ -161,7 +164,11 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
         raise
     except Exception as exc:  # any failure of the SDK/transport is a read failure with its cause
         raise WorkspaceApiError(_describe(exc)) from None
+    observed_at_ms = int(time.time() * 1000)
+    family_data, family_errors = read_families(w, call, needs.families, deadline, host, _describe)
     try:
-        return parse_workspace_api(conf, lists, tokens, where=host, unsupported_conf_keys=unsupported)
+        state = parse_workspace_api(conf, lists, tokens, where=host, unsupported_conf_keys=unsupported)
     except StateError as exc:
         raise WorkspaceApiError(f"malformed answer: {exc}") from None
+    return state.model_copy(update={**family_data, "family_errors": family_errors,
+                                    "observed_at_ms": observed_at_ms})

@@ -85,6 +85,45 @@ class TokenInfo(BaseModel):
     token_id: StrictStr = Field(min_length=1)
 
 
+class TokenAcl(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    user_name: StrictStr | None = None
+    group_name: StrictStr | None = None
+    service_principal_name: StrictStr | None = None
+    all_permissions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class TokenPermissions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    access_control_list: list[TokenAcl] = Field(default_factory=list)
+
+
+class ScimResource(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: StrictStr = Field(min_length=1)
+
+
+class SecretScope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: StrictStr = Field(min_length=1)
+    backend_type: Literal["AZURE_KEYVAULT", "DATABRICKS"]
+
+
+class SecretAcl(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    principal: StrictStr = Field(min_length=1)
+    permission: Literal["READ", "WRITE", "MANAGE"]
+
+
+SettingType = Literal["restrict_workspace_admins", "disable_legacy_dbfs", "sql_results_download",
+                      "disable_legacy_access"]
+
+
 class WorkspaceApi(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -92,6 +131,18 @@ class WorkspaceApi(BaseModel):
     """As `GET /api/2.0/workspace-conf` answers: a string per key, or null for a key never set."""
     ip_access_lists: list[IpAccessList] = Field(default_factory=list)
     tokens: list[TokenInfo] = Field(default_factory=list)
+    token_permissions: TokenPermissions | None = None
+    """GET /api/2.0/permissions/authorization/tokens as Databricks returns it; absent = admins CAN_MANAGE."""
+    settings: dict[SettingType, dict[str, Any]] = Field(default_factory=dict)
+    """Settings-v2 type -> its payload object (`{"status": ...}` or `{"value": bool}`); absent = default."""
+    scim: dict[Literal["Users", "ServicePrincipals", "Groups"], list[ScimResource]] = Field(default_factory=dict)
+    """SCIM resources as GET /api/2.0/preview/scim/v2/<type> returns them in `Resources`."""
+    secret_scopes: list[SecretScope] = Field(default_factory=list)
+    """Scopes as GET /api/2.0/secrets/scopes/list returns them in `scopes` (no secret values exist here)."""
+    secret_acls: dict[str, list[SecretAcl]] = Field(default_factory=dict)
+    """Scope name -> items as GET /api/2.0/secrets/acls/list returns them; absent = no ACL items."""
+    observed_at: int | None = Field(default=None, ge=0)
+    """Snapshot time (ms) for offline evaluation (DBX-TOKEN-004); the emulator serves live state and ignores it."""
 
 
 class EstateV1(BaseModel):

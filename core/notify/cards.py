@@ -93,6 +93,8 @@ class Transition:
     transition: str
     at: str | None
     finding: Finding
+    reason: str | None = None
+    """Why it changed when not by plain observation ("not applicable: ...", "workspace deleted")."""
 
     @classmethod
     def parse(cls, message: dict[str, Any]) -> Transition:
@@ -113,7 +115,10 @@ class Transition:
         except ValidationError as exc:
             fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
             raise ValueError(f"transition message: invalid finding field(s) {', '.join(fields)}") from None
-        return cls(str(kind), None if at is None else str(at), parsed)
+        reason = message.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise ValueError("transition message: reason must be a string")
+        return cls(str(kind), None if at is None else str(at), parsed, reason or None)
 
 
 @dataclass(frozen=True)
@@ -330,6 +335,8 @@ def _detail_line(t: Transition, api_url: str | None, show_change: bool = True) -
         runs.append(_run(f" Exempted until {inert(ex.get('expires') or 'no expiry', 40)}"
                          f"{', approved by ' + inert(ex['approved_by'], 80) if ex.get('approved_by') else ''}: "
                          f"{inert(ex.get('reason') or 'no reason given', 200)}.", isSubtle=True))
+    if t.transition == "resolved" and t.reason:
+        runs.append(_run(f" Resolved as {inert(t.reason, _MESSAGE_CHARS)}.", isSubtle=True))
     sentence = change_sentence(t)
     if sentence and show_change:
         runs.append(_run(" " + inert(sentence, _MESSAGE_CHARS) + ".", isSubtle=True))

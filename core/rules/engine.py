@@ -95,6 +95,9 @@ def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
                 continue  # the whole rule cannot apply: not evaluated, so nothing resolves as a pass
         if not _observed(ws, r.needs):
             continue
+        if r.api_family is not None and (ws.workspace_api is None or
+                                         not ws.workspace_api.family_observed(r.api_family)):
+            continue  # that family was not read (or failed): DBX-EVAL-002 names it, nothing resolves
         evaluated.add(r.id)
         severity = effective.severity_for(r.id, r.severity)
         for v in r.check(ws, effective):

@@ -38,8 +38,15 @@ def arm_unreadable(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violati
                   "integration), that its identity is a workspace admin, and that IP access lists allow it.",
       applies=lambda s: True)
 def workspace_api_unreadable(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
-    """Reads the collector's errors for the workspace API (unreachable, 401/403, timeout)."""
+    """Reads the collector's errors for the workspace API (unreachable, 401/403, timeout): one finding
+    without subject. A single family that failed (403, 404, FEATURE_DISABLED, timeout, time budget) while
+    the rest was read is one finding with that family as `subject`; only its rules go unevaluated."""
     errs = [e for e in ws.errors if e.stage == "workspace_api"]
     if errs:
         detail = "; ".join(e.message for e in errs)
         yield Violation(f"Workspace API could not be read ({detail}).", expected="readable", actual=detail)
+    api = ws.workspace_api
+    if api is not None:
+        for family, cause in sorted(api.family_errors.items()):
+            yield Violation(f"Workspace API family {family} could not be read ({cause}); its rules are not "
+                            f"evaluated.", expected="readable", actual=cause, subject=family)

@@ -70,6 +70,9 @@ class Rule:
     check: Check
     inapplicable: Inapplicable | None = None
     """What of this rule cannot apply to a given workspace (e.g. classic-compute rules on Serverless)."""
+    api_family: str | None = None
+    """The workspace-API family (a `WorkspaceApiState` part, e.g. `token_permissions`) the rule reads
+    beyond the core reads; a failure of that family leaves this rule, and only it, unevaluated."""
 
     def not_applicable(self, ws: WorkspaceState, b: EffectiveBaseline) -> list[NotApplicable]:
         if self.inapplicable is None or ws.arm is None:
@@ -86,7 +89,8 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(*, id: str, title: str, severity: str, needs: Needs, remediation: str,
-         applies: Callable[[Settings], bool], inapplicable: Inapplicable | None = None) -> Callable[[Check], Check]:
+         applies: Callable[[Settings], bool], inapplicable: Inapplicable | None = None,
+         api_family: str | None = None) -> Callable[[Check], Check]:
     """Register a check; its docstring says which setting it reads."""
 
     def register(fn: Check) -> Check:
@@ -95,7 +99,7 @@ def rule(*, id: str, title: str, severity: str, needs: Needs, remediation: str,
         doc = " ".join((fn.__doc__ or "").split())
         RULES[id] = Rule(id=id, title=title, severity=severity, family=id.split("-")[1], needs=needs,
                          remediation=remediation, reads=doc, applies=applies, check=fn,
-                         inapplicable=inapplicable)
+                         inapplicable=inapplicable, api_family=api_family)
         return fn
 
     return register

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 
 from core.arm_ids import parse_arm_id_lower
 from core.contracts.estate_v1 import SCHEMA, EstateError, validate_estate
+from core.state.families import snapshot_families
 from core.state.footprint import NetworkFootprint, footprint, subnet_users
 from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
 from core.state.model import (
@@ -51,6 +53,8 @@ class Estate:
     resources: dict[str, dict[str, Any]]
     databricks: dict[str, dict[str, Any]]
     source: str = "<estate>"
+    observed_at_ms: int | None = None
+    """The "now" of time-relative checks (DBX-TOKEN-004 staleness): when the snapshot is evaluated."""
     _diag: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _locks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Lower-cased scope id -> the Microsoft.Authorization/locks documents on it."""
@@ -152,8 +156,11 @@ class Estate:
                 host = (arm.workspace_url or "").lower()
                 payload = self.databricks.get(host) if host else None
                 if payload is not None:
+                    where = f"{self.source}: databricks.{host}"
                     api = parse_workspace_api(payload.get("workspace_conf"), payload.get("ip_access_lists"),
-                                              payload.get("tokens"), where=f"{self.source}: databricks.{host}")
+                                              payload.get("tokens"), where=where)
+                    api = api.model_copy(update={**snapshot_families(payload, where),
+                                                 "observed_at_ms": payload.get("observed_at") or self.observed_at_ms})
                 else:
                     errs.append(CollectionError(
                         stage="workspace_api",
@@ -231,6 +238,7 @@ def parse_estate(data: Any, source: str = "<estate>") -> Estate:
         resources=resources,
         databricks={h.lower(): dict(v) for h, v in (data.get("databricks") or {}).items()},
         source=source,
+        observed_at_ms=int(time.time() * 1000),  # a snapshot is judged as of when it is evaluated
         _diag=dict(diag),
         _locks=dict(locks),
         _zone_groups=dict(zone_groups),

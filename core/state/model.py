@@ -165,6 +165,61 @@ class TokenInfo(_Frozen):
     expiry_time: int | None = None
     created_by: str | None = None
     owner_id: str | None = None
+    last_used_day: int | None = None
+    """`last_used_day` of token management (ms since the epoch of the day last used; 0/absent = never)."""
+
+
+class TokenPermissionEntry(_Frozen):
+    """One principal of GET /api/2.0/permissions/authorization/tokens `access_control_list`, from raw JSON
+    (databricks-sdk 0.162.0 `TokenPermissionLevel` knows only CAN_USE and turns CAN_MANAGE into None)."""
+
+    principal_type: Literal["user", "group", "service_principal", "unknown"]
+    principal: str
+    levels: tuple[str, ...] = ()
+
+
+class SecretScopeState(_Frozen):
+    """One scope of GET /api/2.0/secrets/scopes/list (names and metadata only; never a secret value)."""
+
+    name: str
+    backend_type: str | None
+    keyvault_resource_id: str | None = None
+    keyvault_dns_name: str | None = None
+
+
+class SecretAcl(_Frozen):
+    """One item of GET /api/2.0/secrets/acls/list?scope=... (`principal`, `permission` READ|WRITE|MANAGE)."""
+
+    principal: str
+    permission: str | None
+
+
+class ScimPrincipal(_Frozen):
+    """A SCIM user (`userName`) or service principal (`applicationId`) of the workspace."""
+
+    id: str
+    kind: Literal["user", "service_principal"]
+    name: str
+    """userName for users, applicationId for service principals."""
+    display_name: str | None = None
+    external_id: str | None = None
+    active: bool | None = None
+
+
+class ScimGroup(_Frozen):
+    id: str
+    display_name: str
+    external_id: str | None = None
+    members: tuple[str, ...] = ()
+    """Member ids (`members[].value`): users, service principals or groups."""
+    entitlements: tuple[str, ...] = ()
+
+
+class ScimState(_Frozen):
+    """GET /api/2.0/preview/scim/v2/{Users,ServicePrincipals,Groups}, every page."""
+
+    principals: tuple[ScimPrincipal, ...] = ()
+    groups: tuple[ScimGroup, ...] = ()
 
 
 class WorkspaceApiState(_Frozen):
@@ -173,6 +228,22 @@ class WorkspaceApiState(_Frozen):
     """workspace-conf keys the workspace answered "Invalid keys" for (dropped from the read, not unset)."""
     ip_access_lists: tuple[IpAccessList, ...] = ()
     tokens: tuple[TokenInfo, ...] = ()
+    observed_at_ms: int | None = None
+    """When the workspace API was read (ms since the epoch): the "now" of DBX-TOKEN-004's staleness."""
+    token_permissions: tuple[TokenPermissionEntry, ...] | None = None
+    """None = not read (not needed, or its family failed; see `family_errors`)."""
+    workspace_settings: dict[str, str | bool | None] | None = None
+    """Settings-v2 type -> raw payload value (`status` or `value`); None = not read."""
+    scim: ScimState | None = None
+    secret_scopes: tuple[SecretScopeState, ...] | None = None
+    secret_acls: dict[str, tuple[SecretAcl, ...]] | None = None
+    """Scope name -> its ACL items; None = not read."""
+    family_errors: dict[str, str] = Field(default_factory=dict)
+    """Per-family read failures (family -> cause, no secrets): that family is not evaluated (DBX-EVAL-002
+    with the family as subject); the other families are."""
+
+    def family_observed(self, family: str) -> bool:
+        return family not in self.family_errors and getattr(self, family, None) is not None
 
 
 class AccessConnectorState(_Frozen):

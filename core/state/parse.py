@@ -415,6 +415,7 @@ def parse_workspace_api(conf: Mapping[str, Any] | None, ip_lists: Iterable[Any] 
             expiry_time=_int(item.get("expiry_time")),
             created_by=_str(item.get("created_by_username")),
             owner_id=_str(item.get("owner_id")),
+            last_used_day=_int(item.get("last_used_day")),
         ))
     conf_norm = {str(k): (None if v is None else str(v).lower() if isinstance(v, bool) else str(v))
                  for k, v in (conf or {}).items()}

@@ -41,18 +41,17 @@ def test_every_record_of_the_fixture_gets_the_documented_decision() -> None:
         ("scan", ["IPACL"], False),           # createIpAccessList (object-form fields)
         ("ignore", [], False),                # revokeDbToken answered 403: nothing changed
         ("ignore", [], False),                # getSecret: read-only
-        ("ignore", ["SEC"], False),           # putAcl: SEC has no rules yet (issue 12)
+        ("scan", ["SEC"], False),             # putAcl: a secret scope ACL changed (DBX-SEC-003, issue 12)
         ("ignore", [], True),                 # jobs.runSucceeded: not in the table, counted as unknown
         ("reject", [], False),                # no serviceName
         ("scan", ["TOKEN"], False),           # generateDbToken by an application, IPv6 source
     ]
-    assert out.counts["records"] == 8 and out.counts["scan"] == 3 and out.counts["ignore"] == 4
+    assert out.counts["records"] == 8 and out.counts["scan"] == 4 and out.counts["ignore"] == 3
     assert out.counts["reject"] == 1 and out.counts["unknown"] == 1
     assert all(d.workspaces == [WS] for d in out.decisions if d.action != "reject")
     reasons = [d.reason for d in out.decisions]
     assert "failed (statusCode 403)" in reasons[2]
     assert "read-only" in reasons[3]
-    assert "SEC" in reasons[4] and "no driftwatch rules" in reasons[4]
     assert "not an action driftwatch routes" in reasons[5]
     assert "properties.serviceName missing" in reasons[6]
 

@@ -27,8 +27,14 @@ def test_example_baseline_is_valid_and_documents_every_key() -> None:
     d = b.document.defaults
     assert d.sku == "premium" and d.network and d.ip_access_lists and d.tokens
     text = (ROOT / "baseline.example.yaml").read_text()
-    from core.baseline.model import IpAccessListsBaseline, NetworkBaseline, Settings
-    for model in (Settings, NetworkBaseline, IpAccessListsBaseline):
+    from core.baseline.model import (
+        IpAccessListsBaseline,
+        NetworkBaseline,
+        Settings,
+        TokensBaseline,
+        WorkspaceSettingsBaseline,
+    )
+    for model in (Settings, NetworkBaseline, IpAccessListsBaseline, TokensBaseline, WorkspaceSettingsBaseline):
         for name in model.model_fields:
             assert f"{name}:" in text, f"baseline.example.yaml does not document {name}"
 

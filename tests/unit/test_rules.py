@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from core.rule_ids import RULE_IDS
-from core.rules import RULES, evaluate_workspace
+from core.rules import RULES, evaluate_workspace, identity_of
 from samples import factory as f
 from tests.unit.conftest import NOW, baseline, compliant_estate, findings_for, resource, states
 
@@ -134,8 +134,9 @@ def test_missing_workspace_api_gives_eval_002_and_keeps_api_rules_unevaluated() 
     (ws,) = states(compliant_estate(with_api=False))
     ev = evaluate_workspace(ws, baseline(), now=NOW)
     assert rule_ids(ev.findings) == ["DBX-EVAL-002"]
-    api_rules = {r.id for r in RULES.values() if r.needs == "workspace_api"}
-    assert not (api_rules & ev.evaluated_rules)
+    eff = baseline().effective_for(identity_of(ws))
+    api_rules = {r.id for r in RULES.values() if r.needs == "workspace_api" and r.applies(eff.settings)}
+    assert api_rules and not (api_rules & ev.evaluated_rules)
     assert "DBX-WS-001" in ev.evaluated_rules
 
 

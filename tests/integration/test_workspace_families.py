@@ -1,0 +1,91 @@
+"""Token permissions and settings-v2 families end to end: databricks-sdk 0.162.0 (`ApiClient.do`) against the
+estate emulator, with per-endpoint faults. Shapes: databricks-sdk-py `service/settings.py`
+(`TokenManagementAPI.get_permissions`, `RestrictWorkspaceAdminsAPI.get` and siblings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.baseline import Baseline, parse_baseline
+from core.scan import run_scan
+from emulator.server import EmulatorServer
+from samples import factory as f
+from tests.integration.conftest import fast_config
+
+BI = "dbw-bi-prod"
+
+
+def _scan(emulator: EmulatorServer, b: Baseline) -> Any:
+    return run_scan(fast_config(emulator), b, subscriptions=[f.SUB_PROD, f.SUB_DEV])
+
+
+def _of(out: Any, name: str, prefix: str) -> list[tuple[str, str | None]]:
+    return sorted((fd.rule_id, fd.subject) for fd in out.result.findings
+                  if fd.workspace_name == name and fd.rule_id.startswith(prefix))
+
+
+def test_live_token_acl_and_settings_findings(emulator: EmulatorServer, example_baseline: Baseline) -> None:
+    out = _scan(emulator, example_baseline)
+    assert _of(out, BI, "DBX-TOKEN-003") == [("DBX-TOKEN-003", "group:users"),
+                                             ("DBX-TOKEN-003", "user:analyst@contoso.com")]
+    assert _of(out, BI, "DBX-SET") == [("DBX-SET-001", None), ("DBX-SET-003", None)]
+    assert ("DBX-TOKEN-004", "stale:feedc0ffee000003") in _of(out, BI, "DBX-TOKEN-004")
+    assert _of(out, "dev-sandbox", "DBX-TOKEN") == [("DBX-TOKEN-005", None)]
+    assert _of(out, "dbw-analytics-prod", "DBX-") == []
+    counts = emulator.request_counts()["by_endpoint"]
+    assert counts.get("GET ws:token-permissions") and counts.get("GET ws:settings")
+
+
+def test_403_on_token_permissions_is_one_family_not_the_workspace(emulator: EmulatorServer,
+                                                                  example_baseline: Baseline) -> None:
+    emulator.set_faults([{"match": "/permissions/authorization/tokens", "action": "403"},
+                         {"match": "/settings/types/sql_results_download", "action": "404"}])
+    out = _scan(emulator, example_baseline)
+    bi = _of(out, BI, "DBX-")
+    assert ("DBX-EVAL-002", "token_permissions") in bi and ("DBX-EVAL-002", "workspace_settings") in bi
+    assert ("DBX-EVAL-002", None) not in bi
+    assert not any(r in ("DBX-TOKEN-003", "DBX-SET-001", "DBX-SET-003") for r, _ in bi)
+    assert ("DBX-IPACL-003", "0.0.0.0/0") in bi and ("DBX-TOKEN-002", "feedc0ffee000001") in bi
+
+
+def test_no_family_call_when_its_rules_are_off(emulator: EmulatorServer) -> None:
+    b = parse_baseline({"schema": "driftwatch.baseline/v1", "defaults": {"tokens": {"max_lifetime_days": 90}}})
+    emulator.reset_requests()
+    _scan(emulator, b)
+    counts = emulator.request_counts()["by_endpoint"]
+    assert "GET ws:token-permissions" not in counts and "GET ws:settings" not in counts
+    assert counts.get("GET ws:tokens")
+
+
+def test_live_secret_scopes_and_acl_fault(emulator: EmulatorServer, example_baseline: Baseline) -> None:
+    out = _scan(emulator, example_baseline)
+    assert ("DBX-SEC-001", "backend:bi-legacy") in _of(out, BI, "DBX-SEC-001")
+    assert ("DBX-SEC-003", "kv-bi:users") in _of(out, BI, "DBX-SEC-003")
+    assert _of(out, "dbw-finance-prod", "DBX-SEC") == []
+    emulator.set_faults([{"match": "/secrets/acls/list", "action": "403"}])
+    out = _scan(emulator, example_baseline)
+    bi = _of(out, BI, "DBX-")
+    assert ("DBX-EVAL-002", "secret_acls") in bi and not any(r == "DBX-SEC-003" for r, _ in bi)
+    assert ("DBX-SEC-001", "backend:bi-legacy") in bi
+    recent = emulator.request_counts()["recent"]
+    assert not any("/secrets/get" in str(r) or "/secrets/list" in str(r) for r in recent)
+
+
+def test_live_scim_pages_and_nested_admins(emulator: EmulatorServer, example_baseline: Baseline,
+                                           monkeypatch: Any) -> None:
+    from core.collect import workspace_families
+    monkeypatch.setattr(workspace_families, "SCIM_PAGE", 2)  # the sample's 4-5 groups take several pages
+    emulator.reset_requests()
+    out = _scan(emulator, example_baseline)
+    assert _of(out, BI, "DBX-IAM") == [("DBX-IAM-001", "unexpected:bob@contoso.com"),
+                                       ("DBX-IAM-003", "group:bi-local"), ("DBX-IAM-003", "user:bob@contoso.com"),
+                                       ("DBX-IAM-004", "unexpected:allow-cluster-create")]
+    assert _of(out, "dbw-analytics-prod", "DBX-IAM") == []
+    bi_host = "adb-0000000000001005.5.azuredatabricks.net"
+    pages = [r for r in emulator.request_counts()["recent"] if r["path"].endswith(f"{bi_host}/api/2.0/preview/scim/v2/Groups")]
+    assert len(pages) == 3  # 5 groups, 2 per page: startIndex 1, 3, 5
+    emulator.set_faults([{"match": "/preview/scim/v2/Groups", "action": "403"}])
+    out = _scan(emulator, example_baseline)
+    bi = _of(out, BI, "DBX-")
+    assert ("DBX-EVAL-002", "scim") in bi and not any(r.startswith("DBX-IAM") for r, _ in bi)
+    assert ("DBX-SET-001", None) in bi
