@@ -19,12 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.arm_ids import parse_arm_id
 from core.findings.model import SEVERITY_ORDER, Finding
 from core.frameworks import control_rules, control_status, framework, with_controls
+from core.terms import SEVERITIES
 
 if TYPE_CHECKING:
     from core.store import TableFindingsStore
 
 REPORT_SCHEMA = "driftwatch.evidence-report/v1"
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 EVAL_RULES = ("DBX-EVAL-001", "DBX-EVAL-002")
 
 

@@ -30,8 +30,10 @@ from urllib.parse import quote, urlencode
 
 from pydantic import ValidationError
 
+from core.arm_ids import arm_fold
 from core.findings.model import SEVERITY_ORDER, Finding, severity_at_least
 from core.notify.text import compact_value, inert, strip_url_secrets, truncate, when
+from core.terms import SEVERITIES
 
 __all__ = [
     "MAX_CARD_BYTES",
@@ -59,7 +61,6 @@ PORTAL_RESOURCE_URL = "https://portal.azure.com/#@/resource{resource_id}/overvie
 MAX_ACTIONS = 5
 """Card-level buttons; Teams shows about five side by side before folding them into a menu."""
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 # Word + shape + colour: the word is always there (high-contrast themes drop colours), the shape tells
 # the levels apart without colour, and the colour is a host colour that stays legible (tested).
 SEVERITY_MARK = {"critical": "◆", "high": "▲", "medium": "■", "low": "●", "info": "○"}
@@ -483,19 +484,19 @@ def _actions(workspace_id: str, parsed: Sequence[Transition], shown: Sequence[Tr
         else:
             actions.append({"type": "Action.OpenUrl", "title": "Open findings",
                             "url": findings_api_url(api_url, workspace_id)})
-    related: dict[str, str] = {}  # casefolded id -> id, in card order
+    related: dict[str, str] = {}  # arm_fold(id) -> id, in card order
     for t in shown:
         rid = t.finding.related_resource_id
         if t.transition == "resolved" or not rid or portal_url(rid) is None:
             continue
-        if rid.casefold() != workspace_id.casefold():
-            related.setdefault(rid.casefold(), rid)
+        if arm_fold(rid) != arm_fold(workspace_id):
+            related.setdefault(arm_fold(rid), rid)
     # Several rules of one NSG (or subnets of one VNet): link the parent once.
     by_parent: dict[str, list[str]] = {}
     for rid in related.values():
         kind = _resource_kind(rid)
-        key = _parent_id(rid).casefold() if kind in ("networksecuritygroups/securityrules",
-                                                     "virtualnetworks/subnets") else rid.casefold()
+        key = arm_fold(_parent_id(rid)) if kind in ("networksecuritygroups/securityrules",
+                                                     "virtualnetworks/subnets") else arm_fold(rid)
         by_parent.setdefault(key, []).append(rid)
     titles: Counter[str] = Counter()
     for ids in by_parent.values():
@@ -605,7 +606,7 @@ def build_digests(
     grouped: dict[str, tuple[str, str, list[dict[str, Any]]]] = {}
     for m in transitions:
         t = Transition.parse(m)
-        key = t.finding.resource_id.casefold()
+        key = arm_fold(t.finding.resource_id)
         if key not in grouped:
             grouped[key] = (t.finding.resource_id, t.finding.workspace_name, [])
         grouped[key][2].append(m)

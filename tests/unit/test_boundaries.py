@@ -62,6 +62,35 @@ def test_sdk_imports_stay_in_their_adapter() -> None:
     assert offences == []
 
 
+STORAGE_CALLS = frozenset({
+    "send_message", "receive_messages", "receive_message", "peek_messages", "update_message", "delete_message",
+    "clear_messages", "create_queue", "delete_queue", "create_table", "delete_table", "create_entity",
+    "upsert_entity", "update_entity", "delete_entity", "get_entity", "query_entities", "list_entities",
+    "submit_transaction",
+})
+"""The azure-data-tables / azure-storage-queue client methods: whoever calls one talks to storage."""
+
+
+def storage_calls(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [(node.lineno, node.func.attr) for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in STORAGE_CALLS]
+
+
+def test_only_core_store_talks_to_tables_and_queues() -> None:
+    """Holding a client handed out by core/store is not enough to escape the rule: the calls count."""
+    offences = [f"{path.relative_to(ROOT).as_posix()}:{line} calls .{name}()"
+                for path in APP_FILES if not path.relative_to(ROOT).as_posix().startswith("core/store/")
+                for line, name in storage_calls(path)]
+    assert offences == []
+
+
+def test_the_storage_scan_sees_a_call_on_any_object(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("def f(rt):\n    rt.connection.queue('x-poison').send_message('{}')\n", encoding="utf-8")
+    assert storage_calls(module) == [(2, "send_message")]
+
+
 @pytest.mark.parametrize(
     ("source", "expected"),
     [

@@ -33,7 +33,7 @@ def test_code_reads_only_documented_settings() -> None:
 
 
 def test_settings_parse_lists_and_defaults() -> None:
-    s = load_settings({"DRIFTWATCH_SUBSCRIPTIONS": " a, b;c ,", "DRIFTWATCH_AUTH": "Emulator"})
+    s = load_settings({"DRIFTWATCH_SUBSCRIPTIONS": " a, b;c ,", "DRIFTWATCH_AUTH": "emulator"})
     assert s.subscriptions == ("a", "b", "c")
     assert s.emulator_mode and s.arm_endpoint == "https://management.azure.com"
     assert s.workspace_base_url == "https://{workspaceUrl}" and s.notify_min_severity == "high"
