@@ -75,6 +75,10 @@ def classify(method: str, path: str) -> str:
             name = "arm:roleAssignments.list"
         elif low[-2:] == ["microsoft.authorization", "roledefinitions"]:
             name = "arm:roleDefinitions.list"
+        elif low[-2:] == ["microsoft.authorization", "locks"]:
+            name = "arm:locks.list"
+        elif low[-1] == "privatednszonegroups":
+            name = "arm:privateDnsZoneGroups.list"
         else:
             name = "arm:resources.list"
     elif low[0] == "ws" and len(segs) >= 2:
@@ -569,12 +573,35 @@ class EmulatorApp:
             return self._page(request, estate.resource_groups(segs[1]))
         if len(segs) == 5 and low[2] == "providers":
             return self._page(request, estate.list_by_type(segs[1], f"{segs[3]}/{segs[4]}"))
+        if low[-2:] == ["microsoft.authorization", "locks"]:
+            return self._page(request, self._locks_applying(request.path))
         items_or_none = estate.list_collection(request.path)
         if items_or_none is None:
             raise ApiError(404, "ResourceNotFound", f"The parent of '{request.path}' was not found.")
         if len(segs) == 7 and low[2] == "resourcegroups" and low[4] == "providers":
             return self._page(request, items_or_none)
         return web.json_response({"value": items_or_none})
+
+    def _locks_applying(self, path: str) -> list[dict[str, Any]]:
+        """`{scope}/providers/Microsoft.Authorization/locks` (locks.json 2020-05-01, ManagementLocks_List*):
+        the locks on the scope and on every parent scope, as example ManagementLocks_ListAtResourceLevel.json
+        lists a resource group's lock for a storage account. An unknown resource answers 404."""
+        scope_segs = _segments(path)[:-3]
+        scope = "/" + "/".join(scope_segs)
+        if len(scope_segs) > 4:
+            self.estate.get(scope)  # ResourceNotFound / ResourceGroupNotFound as ARM answers
+        elif len(scope_segs) == 4 and not self.estate.group_exists(scope + "/x"):
+            raise ApiError(404, "ResourceGroupNotFound", f"Resource group '{scope_segs[3]}' could not be found.")
+        scopes = [scope_segs]
+        if len(scope_segs) > 4:
+            scopes.append(scope_segs[:4])  # the resource group
+        if len(scope_segs) > 2:
+            scopes.append(scope_segs[:2])  # the subscription
+        out: list[dict[str, Any]] = []
+        for segs in scopes:
+            out.extend(self.estate.list_collection("/" + "/".join(segs) + "/providers/Microsoft.Authorization/locks")
+                       or [])
+        return out
 
     def _page(self, request: web.Request, items: list[dict[str, Any]]) -> web.Response:
         raw = request.query.get("$skiptoken", "0")

@@ -384,6 +384,96 @@ def sample_rbac() -> list[dict[str, Any]]:
         role_assignment(rg_id(SUB_PROD, "rg-finance"), "a0000001-0000-4000-8000-000000000006", DBX_VIEWER_ROLE,
                         AUDITOR_OID),
     ]
+SHARED_VAULT = "https://kv-dbx-prod.vault.azure.net/"
+PRIVATELINK_ZONE = "privatelink.azuredatabricks.net"
+
+
+def access_connector_doc(workspace_id: str, name: str, *, identity: str = "SystemAssigned",
+                         refered_by: list[str] | None = None, state: str = "Succeeded") -> dict[str, Any]:
+    """Microsoft.Databricks/accessConnectors as GET returns it (azure-rest-api-specs .../Databricks/stable/
+    2026-01-01/examples/AccessConnectorGet.json)."""
+    rg = "/".join(workspace_id.split("/")[:5])
+    return {"name": name, "id": f"{rg}/providers/Microsoft.Databricks/accessConnectors/{name}",
+            "type": "Microsoft.Databricks/accessConnectors", "location": "West Europe", "tags": {},
+            "properties": {"provisioningState": state,
+                           "referedBy": [workspace_id] if refered_by is None else refered_by},
+            "identity": {"principalId": "5619ff16-afe1-47e5-ae67-8393c6c3223d",
+                         "tenantId": TENANT, "type": identity}}
+
+
+def lock_doc(scope: str, name: str, level: str = "CanNotDelete") -> dict[str, Any]:
+    """Microsoft.Authorization/locks (locks.json 2020-05-01, example ManagementLocks_GetAtScope.json)."""
+    return {"name": name, "id": f"{scope}/providers/Microsoft.Authorization/locks/{name}",
+            "type": "Microsoft.Authorization/locks", "properties": {"level": level, "notes": "protect prod"}}
+
+
+def private_endpoint_docs(pe_id: str, workspace_id: str, zone: str | None = PRIVATELINK_ZONE) -> list[dict[str, Any]]:
+    """A private endpoint and its DNS zone group (Network 2025-07-01 privateEndpoint.json; zone group shape of
+    example PrivateEndpointDnsZoneGroupList.json)."""
+    sub = pe_id.split("/")[2]
+    docs: list[dict[str, Any]] = [{
+        "name": pe_id.rsplit("/", 1)[-1], "id": pe_id, "type": "Microsoft.Network/privateEndpoints",
+        "location": "westeurope",
+        "properties": {"provisioningState": "Succeeded", "privateLinkServiceConnections": [{
+            "name": "databricks", "properties": {"privateLinkServiceId": workspace_id, "groupIds": ["databricks_ui_api"],
+                                                 "privateLinkServiceConnectionState": {"status": "Approved"}}}]}}]
+    if zone:
+        docs.append({"name": "default", "id": f"{pe_id}/privateDnsZoneGroups/default",
+                     "type": "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
+                     "properties": {"provisioningState": "Succeeded", "privateDnsZoneConfigs": [{
+                         "name": zone.replace(".", "-"),
+                         "properties": {"privateDnsZoneId": f"/subscriptions/{sub}/resourceGroups/rg-dns/providers/"
+                                                            f"Microsoft.Network/privateDnsZones/{zone}",
+                                        "recordSets": [{"recordType": "A", "recordSetName": "adb", "fqdn":
+                                                        f"adb.{zone}", "ipAddresses": ["10.0.0.4"]}]}}]}})
+    return docs
+
+
+def arm_extras(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Access connectors, locks, private endpoints with DNS zone groups, tags and Key Vault keys on the sample
+    workspaces (DBX-WS-012..017, DBX-NET-008, DBX-WS-010 destination): compliant, with drift on some."""
+    out: list[dict[str, Any]] = []
+    by_name = {r["name"]: r for r in resources if r["type"] == "Microsoft.Databricks/workspaces"}
+    for name, ws in by_name.items():
+        props, wid = ws["properties"], ws["id"]
+        rg = "/".join(wid.split("/")[:5])
+        if name != "dbw-legacy":
+            ws["tags"]["costcenter"] = "cc-data"
+        if props["computeMode"] == "Hybrid" and name != "dbw-legacy":
+            conn = access_connector_doc(wid, f"ac-{name}")
+            props["accessConnector"] = {"id": conn["id"], "identityType": "SystemAssigned"}
+            props["defaultStorageFirewall"] = "Disabled" if name == "dbw-bi-prod" else "Enabled"
+            if name == "dbw-ml-prod":  # connector re-pointed: it names no workspace and uses another identity
+                conn = access_connector_doc(wid, f"ac-{name}", identity="UserAssigned", refered_by=[])
+            out.append(conn)
+        for key in (props.get("encryption") or {}).get("entities", {}).values():
+            key["keyVaultProperties"]["keyVaultUri"] = SHARED_VAULT
+        dbfs = (props.get("parameters") or {}).get("encryption")
+        if dbfs:
+            dbfs["value"]["keyvaulturi"] = SHARED_VAULT
+        if name == "dbw-ml-prod":  # managed disks on an old key, auto-rotation off
+            disk = props["encryption"]["entities"]["managedDisk"]
+            disk["keyVaultProperties"] = dict(disk["keyVaultProperties"], keyName="cmk-2024")
+            disk["rotationToLatestKeyVersionEnabled"] = False
+        if name == "dbw-bi-prod":
+            props["enhancedSecurityCompliance"]["complianceSecurityProfile"]["complianceStandards"] = [
+                "HIPAA", "PCI_DSS"]
+        for pec in props.get("privateEndpointConnections") or []:
+            pe_id = pec["properties"]["privateEndpoint"]["id"]
+            zone = {"vendor-etl": "privatelink.blob.core.windows.net", "dbw-serverless-prod": None}.get(
+                name, PRIVATELINK_ZONE)
+            out += private_endpoint_docs(pe_id, wid, zone)
+        if name in ("dbw-analytics-prod", "dbw-bi-prod", "dbw-serverless-prod"):
+            out.append(lock_doc(rg, "rg-no-delete"))
+        elif name in ("dbw-finance-prod", "vendor-etl"):
+            out.append(lock_doc(wid, "ws-no-delete"))
+    central = f"/subscriptions/{SUB_PROD}/resourceGroups/ops/providers/Microsoft.OperationalInsights/workspaces/"
+    for r in resources:  # prod logs go to the central workspace; finance's stream was rerouted elsewhere
+        if r["type"] == "Microsoft.Insights/diagnosticSettings" and "/vendor-etl/" in r["id"]:
+            r["properties"]["workspaceId"] = central + "law-security"
+        if r["type"] == "Microsoft.Insights/diagnosticSettings" and "/dbw-finance-prod/" in r["id"]:
+            r["properties"]["workspaceId"] = central + "law-finance"
+    return out
 
 
 def sample_estate() -> dict[str, Any]:
@@ -502,6 +592,7 @@ def sample_estate() -> dict[str, Any]:
                                   private_endpoint="Approved", cmk=True, tags={"env": "prod"})
     add(ws, api_state(), diag_doc(ws["id"], all_cats))
     resources += sample_rbac()
+    resources += arm_extras(resources)
     return {
         "schema": "driftwatch.estate/v1",
         "subscriptions": [

@@ -79,6 +79,9 @@ class NetworkBaseline(_Strict):
     min_subnet_prefix: Int | None = Field(default=26, ge=0, le=128)
     nsg: str | None = None
     egress: Literal["nat_gateway", "route_table", "nat_gateway_or_route_table"] | None = None
+    private_dns_zone: str | None = None
+    """DBX-NET-008: every private endpoint of the workspace has a DNS zone group on this private DNS zone
+    (normally `privatelink.azuredatabricks.net`); null = not checked."""
     widest_inbound_prefix: Int = Field(default=8, ge=0, le=128)
     """DBX-NET-005: a public source prefix shorter than this (e.g. /7 with the default 8) counts as the Internet."""
     report_latent_exposure: bool = True
@@ -102,6 +105,49 @@ class IpAccessListsBaseline(_Strict):
     when_private: Literal["check", "skip"] = "skip"
     """With `publicNetworkAccess: Disabled` no request comes over the Internet, so IP access lists have
     nothing to filter: `skip` (default) reports DBX-IPACL-* as not applicable, `check` keeps them."""
+
+
+def _arm_id(value: str | None) -> str | None:
+    if value is not None and not value.lower().startswith("/subscriptions/"):
+        raise ValueError(f"not an ARM resource id: {value!r}")
+    return value
+
+
+ArmId = Annotated[str, AfterValidator(_arm_id)]
+
+
+class AccessConnectorBaseline(_Strict):
+    """DBX-WS-012: the workspace's `properties.accessConnector` and the connector it names."""
+
+    id: ArmId | None = None
+    """ARM id of the expected Microsoft.Databricks/accessConnectors resource (case-insensitive); null = any."""
+    identity_type: Literal["SystemAssigned", "UserAssigned"] | None = None
+
+
+class CmkKey(_Strict):
+    """DBX-WS-014: the Key Vault key one encryption entity must use."""
+
+    key_vault_uri: str = Field(min_length=1)
+    """Compared without a trailing slash, case-insensitively (`https://myvault.vault.azure.net`)."""
+    key_name: str = Field(min_length=1)
+
+
+class CmkKeysBaseline(_Strict):
+    managed_services: CmkKey | None = None
+    managed_disk: CmkKey | None = None
+    dbfs_root: CmkKey | None = None
+    managed_disk_auto_rotation: bool | None = None
+    """`encryption.entities.managedDisk.rotationToLatestKeyVersionEnabled` must equal this."""
+
+
+class DiagnosticDestination(_Strict):
+    """DBX-WS-010: where the log categories must go; each given key must match one setting's value."""
+
+    workspace_id: ArmId | None = None
+    """Log Analytics workspace ARM id."""
+    storage_account_id: ArmId | None = None
+    event_hub_authorization_rule_id: ArmId | None = None
+    event_hub_name: str | None = None
 
 
 class TokensBaseline(_Strict):
@@ -198,6 +244,15 @@ class Settings(_Strict):
     enhanced_security: EnhancedSecurity | None = None
     allowed_locations: list[str] | None = None
     diagnostic_logs: list[str] | None = None
+    diagnostic_destination: DiagnosticDestination | None = None
+    compute_mode: Literal["Serverless", "Hybrid"] | None = None
+    access_connector: AccessConnectorBaseline | None = None
+    default_storage_firewall: Literal["Enabled", "Disabled"] | None = None
+    cmk_keys: CmkKeysBaseline | None = None
+    resource_lock: Literal["required", "optional"] | None = None
+    required_tags: dict[str, list[str] | None] | None = None
+    """Tag name (case-insensitive, as ARM) -> allowed values (exact); null or [] = any value."""
+    compliance_standards: list[str] | None = None
     network: NetworkBaseline | None = None
     ip_access_lists: IpAccessListsBaseline | None = None
     workspace_conf: dict[str, str] | None = None

@@ -61,6 +61,8 @@ def api_version_for(resource_id: str) -> str:
     low = resource_id.lower()
     if "/providers/microsoft.insights/" in low:
         return api.DIAGNOSTICS_API_VERSION
+    if "/providers/microsoft.authorization/locks" in low:
+        return api.LOCKS_API_VERSION
     if "/providers/microsoft.network/" in low:
         return api.NETWORK_API_VERSION
     if "/providers/microsoft.authorization/" in low:
@@ -229,8 +231,9 @@ class ArmReader:
             raise ArmReadError(where, "list response has no 'value' array")
         return [v for v in value if isinstance(v, dict)]
 
-    def _list_paged(self, where: str, url: str, max_pages: int) -> list[dict[str, Any]]:
-        """Every item of an ARM list (`value` + `nextLink`); a 404 or a page without `value` is an error."""
+    def _bounded_pages(self, where: str, url: str, max_pages: int) -> list[dict[str, Any]] | None:
+        """Every item of an ARM list (`value` + `nextLink` to our own endpoint); None on 404; a page
+        without `value`, or more than `max_pages` pages, is an error."""
         items: list[dict[str, Any]] = []
         next_url: str | None = url
         for _ in range(max_pages):
@@ -238,7 +241,7 @@ class ArmReader:
                 return items
             body = self._get_json(next_url, where)
             if body is None:
-                raise ArmReadError(where, "HTTP 404 (the scope was not found)")
+                return None
             value = body.get("value")
             if not isinstance(value, list):
                 raise ArmReadError(where, "list response has no 'value' array")
@@ -248,6 +251,17 @@ class ArmReader:
         if next_url:
             raise ArmReadError(where, f"more than {max_pages} pages; not read")
         return items
+
+    def _list_paged(self, where: str, url: str, max_pages: int) -> list[dict[str, Any]]:
+        """`_bounded_pages` where a 404 (the scope is gone) is an error, not an empty list."""
+        items = self._bounded_pages(where, url, max_pages)
+        if items is None:
+            raise ArmReadError(where, "HTTP 404 (the scope was not found)")
+        return items
+
+    def _list_all(self, where: str, api_version: str) -> list[dict[str, Any]] | None:
+        """Every item of a list under `where` (at most 100 pages); None on 404."""
+        return self._bounded_pages(where, f"{self._base}{where}?api-version={api_version}", 100)
 
     def list_role_assignments(self, scope: str) -> list[dict[str, Any]]:
         """Role assignments at `scope` and every scope above it (resource group, subscription, management
@@ -263,6 +277,15 @@ class ArmReader:
         where = f"{scope}/providers/Microsoft.Authorization/roleDefinitions"
         return self._list_paged(where, f"{self._base}{where}?api-version={api.AUTHORIZATION_API_VERSION}",
                                 MAX_RBAC_PAGES)
+
+    def list_locks(self, resource_id: str) -> list[dict[str, Any]] | None:
+        """`ManagementLocks_ListAtResourceLevel` (locks.json 2020-05-01): the resource's locks, including
+        those inherited from its resource group (example ManagementLocks_ListAtResourceLevel.json)."""
+        return self._list_all(f"{resource_id}/providers/Microsoft.Authorization/locks", api.LOCKS_API_VERSION)
+
+    def list_private_dns_zone_groups(self, private_endpoint_id: str) -> list[dict[str, Any]] | None:
+        """`PrivateDnsZoneGroups_List` of one private endpoint (Network privateEndpoint.json)."""
+        return self._list_all(f"{private_endpoint_id}/privateDnsZoneGroups", api.NETWORK_API_VERSION)
 
 
 MAX_RBAC_PAGES = 50

@@ -38,8 +38,25 @@ from core.collect.workspace_families import FamilyNeeds
 from core.rules import RULES, diagnostics_rules_on, network_rules_on
 from core.state.footprint import subnet_ids, subnet_users
 from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
-from core.state.model import CollectionError, RbacState, WorkspaceApiState, WorkspaceArm, WorkspaceState
-from core.state.parse import StateError, build_workspace_state, parse_workspace_arm, workspace_identity_fields
+from core.state.model import (
+    AccessConnectorState,
+    ArmExtrasState,
+    CollectionError,
+    ManagementLock,
+    RbacState,
+    WorkspaceApiState,
+    WorkspaceArm,
+    WorkspaceState,
+)
+from core.state.parse import (
+    StateError,
+    build_workspace_state,
+    parse_access_connector,
+    parse_dns_zone_groups,
+    parse_locks,
+    parse_workspace_arm,
+    workspace_identity_fields,
+)
 from core.state.rbac import parse_rbac
 
 
@@ -93,6 +110,19 @@ def api_needs(eff: EffectiveBaseline, arm: WorkspaceArm | None = None,
 SETTINGS_RULES = (("restrict_workspace_admins", "DBX-SET-001"), ("disable_legacy_dbfs", "DBX-SET-002"),
                   ("sql_results_download", "DBX-SET-003"), ("disable_legacy_access", "DBX-SET-004"))
 """Settings-v2 type read for each DBX-SET rule."""
+
+
+ARM_PART_RULES = {"access_connector": ("DBX-WS-012", "WS"), "locks": ("DBX-WS-015", "WS"),
+                  "private_dns": ("DBX-NET-008", "NET")}
+"""Extra ARM read -> (the rule that needs it, its family)."""
+
+
+def arm_part_needs(eff: EffectiveBaseline, arm: WorkspaceArm, families: frozenset[str] | None = None
+                   ) -> frozenset[str]:
+    """The extra ARM reads this workspace needs: only for rules that are on and can apply to it."""
+    state = WorkspaceState(resource_id="", name="", subscription_id="", resource_group="", arm=arm)
+    return frozenset(part for part, (rid, fam) in ARM_PART_RULES.items()
+                     if (families is None or fam in families) and _on(eff, rid, state))
 
 
 @dataclass
@@ -343,6 +373,40 @@ class EstateCollector:
             return None, [CollectionError(stage="rbac", message=f"malformed answer: {exc}",
                                           related_resource_id=workspace_id)]
 
+    def _read_arm_extras(self, workspace_id: str, arm: WorkspaceArm, parts: frozenset[str]) -> ArmExtrasState:
+        """The extra ARM reads `parts` names; each failure is that part's error only (nothing else is lost)."""
+        errors: dict[str, str] = {}
+        connector: AccessConnectorState | None = None
+        locks: tuple[ManagementLock, ...] | None = None
+        dns: dict[str, tuple[str, ...]] | None = None
+        if "access_connector" in parts:
+            cid = arm.access_connector_id
+            try:
+                connector = (parse_access_connector(cid, self._get_shared(cid)) if cid
+                             else AccessConnectorState(id="", found=False))
+            except (ArmReadError, StateError) as exc:
+                errors["access_connector"] = _cause(exc)
+        if "locks" in parts:
+            where = f"{workspace_id}/providers/Microsoft.Authorization/locks"
+            try:
+                items = self.arm.list_locks(workspace_id)
+                if items is None:
+                    raise ArmReadError(where, "HTTP 404 (the lock list of an existing workspace)")
+                locks = parse_locks(items, where)
+            except (ArmReadError, StateError) as exc:
+                errors["locks"] = _cause(exc)
+        if "private_dns" in parts:
+            try:
+                found: dict[str, tuple[str, ...]] = {}
+                for pe in dict.fromkeys(p.private_endpoint_id for p in arm.private_endpoint_connections
+                                        if p.private_endpoint_id):
+                    groups = self.arm.list_private_dns_zone_groups(pe)
+                    found[pe.casefold()] = parse_dns_zone_groups(groups or [], f"{pe}/privateDnsZoneGroups")
+                dns = found
+            except (ArmReadError, StateError) as exc:
+                errors["private_dns"] = _cause(exc)
+        return ArmExtrasState(access_connector=connector, locks=locks, private_dns=dns, part_errors=errors)
+
     def collect_workspace(self, doc: dict[str, Any], subnet_users: dict[str, list[str]] | None = None,
                           *, families: frozenset[str] | None = None) -> WorkspaceState | Skipped | None:
         """State for one listed workspace; Skipped while an ARM operation on it is in flight; None when gone.
@@ -389,6 +453,8 @@ class EstateCollector:
             if _on(eff, "DBX-IAM-002", None, families):
                 rbac, rbac_errors = self._read_rbac(ident.resource_id)
                 errors += rbac_errors
+            arm_parts = arm_part_needs(eff, arm, families)
+            extras = self._read_arm_extras(ident.resource_id, arm, arm_parts) if arm_parts else None
             api_state: WorkspaceApiState | None = None
             if needs.any and not arm.workspace_url:
                 errors.append(CollectionError(stage="workspace_api", message="workspace has no workspaceUrl"))
@@ -403,7 +469,12 @@ class EstateCollector:
             state = build_workspace_state(doc, self._cached, diagnostics=diagnostics, workspace_api=api_state,
                                           read_network=read_network, subnet_users=subnet_users, errors=errors,
                                           arm=arm)
-            return state if rbac is None else state.model_copy(update={"rbac": rbac})
+            updates: dict[str, Any] = {}
+            if rbac is not None:
+                updates["rbac"] = rbac
+            if extras is not None:
+                updates["arm_extras"] = extras
+            return state.model_copy(update=updates) if updates else state
 
     def collect(self, docs: Iterable[dict[str, Any]], result: CollectResult | None = None,
                 progress: Progress | None = None) -> CollectResult:
@@ -492,6 +563,13 @@ Progress = Callable[[bool], None]
 
 def _failed(state: WorkspaceState | Skipped | None) -> bool:
     return isinstance(state, WorkspaceState) and bool(state.errors)
+
+
+def _cause(exc: Exception) -> str:
+    """What went wrong and where, without secrets (ArmReadError carries the id and a short cause)."""
+    if isinstance(exc, ArmReadError):
+        return f"{exc.resource_id}: {exc.cause}"
+    return str(exc)
 
 
 class WorkspaceGone(Exception):

@@ -14,6 +14,8 @@ DATABRICKS_API_VERSION = "2026-01-01"
 NETWORK_API_VERSION = "2025-07-01"
 DIAGNOSTICS_API_VERSION = "2021-05-01-preview"
 AUTHORIZATION_API_VERSION = "2022-04-01"
+LOCKS_API_VERSION = "2020-05-01"
+"""specification/resources/resource-manager/Microsoft.Authorization/locks/stable/2020-05-01/locks.json."""
 """Each must be a version its provider publishes (emulator/api_versions.json lists them with the spec
 folders); ARM answers anything else with 400 NoRegisteredProviderFound, and so does the emulator."""
 AZURE_DATABRICKS_SCOPE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"

@@ -34,6 +34,18 @@ DIAGNOSTIC_OPERATIONS: tuple[str, ...] = (
     "Microsoft.Insights/diagnosticSettings/write",
     "Microsoft.Insights/diagnosticSettings/delete",
 )
+LINKED_OPERATIONS: tuple[str, ...] = (
+    "Microsoft.Authorization/locks/write",
+    "Microsoft.Authorization/locks/delete",
+    "Microsoft.Databricks/accessConnectors/write",
+    "Microsoft.Databricks/accessConnectors/delete",
+    "Microsoft.Network/privateEndpoints/write",
+    "Microsoft.Network/privateEndpoints/delete",
+    "Microsoft.Network/privateEndpoints/privateDnsZoneGroups/write",
+    "Microsoft.Network/privateEndpoints/privateDnsZoneGroups/delete",
+)
+"""Resources the workspace names outside itself (DBX-WS-012, DBX-WS-015, DBX-NET-008): routed through the
+topology (core/state/footprint.py) to the workspaces that use them."""
 
 AUTHORIZATION_OPERATIONS: tuple[str, ...] = (
     "Microsoft.Authorization/roleAssignments/write",
@@ -42,4 +54,4 @@ AUTHORIZATION_OPERATIONS: tuple[str, ...] = (
 """Role assignments on a workspace, its resource group or subscription (DBX-IAM-002)."""
 
 ROUTED_OPERATIONS: tuple[str, ...] = (WORKSPACE_OPERATIONS + NETWORK_OPERATIONS + DIAGNOSTIC_OPERATIONS
-                                      + AUTHORIZATION_OPERATIONS)
+                                      + AUTHORIZATION_OPERATIONS + LINKED_OPERATIONS)

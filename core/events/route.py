@@ -274,7 +274,7 @@ def route_event(ev: ResourceEvent, topology: TopologyLookup) -> RoutingDecision:
                 return _decision(ev, "resolve", [ws_id], "workspace deleted: its open findings resolve")
             return _decision(ev, "scan", [ws_id], "workspace changed", ["WS"])
         child = parts.get(f"child_type_{parts['last_child_num']}") or ""
-        if child in ("diagnosticsettings", "privateendpointconnections"):
+        if child in ("diagnosticsettings", "privateendpointconnections", "locks"):
             return _decision(ev, "scan", [ws_id], f"workspace {child} changed", ["WS"])
         return _decision(ev, "ignore", [], f"workspace child resource {_excerpt(child)} is not monitored")
 
@@ -291,8 +291,34 @@ def route_event(ev: ResourceEvent, topology: TopologyLookup) -> RoutingDecision:
         if not workspaces:
             return _decision(ev, "ignore", [], f"{kind} is not used by any monitored workspace")
         return _decision(ev, "scan", workspaces, f"{kind} used by {len(workspaces)} workspace(s) changed", ["NET"])
+    linked = _linked_resource(rid, parts)
+    if linked is not None:
+        lookup_id, kind, families = linked
+        workspaces = topology.workspaces_for(lookup_id)
+        if not workspaces:
+            return _decision(ev, "ignore", [], f"{kind} is not used by any monitored workspace")
+        return _decision(ev, "scan", workspaces, f"{kind} of {len(workspaces)} workspace(s) changed", families)
     kind = _excerpt(f"{parts.get('namespace')}/{parts.get('type')}")
     return _decision(ev, "ignore", [], f"resource type {kind} is not monitored")
+
+
+def _linked_resource(rid: str, parts: Mapping[str, Any]) -> tuple[str, str, list[str]] | None:
+    """(topology key, what it is, rule families) for resources a workspace names outside itself: a lock
+    on its resource group, its access connector, its private endpoints and their DNS zone groups
+    (core/state/footprint.py records them)."""
+    ns, rtype, child = parts.get("namespace"), parts.get("type"), parts.get("child_type_1")
+    nchild = parts.get("last_child_num")
+    if ns == "microsoft.authorization" and rtype == "locks" and nchild is None and parts.get("resource_group"):
+        group = re.match(r"^/subscriptions/[^/]+/resourcegroups/[^/]+", rid, re.IGNORECASE)
+        return (group.group(0), "resource group lock", ["WS"]) if group else None
+    if ns == "microsoft.databricks" and rtype == "accessconnectors" and nchild is None:
+        return rid, "access connector", ["WS"]
+    if ns == "microsoft.network" and rtype == "privateendpoints":
+        if nchild is None:
+            return rid, "private endpoint", ["NET"]
+        if nchild == 1 and child == "privatednszonegroups":
+            return parent_id(rid), "private endpoint DNS zone group", ["NET"]
+    return None
 
 
 def route_delivery(payload: bytes | str | Any, topology: TopologyLookup) -> list[RoutingDecision]:

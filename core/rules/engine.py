@@ -12,7 +12,7 @@ from datetime import datetime
 
 from core.baseline.load import Baseline, EffectiveBaseline, WorkspaceIdentity
 from core.findings.model import Finding, Source, finding_id
-from core.rules.registry import RULES, NotApplicable, Rule
+from core.rules.registry import ARM_PART_NEEDS, RULES, NotApplicable, Rule
 from core.state.model import WorkspaceState
 
 API_RULE_IDS = tuple(r.id for r in RULES.values() if r.needs == "workspace_api")
@@ -50,6 +50,8 @@ def _observed(ws: WorkspaceState, needs: str) -> bool:
         return "rbac" not in stages and ws.rbac is not None
     if needs == "workspace_api":
         return "workspace_api" not in stages and ws.workspace_api is not None
+    if needs in ARM_PART_NEEDS:
+        return ws.arm_extras is not None and ws.arm_extras.observed(needs)
     return False
 
 
@@ -72,6 +74,12 @@ def rbac_rules_on(effective: EffectiveBaseline) -> bool:
 def diagnostics_rules_on(effective: EffectiveBaseline) -> bool:
     return any(r.needs == "diagnostics" and r.applies(effective.settings) and r.id not in effective.disabled
                for r in RULES.values())
+
+
+def arm_parts_on(effective: EffectiveBaseline) -> frozenset[str]:
+    """The extra ARM reads (`ARM_PART_NEEDS`) the baseline's rules that are on need."""
+    return frozenset(r.needs for r in RULES.values()
+                     if r.needs in ARM_PART_NEEDS and r.applies(effective.settings) and r.id not in effective.disabled)
 
 
 def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,

@@ -19,7 +19,9 @@ def arm_unreadable(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violati
     """Reads the collector's errors for the workspace document, its network resources and diagnostic
     settings: one finding without subject. Role assignments that could not be read (403 without
     `Microsoft.Authorization/roleAssignments/read`, 404, timeout) are one finding with subject
-    `role_assignments`; only DBX-IAM-002 goes unevaluated."""
+    `role_assignments`; only DBX-IAM-002 goes unevaluated. An extra ARM read (access connector, locks,
+    private DNS zone groups) that failed while the document was read is one finding with that part as
+    `subject`; only the rules reading it go unevaluated."""
     errs = [e for e in ws.errors if e.stage in ARM_STAGES]
     if ws.arm is None or errs:
         detail = "; ".join(f"{e.stage}: {e.message}" for e in errs) or "workspace document not read"
@@ -33,6 +35,11 @@ def arm_unreadable(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violati
                         f"not evaluated.", expected="readable", actual=detail, subject="role_assignments",
                         related_resource_id=next((e.related_resource_id for e in rbac if e.related_resource_id),
                                                  None))
+    extras = ws.arm_extras
+    if extras is not None:
+        for part, cause in sorted(extras.part_errors.items()):
+            yield Violation(f"ARM {part} could not be read ({cause}); the rules reading it are not evaluated.",
+                            expected="readable", actual=cause, subject=part)
 
 
 @rule(id="DBX-EVAL-002", title="Workspace API could not be read", severity="high", needs="none",

@@ -327,3 +327,27 @@ def explicit_egress(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violat
             yield Violation(f"The {sub.role} subnet {sub.name!r} has no explicit egress ({mode}).",
                             expected=mode, actual={"natGateway": sub.nat_gateway_id, "routeTable": sub.route_table_id},
                             subject=sub.name, related_resource_id=sub.id)
+
+
+@rule(id="DBX-NET-008", title="Private endpoints have a private DNS zone group on the Databricks zone",
+      severity="medium", needs="private_dns",
+      remediation="Add a private DNS zone group to the private endpoint that links the baseline zone "
+                  "(privatelink.azuredatabricks.net), so the workspace URL resolves to the private address.",
+      applies=lambda s: s.network is not None and s.network.private_dns_zone is not None)
+def private_dns_zone_groups(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
+    """Reads each `properties.privateEndpointConnections[].properties.privateEndpoint.id` of the workspace,
+    then `{privateEndpointId}/privateDnsZoneGroups` (Network 2025-07-01): some zone group's
+    `privateDnsZoneConfigs[].properties.privateDnsZoneId` must be the baseline zone (by zone name). One
+    finding per private endpoint."""
+    assert ws.arm is not None and ws.arm_extras is not None and ws.arm_extras.private_dns is not None
+    zone = (b.settings.network.private_dns_zone if b.settings.network else None) or ""
+    found = ws.arm_extras.private_dns
+    for pe_id in dict.fromkeys(p.private_endpoint_id for p in ws.arm.private_endpoint_connections
+                               if p.private_endpoint_id):
+        zones = found.get(pe_id.casefold(), ())
+        if not any(z.rstrip("/").rsplit("/", 1)[-1].casefold() == zone.casefold() for z in zones):
+            name = pe_id.rsplit("/", 1)[-1]
+            yield Violation(f"Private endpoint {name!r} has no DNS zone group on {zone}" +
+                            (f" (zones: {', '.join(z.rsplit('/', 1)[-1] for z in zones)})." if zones else "."),
+                            expected=zone, actual=[z.rsplit("/", 1)[-1] for z in zones], subject=name,
+                            related_resource_id=pe_id)

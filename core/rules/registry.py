@@ -11,7 +11,10 @@ from core.baseline.load import EffectiveBaseline
 from core.baseline.model import Settings
 from core.state.model import WorkspaceState
 
-Needs = Literal["arm", "network", "diagnostics", "workspace_api", "rbac", "none"]
+Needs = Literal["arm", "network", "diagnostics", "workspace_api", "rbac", "access_connector", "locks",
+                "private_dns", "none"]
+ARM_PART_NEEDS = ("access_connector", "locks", "private_dns")
+"""Needs served by `WorkspaceState.arm_extras` (reads beyond the workspace document)."""
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,23 @@ from core.contracts.estate_v1 import SCHEMA, EstateError, validate_estate
 from core.state.families import snapshot_families
 from core.state.footprint import NetworkFootprint, footprint, subnet_users
 from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
-from core.state.model import CollectionError, NsgState, RbacState, WorkspaceArm, WorkspaceState
+from core.state.model import (
+    AccessConnectorState,
+    ArmExtrasState,
+    CollectionError,
+    NsgState,
+    RbacState,
+    WorkspaceArm,
+    WorkspaceState,
+)
 from core.state.parse import (
+    LOCKS_MARKER,
     StateError,
     build_network,
     build_workspace_state,
+    parse_access_connector,
+    parse_dns_zone_groups,
+    parse_locks,
     parse_workspace_api,
     parse_workspace_arm,
 )
@@ -36,6 +48,7 @@ from core.state.rbac import (
 ESTATE_SCHEMA = SCHEMA
 WORKSPACE_TYPE = "microsoft.databricks/workspaces"
 DIAG_MARKER = "/providers/microsoft.insights/diagnosticsettings/"
+ZONE_GROUP_MARKER = "/privatednszonegroups/"
 
 
 class SnapshotError(StateError):
@@ -53,6 +66,10 @@ class Estate:
     observed_at_ms: int | None = None
     """The "now" of time-relative checks (DBX-TOKEN-004 staleness): when the snapshot is evaluated."""
     _diag: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _locks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Lower-cased scope id -> the Microsoft.Authorization/locks documents on it."""
+    _zone_groups: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Lower-cased private endpoint id -> its privateDnsZoneGroups documents."""
     skipped: list[dict[str, str]] = field(default_factory=list)
     """Filled by `workspace_states`: `{resource_id, reason}` not evaluated, as `driftwatch scan` would skip them."""
 
@@ -76,6 +93,22 @@ class Estate:
         where = f"{self.source}: resources"
         return RbacState(assignments=tuple(parse_role_assignment(d, f"{where}: {d.get('id')}") for d in assignments),
                          definitions=tuple(parse_role_definition(d, f"{where}: {d.get('id')}") for d in definitions))
+
+    def arm_extras_for(self, workspace_id: str, arm: WorkspaceArm) -> ArmExtrasState:
+        """The extra ARM parts as the live collector reads them, from the snapshot's documents: the access
+        connector, the locks on the workspace and its parents (as ManagementLocks_ListAtResourceLevel lists
+        them) and each private endpoint's DNS zone groups."""
+        cid = arm.access_connector_id
+        connector = (parse_access_connector(cid, self.lookup(cid)) if cid
+                     else AccessConnectorState(id="", found=False))
+        parts = workspace_id.split("/")
+        scopes = [workspace_id, "/".join(parts[:5]), "/".join(parts[:3])]
+        where = f"{self.source}: resources"
+        locks = parse_locks([d for sc in scopes for d in self._locks.get(sc.lower(), [])], where)
+        dns = {pe.casefold(): parse_dns_zone_groups(self._zone_groups.get(pe.lower(), []), where)
+               for pe in dict.fromkeys(p.private_endpoint_id for p in arm.private_endpoint_connections
+                                       if p.private_endpoint_id)}
+        return ArmExtrasState(access_connector=connector, locks=locks, private_dns=dns)
 
     def parsed_workspaces(self) -> list[tuple[dict[str, Any], WorkspaceArm | StateError]]:
         out: list[tuple[dict[str, Any], WorkspaceArm | StateError]] = []
@@ -160,10 +193,11 @@ class Estate:
                     rbac = self.rbac_for(rid)
                 except StateError as exc:  # only DBX-IAM-002 goes unevaluated (DBX-EVAL-001 role_assignments)
                     errs.append(CollectionError(stage="rbac", message=f"malformed: {exc}", related_resource_id=rid))
-                states.append(build_workspace_state(
+                state = build_workspace_state(
                     doc, self.lookup, diagnostics=self.diagnostics_for(rid), workspace_api=api,
                     subnet_users=users, errors=errs, arm=arm, nsg_cache=nsg_cache,
-                ).model_copy(update={"rbac": rbac}))
+                )
+                states.append(state.model_copy(update={"rbac": rbac, "arm_extras": self.arm_extras_for(rid, arm)}))
             except StateError as exc:
                 errors.append({"resource_id": rid, "stage": "parse", "message": str(exc)})
         return states, errors
@@ -212,6 +246,8 @@ def parse_estate(data: Any, source: str = "<estate>") -> Estate:
         raise SnapshotError(str(exc)) from None
     resources: dict[str, dict[str, Any]] = {}
     diag: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    locks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    zone_groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for raw in data.get("resources") or []:
         d = dict(raw)  # validated above; shallow copy so folding children never edits the caller's data
         d.setdefault("name", str(d["id"]).rstrip("/").rsplit("/", 1)[1])  # ARM always returns it
@@ -219,6 +255,10 @@ def parse_estate(data: Any, source: str = "<estate>") -> Estate:
         resources[lid] = d
         if DIAG_MARKER in lid:
             diag[lid.split(DIAG_MARKER, 1)[0]].append(d)
+        elif LOCKS_MARKER in lid:
+            locks[lid.rsplit(LOCKS_MARKER, 1)[0]].append(d)
+        elif ZONE_GROUP_MARKER in lid and "/providers/microsoft.network/privateendpoints/" in lid:
+            zone_groups[lid.rsplit(ZONE_GROUP_MARKER, 1)[0]].append(d)
     _merge_children(resources, source)
     return Estate(
         subscriptions=[dict(s) for s in data.get("subscriptions") or []],
@@ -227,6 +267,8 @@ def parse_estate(data: Any, source: str = "<estate>") -> Estate:
         source=source,
         observed_at_ms=int(time.time() * 1000),  # a snapshot is judged as of when it is evaluated
         _diag=dict(diag),
+        _locks=dict(locks),
+        _zone_groups=dict(zone_groups),
     )
 
 

@@ -1,4 +1,6 @@
-"""A workspace's network footprint: the VNet, subnets and NSGs event routing must map back to it.
+"""A workspace's footprint: the VNet, subnets and NSGs event routing must map back to it, plus the
+resource group (resource-group locks), the access connector and the private endpoints (their DNS
+zone groups) the workspace document names.
 
 One pure function used by the sweep, the scan worker, the offline snapshot and routing alike, so the
 `topology` table never disagrees with itself. The footprint also says how much of it was *observed*:
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from core.arm_ids import arm_fold
 from core.state.model import NetworkState, WorkspaceArm
@@ -26,14 +29,19 @@ class NetworkFootprint:
     nsgs_observed: bool = False
     """True when the subnets' NSG associations were read, so `nsg_ids` is the whole truth about NSGs."""
     scope_ids: tuple[str, ...] = ()
-    """The workspace's resource group and subscription ids: a role assignment written or deleted there
-    reaches the workspace (DBX-IAM-002). Derived from the workspace id, so always observed."""
+    """The workspace's resource group and subscription ids: a role assignment (DBX-IAM-002) or a lock
+    (DBX-WS-015) written or deleted there reaches the workspace. Derived from the workspace id, so always
+    observed."""
+    access_connector_id: str | None = None
+    private_endpoint_ids: tuple[str, ...] = ()
+    """From `privateEndpointConnections[].properties.privateEndpoint.id`; their DNS zone groups are children."""
 
     def resource_ids(self) -> list[str]:
-        """Every resource id of the footprint, VNet first, then subnets, NSGs and the scopes above the
-        workspace, without duplicates (any casing)."""
+        """Every resource id of the footprint, VNet first, then subnets, NSGs, the scopes above the
+        workspace, its access connector and private endpoints, without duplicates (any casing)."""
         out: dict[str, str] = {}
-        for rid in (self.vnet_id, *self.subnet_ids, *self.nsg_ids, *self.scope_ids):
+        for rid in (self.vnet_id, *self.subnet_ids, *self.nsg_ids, *self.scope_ids,
+                    self.access_connector_id, *self.private_endpoint_ids):
             if rid:
                 out.setdefault(arm_fold(rid), rid)
         return list(out.values())
@@ -65,19 +73,24 @@ def footprint(arm: WorkspaceArm | None, network: NetworkState | None,
     `network` is what the collector observed (None when the VNet was not read at all). The NSG
     associations count as observed only when the VNet document was read: then a subnet without an
     NSG really has none, and an NSG that moved off a subnet really left it. With `workspace_id`, its
-    resource group and subscription are edges too (role-assignment events route by them).
+    resource group and subscription are edges too (role-assignment and lock events route by them); the
+    access connector and private endpoints come from the document itself.
     """
-    scopes = scopes_above(workspace_id) if arm is not None else ()
-    if arm is None or not arm.vnet_id:
-        # Not VNet-injected (or not readable): nothing network to route by. An unreadable document is not
-        # saved at all by the callers, so this never removes edges on missing data.
-        return NetworkFootprint(nsgs_observed=arm is not None, scope_ids=scopes)
+    if arm is None:
+        # Not readable: an unreadable document is not saved at all by the callers, so this never
+        # removes edges on missing data.
+        return NetworkFootprint()
+    own: dict[str, Any] = {
+        "scope_ids": scopes_above(workspace_id), "access_connector_id": arm.access_connector_id,
+        "private_endpoint_ids": tuple(dict.fromkeys(p.private_endpoint_id for p in arm.private_endpoint_connections
+                                                    if p.private_endpoint_id))}
+    if not arm.vnet_id:
+        return NetworkFootprint(nsgs_observed=True, **own)
     subnets = tuple(sid for sid, _, _ in subnet_ids(arm))
     if network is None or not network.vnet_found:
-        return NetworkFootprint(vnet_id=arm.vnet_id, subnet_ids=subnets, scope_ids=scopes)
+        return NetworkFootprint(vnet_id=arm.vnet_id, subnet_ids=subnets, **own)
     nsgs = tuple(dict.fromkeys(s.nsg_id for s in network.subnets if s.found and s.nsg_id))
-    return NetworkFootprint(vnet_id=arm.vnet_id, subnet_ids=subnets, nsg_ids=nsgs, nsgs_observed=True,
-                            scope_ids=scopes)
+    return NetworkFootprint(vnet_id=arm.vnet_id, subnet_ids=subnets, nsg_ids=nsgs, nsgs_observed=True, **own)
 
 
 def subnet_users(pairs: Iterable[tuple[str, WorkspaceArm | None]]) -> dict[str, list[str]]:

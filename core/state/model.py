@@ -30,6 +30,15 @@ class CollectionError(_Frozen):
 class PrivateEndpointConnection(_Frozen):
     id: str | None
     status: str | None
+    private_endpoint_id: str | None = None
+    """`properties.privateEndpoint.id`: the Microsoft.Network/privateEndpoints resource (DBX-NET-008)."""
+
+
+class CmkKeyState(_Frozen):
+    """Key Vault key of one encryption entity, as the workspace document names it (no key material)."""
+
+    key_vault_uri: str | None = None
+    key_name: str | None = None
 
 
 class EnhancedSecurityState(_Frozen):
@@ -58,6 +67,17 @@ class WorkspaceArm(_Frozen):
     enhanced_security: EnhancedSecurityState = Field(default_factory=EnhancedSecurityState)
     workspace_url: str | None = None
     provisioning_state: str | None = None
+    access_connector_id: str | None = None
+    """`properties.accessConnector.id` (Databricks 2026-01-01; not allowed on Serverless)."""
+    access_connector_identity_type: str | None = None
+    default_storage_firewall: str | None = None
+    """`properties.defaultStorageFirewall`: Enabled | Disabled; absent = not configured."""
+    cmk_keys: dict[str, CmkKeyState] = Field(default_factory=dict)
+    """Entity (managed_services, managed_disk, dbfs_root) -> its Key Vault key, for entities that have one."""
+    managed_disk_auto_rotation: bool | None = None
+    """`encryption.entities.managedDisk.rotationToLatestKeyVersionEnabled`."""
+    compliance_standards: tuple[str, ...] | None = None
+    """`enhancedSecurityCompliance.complianceSecurityProfile.complianceStandards`; None when absent."""
     compute_mode: str = "Hybrid"
     """`properties.computeMode` (Databricks ARM 2026-01-01): `Serverless` | `Hybrid`; absent (older
     api-versions, which only know classic workspaces) means `Hybrid`."""
@@ -115,6 +135,12 @@ class DiagnosticSetting(_Frozen):
     """Enabled log categories, lower-case; `alllogs`/`audit` category groups are kept as given."""
     category_groups: frozenset[str] = frozenset()
     has_destination: bool = True
+    workspace_id: str | None = None
+    """Destinations as the setting names them (`properties.workspaceId`, `storageAccountId`,
+    `eventHubAuthorizationRuleId`, `eventHubName`)."""
+    storage_account_id: str | None = None
+    event_hub_authorization_rule_id: str | None = None
+    event_hub_name: str | None = None
 
 
 class IpAccessEntry(_Frozen):
@@ -253,6 +279,46 @@ class RbacState(_Frozen):
 
     assignments: tuple[RoleAssignmentState, ...] = ()
     definitions: tuple[RoleDefinitionState, ...] = ()
+class AccessConnectorState(_Frozen):
+    """GET Microsoft.Databricks/accessConnectors/{name} (2026-01-01 accessconnector.json)."""
+
+    id: str
+    found: bool
+    provisioning_state: str | None = None
+    identity_type: str | None = None
+    """`identity.type`: SystemAssigned | UserAssigned | "SystemAssigned,UserAssigned" | None."""
+    refered_by: tuple[str, ...] = ()
+    """`properties.referedBy` (sic): ARM ids of the workspaces that use the connector."""
+
+
+class ManagementLock(_Frozen):
+    """One Microsoft.Authorization/locks object (2020-05-01 locks.json `ManagementLockObject`)."""
+
+    id: str
+    name: str
+    level: str
+    scope: str
+    """The id the lock sits on (the lock id without `/providers/Microsoft.Authorization/locks/{name}`)."""
+
+
+ArmPart = Literal["access_connector", "locks", "private_dns"]
+
+
+class ArmExtrasState(_Frozen):
+    """ARM reads beyond the workspace document, each made only when a rule that is on needs it.
+
+    None for a part = not read (not needed, or failed: see `part_errors`). A failed part leaves only
+    its rules unevaluated (DBX-EVAL-001 with the part as subject) and resolves nothing.
+    """
+
+    access_connector: AccessConnectorState | None = None
+    locks: tuple[ManagementLock, ...] | None = None
+    private_dns: dict[str, tuple[str, ...]] | None = None
+    """Private endpoint id -> private DNS zone ids of its DNS zone groups (every config of every group)."""
+    part_errors: dict[str, str] = Field(default_factory=dict)
+
+    def observed(self, part: str) -> bool:
+        return part not in self.part_errors and getattr(self, part, None) is not None
 
 
 class WorkspaceState(_Frozen):
@@ -267,4 +333,5 @@ class WorkspaceState(_Frozen):
     workspace_api: WorkspaceApiState | None = None
     rbac: RbacState | None = None
     """None = not read (DBX-IAM-002 off, or the read failed: a `rbac` stage error says why)."""
+    arm_extras: ArmExtrasState | None = None
     errors: tuple[CollectionError, ...] = ()

@@ -17,11 +17,14 @@ from core.baseline.model import canonical_location, parse_cidr
 from core.errors import InputError
 from core.state.footprint import subnet_ids
 from core.state.model import (
+    AccessConnectorState,
+    CmkKeyState,
     CollectionError,
     DiagnosticSetting,
     EnhancedSecurityState,
     IpAccessEntry,
     IpAccessList,
+    ManagementLock,
     NetworkState,
     NsgRule,
     NsgState,
@@ -123,10 +126,17 @@ def parse_workspace_arm(doc: Mapping[str, Any]) -> WorkspaceArm:
         if not isinstance(pec, Mapping):
             continue
         state = _obj(_obj(pec.get("properties")).get("privateLinkServiceConnectionState"))
-        pecs.append(PrivateEndpointConnection(id=_str(pec.get("id")), status=_str(state.get("status"))))
+        pecs.append(PrivateEndpointConnection(
+            id=_str(pec.get("id")), status=_str(state.get("status")),
+            private_endpoint_id=_ref_id(_obj(pec.get("properties")).get("privateEndpoint"))))
     entities = _obj(_obj(props.get("encryption")).get("entities"))
     esc = _obj(props.get("enhancedSecurityCompliance"))
     dbfs_enc = _obj(_param(params, "encryption"))
+    connector = _obj(props.get("accessConnector"))
+    disk = _obj(_get_ci(entities, "managedDisk"))
+    csp = _obj(esc.get("complianceSecurityProfile"))
+    standards = _list(csp.get("complianceStandards"),
+                      f"{rid}: properties.enhancedSecurityCompliance.complianceSecurityProfile.complianceStandards")
     return WorkspaceArm(
         sku=(_str(_obj(doc.get("sku")).get("name")) or "").lower() or None,
         location=canonical_location(location_display),
@@ -149,8 +159,32 @@ def parse_workspace_arm(doc: Mapping[str, Any]) -> WorkspaceArm:
         ),
         workspace_url=_str(props.get("workspaceUrl")),
         provisioning_state=_str(props.get("provisioningState")),
+        access_connector_id=_str(connector.get("id")),
+        access_connector_identity_type=_str(connector.get("identityType")),
+        default_storage_firewall=_str(props.get("defaultStorageFirewall")),
+        cmk_keys=_cmk_keys(entities, dbfs_enc),
+        managed_disk_auto_rotation=as_bool(disk.get("rotationToLatestKeyVersionEnabled")),
+        compliance_standards=(tuple(str(x) for x in standards if _str(x))
+                              if csp.get("complianceStandards") is not None else None),
         compute_mode=_compute_mode(rid, props.get("computeMode")),
     )
+
+
+def _cmk_keys(entities: Mapping[str, Any], dbfs_enc: Mapping[str, Any]) -> dict[str, CmkKeyState]:
+    """Key Vault keys per entity: `encryption.entities.{managedServices,managedDisk}.keyVaultProperties.
+    {keyVaultUri,keyName}` and the DBFS root's `parameters.encryption.value.{keyvaulturi,KeyName}` (the
+    spec's own casing, 2026-01-01 databricks.json `Encryption`); only entities whose keySource is Key Vault."""
+    out: dict[str, CmkKeyState] = {}
+    for entity, key in (("managed_services", "managedServices"), ("managed_disk", "managedDisk")):
+        doc = _get_ci(entities, key)
+        if _keyvault(doc):
+            kv = _obj(_get_ci(_obj(doc), "keyVaultProperties"))
+            out[entity] = CmkKeyState(key_vault_uri=_str(_get_ci(kv, "keyVaultUri")),
+                                      key_name=_str(_get_ci(kv, "keyName")))
+    if _keyvault(dbfs_enc):
+        out["dbfs_root"] = CmkKeyState(key_vault_uri=_str(_get_ci(dbfs_enc, "keyvaulturi")),
+                                       key_name=_str(_get_ci(dbfs_enc, "KeyName")))
+    return out
 
 
 COMPUTE_MODES = ("Serverless", "Hybrid")
@@ -289,7 +323,59 @@ def parse_diagnostic_setting(doc: Mapping[str, Any]) -> DiagnosticSetting:
     dest = any(props.get(k) for k in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId",
                                       "eventHubName", "marketplacePartnerId"))
     return DiagnosticSetting(id=_str(doc.get("id")), name=_str(doc.get("name")) or "",
-                             categories=frozenset(cats), category_groups=frozenset(groups), has_destination=dest)
+                             categories=frozenset(cats), category_groups=frozenset(groups), has_destination=dest,
+                             workspace_id=_str(props.get("workspaceId")),
+                             storage_account_id=_str(props.get("storageAccountId")),
+                             event_hub_authorization_rule_id=_str(props.get("eventHubAuthorizationRuleId")),
+                             event_hub_name=_str(props.get("eventHubName")))
+
+
+LOCKS_MARKER = "/providers/microsoft.authorization/locks/"
+
+
+def parse_access_connector(connector_id: str, doc: Mapping[str, Any] | None) -> AccessConnectorState:
+    """`properties.provisioningState`, `properties.referedBy` and `identity.type` of an access connector
+    (azure-rest-api-specs .../Databricks/stable/2026-01-01/accessconnector.json, example AccessConnectorGet.json)."""
+    if doc is None:
+        return AccessConnectorState(id=connector_id, found=False)
+    props = _obj(doc.get("properties"))
+    refs = _list(props.get("referedBy"), f"{connector_id}: properties.referedBy")
+    return AccessConnectorState(id=_str(doc.get("id")) or connector_id, found=True,
+                                provisioning_state=_str(props.get("provisioningState")),
+                                identity_type=_str(_obj(doc.get("identity")).get("type")),
+                                refered_by=tuple(r for r in (_str(x) for x in refs) if r))
+
+
+def parse_locks(items: Iterable[Any], where: str) -> tuple[ManagementLock, ...]:
+    """Lock objects (`id`, `name`, `properties.level`) of a locks list; the scope is read from the id."""
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise StateError(f"{where}: value[{i}]: expected an object, got {type(item).__name__}")
+        lid = _str(item.get("id"))
+        if not lid or LOCKS_MARKER not in lid.lower():
+            raise StateError(f"{where}: value[{i}].id: not a Microsoft.Authorization/locks id ({lid!r})")
+        at = lid.lower().rindex(LOCKS_MARKER)
+        out.append(ManagementLock(id=lid, name=_str(item.get("name")) or lid.rsplit("/", 1)[-1],
+                                  level=_str(_obj(item.get("properties")).get("level")) or "NotSpecified",
+                                  scope=lid[:at]))
+    return tuple(out)
+
+
+def parse_dns_zone_groups(items: Iterable[Any], where: str) -> tuple[str, ...]:
+    """Private DNS zone ids of a private endpoint's zone groups (`properties.privateDnsZoneConfigs[].
+    properties.privateDnsZoneId`; Network PrivateEndpointDnsZoneGroupList.json example)."""
+    zones: list[str] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise StateError(f"{where}: value[{i}]: expected an object, got {type(item).__name__}")
+        configs = _list(_obj(item.get("properties")).get("privateDnsZoneConfigs"),
+                        f"{where}: value[{i}].properties.privateDnsZoneConfigs")
+        for c in configs:
+            zone = _str(_obj(_obj(c).get("properties")).get("privateDnsZoneId"))
+            if zone:
+                zones.append(zone)
+    return tuple(zones)
 
 
 def _entries(addresses: Any, where: str) -> tuple[IpAccessEntry, ...]:

@@ -26,14 +26,14 @@ def test_scan_reconciles_and_notifies_then_is_quiet(azurite: AzuriteProcess, mon
         args = ["scan", "--emulator", emulator.url, "--baseline", str(ROOT / "baseline.example.yaml")]
         assert main(args) == 3
         err = capsys.readouterr().err
-        assert "61 transitions recorded" in err  # 60 opened + 1 exempted
+        assert "82 transitions recorded" in err  # 81 opened + 1 exempted
         posts = len(emulator.teams_posts())
         assert posts >= 1
         assert main(args) == 3
         assert "0 transitions recorded, 0 Teams digests posted" in capsys.readouterr().err
         assert len(emulator.teams_posts()) == posts
     store = TableFindingsStore.from_connection_string(azurite.connection_string)
-    assert len(store.query(status="open", top=1000)[0]) == 60
+    assert len(store.query(status="open", top=1000)[0]) == 81
 
 
 def test_scan_without_store_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,

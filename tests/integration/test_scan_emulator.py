@@ -228,9 +228,12 @@ def test_serverless_and_private_only_are_not_applicable_live(emulator: EmulatorS
     other; its classic-compute rules and (private only) IP access lists are listed, not findings."""
     emulator.reset_requests()
     out = run_scan(fast_config(emulator), example_baseline, workspace_ids=[ws_id("dbw-serverless-prod")])
-    assert {fd.rule_id for fd in out.result.findings} == {"DBX-WS-008"}  # no ESC on it in the sample
+    # no ESC on it in the sample (WS-008, WS-017), the baseline expects Hybrid (WS-011), its private endpoint has
+    # no DNS zone group (NET-008)
+    assert {fd.rule_id for fd in out.result.findings} == {"DBX-WS-008", "DBX-WS-011", "DBX-WS-017", "DBX-NET-008"}
     na = {(n["rule_id"], n["subject"]) for n in out.result.not_applicable}
-    assert {("DBX-WS-002", None), ("DBX-NET-005", None), ("DBX-WS-006", "managed_disk"), ("DBX-IPACL-001", None)} <= na
+    assert {("DBX-WS-002", None), ("DBX-NET-005", None), ("DBX-WS-006", "managed_disk"), ("DBX-IPACL-001", None),
+            ("DBX-WS-012", None), ("DBX-WS-013", None), ("DBX-WS-014", "dbfs_root")} <= na
     counts = emulator.request_counts()["by_endpoint"]
     assert "GET ws:ip-access-lists" not in counts  # nothing is read for rules that cannot apply
 

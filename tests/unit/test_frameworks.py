@@ -42,7 +42,7 @@ def test_each_framework_has_version_and_source_and_only_declared_controls() -> N
 def test_known_mappings() -> None:
     assert [c.control for c in controls_for("DBX-WS-005", ["cis"])] == ["2.1.11"]
     assert rules_for("cis", "2.1.2") == {"DBX-NET-003", "DBX-NET-004", "DBX-NET-005"}
-    assert rules_for("mcsb", "DP-5") == {"DBX-WS-006"}
+    assert rules_for("mcsb", "DP-5") == {"DBX-WS-006", "DBX-WS-014"}
     assert controls_for("DBX-EVAL-001") == [] and controls_for("DBX-WS-001") == []
 
 
