@@ -19,6 +19,7 @@ import requests
 
 from core.collect.auth import databricks_strategy
 from core.collect.config import CollectConfig
+from core.collect.compute_uc import ComputeUcNeeds, read_compute_uc
 from core.collect.workspace_families import FamilyNeeds, read_families
 from core.state.model import WorkspaceApiState
 from core.state.parse import StateError, parse_workspace_api
@@ -42,10 +43,13 @@ class ApiNeeds:
     tokens: bool
     families: FamilyNeeds = field(default_factory=FamilyNeeds)
     """Reads beyond the core ones, each failing on its own (core/collect/workspace_families.py)."""
+    compute_uc: ComputeUcNeeds = field(default_factory=ComputeUcNeeds)
+    """Compute and Unity Catalog families, each failing on its own (core/collect/compute_uc.py)."""
 
     @property
     def any(self) -> bool:
-        return bool(self.conf_keys or self.ip_access_lists or self.tokens or self.families.any)
+        return bool(self.conf_keys or self.ip_access_lists or self.tokens or self.families.any
+                    or self.compute_uc.any)
 
 
 _INVALID_KEYS = re.compile(r"Invalid keys?:\s*(\[.*?\])", re.IGNORECASE | re.DOTALL)
@@ -166,6 +170,9 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
         raise WorkspaceApiError(_describe(exc)) from None
     observed_at_ms = int(time.time() * 1000)
     family_data, family_errors = read_families(w, call, needs.families, deadline, host, _describe)
+    compute_data, compute_errors = read_compute_uc(w, call, needs.compute_uc, deadline, host, _describe)
+    family_data.update(compute_data)
+    family_errors.update(compute_errors)
     try:
         state = parse_workspace_api(conf, lists, tokens, where=host, unsupported_conf_keys=unsupported)
     except StateError as exc:

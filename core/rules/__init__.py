@@ -5,6 +5,7 @@ Importing this package registers every rule family; `RULES` maps id -> Rule.
 
 from core.rule_ids import RULE_IDS
 from core.rules import conf, evaluation, iam, ipacl, network, secrets, settings, tokens, workspace  # noqa: F401  (registration)
+from core.rules import compute, unity_catalog  # noqa: F401  (registration)
 from core.rules.engine import (
     WorkspaceEvaluation,
     api_rules_on,
