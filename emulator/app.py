@@ -602,12 +602,15 @@ class EmulatorApp:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_S))
         delivery["attempted_at"] = _now_iso()
+        await self._post_delivery(self.event_target, json.dumps([event]),
+                                  {"Content-Type": "application/json", "aeg-event-type": "Notification"}, delivery)
+
+    async def _post_delivery(self, url: str, data: str | bytes, headers: dict[str, str],
+                             delivery: dict[str, Any]) -> None:
+        """POST one delivery (Event Grid or Event Hubs stand-in); the outcome goes into `delivery`, never raised."""
+        assert self._session is not None
         try:
-            async with self._session.post(
-                self.event_target,
-                data=json.dumps([event]),
-                headers={"Content-Type": "application/json", "aeg-event-type": "Notification"},
-            ) as resp:
+            async with self._session.post(url, data=data, headers=headers) as resp:
                 await resp.read()
                 delivery["http_status"] = resp.status
                 delivery["status"] = "delivered" if resp.status < 300 else "failed"
@@ -660,18 +663,8 @@ class EmulatorApp:
         assert self.audit_target is not None
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_S))
-        try:
-            async with self._session.post(self.audit_target, data=event_body(records),
-                                          headers={"Content-Type": "application/json"}) as resp:
-                await resp.read()
-                delivery["http_status"] = resp.status
-                delivery["status"] = "delivered" if resp.status < 300 else "failed"
-        except asyncio.CancelledError:
-            delivery["status"] = "cancelled"
-            raise
-        except Exception as exc:
-            delivery["status"] = "failed"
-            delivery["error"] = f"{type(exc).__name__}: {exc}"
+        await self._post_delivery(self.audit_target, event_body(records), {"Content-Type": "application/json"},
+                                  delivery)
 
     # ---- Databricks workspace API --------------------------------------------------------
     async def _workspace_api(self, request: web.Request) -> web.Response:

@@ -84,7 +84,8 @@ def _clean(text: Any, limit: int) -> str | None:
         return None
     if len(text) <= limit and text.isprintable() and " " not in text and text.lower() not in ("null", "none"):
         return text or None  # the common case (ids, e-mail addresses): nothing to clean
-    value = " ".join(_CONTROL.sub(" ", text).split())
+    # Not only control characters: anything Python deems unprintable (unassigned, format, surrogates).
+    value = " ".join("".join(c if c.isprintable() else " " for c in _CONTROL.sub(" ", text)).split())
     if not value or value.lower() in ("null", "none"):
         return None
     return value if len(value) <= limit else value[: limit - 1] + "…"

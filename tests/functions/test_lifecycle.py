@@ -84,9 +84,9 @@ def test_diagnostics_404_resolves_nothing_and_other_rules_still_run(app: App) ->
     app.emulator.set_faults([{"match": "diagnosticSettings", "method": "GET", "action": "404"}])
     app.host.fire_timer()
     scans, _ = app.run_queues()
-    assert scans.succeeded == 8 and scans.poisoned == 0
+    assert scans.succeeded == 9 and scans.poisoned == 0  # the sample estate's nine workspaces
     after = {x.id: x for x in app.open_findings()}
     assert set(before) <= set(after)  # no workspace was taken for deleted, no DBX-WS-010 resolved
     eval001 = [x for x in after.values() if x.rule_id == "DBX-EVAL-001"]
-    assert len(eval001) == 8 and all("diagnostics:" in (x.actual or "") for x in eval001)
+    assert len(eval001) == 9 and all("diagnostics:" in (x.actual or "") for x in eval001)
     assert ("DBX-WS-003", "dbw-finance-prod") in {(x.rule_id, x.workspace_name) for x in after.values()}

@@ -77,7 +77,7 @@ def test_nsg_read_failing_during_the_workers_keeps_routing(app: App) -> None:
     app.emulator.set_faults([{"match": "networkSecurityGroups", "method": "GET", "action": "500"}])
     app.host.fire_timer()
     scans, _ = app.run_queues()
-    assert scans.succeeded == 8 and scans.poisoned == 0
+    assert scans.succeeded == 9 and scans.poisoned == 0
     eval001 = {x.workspace_name for x in app.open_findings() if x.rule_id == "DBX-EVAL-001"}
     assert "dbw-analytics-prod" in eval001  # the failed read is reported, not hidden
     assert not [x for x in app.open_findings() if x.rule_id == "DBX-NET-005"]  # not evaluated on missing data

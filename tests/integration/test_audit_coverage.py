@@ -88,9 +88,10 @@ def test_diagnostic_settings_404_is_an_evaluation_problem_not_a_deletion(
         emulator: EmulatorServer, example_baseline: Baseline) -> None:
     emulator.set_faults([{"match": "diagnosticSettings", "method": "GET", "action": "404"}])
     result = run_scan(CollectConfig.for_emulator(emulator.url), example_baseline).result
-    assert result.workspaces_scanned == 8  # before: every workspace was taken for deleted
+    n = 9  # the sample estate's workspaces
+    assert result.workspaces_scanned == n  # before: every workspace was taken for deleted
     diag = [e for e in result.errors if e["stage"] == "diagnostics"]
-    assert len(diag) == 8 and all("404" in e["message"] for e in diag)
+    assert len(diag) == n and all("404" in e["message"] for e in diag)
     rules = {fd.rule_id for fd in result.findings}
     assert "DBX-EVAL-001" in rules and "DBX-WS-010" not in rules  # not judged on missing data
     assert {"DBX-WS-002", "DBX-NET-005", "DBX-IPACL-003"} <= rules  # the other rules still ran
