@@ -212,7 +212,7 @@ class ComputeBaseline(_Strict):
 
     global_init_scripts: list[GlobalInitScriptBaseline] | None = None
     """DBX-CLU-001: the exact set of (name, enabled, position, sha256 of the decoded script); [] = none."""
-    cluster_sources: list[ClusterSource] = Field(default_factory=lambda: ["UI", "API"])
+    cluster_sources: list[ClusterSource] = Field(default_factory=lambda: list[ClusterSource](("UI", "API")))
     """Which clusters DBX-CLU-002/003/004/006/007 look at, by `cluster_source` (job and pipeline clusters
     only when listed here)."""
     uc_access_mode: bool | None = None

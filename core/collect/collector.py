@@ -25,8 +25,8 @@ from typing import Any
 from core.arm_ids import parse_arm_id
 from core.baseline.load import Baseline, EffectiveBaseline, WorkspaceIdentity
 from core.collect.arm import ArmReader, ArmReadError
-from core.collect.config import CollectConfig
 from core.collect.compute_uc import ComputeUcNeeds
+from core.collect.config import CollectConfig
 from core.collect.workspace_api import ApiNeeds, WorkspaceApiError, read_workspace_api
 from core.collect.workspace_families import FamilyNeeds
 from core.rules import RULES, diagnostics_rules_on, network_rules_on

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import requests
 
 from core.collect.auth import databricks_strategy
-from core.collect.config import CollectConfig
 from core.collect.compute_uc import ComputeUcNeeds, read_compute_uc
+from core.collect.config import CollectConfig
 from core.collect.workspace_families import FamilyNeeds, read_families
 from core.state.model import WorkspaceApiState
 from core.state.parse import StateError, parse_workspace_api

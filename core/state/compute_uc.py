@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 
-def StateError(message: str) -> Exception:  # noqa: N802  (reads as the exception it builds)
+def StateError(message: str) -> Exception:
     """core.state.parse.StateError, imported late: core.state.model imports these models."""
     from core.state.parse import StateError as _StateError
 
@@ -449,7 +449,8 @@ def snapshot_compute_uc(payload: Mapping[str, Any], where: str) -> dict[str, Any
     user = parse_current_user(payload.get("current_user") or DEFAULT_CURRENT_USER, where)
     creds = parse_storage_credentials(payload.get("storage_credentials") or [], where)
     out: dict[str, Any] = {
-        "global_init_scripts": tuple(parse_global_init_script(s, where) for s in payload.get("global_init_scripts") or []),
+        "global_init_scripts": tuple(parse_global_init_script(s, where)
+                                     for s in payload.get("global_init_scripts") or []),
         "clusters": clusters,
         "spark_versions": parse_spark_versions({"versions": payload.get("spark_versions") or []}, where),
         "cluster_policies": policies, "policy_compliance": compliance, "policy_permissions": permissions,

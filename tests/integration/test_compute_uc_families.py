@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from core.baseline import Baseline
+from core.rules import evaluate_workspace
 from core.scan import run_scan
 from core.state.estate import parse_estate
-from core.rules import evaluate_workspace
 from emulator.server import EmulatorServer
 from samples import factory as f
 from tests.integration.conftest import fast_config
