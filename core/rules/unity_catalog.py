@@ -35,7 +35,7 @@ def _metastore(ws: WorkspaceState) -> MetastoreState:
 def _no_metastore(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[tuple[str | None, str]]:
     api = ws.workspace_api
     if api is not None and api.metastore is not None and not api.metastore.assigned:
-        yield None, "no Unity Catalog metastore is assigned to the workspace (DBX-UC-001 reports that)"
+        yield None, "not applicable: no Unity Catalog metastore is assigned to the workspace (DBX-UC-001 reports that)"
 
 
 _no_metastore.label = "no metastore assigned"  # type: ignore[attr-defined]  # shown in docs/rules.md
@@ -138,8 +138,8 @@ def _credentials_partial(ws: WorkspaceState, b: EffectiveBaseline) -> str | None
                   "driftwatch's identity metastore admin so it sees every credential.",
       applies=lambda s: s.unity_catalog is not None and s.unity_catalog.approved_access_connectors is not None)
 def storage_credentials(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
-    """Reads GET /api/2.1/unity-catalog/storage-credentials (paged by next_page_token) `azure_managed_identity.
-    access_connector_id` and `azure_service_principal`: every credential is a managed identity of an access
+    """Reads GET /api/2.1/unity-catalog/storage-credentials (paged by next_page_token)
+    `azure_managed_identity.access_connector_id` and `azure_service_principal`: every credential is a managed identity of an access
     connector in `approved_access_connectors` (case-insensitive). Without metastore admin (GET
     /api/2.0/preview/scim/v2/Me vs the metastore owner) the list is partial: one finding says so, and the rule
     is not counted as evaluated."""

@@ -26,7 +26,7 @@ def test_scan_reconciles_and_notifies_then_is_quiet(azurite: AzuriteProcess, mon
         args = ["scan", "--emulator", emulator.url, "--baseline", str(ROOT / "baseline.example.yaml")]
         assert main(args) == 3
         err = capsys.readouterr().err
-        assert "61 transitions recorded" in err  # 60 opened + 1 exempted
+        assert "82 transitions recorded" in err  # 81 opened + 1 exempted
         posts = len(emulator.teams_posts())
         assert posts >= 1
         assert main(args) == 3
