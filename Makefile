@@ -17,6 +17,7 @@ test: bootstrap
 lint: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 docs: bootstrap
 	$(PY) -m core.docs_gen > docs/rules.md

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.arm_ids import parse_arm_id
 from core.findings.model import SEVERITY_ORDER, Finding
 from core.frameworks import control_rules, control_status, framework, with_controls
+from core.terms import SEVERITIES
 
 if TYPE_CHECKING:
     from core.store import TableFindingsStore
 
 REPORT_SCHEMA = "driftwatch.evidence-report/v1"
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 EVAL_RULES = ("DBX-EVAL-001", "DBX-EVAL-002")
 
 
@@ -122,19 +123,15 @@ class EvidenceReport(BaseModel):
 
 
 def _ws_name(resource_id: str) -> str:
-    from azure.mgmt.core.tools import parse_resource_id
-
     try:
-        return str(parse_resource_id(resource_id).get("name") or resource_id)
+        return str(parse_arm_id(resource_id).get("name") or resource_id)
     except (ValueError, TypeError, KeyError):
         return resource_id
 
 
 def _sub_of(resource_id: str) -> str:
-    from azure.mgmt.core.tools import parse_resource_id
-
     try:
-        return str(parse_resource_id(resource_id).get("subscription") or "").lower()
+        return str(parse_arm_id(resource_id).get("subscription") or "").lower()
     except (ValueError, TypeError, KeyError):
         return ""
 

@@ -15,11 +15,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from core.findings.model import Finding
+from core.terms import RULE_ID_PATTERN
 
 API_VERSION = "1.0.0"
 PAGE_SCHEMA = "driftwatch.findings-page/v1"
 SUMMARY_SCHEMA = "driftwatch.findings-summary/v1"
-RULE_PATTERN = r"^DBX-[A-Z]+-\d{3}$"
+RULE_PATTERN = RULE_ID_PATTERN
 FINDING_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 FrameworkName = Literal["cis", "mcsb", "sat"]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

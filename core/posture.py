@@ -1,6 +1,6 @@
 """Findings as auditors ask for them: now, as of an instant, changed in a period, per framework control.
 
-Shared by the HTTP API (functions/findings_api.py) and the CLI (core/cli_findings.py): both validate
+Shared by the HTTP API (functions/findings_api.py) and the CLI (core/cli/findings.py): both validate
 their input into the `core.http_api` query models and call these functions, so they answer alike.
 """
 
@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 from core.findings.model import Finding
 from core.frameworks import control_rules, rules_for, with_controls
 from core.http_api import FindingQuery, FindingsQuery, SummaryQuery
+from core.terms import SEVERITIES, STATUSES
 
 if TYPE_CHECKING:
     from core.store import TableFindingsStore, Transition
 
-STATUSES = ("open", "resolved", "exempted")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
 def finding_out(f: Finding) -> dict[str, Any]:

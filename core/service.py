@@ -1,6 +1,6 @@
 """The imperative shell shared by the Functions and the CLI: route, sweep, scan, reconcile, notify.
 
-`functions/` only parses bindings and calls these; `core/cli*.py` calls the same code paths, so what
+`functions/` only parses bindings and calls these; `core/cli/` calls the same code paths, so what
 the demo and the tests exercise is what runs in Azure.
 """
 
@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.arm_ids import arm_fold, same_arm_id
 from core.baseline.load import Baseline, load_baseline
 from core.collect import CollectConfig, EstateCollector
 from core.collect.arm import ArmReader, ArmReadError
@@ -32,11 +33,11 @@ from core.state.footprint import footprint, subnet_ids, subnet_users
 from core.state.lifecycle import SETTLE_RECHECKS_S, not_settled_reason
 from core.state.model import WorkspaceArm
 from core.state.parse import StateError, parse_workspace_arm
+from core.store.poison import keep_rejected
 
 log = logging.getLogger("driftwatch")
 
 SCAN_REQUEST_SCHEMA = "driftwatch.scan-request/v1"
-REJECTED_SCHEMA = "driftwatch.rejected-message/v1"
 COALESCE_WINDOW_S = 10
 """Minimum gap between two event-driven scans of one workspace (see core/store/pending.py)."""
 MAX_DEQUEUE_COUNT = 5
@@ -89,6 +90,11 @@ class ScanRequest(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+OUTBOX_REDRIVE_AFTER_S = 180.0
+"""The sweep re-sends transitions still in a finding row's outbox after this long (their writer died
+between the table write and the queue send): delivery is at-least-once, never lost."""
+
+
 @dataclass
 class Runtime:
     """Everything one process needs, built once from the app settings (cold start stays cheap)."""
@@ -97,6 +103,7 @@ class Runtime:
     collect: CollectConfig
     baseline_path: str
     coalesce_window_s: int = COALESCE_WINDOW_S
+    outbox_redrive_after_s: float = OUTBOX_REDRIVE_AFTER_S
     settle_delays_s: tuple[int, ...] = SETTLE_RECHECKS_S
     """Visibility delays of the re-checks of a workspace that is not settled (core/state/lifecycle.py)."""
     notifier_options: dict[str, Any] = field(default_factory=dict)
@@ -205,21 +212,7 @@ def decode_message(rt: Runtime, queue: str, raw: bytes) -> str | None:
 def reject_message(rt: Runtime, queue: str, body: str, reason: str) -> None:
     """Keep a malformed message (nothing is lost) in `{queue}-poison` instead of retrying it forever."""
     log.error("rejected a malformed %s message: %s", queue, reason[:500])
-    envelope: dict[str, Any] = {"schema": REJECTED_SCHEMA, "queue": queue, "reason": reason[:2000],
-                                "body": body[:40_000],
-                                "rejected_at": datetime.now(UTC).isoformat()}
-    # A queue message is at most 64 KB after base64 (4/3): keep the JSON-escaped envelope under 45 KB.
-    keep = len(envelope["body"])
-    while len(json.dumps(envelope)) > 45_000 and keep > 0:
-        keep //= 2
-        envelope["body"] = body[:keep]
-        envelope["body_truncated"] = True
-    client = rt.connection.queue(f"{queue}-poison")
-    from azure.core.exceptions import ResourceExistsError
-
-    with contextlib.suppress(ResourceExistsError):
-        client.create_queue()
-    client.send_message(json.dumps(envelope))
+    keep_rejected(rt.connection, queue, body, reason)
 
 
 # -- Event Grid -------------------------------------------------------------------------------------
@@ -256,7 +249,15 @@ def _enqueue_coalesced(rt: Runtime, work: dict[str, tuple[str, list[str], frozen
                               event_ids=[e for e in event_ids if e][:50],
                               families=None if families is None else sorted(families),
                               changes=[ChangeRecord.model_validate(c) for c in changes])
-            queues.send_scan_request(req.body(), visibility_timeout=delay)
+            try:
+                queues.send_scan_request(req.body(), visibility_timeout=delay)
+            except Exception:
+                # The marker may only suppress a scan that is really queued: give the claim up, so Event
+                # Grid's retry of this delivery claims again and sends.
+                with contextlib.suppress(Exception):
+                    pending.abandon(ws, now)
+                raise
+            pending.queued(ws, delay, now)
             outcome.enqueued.append(ws)
         else:
             outcome.coalesced.append(ws)
@@ -272,7 +273,7 @@ def handle_events(rt: Runtime, payload: Any, now: datetime | None = None) -> Eve
         if d.action in ("scan", "resolve"):
             change = _change_record(d.attribution, d.attribution_families, d.event_time, d.event_id)
             for ws in d.workspaces:
-                entry = work.setdefault(ws.lower(), (ws, [], None, []))
+                entry = work.setdefault(arm_fold(ws), (ws, [], None, []))
                 entry[1].append(d.event_id or "")
                 if change:
                     entry[3].append(change)
@@ -298,16 +299,16 @@ def handle_audit(rt: Runtime, bodies: Iterable[Any], now: datetime | None = None
     now = now or datetime.now(UTC)
     routing = route_audit_batch(bodies)
     outcome = AuditOutcome(decisions=routing.decisions, counts=dict(routing.counts))
-    monitored = {sub.lower() for sub in rt.settings.subscriptions}
+    monitored = {arm_fold(sub) for sub in rt.settings.subscriptions}
     work: dict[str, tuple[str, list[str], frozenset[str] | None, list[dict[str, Any]]]] = {}
     for d in routing.decisions:
-        if d.action == "scan" and monitored and d.workspaces[0].split("/")[2].lower() not in monitored:
+        if d.action == "scan" and monitored and arm_fold(d.workspaces[0].split("/")[2]) not in monitored:
             # Any workspace can be pointed at the hub; only DRIFTWATCH_SUBSCRIPTIONS are watched.
             outcome.counts["unmonitored"] = outcome.counts.get("unmonitored", 0) + 1
             continue
         if d.action == "scan":
             ws = d.workspaces[0]
-            key = ws.lower()
+            key = arm_fold(ws)
             prev = work.get(key)
             families = frozenset(d.families) if prev is None else merge_families(prev[2], frozenset(d.families))
             entry = (prev[0] if prev else ws, prev[1] if prev else [], families, prev[3] if prev else [])
@@ -353,6 +354,7 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
     """Discover every workspace and fan out one scan request each (Functions scale out on the queue)."""
     now = now or datetime.now(UTC)
     scan_id = str(uuid.uuid4())
+    redeliver_outbox(rt)
     collector = rt.collector()
     docs, found = collector.discover(rt.settings.subscriptions or None)
     topology, queues = rt.topology(), rt.queues()
@@ -368,7 +370,7 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
     for doc, wid, arm in parsed:
         not_settled = not_settled_reason(arm)
         embedded = doc if not_settled is None and len(json.dumps(doc)) <= MAX_EMBEDDED_DOC_CHARS else None
-        mine = {sid.lower(): users.get(sid.lower(), []) for sid, _, _ in subnet_ids(arm)}
+        mine = {arm_fold(sid): users.get(arm_fold(sid), []) for sid, _, _ in subnet_ids(arm)}
         try:
             req = ScanRequest(workspace_id=wid, source="sweep", requested_at=now, scan_id=scan_id, workspace=embedded,
                               subnet_users=mine if embedded is not None else None,
@@ -461,16 +463,39 @@ def _subnet_users(rt: Runtime, doc: dict[str, Any]) -> dict[str, list[str]]:
     except StateError:
         return {}
     topo = rt.topology()
-    users = {sid.lower(): list(topo.workspaces_for(sid)) for sid, _, _ in subnet_ids(arm)}
+    users = {arm_fold(sid): list(topo.workspaces_for(sid)) for sid, _, _ in subnet_ids(arm)}
     for sid in users:
         if str(doc.get("id")) not in users[sid]:
             users[sid].append(str(doc.get("id")))
     return users
 
 
+def _embedded_document_problem(req: ScanRequest) -> str | None:
+    """Why an embedded workspace document makes the message unusable (None when absent or consistent).
+
+    The document is at most a hint: the worker always reads the workspace from ARM. A hint that is not
+    even the workspace the message names (`{}`, another id, another type) marks a forged or broken message.
+    """
+    doc = req.workspace
+    if doc is None:
+        return None
+    rid, rtype = doc.get("id"), doc.get("type")
+    if not isinstance(rid, str) or not same_arm_id(rid, req.workspace_id):
+        return "workspace: embedded document is not the workspace the message names (id differs or is missing)"
+    if not isinstance(rtype, str) or not same_arm_id(rtype, "Microsoft.Databricks/workspaces"):
+        return "workspace: embedded document is not a Microsoft.Databricks/workspaces resource"
+    return None
+
+
 def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWorkerOutcome:
-    """Handle one `scan-requests` message end to end; transitions go to `drift-findings`."""
-    now = now or datetime.now(UTC)
+    """Handle one `scan-requests` message end to end; transitions go to `drift-findings`.
+
+    The evaluation is stamped with the store's time (core/store/clock.py), not this instance's clock: a
+    clock running ahead must not make the next instance's correct evaluation look older than the row.
+    """
+    from core.store.clock import store_now
+
+    now = store_now(rt.store().findings_table, now)
     try:
         req = ScanRequest.model_validate_json(body)
     except ValidationError as exc:
@@ -489,19 +514,24 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
     attribution = _attributor([ChangeRecord.model_validate(c) for c in changes])
     source: Source = req.source
     collector = rt.collector()
-    doc = req.workspace
-    if doc is None or req.coalesced:
-        try:
-            doc = rt.arm.get(req.workspace_id)
-        except ArmReadError as exc:
-            from core.collect.collector import unreadable_state
+    hint_problem = _embedded_document_problem(req)
+    if hint_problem is not None:  # deterministic: retrying cannot fix it, so it is poisoned at once
+        reject_message(rt, "scan-requests", body, hint_problem)
+        return ScanWorkerOutcome(workspace_id=None, rejected=hint_problem)
+    # Anyone who may send to scan-requests can write a message, so an embedded document (and the
+    # workspaceUrl in it) is never evaluated: the state, and the host the token goes to, come from ARM.
+    doc: dict[str, Any] | None = None
+    try:
+        doc = rt.arm.get(req.workspace_id)
+    except ArmReadError as exc:
+        from core.collect.collector import unreadable_state
 
-            transitions = record_evaluation(rt, unreadable_state(req.workspace_id, exc.cause), source, now,
-                                            families=families, attribution=attribution)
-            _send(rt, transitions)
-            return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)
-    users = req.subnet_users if req.subnet_users is not None and not req.coalesced else None
-    if users is None and doc is not None:
+        transitions = record_evaluation(rt, unreadable_state(req.workspace_id, exc.cause), source, now,
+                                        families=families, attribution=attribution)
+        _send(rt, transitions)
+        return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)
+    users: dict[str, list[str]] | None = None  # from the topology the sweep recorded, never from the message
+    if doc is not None:
         users = _subnet_users(rt, doc) if families is None or "NET" in families else {}
     state = None if doc is None else collector.collect_workspace(doc, users, families=families)
     if isinstance(state, Skipped):
@@ -572,15 +602,39 @@ def recheck_later(rt: Runtime, req: ScanRequest, reason: str, now: datetime) -> 
 
 
 def _send(rt: Runtime, transitions: list[Any]) -> None:
-    queues = rt.queues()
+    """Queue each transition, then clear it from its row's outbox (a crash in between re-sends it)."""
+    from core.store.findings import crash_point
+
+    if not transitions:
+        return
+    crash_point("before-queue-send")
+    queues, store = rt.queues(), rt.store()
     for t in transitions:
         queues.send_transition(t)
+    crash_point("before-outbox-clear")
+    store.outbox_delivered(transitions)
+
+
+def redeliver_outbox(rt: Runtime) -> int:
+    """Re-drive transitions whose writer died before delivering them (history rows and queue message)."""
+    transitions = rt.store().undelivered(rt.outbox_redrive_after_s)
+    if transitions:
+        log.warning("re-driving %d undelivered transitions from the outbox", len(transitions))
+        _send(rt, transitions)
+    return len(transitions)
 
 
 # -- notifications ----------------------------------------------------------------------------------
 
 class NotifyBusy(Exception):
     """Another instance is posting this workspace's digest: retry the message later."""
+
+
+NOTIFY_BUSY_DELAY_S = (3, 10)
+"""A message that finds the workspace's digest lock taken is sent again, invisible for a random delay in
+this range (seconds), and completes: contention is a retry with a delay, never a failed delivery
+attempt that counts toward the poison queue. The holder may have read the pending set before this
+message's transition was recorded, so the message is kept, not dropped."""
 
 
 @dataclass
@@ -590,6 +644,8 @@ class NotifyOutcome:
     skipped: int = 0
     already_notified: bool = False
     rejected: str | None = None
+    busy: bool = False
+    """The digest lock was taken: the message was re-queued with a delay."""
 
 
 def notifier(rt: Runtime, url: str | None = None, label: str | None = None) -> Any:
@@ -705,49 +761,12 @@ def notify_message(rt: Runtime, body: str, now: datetime | None = None, dequeue_
         reason = str(exc)[:500]
         reject_message(rt, "drift-findings", body, f"not a driftwatch.transition/v1 message: {reason}")
         return NotifyOutcome(workspace_id=None, rejected=reason)
-    return notify_workspace(rt, t.finding.resource_id, now, final_attempt=dequeue_count >= MAX_DEQUEUE_COUNT)
+    try:
+        return notify_workspace(rt, t.finding.resource_id, now, final_attempt=dequeue_count >= MAX_DEQUEUE_COUNT)
+    except NotifyBusy:
+        import random
 
-
-
-# -- poison replay ----------------------------------------------------------------------------------
-
-@dataclass
-class ReplayOutcome:
-    queue: str
-    replayed: int = 0
-    kept_rejected: int = 0
-
-
-def replay_poison(connection: Any, queue: str, *, max_messages: int = 1000) -> ReplayOutcome:
-    """Move `{queue}-poison` messages back to `queue`, each exactly once (send, then delete).
-
-    Malformed messages that driftwatch itself rejected (`driftwatch.rejected-message/v1`) cannot
-    succeed on a retry; they stay in the poison queue for a person to read.
-    """
-    from azure.core.exceptions import ResourceExistsError
-
-    poison, target = connection.queue(f"{queue}-poison"), connection.queue(queue)
-    for client in (poison, target):
-        with contextlib.suppress(ResourceExistsError):
-            client.create_queue()
-    out = ReplayOutcome(queue=queue)
-    seen: set[str] = set()
-    while out.replayed + out.kept_rejected < max_messages:
-        batch = list(poison.receive_messages(max_messages=32, visibility_timeout=60))
-        if not batch:
-            break
-        for m in batch:
-            if m.id in seen:
-                continue
-            seen.add(m.id)
-            try:
-                rejected = json.loads(m.content).get("schema") == REJECTED_SCHEMA
-            except (ValueError, AttributeError):
-                rejected = False
-            if rejected:
-                out.kept_rejected += 1  # stays invisible for 60 s, then visible again in the poison queue
-                continue
-            target.send_message(m.content)
-            poison.delete_message(m)
-            out.replayed += 1
-    return out
+        delay = random.randint(*NOTIFY_BUSY_DELAY_S)
+        rt.queues().send_transition_body(body, visibility_timeout=delay)
+        log.info("notify %s: digest lock busy, retrying in %d s", t.finding.resource_id, delay)
+        return NotifyOutcome(workspace_id=t.finding.resource_id, busy=True)

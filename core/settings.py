@@ -67,7 +67,11 @@ DEPLOYED_SETTINGS: tuple[str, ...] = (
 )
 """What the Bicep template must set on the Function App (identity-based storage and Event Hubs, no keys)."""
 
-ALL_SETTINGS: tuple[str, ...] = (STORAGE, *DEPLOYED_SETTINGS)
+AZURE_HOST_INSTANCE = "WEBSITE_INSTANCE_ID"
+"""Set by App Service / the Functions host on every instance in Azure (never by Core Tools locally; see
+github.com/projectkudu/kudu/wiki/Azure-runtime-environment): emulator mode is refused when it is present."""
+
+ALL_SETTINGS: tuple[str, ...] = (STORAGE, *DEPLOYED_SETTINGS, AZURE_HOST_INSTANCE)
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_WORKSPACE_BASE_URL = "https://{workspaceUrl}"
@@ -79,7 +83,8 @@ DEFAULT_NOTIFY_MIN_SEVERITY = "high"
 class Settings:
     """The settings as one typed object, read once from the environment."""
 
-    storage: str | None
+    storage: str | None = field(repr=False)
+    """A connection string may hold the AccountKey: never in a repr."""
     storage_account_name: str | None
     storage_client_id: str | None
     baseline: str | None
@@ -92,9 +97,12 @@ class Settings:
     public_api_url: str | None = None
     route_webhooks: Mapping[str, str] = field(default_factory=dict, repr=False)
     """`TEAMS_WEBHOOK_URL_<NAME>` settings present in the environment (secrets: never in a repr)."""
+    running_in_azure: bool = False
+    """The Functions host says this process runs in Azure (`WEBSITE_INSTANCE_ID`)."""
 
     @property
     def emulator_mode(self) -> bool:
+        """Exactly `DRIFTWATCH_AUTH=emulator` (case-sensitive): `Emulator` or ` emulator` is refused, not guessed."""
         return self.auth == "emulator"
 
     def webhook_url(self, setting: str) -> str | None:
@@ -116,9 +124,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         subscriptions=subs,
         arm_endpoint=(e.get(ARM_ENDPOINT) or DEFAULT_ARM_ENDPOINT).rstrip("/"),
         workspace_base_url=e.get(WORKSPACE_BASE_URL) or DEFAULT_WORKSPACE_BASE_URL,
-        auth=(e.get(AUTH) or "azure").strip().lower(),
+        auth=e.get(AUTH) or "azure",  # verbatim: CollectConfig refuses anything but `azure` / `emulator`
         teams_webhook_url=e.get(TEAMS_WEBHOOK_URL) or None,
         notify_min_severity=(e.get(NOTIFY_MIN_SEVERITY) or DEFAULT_NOTIFY_MIN_SEVERITY).strip().lower(),
         public_api_url=(e.get(PUBLIC_API_URL) or "").strip() or None,
         route_webhooks={k: v for k, v in e.items() if ROUTE_WEBHOOK_SETTING_RE.match(k) and v},
+        running_in_azure=bool((e.get(AZURE_HOST_INSTANCE) or "").strip()),
     )

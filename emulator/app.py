@@ -177,6 +177,9 @@ class EmulatorApp:
         self.counts: Counter[str] = Counter()
         self.total = 0
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)
+        self.in_flight = 0
+        self.in_flight_peak = 0
+        """Most requests served at once: shows that latency overlaps instead of queueing."""
         self.events: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []
         self.teams_posts: list[dict[str, Any]] = []
@@ -204,12 +207,18 @@ class EmulatorApp:
 
     # ---- inspection helpers (run on the loop) --------------------------------------------
     def request_counts(self) -> dict[str, Any]:
-        return {"total": self.total, "by_endpoint": dict(self.counts), "recent": list(self.recent)}
+        return {
+            "total": self.total,
+            "by_endpoint": dict(self.counts),
+            "recent": list(self.recent),
+            "in_flight_peak": self.in_flight_peak,
+        }
 
     def reset_requests(self) -> None:
         self.counts.clear()
         self.total = 0
         self.recent.clear()
+        self.in_flight_peak = self.in_flight
 
     def clear_faults(self) -> None:
         """Drop every rule and go back to the latency the server was started with."""
@@ -233,6 +242,8 @@ class EmulatorApp:
             return await self._control(request)
         started = time.perf_counter()
         status = 0
+        self.in_flight += 1
+        self.in_flight_peak = max(self.in_flight_peak, self.in_flight)
         try:
             response = await self._serve(request)
             status = response.status
@@ -241,6 +252,7 @@ class EmulatorApp:
             self._reset_connection(request)
             raise asyncio.CancelledError() from None
         finally:
+            self.in_flight -= 1
             self.total += 1
             self.counts[classify(request.method, path)] += 1
             self.recent.append(
@@ -368,6 +380,13 @@ class EmulatorApp:
         for op in self.operations.values():
             if op.status == "InProgress" and op.due_at <= now:
                 self._complete(op)
+
+    def finish_operations(self) -> int:
+        """Complete every operation still in flight now, whatever its delay (tests hold one open this way)."""
+        running = [op for op in self.operations.values() if op.status == "InProgress"]
+        for op in running:
+            self._complete(op)
+        return len(running)
 
     def _complete(self, op: Operation) -> None:
         op.status, op.ended_at = "Succeeded", datetime.now(UTC)

@@ -236,6 +236,10 @@ class EmulatorServer:
 
         return self._call(_snapshot)
 
+    def finish_operations(self) -> int:
+        """Complete every workspace PUT/DELETE still in flight; returns how many there were."""
+        return int(self._call(self._app.finish_operations))
+
     def set_lro_delay(self, seconds: float) -> None:
         """How long workspace PUT/DELETE operations stay in flight from now on (0 = done by the next request)."""
         if seconds < 0:

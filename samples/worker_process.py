@@ -21,7 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--idle-s", type=float, default=1.0)
     p.add_argument("--max-s", type=float, default=600.0)
+    p.add_argument("--crash-at", default=None, help="die at this step (tests/faults crash points)")
     args = p.parse_args(argv)
+    if args.crash_at:
+        from core.store import findings
+
+        findings.CRASH_AT = args.crash_at
 
     import function_app
     from core import service

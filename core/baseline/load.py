@@ -199,6 +199,34 @@ def parse_baseline(data: Any, source: str = "<baseline>") -> Baseline:
     return Baseline(document, source)
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A mapping that names the same key twice: YAML says keys are unique, PyYAML keeps the last silently."""
+
+    def __init__(self, key: Any, first_line: int, second_line: int) -> None:
+        super().__init__(f"duplicate key {_short(key)} on line {first_line} and line {second_line}")
+        self.key, self.first_line, self.second_line = key, first_line, second_line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys (a second `defaults:` would silently replace the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<:` merges are explicit overrides, not duplicates
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # SafeLoader itself reports unhashable keys
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _DuplicateKey(key, seen[key], line)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_baseline(path: str | Path) -> Baseline:
     """Read a YAML or JSON baseline; any problem raises BaselineError naming file, field and value."""
     p = Path(path)
@@ -209,7 +237,9 @@ def load_baseline(path: str | Path) -> Baseline:
     except (OSError, UnicodeDecodeError) as exc:
         raise BaselineError(f"{p}: cannot read ({exc.__class__.__name__}: {exc})") from None
     try:
-        data = yaml.safe_load(text)  # JSON is YAML too
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass; JSON is YAML too
+    except _DuplicateKey as exc:
+        raise BaselineError(f"{p}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

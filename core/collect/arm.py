@@ -24,9 +24,11 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from requests.adapters import HTTPAdapter
 
+from core.arm_ids import same_arm_id
 from core.collect import config as api
 from core.collect.auth import arm_client_kwargs
 from core.collect.config import CollectConfig
+from core.errors import scrub_error_code
 
 
 class ArmReadError(Exception):
@@ -43,7 +45,7 @@ def describe_error(exc: Exception) -> str:
     if isinstance(exc, ClientAuthenticationError):
         return f"authentication failed ({getattr(exc, 'status_code', None) or 401})"
     if isinstance(exc, HttpResponseError):
-        code = getattr(getattr(exc, "error", None), "code", None) or exc.reason or ""
+        code = scrub_error_code(getattr(getattr(exc, "error", None), "code", None) or exc.reason)
         return f"HTTP {exc.status_code} {code}".strip()
     if isinstance(exc, ServiceResponseError):
         return "no response (timeout or connection reset)"
@@ -71,6 +73,36 @@ def _transport(config: CollectConfig) -> RequestsTransport:
                              read_timeout=config.read_timeout_s)
 
 
+def expected_type(resource_id: str) -> str | None:
+    """`Microsoft.Network/networkSecurityGroups/securityRules` for a security rule id (None if not a provider id)."""
+    _, sep, tail = resource_id.rpartition("/providers/")
+    if not sep:
+        return None
+    segs = [x for x in tail.split("/") if x]
+    if len(segs) < 3:
+        return None
+    return "/".join([segs[0], *segs[1::2]])
+
+
+def document_mismatch(resource_id: str, doc: Any) -> str | None:
+    """Why an ARM answer is not the document of `resource_id` (None when it is)."""
+    if not isinstance(doc, dict) or not doc:
+        return f"answer is not a resource document (got {'an empty object' if doc == {} else type(doc).__name__})"
+    rid, rtype = doc.get("id"), doc.get("type")
+    if not isinstance(rid, str) or not same_arm_id(rid, resource_id):
+        return "answer is a document for another resource (id differs from the request)"
+    want = expected_type(resource_id)
+    if want is not None and (not isinstance(rtype, str) or not same_arm_id(rtype, want)):
+        return f"answer has type {str(rtype)[:80]!r}, expected {want}"
+    if not isinstance(doc.get("properties", {}), dict):
+        return "answer's properties is not an object"
+    return None
+
+
+_NOT_FOUND: Any = object()
+"""What a fetch returns for an HTTP 404 (distinct from a 200 whose body is `null`)."""
+
+
 class ArmReader:
     """Thread-safe ARM reads for one scan (one connection pool shared by all threads)."""
 
@@ -79,8 +111,9 @@ class ArmReader:
         from azure.mgmt.resource.subscriptions import SubscriptionClient
 
         credential, extra = arm_client_kwargs(config)
+        # ARM never redirects a read: a 3xx is an answer to refuse, never a hop for the bearer token.
         common = dict(base_url=config.arm_endpoint, transport=_transport(config), retry_total=config.arm_retries,
-                      retry_backoff_factor=0.4, retry_backoff_max=10, **extra)
+                      retry_backoff_factor=0.4, retry_backoff_max=10, permit_redirects=False, **extra)
         if not config.emulator_mode:
             common["credential_scopes"] = [f"{config.arm_endpoint}/.default"]
         # subscription_id is required by the constructor but unused: every call here takes full ids.
@@ -111,24 +144,36 @@ class ArmReader:
             raise ArmReadError(where, describe_error(exc)) from None
         except ValueError:
             raise ArmReadError(where, "response is not JSON") from None
-        if body is None:
+        if body is _NOT_FOUND:
             return None
+        if body is None:  # a 200 with `null` is not "does not exist": only a 404 says that
+            raise ArmReadError(where, "response is null, not a resource document")
         if not isinstance(body, dict):
             raise ArmReadError(where, f"response is a JSON {type(body).__name__}, not an object")
         return body
 
     def get(self, resource_id: str) -> dict[str, Any] | None:
-        """The resource's ARM document, or None when it does not exist (404)."""
-        return self._read(resource_id, lambda: self._resources.resources.get_by_id(
+        """The resource's ARM document, or None when it does not exist (404).
+
+        A 200 is only an observation when it is the resource asked for: `null`, `{}`, an empty body or a
+        document with another id or type raises ArmReadError (an evaluation problem that resolves nothing)."""
+        doc = self._read(resource_id, lambda: self._resources.resources.get_by_id(
             resource_id, api_version=api_version_for(resource_id),
             cls=lambda pipeline_response, deserialized, headers: pipeline_response.http_response.json()))
+        if doc is not None:
+            problem = document_mismatch(resource_id, doc)
+            if problem:
+                raise ArmReadError(resource_id, problem)
+        return doc
 
     def _get_json(self, url: str, where: str) -> dict[str, Any] | None:
         def fetch() -> Any:
             response = self._resources.send_request(HttpRequest("GET", url))
             if response.status_code == 404:
-                return None
+                return _NOT_FOUND
             response.raise_for_status()
+            if response.status_code != 200:  # e.g. a redirect, which is never followed
+                raise ArmReadError(where, f"unexpected HTTP {response.status_code} (redirects are not followed)")
             return response.json()
 
         return self._read(where, fetch)

@@ -19,8 +19,9 @@ import requests
 
 from core.collect.auth import databricks_strategy
 from core.collect.compute_uc import ComputeUcNeeds, read_compute_uc
-from core.collect.config import CollectConfig
+from core.collect.config import CollectConfig, WorkspaceHostError
 from core.collect.workspace_families import FamilyNeeds, read_families
+from core.errors import scrub_api_text, scrub_error_code
 from core.state.model import WorkspaceApiState
 from core.state.parse import StateError, parse_workspace_api
 
@@ -86,11 +87,12 @@ def _describe(exc: Exception) -> str:
     from databricks.sdk.errors import DatabricksError
 
     if isinstance(exc, DatabricksError):
-        code = getattr(exc, "error_code", None) or ""
+        code = scrub_error_code(getattr(exc, "error_code", None))
         status = getattr(exc, "status_code", None) or ""
         name = exc.__class__.__name__
         head = " ".join(str(x) for x in (name, status, code) if x)
-        return head + (f": {str(exc)[:200]}" if str(exc) else "")
+        # status, error code and a scrubbed message: a 401 may echo the bearer token it was sent
+        return head + (f": {scrub_api_text(exc)}" if str(exc) else "")
     if isinstance(exc, requests.Timeout | TimeoutError):
         return "timed out"
     if isinstance(exc, requests.ConnectionError):
@@ -132,7 +134,11 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
     # The SDK probes /.well-known/databricks-config when the client is built, then the first real call
     # fails fast on a dead host: half the budget each keeps one workspace within workspace_timeout_s.
     half = max(config.workspace_timeout_s // 2, 1)
-    cfg = Config(host=config.workspace_url(host), credentials_strategy=databricks_strategy(config),
+    try:
+        base_url = config.workspace_url(host)  # allow-listed Databricks host from ARM, or no token is sent
+    except WorkspaceHostError as exc:
+        raise WorkspaceApiError(str(exc)) from None
+    cfg = Config(host=base_url, credentials_strategy=databricks_strategy(config),
                  retry_timeout_seconds=half, http_timeout_seconds=min(config.read_timeout_s, half))
     w = WorkspaceClient(config=cfg)
     conf: dict[str, Any] = {}

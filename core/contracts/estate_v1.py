@@ -9,6 +9,7 @@ No rules live here; the emulator may import this package and nothing else from `
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -71,10 +72,23 @@ class IpAccessList(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     list_id: StrictStr | None = None
-    label: StrictStr
+    label: StrictStr = Field(min_length=1)
     list_type: Literal["ALLOW", "BLOCK"]
     ip_addresses: list[StrictStr] = Field(default_factory=list)
     enabled: StrictBool = True
+
+    @field_validator("ip_addresses")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        # The API refuses to store anything else (databricks-sdk-py `CreateIpAccessList`: IPv4 addresses or
+        # CIDR ranges; the emulator's create endpoint answers 400 INVALID_PARAMETER_VALUE), so no workspace
+        # can hold it and an estate that says one does is not a picture of a real workspace.
+        for address in v:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise ValueError(f"{address[:60]!r} is not an IP address or CIDR") from None
+        return v
 
 
 class TokenInfo(BaseModel):

@@ -177,7 +177,43 @@ def _workspace_id_of(rid: str, parts: Mapping[str, Any]) -> str | None:
     return rid[: found.end()] if found else None
 
 
+MAX_EVENT_ID_CHARS = 1024
+"""Event Grid ids are GUIDs for ARM events; a longer id is not a real event (and would bloat markers and logs)."""
+MAX_RESOURCE_ID_CHARS = 1024
+"""ARM names are short (a Databricks workspace 3-64 characters, a resource group up to 90, NSG rules up to 80:
+learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules); a longer id is not one."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _unusable_text(label: str, value: str | None, limit: int, *, controls: bool = True) -> str | None:
+    """Why an event string cannot be used as an id (None when it can): too long, not UTF-8, control characters."""
+    if value is None:
+        return None
+    if len(value) > limit:
+        return f"{label} is {len(value)} characters, over the {limit} a real event carries"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"{label} is not valid Unicode (lone surrogate at position {exc.start})"
+    if controls and _CONTROL.search(value):
+        return f"{label} contains control characters (CR/LF or similar)"
+    return None
+
+
 def route_event(ev: ResourceEvent, topology: TopologyLookup) -> RoutingDecision:
+    for label, value, limit in (("field 'id' (event id)", ev.id, MAX_EVENT_ID_CHARS),
+                                ("resource id", ev.resource_id, MAX_RESOURCE_ID_CHARS),
+                                ("resource id (field 'subject')", ev.subject, MAX_RESOURCE_ID_CHARS * 4),
+                                ("field 'eventType'", ev.event_type, 256),
+                                ("field 'data.operationName'", ev.operation_name, 512),
+                                ("field 'data.status'", ev.status, 256)):
+        # Only ids become keys and routes: control characters are refused there (logs escape the rest).
+        problem = _unusable_text(label, value, limit, controls="resource id" in label)
+        if problem:
+            def shown(text: str) -> str:  # what the reject decision may carry: short, encodable, one line
+                return _CONTROL.sub("?", _excerpt(text.encode("utf-8", "backslashreplace").decode(), 200))
+            return RoutingDecision(event_id=shown(ev.id), action="reject", workspaces=[], reason=problem,
+                                   resource_id=shown(ev.resource_id))
     etype = ev.event_type.lower()
     if etype == _VALIDATION:
         return _decision(ev, "ignore", [], "subscription validation handshake (answered by the Functions host)")
@@ -200,6 +236,9 @@ def route_event(ev: ResourceEvent, topology: TopologyLookup) -> RoutingDecision:
     is_delete = etype.endswith("resourcedeletesuccess")
 
     ws_id = _workspace_id_of(rid, parts)
+    if ws_id is not None and not parts.get("resource_group"):
+        return _decision(ev, "reject", [],
+                         f"resource id {_excerpt(rid)!r} names a workspace without a /resourceGroups/ segment")
     if ws_id is not None:
         if parts.get("last_child_num") is None:
             if is_delete:

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from core.arm_ids import arm_fold
 from core.state.footprint import NetworkFootprint, footprint
 from core.state.model import WorkspaceState
 
@@ -27,13 +28,13 @@ class Topology:
     def __init__(self, edges: Mapping[str, Iterable[str]] | None = None) -> None:
         self._map: dict[str, set[str]] = defaultdict(set)
         for key, workspaces in (edges or {}).items():
-            self._map[key.lower()].update(workspaces)
+            self._map[arm_fold(key)].update(workspaces)
 
     def add(self, network_resource_id: str, workspace_id: str) -> None:
-        self._map[network_resource_id.lower()].add(workspace_id)
+        self._map[arm_fold(network_resource_id)].add(workspace_id)
 
     def workspaces_for(self, network_resource_id: str) -> list[str]:
-        return sorted(self._map.get(network_resource_id.lower(), ()), key=str.lower)
+        return sorted(self._map.get(arm_fold(network_resource_id), ()), key=arm_fold)
 
     def edges(self) -> dict[str, list[str]]:
         return {k: sorted(v) for k, v in self._map.items()}

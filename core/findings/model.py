@@ -8,27 +8,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.arm_ids import arm_fold
+from core.terms import SEVERITIES, SEVERITY_ORDER, STATUSES, FindingStatus, Severity, severity_at_least
+
+__all__ = ["FINDING_SCHEMA", "SEVERITIES", "SEVERITY_ORDER", "STATUSES", "Finding", "FindingStatus", "Severity",
+           "Source", "finding_id", "severity_at_least"]
+
 FINDING_SCHEMA = "driftwatch.finding/v1"
 
-Severity = Literal["critical", "high", "medium", "low", "info"]
-FindingStatus = Literal["open", "resolved", "exempted"]
 Source = Literal["event", "sweep", "cli"]
-
-SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
-
-
-def severity_at_least(severity: str, threshold: str) -> bool:
-    """True when `severity` ranks at or above `threshold` (both lower-case names)."""
-    return SEVERITY_ORDER[severity] >= SEVERITY_ORDER[threshold]
 
 
 def finding_id(resource_id: str, rule_id: str, subject: str | None) -> str:
     """Stable id: the same workspace + rule + subject always gives the same id.
 
     ARM ids (and NSG rule names, CIDRs, token ids) compare case-insensitively, so the key is
-    lower-cased before hashing. 32 hex characters keep it a valid Table Storage RowKey.
+    `arm_fold`ed (ARM's identity; equal to lower case for ASCII, so ids of ASCII resources are the ones
+    stored before issue 10) before hashing. 32 hex characters keep it a valid Table Storage RowKey.
     """
-    key = "\x1f".join((resource_id.strip().casefold(), rule_id.upper(), (subject or "").strip().casefold()))
+    key = "\x1f".join((arm_fold(resource_id), rule_id.upper(), arm_fold(subject or "")))
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

@@ -30,8 +30,10 @@ from urllib.parse import quote, urlencode
 
 from pydantic import ValidationError
 
+from core.arm_ids import arm_fold
 from core.findings.model import SEVERITY_ORDER, Finding, severity_at_least
 from core.notify.text import compact_value, inert, strip_url_secrets, truncate, when
+from core.terms import SEVERITIES
 
 __all__ = [
     "MAX_CARD_BYTES",
@@ -59,7 +61,6 @@ PORTAL_RESOURCE_URL = "https://portal.azure.com/#@/resource{resource_id}/overvie
 MAX_ACTIONS = 5
 """Card-level buttons; Teams shows about five side by side before folding them into a menu."""
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 # Word + shape + colour: the word is always there (high-contrast themes drop colours), the shape tells
 # the levels apart without colour, and the colour is a host colour that stays legible (tested).
 SEVERITY_MARK = {"critical": "◆", "high": "▲", "medium": "■", "low": "●", "info": "○"}
@@ -93,6 +94,8 @@ class Transition:
     transition: str
     at: str | None
     finding: Finding
+    reason: str | None = None
+    """Why it changed when not by plain observation ("not applicable: ...", "workspace deleted")."""
 
     @classmethod
     def parse(cls, message: dict[str, Any]) -> Transition:
@@ -113,7 +116,10 @@ class Transition:
         except ValidationError as exc:
             fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
             raise ValueError(f"transition message: invalid finding field(s) {', '.join(fields)}") from None
-        return cls(str(kind), None if at is None else str(at), parsed)
+        reason = message.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise ValueError("transition message: reason must be a string")
+        return cls(str(kind), None if at is None else str(at), parsed, reason or None)
 
 
 @dataclass(frozen=True)
@@ -330,6 +336,8 @@ def _detail_line(t: Transition, api_url: str | None, show_change: bool = True) -
         runs.append(_run(f" Exempted until {inert(ex.get('expires') or 'no expiry', 40)}"
                          f"{', approved by ' + inert(ex['approved_by'], 80) if ex.get('approved_by') else ''}: "
                          f"{inert(ex.get('reason') or 'no reason given', 200)}.", isSubtle=True))
+    if t.transition == "resolved" and t.reason:
+        runs.append(_run(f" Resolved as {inert(t.reason, _MESSAGE_CHARS)}.", isSubtle=True))
     sentence = change_sentence(t)
     if sentence and show_change:
         runs.append(_run(" " + inert(sentence, _MESSAGE_CHARS) + ".", isSubtle=True))
@@ -476,19 +484,19 @@ def _actions(workspace_id: str, parsed: Sequence[Transition], shown: Sequence[Tr
         else:
             actions.append({"type": "Action.OpenUrl", "title": "Open findings",
                             "url": findings_api_url(api_url, workspace_id)})
-    related: dict[str, str] = {}  # casefolded id -> id, in card order
+    related: dict[str, str] = {}  # arm_fold(id) -> id, in card order
     for t in shown:
         rid = t.finding.related_resource_id
         if t.transition == "resolved" or not rid or portal_url(rid) is None:
             continue
-        if rid.casefold() != workspace_id.casefold():
-            related.setdefault(rid.casefold(), rid)
+        if arm_fold(rid) != arm_fold(workspace_id):
+            related.setdefault(arm_fold(rid), rid)
     # Several rules of one NSG (or subnets of one VNet): link the parent once.
     by_parent: dict[str, list[str]] = {}
     for rid in related.values():
         kind = _resource_kind(rid)
-        key = _parent_id(rid).casefold() if kind in ("networksecuritygroups/securityrules",
-                                                     "virtualnetworks/subnets") else rid.casefold()
+        key = arm_fold(_parent_id(rid)) if kind in ("networksecuritygroups/securityrules",
+                                                     "virtualnetworks/subnets") else arm_fold(rid)
         by_parent.setdefault(key, []).append(rid)
     titles: Counter[str] = Counter()
     for ids in by_parent.values():
@@ -598,7 +606,7 @@ def build_digests(
     grouped: dict[str, tuple[str, str, list[dict[str, Any]]]] = {}
     for m in transitions:
         t = Transition.parse(m)
-        key = t.finding.resource_id.casefold()
+        key = arm_fold(t.finding.resource_id)
         if key not in grouped:
             grouped[key] = (t.finding.resource_id, t.finding.workspace_name, [])
         grouped[key][2].append(m)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from core.arm_ids import arm_fold
 from core.baseline.load import EffectiveBaseline
 from core.baseline.model import Settings
 from core.state.model import WorkspaceState
@@ -40,7 +41,7 @@ class NotApplicable:
 
     def covers(self, rule_id: str, subject: str | None) -> bool:
         return rule_id == self.rule_id and (self.subject is None or
-                                            (subject or "").casefold() == self.subject.casefold())
+                                            arm_fold(subject or "") == arm_fold(self.subject))
 
     def record(self, resource_id: str) -> dict[str, Any]:
         """The `not_applicable` entry of the scan document (ARCHITECTURE 4.1)."""

@@ -81,7 +81,12 @@ def token_lifetimes(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violat
             yield Violation(f"Token {tok.token_id} ({owner}) never expires.", expected=f"<= {want} days",
                             actual="no expiry", subject=tok.token_id)
             continue
-        if want is not None and tok.creation_time is not None and tok.creation_time > 0:
+        if want is not None and (tok.creation_time is None or tok.creation_time <= 0):
+            # Unknown is not compliant: a lifetime that cannot be computed is reported, never skipped.
+            yield Violation(f"Token {tok.token_id} ({owner}) has no usable creation time; its lifetime is unknown.",
+                            expected=f"<= {want} days", actual="unknown lifetime", subject=tok.token_id)
+            continue
+        if want is not None and tok.creation_time is not None:
             days = (tok.expiry_time - tok.creation_time) / DAY_MS
             if days > want + 1e-9:
                 yield Violation(f"Token {tok.token_id} ({owner}) lives {days:.1f} days, more than {want}.",

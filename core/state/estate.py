@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.arm_ids import parse_arm_id_lower
+from core.arm_ids import arm_fold, parse_arm_id_lower
 from core.contracts.estate_v1 import SCHEMA, EstateError, validate_estate
 from core.state.compute_uc import snapshot_compute_uc
 from core.state.families import snapshot_families
@@ -49,13 +49,13 @@ class Estate:
     """Filled by `workspace_states`: `{resource_id, reason}` not evaluated, as `driftwatch scan` would skip them."""
 
     def lookup(self, resource_id: str) -> dict[str, Any] | None:
-        return self.resources.get(resource_id.lower())
+        return self.resources.get(arm_fold(resource_id))
 
     def workspace_docs(self) -> list[dict[str, Any]]:
         return [d for d in self.resources.values() if str(d.get("type", "")).lower() == WORKSPACE_TYPE]
 
     def diagnostics_for(self, workspace_id: str) -> list[dict[str, Any]]:
-        return self._diag.get(workspace_id.lower(), [])
+        return self._diag.get(arm_fold(workspace_id), [])
 
     def parsed_workspaces(self) -> list[tuple[dict[str, Any], WorkspaceArm | StateError]]:
         out: list[tuple[dict[str, Any], WorkspaceArm | StateError]] = []
@@ -191,7 +191,7 @@ def parse_estate(data: Any, source: str = "<estate>") -> Estate:
     for raw in data.get("resources") or []:
         d = dict(raw)  # validated above; shallow copy so folding children never edits the caller's data
         d.setdefault("name", str(d["id"]).rstrip("/").rsplit("/", 1)[1])  # ARM always returns it
-        lid = str(d["id"]).lower()
+        lid = arm_fold(str(d["id"]))
         resources[lid] = d
         if DIAG_MARKER in lid:
             diag[lid.split(DIAG_MARKER, 1)[0]].append(d)

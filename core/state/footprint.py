@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.arm_ids import arm_fold
 from core.state.model import NetworkState, WorkspaceArm
 
 
@@ -30,7 +31,7 @@ class NetworkFootprint:
         out: dict[str, str] = {}
         for rid in (self.vnet_id, *self.subnet_ids, *self.nsg_ids):
             if rid:
-                out.setdefault(rid.lower(), rid)
+                out.setdefault(arm_fold(rid), rid)
         return list(out.values())
 
 
@@ -64,13 +65,13 @@ def footprint(arm: WorkspaceArm | None, network: NetworkState | None) -> Network
 
 
 def subnet_users(pairs: Iterable[tuple[str, WorkspaceArm | None]]) -> dict[str, list[str]]:
-    """Lower-cased subnet id -> the workspaces (ARM ids) injected into it, for DBX-NET-006 sharing."""
+    """`arm_fold`ed subnet id -> the workspaces (ARM ids) injected into it, for DBX-NET-006 sharing."""
     users: dict[str, list[str]] = {}
     for workspace_id, arm in pairs:
         if arm is None:
             continue
         for sid, _, _ in subnet_ids(arm):
-            mine = users.setdefault(sid.lower(), [])
-            if workspace_id.lower() not in (u.lower() for u in mine):
+            mine = users.setdefault(arm_fold(sid), [])
+            if arm_fold(workspace_id) not in (arm_fold(u) for u in mine):
                 mine.append(workspace_id)
     return users

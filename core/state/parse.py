@@ -8,10 +8,11 @@ in its VNet or stand alone. Anything else malformed raises StateError naming the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from core.arm_ids import parse_arm_id
+from core.arm_ids import arm_fold, parse_arm_id, same_arm_id
 from core.baseline.model import canonical_location, parse_cidr
 from core.errors import InputError
 from core.state.footprint import subnet_ids
@@ -257,12 +258,12 @@ def build_network(arm: WorkspaceArm, workspace_id: str, lookup: Lookup,
     vnet_doc = lookup(arm.vnet_id)
     subnets = []
     for sid, name, role in subnet_ids(arm):
-        users = (subnet_users or {}).get(sid.lower(), ())
-        others = sorted({u for u in users if u.lower() != workspace_id.lower()})
+        users = (subnet_users or {}).get(arm_fold(sid), ())
+        others = sorted({u for u in users if not same_arm_id(u, workspace_id)})
         subnets.append(parse_subnet(sid, name, role, _find_subnet(vnet_doc, sid, name, lookup), others))
     nsgs: dict[str, NsgState] = {}
     for sub in subnets:
-        key = (sub.nsg_id or "").lower()
+        key = arm_fold(sub.nsg_id or "")
         if key and key not in nsgs:
             cached = nsg_cache.get(key) if nsg_cache is not None else None
             if cached is None:
@@ -325,8 +326,8 @@ def parse_workspace_api(conf: Mapping[str, Any] | None, ip_lists: Iterable[Any] 
             raise StateError(f"{where}: tokens[{i}]: expected an object with token_id")
         toks.append(TokenInfo(
             token_id=str(item["token_id"]),
-            creation_time=_int(item.get("creation_time")),
-            expiry_time=_int(item.get("expiry_time")),
+            creation_time=_int(item.get("creation_time"), f"{where}: tokens[{i}].creation_time"),
+            expiry_time=_int(item.get("expiry_time"), f"{where}: tokens[{i}].expiry_time"),
             created_by=_str(item.get("created_by_username")),
             owner_id=_str(item.get("owner_id")),
             last_used_day=_int(item.get("last_used_day")),
@@ -341,17 +342,33 @@ _INT64 = 2**63
 """Token times are int64 milliseconds on the wire; anything outside is not a time (and would overflow a float)."""
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
+def _int(value: Any, where: str = "value") -> int | None:
+    """A wire integer (ms). JSON numbers may arrive as floats (1.7e12) or strings ("1700000000000", "1.7e12"):
+    those are parsed; text that is not a number, NaN/inf and booleans are rejected with StateError, never
+    skipped (a skipped creation_time made a 900-day token pass DBX-TOKEN-002). Absent is None; values outside
+    int64 are unknown (None), which the rules treat as not compliant."""
+    if value is None:
         return None
+    if isinstance(value, bool):
+        raise StateError(f"{where}: expected a number of milliseconds, got a boolean")
     if isinstance(value, str):
+        text = value.strip()
         try:
-            value = int(value.strip())
+            value = int(text)
         except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                raise StateError(f"{where}: expected a number of milliseconds, got {text[:40]!r}") from None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise StateError(f"{where}: expected a number of milliseconds, got {value}")
+        if not -_INT64 <= value < _INT64:
             return None
+        value = math.floor(value)
     if isinstance(value, int):
         return value if -_INT64 <= value < _INT64 else None
-    return None
+    raise StateError(f"{where}: expected a number of milliseconds, got {type(value).__name__}")
 
 
 def workspace_identity_fields(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,16 +22,19 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from core.arm_ids import arm_fold
 from core.findings.model import ATTRIBUTION_FIELDS, ChangeAttribution, Finding
 from core.rules.registry import NotApplicable
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, StorageConnection, storage_call
 from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery
 from core.store.history import HistoryQueries, record_coverage, workspace_index_entity
 from core.store.keys import get_json, iso_z, put_json, resource_key, utc
+from core.terms import RULE_ID_RE as RULE_RE
+from core.terms import SEVERITIES, STATUSES
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -39,9 +42,6 @@ if TYPE_CHECKING:
 TRANSITION_SCHEMA = "driftwatch.transition/v1"
 TransitionKind = Literal["opened", "resolved", "reopened", "exempted"]
 NotifyState = Literal["pending", "notified", "skipped", "failed"]
-STATUSES = ("open", "resolved", "exempted")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-RULE_RE = re.compile(r"^DBX-[A-Z]+-\d{3}$")
 FINDING_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_CONFLICT_RETRIES = 20
 LOCK_PARTITION = "notify-lock"
@@ -73,6 +73,27 @@ class Transition:
                    finding=Finding.from_json_dict(data["finding"]), reason=data.get("reason"))
 
 
+def transition_id(finding_id: str, seq: int | None, t: Transition) -> str:
+    """The idempotency key of one transition: finding, the time it was recorded, its kind."""
+    return f"{finding_id}-{utc(t.at):%Y%m%dT%H%M%S%fZ}-{t.transition}"
+
+
+def outbox_entry(t: Transition, seq: int) -> dict[str, Any]:
+    return {"id": transition_id(t.finding.id, seq, t), "seq": seq, "message": t.message()}
+
+
+CRASH_AT: str | None = None
+"""Fault injection for tests/faults (set only by `samples.worker_process --crash-at STEP`)."""
+
+
+def crash_point(name: str) -> None:
+    """The process dies here (no cleanup, like a killed instance) when CRASH_AT names this step."""
+    import os
+
+    if name == CRASH_AT:
+        os._exit(86)
+
+
 @dataclass
 class _Row:
     """A stored finding row: the finding plus bookkeeping and the ETag the decision is based on."""
@@ -85,6 +106,9 @@ class _Row:
     notify_error: str | None
     last_transition: str | None
     last_transition_at: datetime | None
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    """Transitions recorded in this row but not yet confirmed delivered (history rows + queue message):
+    written in the same atomic entity write as the change itself, cleared after delivery."""
 
 
 def _as_of(f: Finding) -> datetime:
@@ -165,10 +189,10 @@ class TableFindingsStore(HistoryQueries):
             "status": f.status,
             "severity": f.severity,
             "rule_id": f.rule_id,
-            "resource_id": f.resource_id.lower(),
-            "subscription_id": f.subscription_id.lower(),
+            "resource_id": arm_fold(f.resource_id),
+            "subscription_id": arm_fold(f.subscription_id),
             "workspace_name": f.workspace_name,
-            "workspace_name_lc": f.workspace_name.lower(),
+            "workspace_name_lc": arm_fold(f.workspace_name),
             "first_seen": utc(f.first_seen),
             "last_seen": utc(f.last_seen),
             "seq": row.seq,
@@ -183,6 +207,9 @@ class TableFindingsStore(HistoryQueries):
         if row.last_transition_at is not None:
             e["last_transition_at"] = utc(row.last_transition_at)
         put_json(e, "finding", f.to_json_dict())
+        e["outbox_n"] = len(row.outbox)
+        if row.outbox:
+            put_json(e, "outbox", row.outbox)
         return e
 
     @staticmethod
@@ -200,6 +227,7 @@ class TableFindingsStore(HistoryQueries):
             notify_error=entity.get("notify_error"),
             last_transition=entity.get("last_transition"),
             last_transition_at=dt("last_transition_at"),
+            outbox=list(get_json(entity, "outbox") or []) if entity.get("outbox_n") else [],
         )
 
     def _load_partition(self, pk: str) -> dict[str, _Row]:
@@ -285,11 +313,16 @@ class TableFindingsStore(HistoryQueries):
                 row = _Row(merged, "", 1, "pending", None, None, kind, now)
             else:
                 row = _Row(merged, stored.etag, stored.seq, stored.notify_state, stored.notified_at,
-                           stored.notify_error, stored.last_transition, stored.last_transition_at)
+                           stored.notify_error, stored.last_transition, stored.last_transition_at,
+                           list(stored.outbox))
                 if kind is not None:
                     row.seq += 1
                     row.notify_state, row.notify_error = "pending", None
                     row.last_transition, row.last_transition_at = kind, now
+            transition = None
+            if kind is not None:
+                transition = Transition(kind, now, merged, reason=na.reason if na is not None else None)
+                row.outbox.append(outbox_entry(transition, row.seq))
             entity = self._entity(row)
             with storage_call("write", FINDINGS_TABLE):
                 try:
@@ -304,9 +337,9 @@ class TableFindingsStore(HistoryQueries):
             if not won:
                 stored = self._load_one(pk, finding_id)  # someone else won: redo the decision on fresh data
                 continue
-            if kind is None:
+            if transition is None:
                 return None
-            transition = Transition(kind, now, merged, reason=na.reason if na is not None else None)
+            crash_point("after-finding-write")
             self._append_history(transition, row.seq)
             return transition
         raise RuntimeError(f"finding {finding_id}: gave up after {MAX_CONFLICT_RETRIES} write conflicts")
@@ -320,7 +353,7 @@ class TableFindingsStore(HistoryQueries):
             "RowKey": f"{utc(t.at):%Y%m%dT%H%M%S%fZ}-{seq:06d}-{t.transition}",
             "transition": t.transition,
             "at": utc(t.at),
-            "resource_id": t.finding.resource_id.lower(),
+            "resource_id": arm_fold(t.finding.resource_id),
             "status": t.finding.status,
         }
         for name in ATTRIBUTION_FIELDS:  # who/where, queryable beside the message (names and addresses only)
@@ -331,6 +364,7 @@ class TableFindingsStore(HistoryQueries):
         put_json(entity, "message", t.message())
         with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
             self.history_table.create_entity(entity)
+        crash_point("between-history-rows")
         index_entity = workspace_index_entity(entity, t.finding, seq)
         with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
             self.history_table.create_entity(index_entity)
@@ -522,6 +556,51 @@ class TableFindingsStore(HistoryQueries):
             except (ResourceModifiedError, ResourceNotFoundError):
                 return False
 
+    # ---------------------------------------------------------------- outbox
+
+    def outbox_delivered(self, transitions: Iterable[Transition]) -> int:
+        """Clear delivered transitions from their rows' outbox (ETag-checked; a newer write keeps its own)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError
+        from azure.data.tables import UpdateMode
+
+        cleared = 0
+        for t in transitions:
+            pk, tid = resource_key(t.finding.resource_id), transition_id(t.finding.id, None, t)
+            for _ in range(MAX_CONFLICT_RETRIES):
+                row = self._load_one(pk, t.finding.id)
+                if row is None or not any(o.get("id") == tid for o in row.outbox):
+                    break
+                row.outbox = [o for o in row.outbox if o.get("id") != tid]
+                with storage_call("write", FINDINGS_TABLE):
+                    try:
+                        self.findings_table.update_entity(self._entity(row), mode=UpdateMode.REPLACE, etag=row.etag,
+                                                          match_condition=MatchConditions.IfNotModified)
+                    except ResourceModifiedError:
+                        continue
+                cleared += 1
+                break
+        return cleared
+
+    def undelivered(self, older_than_s: float, now: datetime | None = None) -> list[Transition]:
+        """Outbox entries whose row was last written more than `older_than_s` ago (the store's Timestamp),
+        with their history rows (re)written: what the re-driver must send again. Oldest first."""
+        from core.store.clock import store_now
+
+        cutoff = store_now(self.findings_table, now) - timedelta(seconds=older_than_s)
+        out: list[tuple[int, Transition]] = []
+        with storage_call("query", FINDINGS_TABLE):
+            entities = list(self.findings_table.query_entities("outbox_n gt 0"))
+        for e in entities:
+            stamp = e.metadata.get("timestamp") if hasattr(e, "metadata") else None
+            if isinstance(stamp, datetime) and utc(stamp) > cutoff:
+                continue  # its writer may still be delivering it
+            for item in self._row(e).outbox:
+                t = Transition.from_message(item["message"])
+                self._append_history(t, int(item["seq"]))  # idempotent: an existing row is left as it was
+                out.append((int(item["seq"]), t))
+        return [t for _, t in sorted(out, key=lambda p: (p[1].at, p[0]))]
+
     # ---------------------------------------------------------------- queries
 
     @staticmethod
@@ -554,9 +633,9 @@ class TableFindingsStore(HistoryQueries):
                 params["wspk"] = resource_key(ws)
             else:
                 clauses.append("workspace_name_lc eq @wsname")
-                params["wsname"] = ws.lower()
+                params["wsname"] = arm_fold(ws)
         if subscription is not None:
-            sub = subscription.strip().lower()
+            sub = arm_fold(subscription)
             if not sub or len(sub) > 128:
                 raise InvalidQuery("subscription", "subscription must be a subscription id")
             clauses.append("subscription_id eq @sub")

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from core.arm_ids import arm_fold
 from core.findings.model import Finding
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, storage_call
 from core.store.keys import get_json, put_json, resource_key, utc
@@ -58,7 +59,7 @@ def workspace_index_entity(finding_row: Mapping[str, Any], finding: Finding, seq
         "finding_id": finding.id,
         "rule_id": finding.rule_id,
         "severity": finding.severity,
-        "subscription_id": finding.subscription_id.lower(),
+        "subscription_id": arm_fold(finding.subscription_id),
         "workspace_name": finding.workspace_name,
         "subject": finding.subject or "",
     })
@@ -92,7 +93,7 @@ def record_coverage(store: Any, resource_id: str, checked_rules: Iterable[str], 
         if same or (isinstance(at, datetime) and utc(at) > now):
             return False  # unchanged, or an older evaluation arriving late
     entity: dict[str, Any] = {"PartitionKey": pk, "RowKey": f"{time_key(now)}-~coverage", "kind": "coverage",
-                              "at": now, "resource_id": resource_id.lower(), "rules": json.dumps(rules),
+                              "at": now, "resource_id": arm_fold(resource_id), "rules": json.dumps(rules),
                               "baseline_sha256": baseline_sha256 or ""}
     with storage_call("append", HISTORY_TABLE):
         with contextlib.suppress(ResourceExistsError):
@@ -125,10 +126,10 @@ class HistoryQueries:
             return None
         ws = workspace.strip()
         if "/" in ws:
-            return [ws.lower()]
+            return [arm_fold(ws)]
         with storage_call("query", FINDINGS_TABLE):
             found = {str(e["resource_id"]) for e in self.findings_table.query_entities(
-                "workspace_name_lc eq @n", parameters={"n": ws.lower()}, select=["resource_id"])}
+                "workspace_name_lc eq @n", parameters={"n": arm_fold(ws)}, select=["resource_id"])}
         return sorted(found)
 
     def current_findings(self, *, workspace_ids: list[str] | None = None,
@@ -142,7 +143,7 @@ class HistoryQueries:
         clauses, params = [], {}
         if subscription is not None:
             clauses.append("subscription_id eq @sub")
-            params["sub"] = subscription.strip().lower()
+            params["sub"] = arm_fold(subscription)
 
         def read(flt: str, extra: dict[str, Any]) -> list[tuple[Finding, datetime | None]]:
             with storage_call("query", FINDINGS_TABLE):
@@ -176,7 +177,7 @@ class HistoryQueries:
         params: dict[str, Any] = {"p0": INDEX_PREFIX, "p1": INDEX_END, "lo": lo, "hi": hi, "k": "transition"}
         if subscription is not None:
             flt += " and subscription_id eq @sub"
-            params["sub"] = subscription.strip().lower()
+            params["sub"] = arm_fold(subscription)
         cols = ["PartitionKey", "RowKey", "at", "transition", "finding_id", "rule_id", "severity", "resource_id",
                 "workspace_name", "subject"]
         with storage_call("query", HISTORY_TABLE):
@@ -195,7 +196,7 @@ class HistoryQueries:
         extra = ""
         if subscription is not None:
             extra = " and subscription_id eq @sub"
-            params["sub"] = subscription.strip().lower()
+            params["sub"] = arm_fold(subscription)
         with storage_call("query", HISTORY_TABLE):
             if resource_ids is not None:
                 for rid in resource_ids:
@@ -233,7 +234,7 @@ class HistoryQueries:
                     f = f.model_copy(update={"last_seen": as_of})
                 out.append(f)
             else:
-                pending.setdefault(f.resource_id.lower(), set()).add(f.id)
+                pending.setdefault(arm_fold(f.resource_id), set()).add(f.id)
 
         def rebuild(rid: str) -> list[Finding]:
             from core.store.findings import Transition
@@ -256,7 +257,7 @@ class HistoryQueries:
         with ThreadPoolExecutor(max_workers=8) as pool:
             for found in pool.map(rebuild, sorted(pending)):
                 out.extend(found)
-        return sorted(out, key=lambda f: (f.resource_id.lower(), f.rule_id, f.subject or "", f.id))
+        return sorted(out, key=lambda f: (arm_fold(f.resource_id), f.rule_id, f.subject or "", f.id))
 
     def changes(self, since: datetime | None, until: datetime | None, *, workspace: str | None = None,
                 subscription: str | None = None) -> list[Transition]:
@@ -333,7 +334,7 @@ class HistoryQueries:
             except (IndexError, ValueError):
                 continue
             row = {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "transition": t.transition,
-                   "at": utc(t.at), "resource_id": t.finding.resource_id.lower(), "status": t.finding.status}
+                   "at": utc(t.at), "resource_id": arm_fold(t.finding.resource_id), "status": t.finding.status}
             put_json(row, "message", t.message())
             with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
                 self.history_table.create_entity(workspace_index_entity(row, t.finding, seq))

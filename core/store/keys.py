@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from core.arm_ids import arm_fold
+
 INLINE_LIMIT = 30_000
 """Characters stored as one plain string property (well under the 64 KB property limit)."""
 CHUNK = 30_000
@@ -22,7 +24,7 @@ CHUNK = 30_000
 
 def resource_key(resource_id: str) -> str:
     """A stable, Table-legal key for an ARM id (case-insensitive, as in Azure)."""
-    return hashlib.sha256(resource_id.strip().lower().encode("utf-8")).hexdigest()[:40]
+    return hashlib.sha256(arm_fold(resource_id).encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 def put_json(entity: dict[str, Any], name: str, value: Any) -> None:

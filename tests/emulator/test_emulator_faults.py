@@ -101,6 +101,10 @@ def test_request_counts_by_endpoint(emulator, ids):
 
 
 def test_64_concurrent_requests_overlap_their_latency(seed, ids):
+    """Latency is an asyncio sleep per request, so concurrent callers wait side by side, not in a queue.
+
+    Checked by the server's own peak of requests in flight, not by a wall-clock bound (which a loaded
+    CI machine breaks); the wall-clock figures are in `make bench`."""
     with EmulatorServer(seed, latency_ms=50) as server:
         url = server.url + ids.WS_ID
 
@@ -108,13 +112,11 @@ def test_64_concurrent_requests_overlap_their_latency(seed, ids):
             return requests.get(url, headers=AUTH, params=API, timeout=10).status_code
 
         with ThreadPoolExecutor(max_workers=64) as pool:
-            list(pool.map(call, range(8)))  # warm the thread pool
-            started = time.monotonic()
             statuses = list(pool.map(call, range(64)))
-            elapsed = time.monotonic() - started
+        counts = server.request_counts()
         assert statuses == [200] * 64
-        assert elapsed < 64 * 0.05 / 4, elapsed
-        assert min(r["ms"] for r in server.request_counts()["recent"]) >= 50
+        assert counts["in_flight_peak"] >= 4, counts["in_flight_peak"]
+        assert min(r["ms"] for r in counts["recent"]) >= 50
 
 
 def test_latency_and_rules_settable_at_start(seed, ids):

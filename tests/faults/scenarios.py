@@ -144,7 +144,7 @@ def storage_outage_mid_sweep(app: App, azurite: Any) -> Figures:
 
 def teams_faults(app: App, action: str, **rule: Any) -> Figures:
     """Teams misbehaves for one drift: retried, then poison; the store says not notified; replay once."""
-    from core.service import replay_poison
+    from core.store.poison import replay_poison
 
     sweep(app)
     app.emulator.clear_teams()

@@ -106,6 +106,18 @@ def test_resolved_card_states_what_is_still_open() -> None:
     assert "All reported" not in json.dumps(card)
 
 
+def test_a_resolve_without_a_fix_says_why() -> None:
+    """A finding resolved because its rule stopped applying must not read as "fixed"."""
+    why = "not applicable: computeMode Serverless has no classic compute plane"
+    t = transition("resolved", finding(rule_id="DBX-NET-001", status="resolved")) | {"reason": why}
+    card = build_digest(WS_A, "a", [t], standing=Standing({}))
+    assert f"Resolved as {why}." in json.dumps(card)
+    plain = build_digest(WS_A, "a", [transition("resolved", finding(status="resolved"))], standing=Standing({}))
+    assert "Resolved as" not in json.dumps(plain)
+    with pytest.raises(ValueError, match="reason must be a string"):
+        build_digest(WS_A, "a", [t | {"reason": 7}], standing=Standing({}))
+
+
 def test_banner_when_nothing_is_open_and_when_the_store_was_not_read() -> None:
     done = build_digest(WS_A, "a", [transition("resolved", finding(status="resolved"))], standing=Standing({}))
     assert text_of(banner(done)["items"][0]) == "1 resolved · nothing is open any more"

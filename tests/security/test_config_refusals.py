@@ -70,7 +70,9 @@ def test_plain_http_to_arm_or_databricks_is_refused_outside_emulator_mode(field:
     value = "http://127.0.0.1:8600" if field == "arm_endpoint" else "http://{workspaceUrl}"
     with pytest.raises(ConfigError, match=setting):
         CollectConfig(**{field: value})  # type: ignore[arg-type]
-    assert CollectConfig(**{field: value}, emulator_mode=True)  # type: ignore[arg-type]
+    # emulator mode: plain http to loopback only (issue 10 §8; tests/security/test_modes.py)
+    local = "http://127.0.0.1:8600" if field == "arm_endpoint" else "http://127.0.0.1:8600/ws/{workspaceUrl}"
+    assert CollectConfig(**{field: local}, emulator_mode=True)  # type: ignore[arg-type]
 
 
 def test_the_settings_path_refuses_plain_http_too() -> None:

@@ -1,4 +1,4 @@
-"""`driftwatch findings list|show|export` against Azurite, through an argparse parser like core/cli.py's."""
+"""`driftwatch findings list|show|export` against Azurite, through an argparse parser like core/cli/app.py's."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core import cli_findings
+from core.cli import findings as cli_findings
 from core.errors import InputError
 from core.store import TableFindingsStore
 from tests.azurite import ACCOUNT_KEY, free_port

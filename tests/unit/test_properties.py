@@ -49,9 +49,13 @@ subjects = st.one_of(st.none(), st.text(min_size=1, max_size=30))
 
 @given(ids, rules, subjects)
 def test_finding_id_is_stable_across_casing(rid: str, rule: str, subject: str | None) -> None:
+    # ARM's identity is the simple per-character upper-case mapping (issue 10 §6): `ß` is not `SS`, and
+    # lower-casing a non-ASCII subject (KELVIN SIGN -> k) may name another thing; tests/unit/test_identity.py.
     a = finding_id(rid, rule, subject)
-    assert a == finding_id(rid.upper(), rule.lower(), subject.upper() if subject else subject)
-    assert a == finding_id(rid.lower(), rule, subject.lower() if subject else subject)
+    simple_upper = "".join(c.upper() if len(c.upper()) == 1 else c for c in subject) if subject else subject
+    assert a == finding_id(rid.upper(), rule.lower(), simple_upper)
+    if subject is None or subject.isascii():
+        assert a == finding_id(rid.lower(), rule, subject.lower() if subject else subject)
     assert len(a) == 32 and all(c in "0123456789abcdef" for c in a)
 
 

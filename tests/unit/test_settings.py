@@ -33,7 +33,7 @@ def test_code_reads_only_documented_settings() -> None:
 
 
 def test_settings_parse_lists_and_defaults() -> None:
-    s = load_settings({"DRIFTWATCH_SUBSCRIPTIONS": " a, b;c ,", "DRIFTWATCH_AUTH": "Emulator"})
+    s = load_settings({"DRIFTWATCH_SUBSCRIPTIONS": " a, b;c ,", "DRIFTWATCH_AUTH": "emulator"})
     assert s.subscriptions == ("a", "b", "c")
     assert s.emulator_mode and s.arm_endpoint == "https://management.azure.com"
     assert s.workspace_base_url == "https://{workspaceUrl}" and s.notify_min_severity == "high"
@@ -65,3 +65,18 @@ def test_local_settings_sample_starts_without_event_hubs() -> None:
     assert "Event Hubs emulator" in doc["Comments"]["AzureWebJobs.on_workspace_audit.Disabled"]
     # The trigger's %...% names resolve even while it is disabled.
     assert doc["Values"][settings.AUDIT_EVENTHUB] and doc["Values"][settings.AUDIT_CONSUMER_GROUP]
+
+
+def test_the_settings_repr_holds_no_secret() -> None:
+    """Issue 11 §6: `repr(Settings)` printed the storage AccountKey and the webhook `sig`."""
+    key = "c2VjcmV0LWtleS1ub3QtZm9yLWxvZ3M="
+    s = load_settings(
+        {
+            "AzureWebJobsStorage": f"DefaultEndpointsProtocol=https;AccountName=st;AccountKey={key}",
+            "TEAMS_WEBHOOK_URL": "https://x.webhook.office.com/workflows/1?sig=topsecret",
+            "TEAMS_WEBHOOK_URL_SECOPS": "https://x.webhook.office.com/workflows/2?sig=othersecret",
+        }
+    )
+    text = repr(s) + str(s)
+    assert key not in text and "topsecret" not in text and "othersecret" not in text
+    assert s.storage is not None and key in s.storage  # still there for the code that needs it

@@ -1,4 +1,4 @@
-"""CLI commands that talk to Azure or the emulator (`scan`) and to the findings store (`findings`)."""
+"""`driftwatch scan`: discover, collect and evaluate live workspaces (Azure or the emulator)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ import argparse
 import sys
 from typing import Any
 
+from core.cli.common import emit, exit_for, load_baseline_flag
+
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from core.cli import _emit, _exit_for, _load_baseline
     from core.collect import CollectConfig
     from core.report import render
     from core.scan import run_scan
     from core.settings import load_settings
 
-    baseline = _load_baseline(args.baseline)
+    baseline = load_baseline_flag(args.baseline)
     if args.emulator:
         config = CollectConfig.for_emulator(args.emulator)
     else:
@@ -27,14 +28,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
     subs = list(args.subscription or []) or list(settings.subscriptions)
     outcome = run_scan(config, baseline, subscriptions=subs, workspace_ids=args.workspace or [], source="cli")
     result = outcome.result
-    _emit(render(result, args.format))
+    emit(render(result, args.format))
     if not args.no_store:
-        from core.cli_store import store_and_notify
+        from core.cli.store import store_and_notify
 
         counts = store_and_notify(outcome, baseline, config, notify=not args.no_notify, emulator=args.emulator)
         sys.stderr.write(f"findings store: {counts['transitions']} transitions recorded, "
                          f"{counts['posts']} Teams digests posted\n")
-    return _exit_for(result, args.fail_on)
+    return exit_for(result, args.fail_on)
 
 
 def register(sub: Any, output_flags: Any) -> None:
@@ -47,7 +48,3 @@ def register(sub: Any, output_flags: Any) -> None:
     sc.add_argument("--emulator", metavar="URL", help="point every client at a running estate emulator")
     output_flags(sc)
     sc.set_defaults(func=cmd_scan)
-    from core import cli_findings, cli_ops
-
-    cli_findings.register(sub, output_flags)
-    cli_ops.register(sub)

@@ -6,13 +6,14 @@ import argparse
 import json
 from typing import Any
 
+from core.cli.common import emit
+
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from core.cli import _emit
     from core.errors import InputError
-    from core.service import replay_poison
     from core.settings import load_settings
     from core.store import StorageConnection
+    from core.store.poison import replay_poison
 
     settings = load_settings()
     if args.storage:
@@ -22,7 +23,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         raise InputError("no storage configured: set AzureWebJobsStorage or pass --storage")
     out = replay_poison(connection, args.queue, max_messages=args.max)
-    _emit(json.dumps({"queue": out.queue, "replayed": out.replayed, "kept_rejected": out.kept_rejected}) + "\n")
+    emit(json.dumps({"queue": out.queue, "replayed": out.replayed, "kept_rejected": out.kept_rejected}) + "\n")
     return 0
 
 

@@ -14,19 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from core.cli.common import EXIT_OK, EXIT_UNAVAILABLE
+from core.terms import RULE_ID_RE as RULE_RE
+from core.terms import SEVERITIES, STATUSES
+
 if TYPE_CHECKING:
     from core.store import TableFindingsStore
 
-STATUSES = ("open", "resolved", "exempted")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-RULE_RE = re.compile(r"^DBX-[A-Z]+-\d{3}$")
-EXIT_OK, EXIT_INPUT, EXIT_UNAVAILABLE = 0, 2, 3
 PAGE_SCHEMA = "driftwatch.findings-page/v1"
 EXPORT_SCHEMA = "driftwatch.findings-export/v1"
 

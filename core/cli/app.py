@@ -1,4 +1,4 @@
-"""The `driftwatch` command line (ARCHITECTURE 4.1).
+"""The `driftwatch` command: its parser, the dispatch and the offline commands (ARCHITECTURE 4.1).
 
 Imports are lazy: `driftwatch --help` must not pay for pydantic, the Azure SDKs or databricks-sdk.
 Exit codes: 0 done and nothing at/above --fail-on; 1 findings at/above --fail-on; 2 invalid input;
@@ -9,52 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from core.baseline import Baseline
-    from core.evaluate import ScanResult
-
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
-DEFAULT_BASELINE_NAMES = ("baseline.yaml", "baseline.yml", "baseline.json")
-
-
-class CliInputError(Exception):
-    """Invalid flags or files: exit 2 with this message."""
-
-
-def _default_baseline() -> str:
-    env = os.environ.get("DRIFTWATCH_BASELINE")
-    if env:
-        return env
-    for name in DEFAULT_BASELINE_NAMES:
-        if os.path.exists(name):
-            return name
-    raise CliInputError("no baseline given: pass --baseline FILE or set DRIFTWATCH_BASELINE")
-
-
-def _load_baseline(path: str | None) -> Baseline:
-    from core.baseline import load_baseline
-
-    return load_baseline(path or _default_baseline())
-
-
-def _emit(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
-def _exit_for(result: ScanResult, fail_on: str | None) -> int:
-    from core.findings import severity_at_least
-
-    if result.errors:
-        return EXIT_INCOMPLETE
-    if fail_on and any(f.status == "open" and severity_at_least(f.severity, fail_on) for f in result.findings):
-        return EXIT_FINDINGS
-    return EXIT_OK
+from core.cli import findings, ops, scan
+from core.cli.common import EXIT_INPUT, EXIT_OK, SEVERITIES, CliInputError, emit, exit_for, load_baseline_flag
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -62,12 +21,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.report import render
     from core.state import load_estate
 
-    baseline = _load_baseline(args.baseline)
+    baseline = load_baseline_flag(args.baseline)
     estate = load_estate(args.state)
     states, errors = estate.workspace_states()
     result = evaluate_states(states, baseline, source="cli", errors=errors, skipped=estate.skipped)
-    _emit(render(result, args.format))
-    return _exit_for(result, args.fail_on)
+    emit(render(result, args.format))
+    return exit_for(result, args.fail_on)
 
 
 def cmd_route_event(args: argparse.Namespace) -> int:
@@ -87,14 +46,14 @@ def cmd_route_event(args: argparse.Namespace) -> int:
     except EventParseError as exc:
         raise CliInputError(f"{args.events}: {exc}") from None
     doc = {"schema": ROUTING_SCHEMA, "decisions": [d.contract_dict() for d in decisions]}
-    _emit(json.dumps(doc, indent=2) + "\n")
+    emit(json.dumps(doc, indent=2) + "\n")
     return EXIT_OK
 
 
 def cmd_baseline_validate(args: argparse.Namespace) -> int:
-    baseline = _load_baseline(args.path)
+    baseline = load_baseline_flag(args.path)
     doc = baseline.document
-    _emit(f"{args.path}: valid driftwatch.baseline/v1 (sha256 {baseline.sha256}); "
+    emit(f"{args.path}: valid driftwatch.baseline/v1 (sha256 {baseline.sha256}); "
           f"{len(doc.scopes)} scope(s), {len(doc.exemptions)} exemption(s)\n")
     return EXIT_OK
 
@@ -112,17 +71,17 @@ def cmd_rules(args: argparse.Namespace) -> int:
         if args.framework:
             fw = framework(args.framework)
             doc["framework"] = {"name": args.framework, "title": fw.title, "version": fw.version, "source": fw.source}
-        _emit(json.dumps(doc, indent=2) + "\n")
+        emit(json.dumps(doc, indent=2) + "\n")
     elif args.framework:
         fw = framework(args.framework)
         lines = [f"{fw.title} v{fw.version}"]
         for r in rules:
             ids = ", ".join(c["control"] for c in r["controls"] if c["framework"] == args.framework)
             lines.append(f"{r['id']:<14} {ids:<16} {r['title']}")
-        _emit("\n".join(lines) + "\n")
+        emit("\n".join(lines) + "\n")
     else:
         w = max(len(r["title"]) for r in rules)
-        _emit("".join(f"{r['id']:<14} {r['severity']:<9} {r['title']:<{w}}\n" for r in rules))
+        emit("".join(f"{r['id']:<14} {r['severity']:<9} {r['title']:<{w}}\n" for r in rules))
     return EXIT_OK
 
 
@@ -170,15 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
                         add_help=False)
     em.set_defaults(func=cmd_emulator, passthrough=True)
 
-    _register_optional(sub, output_flags)
+    # Commands that reach Azure, the emulator or the findings store; their SDKs load only when one runs.
+    scan.register(sub, output_flags)
+    findings.register(sub, output_flags)
+    ops.register(sub)
     return p
-
-
-def _register_optional(sub: Any, output_flags: Any) -> None:
-    """Commands implemented in modules that need the Azure SDKs (still imported lazily)."""
-    from core import cli_online
-
-    cli_online.register(sub, output_flags)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +151,3 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     except BrokenPipeError:
         return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Issue 10 §1: the transition outbox and queue-message size (store level, over Azurite)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from core.store import QueueBus, StorageConnection, TableFindingsStore
+from core.store.queues import CUT_MARKER
+from tests.store.conftest import T0, make_finding, ws_id
+
+WS = ws_id("ws-outbox")
+
+
+def test_a_transition_stays_in_the_outbox_until_delivered(store: TableFindingsStore) -> None:
+    """The finding row carries the transition (same entity write) until `outbox_delivered` clears it;
+    the re-driver finds it, and rewriting its history rows is idempotent."""
+    f = make_finding(WS)
+    (t,) = store.reconcile([f], resource_id=WS, evaluated_rules=frozenset({f.rule_id}), now=T0, source="sweep")
+    again = store.undelivered(0)
+    assert [x.finding.id for x in again] == [f.id] and again[0].transition == "opened"
+    assert [h.transition for h in store.get(f.id)[1]] == ["opened"]  # re-driving did not add a history row
+    assert store.outbox_delivered([t]) == 1
+    assert store.undelivered(0) == []
+    assert store.undelivered(600) == []
+
+
+def test_a_fresh_outbox_entry_is_left_to_its_writer(store: TableFindingsStore) -> None:
+    f = make_finding(WS)
+    store.reconcile([f], resource_id=WS, evaluated_rules=frozenset({f.rule_id}), now=T0, source="sweep")
+    assert store.undelivered(600) == []  # written seconds ago (store time): its writer may still send it
+
+
+def test_a_transition_over_the_queue_limit_is_cut_not_lost(store: TableFindingsStore,
+                                                            connection: StorageConnection) -> None:
+    """A long workspace-conf value (200 KB) in a finding: today the send fails (the queue refuses messages
+    over 64 KiB) and the transition is lost. It must arrive, cut with a marker, the full value in the store."""
+    long_value = "x" * 200_000
+    f = make_finding(WS, actual=long_value)
+    (t,) = store.reconcile([f], resource_id=WS, evaluated_rules=frozenset({f.rule_id}), now=T0, source="sweep")
+    bus = QueueBus(connection)
+    bus.drift_findings.clear_messages()
+    bus.send_transition(t)
+    (m,) = list(bus.drift_findings.receive_messages(max_messages=1))
+    assert len(base64.b64encode(m.content.encode())) <= 64 * 1024
+    msg = json.loads(m.content)
+    assert msg["finding"]["id"] == f.id and msg["finding"]["resource_id"] == f.resource_id
+    assert CUT_MARKER in json.dumps(msg["finding"], ensure_ascii=False)
+    assert store.get(f.id)[0].actual == long_value
