@@ -139,8 +139,8 @@ def _credentials_partial(ws: WorkspaceState, b: EffectiveBaseline) -> str | None
       applies=lambda s: s.unity_catalog is not None and s.unity_catalog.approved_access_connectors is not None)
 def storage_credentials(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads GET /api/2.1/unity-catalog/storage-credentials (paged by next_page_token)
-    `azure_managed_identity.access_connector_id` and `azure_service_principal`: every credential is a managed identity of an access
-    connector in `approved_access_connectors` (case-insensitive). Without metastore admin (GET
+    `azure_managed_identity.access_connector_id` and `azure_service_principal`: every credential is a managed
+    identity of an access connector in `approved_access_connectors` (case-insensitive). Without metastore admin (GET
     /api/2.0/preview/scim/v2/Me vs the metastore owner) the list is partial: one finding says so, and the rule
     is not counted as evaluated."""
     uc = _uc(b)
