@@ -33,7 +33,7 @@ def test_scan_reconciles_and_notifies_then_is_quiet(azurite: AzuriteProcess, mon
         assert "0 transitions recorded, 0 Teams digests posted" in capsys.readouterr().err
         assert len(emulator.teams_posts()) == posts
     store = TableFindingsStore.from_connection_string(azurite.connection_string)
-    assert len(store.query(status="open", top=1000)[0]) == 60
+    assert len(store.query(status="open", top=1000)[0]) == 81
 
 
 def test_scan_without_store_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
