@@ -16,5 +16,8 @@ RULE_IDS: tuple[str, ...] = (
     "DBX-SET-001", "DBX-SET-002", "DBX-SET-003", "DBX-SET-004",
     "DBX-SEC-001", "DBX-SEC-002", "DBX-SEC-003",
     "DBX-IAM-001", "DBX-IAM-002", "DBX-IAM-003", "DBX-IAM-004",
+    "DBX-CLU-001", "DBX-CLU-002", "DBX-CLU-003", "DBX-CLU-004", "DBX-CLU-005",
+    "DBX-CLU-006", "DBX-CLU-007",
+    "DBX-UC-001", "DBX-UC-002", "DBX-UC-003", "DBX-UC-004", "DBX-UC-005",
     "DBX-EVAL-001", "DBX-EVAL-002",
 )  # fmt: skip

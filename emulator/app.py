@@ -101,6 +101,22 @@ def classify(method: str, path: str) -> str:
             name = "ws:secret-scopes"
         elif rest[:4] == ["api", "2.0", "secrets", "acls"]:
             name = "ws:secret-acls"
+        elif rest[:3] == ["api", "2.0", "global-init-scripts"]:
+            name = "ws:global-init-scripts" if len(rest) == 3 else "ws:global-init-script"
+        elif rest[:4] == ["api", "2.1", "clusters", "list"]:
+            name = "ws:clusters"
+        elif rest[:4] == ["api", "2.1", "clusters", "spark-versions"]:
+            name = "ws:spark-versions"
+        elif rest[:5] == ["api", "2.0", "policies", "clusters", "list"]:
+            name = "ws:cluster-policies"
+        elif rest[:5] == ["api", "2.0", "policies", "clusters", "list-compliance"]:
+            name = "ws:policy-compliance"
+        elif rest[:4] == ["api", "2.0", "permissions", "cluster-policies"]:
+            name = "ws:policy-permissions"
+        elif rest[:3] == ["api", "2.1", "unity-catalog"]:
+            name = "ws:uc:" + (rest[3] if len(rest) > 3 and rest[3] != "metastores" else "systemschemas")
+        elif rest[:5] == ["api", "2.0", "preview", "scim", "v2"] and rest[5:6] == ["me"]:
+            name = "ws:scim-me"
         else:
             name = "ws:other"
     elif low[0] == "teams":
@@ -748,6 +764,10 @@ class EmulatorApp:
                 return self._tokens(ws, method, rest[4:], request)
             if low == ["api", "2.0", "permissions", "authorization", "tokens"] and method == "GET":
                 return web.json_response(token_permissions_answer(ws.token_permissions))
+            if method == "GET":
+                answer = self._compute_uc(ws, low, rest, request.query)
+                if answer is not None:
+                    return web.json_response(answer)
             if low[:4] == ["api", "2.0", "settings", "types"]:
                 return web.json_response(handle_settings(ws.settings, method, rest[4:], body))
             if low[:5] == ["api", "2.0", "preview", "scim", "v2"] and len(rest) == 6 and method == "GET" \
@@ -761,6 +781,41 @@ class EmulatorApp:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} /{'/'.join(rest)}'")
         except ApiError as exc:
             return _dbx_error(exc.status, exc.code, exc.message)
+
+    @staticmethod
+    def _compute_uc(ws: Any, low: list[str], rest: list[str], query: Any) -> dict[str, Any] | None:
+        """GET endpoints of emulator/compute_uc.py; None = not one of them."""
+        from emulator import compute_uc as cu
+
+        seed = ws.compute_uc
+        clusters = seed.get("clusters") or []
+        policies = seed.get("cluster_policies") or []
+        assignment = seed.get("metastore_assignment")
+        if low[:3] == ["api", "2.0", "global-init-scripts"] and len(low) <= 4:
+            return cu.global_init_scripts(seed.get("global_init_scripts") or [], rest[3:])
+        if low == ["api", "2.1", "clusters", "list"]:
+            return cu.clusters_list(clusters, query)
+        if low == ["api", "2.1", "clusters", "spark-versions"]:
+            return {"versions": list(seed.get("spark_versions") or [])}
+        if low == ["api", "2.0", "policies", "clusters", "list"]:
+            return {"policies": list(policies)}
+        if low == ["api", "2.0", "policies", "clusters", "list-compliance"]:
+            return cu.list_compliance(clusters, seed.get("policy_compliance") or {}, policies, query)
+        if low[:4] == ["api", "2.0", "permissions", "cluster-policies"] and len(low) == 5:
+            return cu.policy_permissions(policies, seed.get("policy_permissions") or {}, rest[4])
+        if low == ["api", "2.1", "unity-catalog", "current-metastore-assignment"]:
+            return cu.metastore_assignment(assignment)
+        if low == ["api", "2.1", "unity-catalog", "metastore_summary"]:
+            return cu.metastore_summary(assignment, seed.get("metastore_summary") or {})
+        if low == ["api", "2.1", "unity-catalog", "storage-credentials"]:
+            return cu.uc_paged("storage_credentials", seed.get("storage_credentials") or [], query)
+        if low[:4] == ["api", "2.1", "unity-catalog", "metastores"] and len(low) == 6 and low[5] == "systemschemas":
+            return cu.system_schemas(assignment, seed.get("system_schemas"), rest[4], query)
+        if low == ["api", "2.0", "preview", "scim", "v2", "me"]:
+            return dict(seed.get("current_user") or cu.DEFAULT_CURRENT_USER)
+        if low == ["api", "2.0", "settings", "types", "default_namespace_ws", "names", "default"]:
+            return cu.default_namespace(seed.get("default_namespace"))
+        return None
 
     @staticmethod
     def _ip_access_lists(ws: Any, method: str, rest: list[str], body: Any) -> web.Response:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.contracts.estate_v1 import SCHEMA, EstateError, validate_estate
+from emulator.state import COMPUTE_UC_KEYS
 
 TOKEN_SECRET_KEYS = frozenset({"token_value", "token", "value", "secret", "token_secret"})
 """Keys that would hold a token's secret; they are dropped on load so they can never be served."""
@@ -73,4 +74,7 @@ def load_seed(seed: dict[str, Any] | str | Path) -> dict[str, Any]:
         }
         if ws.get("token_permissions") is not None:
             out["databricks"][host]["token_permissions"] = json.loads(json.dumps(ws["token_permissions"]))
+        for key in COMPUTE_UC_KEYS:  # compute and Unity Catalog families (emulator/compute_uc.py)
+            if ws.get(key) is not None:
+                out["databricks"][host][key] = json.loads(json.dumps(ws[key]))
     return out

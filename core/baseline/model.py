@@ -231,6 +231,109 @@ class WorkspaceSettingsBaseline(_Strict):
     disable_legacy_access: bool | None = None
 
 
+ClusterSource = Literal["UI", "API", "JOB", "PIPELINE", "PIPELINE_MAINTENANCE", "MODELS", "SQL"]
+"""`ClusterDetails.cluster_source` values (databricks-sdk-py 0.162.0 `compute.ClusterSource`)."""
+
+
+def _sha256_hex(value: str) -> str:
+    v = value.strip().lower()
+    if len(v) != 64 or any(c not in "0123456789abcdef" for c in v):
+        raise ValueError(f"{value!r} is not a sha256 hex digest (64 hex digits)")
+    return v
+
+
+Sha256 = Annotated[str, AfterValidator(_sha256_hex)]
+
+
+class GlobalInitScriptBaseline(_Strict):
+    """One expected global init script: its sha256 is of the decoded script bytes (never the text)."""
+
+    name: str = Field(min_length=1)
+    enabled: bool
+    position: Int = Field(ge=0)
+    sha256: Sha256
+
+
+class ClusterPolicyBaseline(_Strict):
+    """One expected cluster policy: sha256 of its canonical definition JSON (keys sorted, no whitespace)."""
+
+    name: str = Field(min_length=1)
+    sha256: Sha256
+
+
+def _runtime(value: str) -> str:
+    parts = str(value).strip().split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"{value!r} is not a Databricks Runtime version such as 13.3")
+    return f"{int(parts[0])}.{int(parts[1])}"
+
+
+class ComputeBaseline(_Strict):
+    """Clusters, cluster policies and init scripts (workspace API); absent or null = not checked."""
+
+    global_init_scripts: list[GlobalInitScriptBaseline] | None = None
+    """DBX-CLU-001: the exact set of (name, enabled, position, sha256 of the decoded script); [] = none."""
+    cluster_sources: list[ClusterSource] = Field(default_factory=lambda: list[ClusterSource](("UI", "API")))
+    """Which clusters DBX-CLU-002/003/004/006/007 look at, by `cluster_source` (job and pipeline clusters
+    only when listed here)."""
+    uc_access_mode: bool | None = None
+    """DBX-CLU-002: with true, every cluster in scope uses a Unity Catalog access mode."""
+    min_runtime: Annotated[str, AfterValidator(_runtime)] | None = None
+    """DBX-CLU-003: every cluster's spark_version is a supported one (clusters/spark-versions) and at least
+    this Databricks Runtime (major.minor, e.g. "13.3")."""
+    require_policy: bool | None = None
+    """DBX-CLU-004: with true, every cluster in scope has a policy_id and complies with it."""
+    policies: list[ClusterPolicyBaseline] | None = None
+    """DBX-CLU-005: the exact set of (name, sha256 of the canonical definition) of the cluster policies."""
+    users_policy_use: Literal["uc_pinned_only"] | None = None
+    """DBX-CLU-005: uc_pinned_only = the group users holds no CAN_USE on a policy that does not pin
+    data_security_mode to Unity Catalog access modes."""
+    no_legacy_init_scripts: bool | None = None
+    """DBX-CLU-006: with true, no cluster in scope runs a DBFS init script, and workspace-conf
+    enableDeprecatedGlobalInitScripts / enableDeprecatedClusterNamedInitScripts are not "true"."""
+    worker_encryption: bool | None = None
+    """DBX-CLU-007 (opt-in, CIS 2.1.3): with true, clusters in scope set spark.authenticate,
+    spark.network.crypto.enabled and spark.io.encryption.enabled to "true" in spark_conf."""
+
+    @field_validator("global_init_scripts", "policies")
+    @classmethod
+    def _unique_names(cls, v: list[Any] | None) -> list[Any] | None:
+        names = [i.name for i in v or ()]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate name(s): {', '.join(dup)}")
+        return v
+
+
+class UnityCatalogBaseline(_Strict):
+    """Unity Catalog (workspace API); absent or null = not checked."""
+
+    required: bool | None = None
+    """DBX-UC-001/002: with true, a metastore is assigned and the default catalog is not hive_metastore."""
+    metastore_id: str | None = Field(default=None, min_length=1)
+    """DBX-UC-001: the metastore the workspace must be assigned to (implies a metastore is required)."""
+    metastore_owner_group: bool | None = None
+    """DBX-UC-003: with true, the metastore owner is a group (not a user name with @, not an SP
+    application id)."""
+    max_recipient_token_lifetime_days: Int | None = Field(default=None, ge=1)
+    """DBX-UC-003: with Delta Sharing scope INTERNAL_AND_EXTERNAL, the recipient token lifetime is set
+    (0 = tokens never expire) and at most this many days."""
+    approved_access_connectors: list[str] | None = None
+    """DBX-UC-004: storage credentials use Azure managed identities through these access connectors (ARM ids,
+    case-insensitive); a service-principal (client secret) credential is always a finding."""
+    access_system_schema: bool | None = None
+    """DBX-UC-005: with true, the `access` system schema (audit tables) is ENABLE_COMPLETED or MANAGED."""
+
+    @field_validator("approved_access_connectors")
+    @classmethod
+    def _ids(cls, v: list[str] | None) -> list[str] | None:
+        for item in v or ():
+            if not item.lower().startswith("/subscriptions/") or \
+                    "/providers/microsoft.databricks/accessconnectors/" not in item.lower():
+                raise ValueError(f"not an access connector ARM id: {item!r}")
+        return v
+
+
 class Settings(_Strict):
     """The checkable settings: `defaults`, and each scope's `set` (partially)."""
 
@@ -262,6 +365,8 @@ class Settings(_Strict):
     settings: WorkspaceSettingsBaseline | None = None
     secrets: SecretsBaseline | None = None
     iam: IamBaseline | None = None
+    compute: ComputeBaseline | None = None
+    unity_catalog: UnityCatalogBaseline | None = None
     severity: dict[RuleId, Severity] = Field(default_factory=dict)
     disabled_rules: list[RuleId] = Field(default_factory=list)
 

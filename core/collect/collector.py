@@ -32,6 +32,7 @@ from typing import Any
 from core.arm_ids import parse_arm_id
 from core.baseline.load import Baseline, EffectiveBaseline, WorkspaceIdentity
 from core.collect.arm import ArmReader, ArmReadError
+from core.collect.compute_uc import ComputeUcNeeds
 from core.collect.config import CollectConfig
 from core.collect.workspace_api import ApiNeeds, WorkspaceApiError, read_workspace_api
 from core.collect.workspace_families import FamilyNeeds
@@ -92,8 +93,10 @@ def api_needs(eff: EffectiveBaseline, arm: WorkspaceArm | None = None,
     if any(_on(eff, r, state, families) for r in ("DBX-TOKEN-002", "DBX-TOKEN-003", "DBX-TOKEN-004",
                                                    "DBX-TOKEN-005")):
         keys.append("enableTokensConfig")  # TOKEN-005, and TOKEN-002..004 do not apply while it is "false"
+    if _on(eff, "DBX-CLU-006", state, families):
+        keys += ["enableDeprecatedGlobalInitScripts", "enableDeprecatedClusterNamedInitScripts"]
     settings_types = tuple(t for t, rid in SETTINGS_RULES if _on(eff, rid, state, families))
-    return ApiNeeds(conf_keys=tuple(dict.fromkeys(keys)),
+    return ApiNeeds(conf_keys=tuple(dict.fromkeys(keys)), compute_uc=compute_uc_needs(eff, state, families),
                     families=FamilyNeeds(token_permissions=_on(eff, "DBX-TOKEN-003", state, families),
                                          settings_types=settings_types,
                                          secret_scopes=any(_on(eff, r, state, families)
@@ -105,6 +108,22 @@ def api_needs(eff: EffectiveBaseline, arm: WorkspaceArm | None = None,
                                                                      "DBX-IPACL-004")),
                     tokens=_on(eff, "DBX-TOKEN-002", state, families) or _on(eff, "DBX-TOKEN-004", state,
                                                                              families))
+
+
+def compute_uc_needs(eff: EffectiveBaseline, state: WorkspaceState | None,
+                     families: frozenset[str] | None) -> ComputeUcNeeds:
+    """The compute / Unity Catalog families the DBX-CLU and DBX-UC rules that are on need."""
+    def on(*ids: str) -> bool:
+        return any(_on(eff, f"DBX-{i}", state, families) for i in ids)
+
+    compute = eff.settings.compute
+    users_acl = on("CLU-005") and compute is not None and compute.users_policy_use is not None
+    return ComputeUcNeeds(
+        global_init_scripts=on("CLU-001"), clusters=on("CLU-002", "CLU-003", "CLU-004", "CLU-006", "CLU-007"),
+        spark_versions=on("CLU-003"), policy_compliance=on("CLU-004"),
+        cluster_policies=on("CLU-005"), policy_permissions=users_acl,
+        metastore=on("UC-001", "UC-002", "UC-003", "UC-004", "UC-005"), default_namespace=on("UC-002"),
+        storage_credentials=on("UC-004"), system_schemas=on("UC-005"))
 
 
 SETTINGS_RULES = (("restrict_workspace_admins", "DBX-SET-001"), ("disable_legacy_dbfs", "DBX-SET-002"),

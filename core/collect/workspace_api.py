@@ -22,6 +22,7 @@ import requests
 from core.collect import parallel
 from core.collect.auth import databricks_strategy
 from core.collect.bounded import ResponseBoundExceeded, mount_bounded
+from core.collect.compute_uc import ComputeUcNeeds, read_compute_uc
 from core.collect.config import CollectConfig, WorkspaceHostError
 from core.collect.databricks_client import (
     IP_ACCESS_LISTS_PATH,
@@ -54,10 +55,13 @@ class ApiNeeds:
     tokens: bool
     families: FamilyNeeds = field(default_factory=FamilyNeeds)
     """Reads beyond the core ones, each failing on its own (core/collect/workspace_families.py)."""
+    compute_uc: ComputeUcNeeds = field(default_factory=ComputeUcNeeds)
+    """Compute and Unity Catalog families, each failing on its own (core/collect/compute_uc.py)."""
 
     @property
     def any(self) -> bool:
-        return bool(self.conf_keys or self.ip_access_lists or self.tokens or self.families.any)
+        return bool(self.conf_keys or self.ip_access_lists or self.tokens or self.families.any
+                    or self.compute_uc.any)
 
 
 _INVALID_KEYS = re.compile(r"Invalid keys?:\s*(\[.*?\])", re.IGNORECASE | re.DOTALL)
@@ -209,6 +213,8 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
     observed_at_ms = int(time.time() * 1000)
     families = (parallel.submit(lambda: read_families(w, call, needs.families, deadline, host, _describe))
                 if needs.families.any else None)
+    compute = (parallel.submit(lambda: read_compute_uc(w, call, needs.compute_uc, deadline, host, _describe))
+               if needs.compute_uc.any else None)
     try:
         if needs.conf_keys:
             conf, unsupported = _read_conf(call, w, needs.conf_keys)
@@ -224,6 +230,10 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
         raise WorkspaceApiError(_describe(exc)) from None
     finally:
         family_data, family_errors = ({}, {}) if families is None else families.result()
+        if compute is not None:
+            compute_data, compute_errors = compute.result()
+            family_data.update(compute_data)
+            family_errors.update(compute_errors)
     try:
         state = parse_workspace_api(conf, lists, tokens, where=host, unsupported_conf_keys=unsupported)
     except StateError as exc:

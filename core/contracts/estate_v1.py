@@ -155,8 +155,89 @@ class WorkspaceApi(BaseModel):
     """Scopes as GET /api/2.0/secrets/scopes/list returns them in `scopes` (no secret values exist here)."""
     secret_acls: dict[str, list[SecretAcl]] = Field(default_factory=dict)
     """Scope name -> items as GET /api/2.0/secrets/acls/list returns them; absent = no ACL items."""
+    global_init_scripts: list[GlobalInitScript] = Field(default_factory=list)
+    """DBX-CLU-001: scripts as GET /api/2.0/global-init-scripts/{id} returns them (list answers omit `script`)."""
+    clusters: list[Cluster] = Field(default_factory=list)
+    """ClusterDetails as GET /api/2.1/clusters/list returns them in `clusters` (paged by the emulator)."""
+    spark_versions: list[SparkVersion] = Field(default_factory=list)
+    """GET /api/2.1/clusters/spark-versions `versions`."""
+    cluster_policies: list[ClusterPolicy] = Field(default_factory=list)
+    policy_compliance: dict[str, ClusterCompliance] = Field(default_factory=dict)
+    """cluster_id -> its compliance with its policy; absent = compliant (the emulator evaluates no policy)."""
+    policy_permissions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """policy_id -> GET /api/2.0/permissions/cluster-policies/{id} object; absent = no ACL entries."""
+    metastore_assignment: MetastoreAssignment | None = None
+    """GET /api/2.1/unity-catalog/current-metastore-assignment; absent = no metastore assigned (404)."""
+    metastore_summary: dict[str, Any] = Field(default_factory=dict)
+    """GET /api/2.1/unity-catalog/metastore_summary fields (owner, delta_sharing_scope, ...)."""
+    default_namespace: dict[str, Any] | None = None
+    """The `namespace` payload of default_namespace_ws (`{"value": "main"}`); absent = never set (404)."""
+    storage_credentials: list[StorageCredential] = Field(default_factory=list)
+    current_user: dict[str, Any] | None = None
+    """GET /api/2.0/preview/scim/v2/Me; absent = a user that is no metastore admin."""
+    system_schemas: list[SystemSchema] | None = None
+    """GET /api/2.1/unity-catalog/metastores/{id}/systemschemas `schemas`; absent = access and compute AVAILABLE."""
     observed_at: int | None = Field(default=None, ge=0)
     """Snapshot time (ms) for offline evaluation (DBX-TOKEN-004); the emulator serves live state and ignores it."""
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class GlobalInitScript(_Open):
+    """GET /api/2.0/global-init-scripts/{id} (`GlobalInitScriptDetailsWithContent`): `script` is Base64."""
+
+    script_id: StrictStr = Field(min_length=1)
+    name: StrictStr = Field(min_length=1)
+    script: StrictStr
+    enabled: StrictBool = False
+    position: int = Field(default=0, ge=0)
+
+
+class Cluster(_Open):
+    """One `ClusterDetails` of GET /api/2.1/clusters/list."""
+
+    cluster_id: StrictStr = Field(min_length=1)
+    spark_version: StrictStr | None = None
+    cluster_source: Literal["UI", "API", "JOB", "PIPELINE", "PIPELINE_MAINTENANCE", "MODELS", "SQL"] | None = None
+
+
+class SparkVersion(_Open):
+    key: StrictStr = Field(min_length=1)
+    name: StrictStr | None = None
+
+
+class ClusterPolicy(_Open):
+    """One `Policy` of GET /api/2.0/policies/clusters/list; `definition` is a JSON string."""
+
+    policy_id: StrictStr = Field(min_length=1)
+    name: StrictStr = Field(min_length=1)
+    definition: StrictStr = "{}"
+
+
+class ClusterCompliance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    is_compliant: StrictBool
+    violations: dict[str, StrictStr] = Field(default_factory=dict)
+
+
+class MetastoreAssignment(_Open):
+    metastore_id: StrictStr = Field(min_length=1)
+    workspace_id: int | None = None
+    default_catalog_name: StrictStr | None = None
+
+
+class StorageCredential(_Open):
+    name: StrictStr = Field(min_length=1)
+
+
+class SystemSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_: StrictStr = Field(alias="schema", min_length=1)
+    state: StrictStr
 
 
 class EstateV1(BaseModel):

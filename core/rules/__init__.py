@@ -4,7 +4,19 @@ Importing this package registers every rule family; `RULES` maps id -> Rule.
 """
 
 from core.rule_ids import RULE_IDS
-from core.rules import conf, evaluation, iam, ipacl, network, secrets, settings, tokens, workspace  # noqa: F401  (registration)
+from core.rules import (  # noqa: F401  (registration)  # noqa: F401  (registration)
+    compute,
+    conf,
+    evaluation,
+    iam,
+    ipacl,
+    network,
+    secrets,
+    settings,
+    tokens,
+    unity_catalog,
+    workspace,
+)
 from core.rules.engine import (
     WorkspaceEvaluation,
     api_rules_on,

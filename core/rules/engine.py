@@ -104,9 +104,10 @@ def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
         if not _observed(ws, r.needs):
             continue
         if r.api_family is not None and (ws.workspace_api is None or
-                                         not ws.workspace_api.family_observed(r.api_family)):
+                                         not all(ws.workspace_api.family_observed(f) for f in r.api_families)):
             continue  # that family was not read (or failed): DBX-EVAL-002 names it, nothing resolves
-        evaluated.add(r.id)
+        if r.incomplete is None or r.incomplete(ws, effective) is None:
+            evaluated.add(r.id)  # partial input: findings stand, but nothing unseen resolves (never a pass)
         severity = effective.severity_for(r.id, r.severity)
         for v in r.check(ws, effective):
             if na and any(n.covers(r.id, v.subject) for n in na):

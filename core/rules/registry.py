@@ -71,9 +71,20 @@ class Rule:
     check: Check
     inapplicable: Inapplicable | None = None
     """What of this rule cannot apply to a given workspace (e.g. classic-compute rules on Serverless)."""
-    api_family: str | None = None
+    api_family: str | tuple[str, ...] | None = None
     """The workspace-API family (a `WorkspaceApiState` part, e.g. `token_permissions`) the rule reads
-    beyond the core reads; a failure of that family leaves this rule, and only it, unevaluated."""
+    beyond the core reads; a failure of that family leaves this rule, and only it, unevaluated. A tuple
+    names several families, all of which must have been read."""
+    incomplete: Callable[[WorkspaceState, EffectiveBaseline], str | None] | None = None
+    """Why the input the rule saw is only part of the truth (e.g. a storage-credential list read without
+    metastore admin), or None. Its findings are still reported, but the rule does not count as evaluated:
+    nothing it did not see resolves, and it is never a pass."""
+
+    @property
+    def api_families(self) -> tuple[str, ...]:
+        if self.api_family is None:
+            return ()
+        return (self.api_family,) if isinstance(self.api_family, str) else self.api_family
 
     def not_applicable(self, ws: WorkspaceState, b: EffectiveBaseline) -> list[NotApplicable]:
         if self.inapplicable is None or ws.arm is None:
@@ -91,7 +102,9 @@ RULES: dict[str, Rule] = {}
 
 def rule(*, id: str, title: str, severity: str, needs: Needs, remediation: str,
          applies: Callable[[Settings], bool], inapplicable: Inapplicable | None = None,
-         api_family: str | None = None) -> Callable[[Check], Check]:
+         api_family: str | tuple[str, ...] | None = None,
+         incomplete: Callable[[WorkspaceState, EffectiveBaseline], str | None] | None = None
+         ) -> Callable[[Check], Check]:
     """Register a check; its docstring says which setting it reads."""
 
     def register(fn: Check) -> Check:
@@ -100,7 +113,7 @@ def rule(*, id: str, title: str, severity: str, needs: Needs, remediation: str,
         doc = " ".join((fn.__doc__ or "").split())
         RULES[id] = Rule(id=id, title=title, severity=severity, family=id.split("-")[1], needs=needs,
                          remediation=remediation, reads=doc, applies=applies, check=fn,
-                         inapplicable=inapplicable, api_family=api_family)
+                         inapplicable=inapplicable, api_family=api_family, incomplete=incomplete)
         return fn
 
     return register

@@ -12,6 +12,7 @@ from typing import Any
 
 from core.arm_ids import arm_fold, parse_arm_id_lower
 from core.contracts.estate_v1 import SCHEMA, EstateError, validate_estate
+from core.state.compute_uc import snapshot_compute_uc
 from core.state.families import snapshot_families
 from core.state.footprint import NetworkFootprint, footprint, subnet_users
 from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
@@ -182,6 +183,7 @@ class Estate:
                     api = parse_workspace_api(payload.get("workspace_conf"), payload.get("ip_access_lists"),
                                               payload.get("tokens"), where=where)
                     api = api.model_copy(update={**snapshot_families(payload, where),
+                                                 **snapshot_compute_uc(payload, where),
                                                  "observed_at_ms": payload.get("observed_at") or self.observed_at_ms})
                 else:
                     errs.append(CollectionError(

@@ -11,6 +11,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.baseline.model import IPNetwork
+from core.state.compute_uc import (
+    ClusterState,
+    DefaultNamespace,
+    GlobalInitScript,
+    MetastoreState,
+    PermissionEntry,
+    PolicyCompliance,
+    PolicyState,
+    StorageCredentialsState,
+    SystemSchema,
+)
 
 Stage = Literal["arm", "network", "diagnostics", "workspace_api", "rbac"]
 
@@ -238,6 +249,19 @@ class WorkspaceApiState(_Frozen):
     secret_scopes: tuple[SecretScopeState, ...] | None = None
     secret_acls: dict[str, tuple[SecretAcl, ...]] | None = None
     """Scope name -> its ACL items; None = not read."""
+    global_init_scripts: tuple[GlobalInitScript, ...] | None = None
+    """Compute and Unity Catalog families (core/state/compute_uc.py); None = not read."""
+    clusters: tuple[ClusterState, ...] | None = None
+    spark_versions: tuple[str, ...] | None = None
+    cluster_policies: tuple[PolicyState, ...] | None = None
+    policy_compliance: dict[str, PolicyCompliance] | None = None
+    """cluster_id -> its compliance with its policy (list-compliance of each policy clusters use)."""
+    policy_permissions: dict[str, tuple[PermissionEntry, ...]] | None = None
+    """policy_id -> its ACL, for the policies that do not pin a UC access mode."""
+    metastore: MetastoreState | None = None
+    default_namespace: DefaultNamespace | None = None
+    storage_credentials: StorageCredentialsState | None = None
+    system_schemas: tuple[SystemSchema, ...] | None = None
     family_errors: dict[str, str] = Field(default_factory=dict)
     """Per-family read failures (family -> cause, no secrets): that family is not evaluated (DBX-EVAL-002
     with the family as subject); the other families are."""

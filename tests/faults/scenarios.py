@@ -16,7 +16,7 @@ import requests
 from samples import factory as f
 from tests.functions.conftest import App
 
-EXPECTED_OPEN = 83  # the sample estate with the example baseline (issues 12 and 13 rules included)
+EXPECTED_OPEN = 104  # the sample estate with the example baseline (issues 12 and 13 rules included)
 EXPECTED_EXEMPTED = 1
 WS = {r["name"]: r["id"] for r in f.sample_estate()["resources"] if r["type"] == "Microsoft.Databricks/workspaces"}
 NSG = {r["name"]: r["id"] for r in f.sample_estate()["resources"] if r["type"].endswith("networkSecurityGroups")}

@@ -41,7 +41,7 @@ def test_sweep_fans_out_and_records_every_finding(app: App) -> None:
     scans, _notes = app.run_queues()
     assert scans.succeeded == 9 and scans.poisoned == 0
     stored = app.open_findings()
-    assert len(stored) == 83
+    assert len(stored) == 104  # issues 12 and 13 rules included
     exempted, _ = app.store().query(status="exempted")
     assert len(exempted) == 1
     posts = app.emulator.teams_posts()
@@ -213,7 +213,7 @@ def test_four_worker_processes_drain_a_sweep_together(app: App) -> None:
     assert all(p.returncode == 0 for p in procs)
     assert sum(r["succeeded"] for r in results) == 9
     assert sum(r["poisoned"] for r in results) == 0
-    assert len(app.open_findings()) == 83  # the same result as one worker: no double opens
+    assert len(app.open_findings()) == 104  # the same result as one worker: no double opens
     opened = [m for m in app.open_findings() if m.rule_id == "DBX-NET-005"]
     _, history = app.store().get(opened[0].id)
     assert [t.transition for t in history] == ["opened"]

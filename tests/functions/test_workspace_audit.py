@@ -132,9 +132,8 @@ def test_bad_bodies_failed_and_unknown_actions_never_fail_the_batch(app: App) ->
                                error_message="PERMISSION_DENIED")
     unknown = make_audit_record(ws_id, "notebook", "runCommand")
     readonly = make_audit_record(ws_id, "secrets", "getSecret")
-    no_rules = make_audit_record(ws_id, "globalInitScripts", "create")  # CLU: no rules yet (issue 13)
     bad = {"resourceId": ws_id, "properties": {"actionName": "add"}}
-    app.host.deliver_event_hub([b"not json", event_body([failed, unknown, readonly, no_rules, bad])])
+    app.host.deliver_event_hub([b"not json", event_body([failed, unknown, readonly, bad])])
     assert app.rt.connection.queue("scan-requests").peek_messages(max_messages=5) == []
     good = make_audit_record(ws_id, "accounts", "updateIpAccessList")
     app.host.deliver_event_hub([b"{}", event_body([bad, good])])

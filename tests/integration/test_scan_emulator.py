@@ -42,7 +42,8 @@ def test_live_scan_equals_offline_evaluation(emulator: EmulatorServer, example_b
     # The only difference: the live API answers 404 for dev-shared where the snapshot has no entry.
     assert live_ids == offline_ids
     families = {fd.rule_id.rsplit("-", 1)[0] for fd in live.findings}
-    assert families == {"DBX-WS", "DBX-NET", "DBX-IPACL", "DBX-CONF", "DBX-TOKEN", "DBX-SET", "DBX-SEC", "DBX-IAM", "DBX-EVAL"}
+    assert families == {"DBX-WS", "DBX-NET", "DBX-IPACL", "DBX-CONF", "DBX-TOKEN", "DBX-SET", "DBX-SEC", "DBX-IAM", "DBX-CLU", "DBX-UC",
+                        "DBX-EVAL"}
 
 
 def test_discovery_pages_through_next_link(emulator: EmulatorServer, example_baseline: Baseline) -> None:

@@ -216,3 +216,15 @@ def test_an_audit_scan_evaluates_only_its_families_and_never_resolves_what_it_di
     ids = {r.id for r in rules_for(State(arm=None, api=None), frozenset({"IPACL"}))}
     assert "DBX-EVAL-001" in ids  # the workspace document itself failed: that is worth a finding
     assert rules_for(State(arm=object(), api=None), None) is None
+
+
+@pytest.mark.parametrize(("service", "action", "family"), [
+    ("globalInitScripts", "update", "CLU"), ("clusters", "edit", "CLU"), ("clusterPolicies", "edit", "CLU"),
+    ("clusterPolicies", "changeClusterPolicyAcl", "CLU"), ("unityCatalog", "createMetastoreAssignment", "UC"),
+    ("unityCatalog", "updateStorageCredential", "UC"), ("unityCatalog", "disableSystemSchema", "UC"),
+    ("workspace", "setSetting", "UC")])
+def test_compute_and_unity_catalog_changes_route_to_their_rules(service: str, action: str, family: str) -> None:
+    rec = json.loads(body())["records"][0]
+    rec["properties"].update(serviceName=service, actionName=action, requestParams="{}")
+    d = route_audit_batch([json.dumps({"records": [rec]})]).decisions[0]
+    assert d.action == "scan" and family in d.families and family in EXISTING

@@ -61,7 +61,7 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ("ip access list enabled as text", lambda d: _api(d)["ip_access_lists"][0].update(enabled="true")),
     ("token without id", lambda d: _api(d)["tokens"][0].pop("token_id")),
     ("host key with a scheme", lambda d: d["databricks"].update({"https://x": {}})),
-    ("unknown key in a workspace payload", lambda d: _api(d).update(clusters=[])),
+    ("unknown key in a workspace payload", lambda d: _api(d).update(cluster_list=[])),
 ]
 
 

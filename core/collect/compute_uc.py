@@ -1,0 +1,259 @@
+"""Compute and Unity Catalog families of the workspace API: one read per family, each failing on its own.
+
+Raw JSON through the SDK's own `ApiClient.do` (auth, retries, timeouts), as core/collect/workspace_families.py
+does, with the paths and paging of databricks-sdk-py 0.162.0 (cited per constant). A 403, 404,
+FEATURE_DISABLED, malformed answer, timeout or spent time budget marks only that family unread
+(`family_errors` -> DBX-EVAL-002 with the family as subject). Paging is bounded: beyond a bound the family is
+reported unread, never silently truncated. Per-policy reads run on a small thread pool, so a workspace with
+5,000 clusters and 500 policies costs about 50 list pages plus one call per policy in use (`make bench`).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from core.state.compute_uc import (
+    CurrentUser,
+    MetastoreState,
+    PermissionEntry,
+    PolicyCompliance,
+    parse_cluster,
+    parse_compliance_page,
+    parse_current_user,
+    parse_default_namespace,
+    parse_global_init_script,
+    parse_metastore,
+    parse_permissions,
+    parse_policies,
+    parse_spark_versions,
+    parse_storage_credentials,
+    parse_system_schemas,
+    storage_credentials_state,
+)
+from core.state.parse import StateError
+
+GLOBAL_INIT_SCRIPTS_PATH = "/api/2.0/global-init-scripts"
+"""`GlobalInitScriptsAPI.list` -> `{"scripts": [...]}` (no content); `.get(id)` ->
+`GET /api/2.0/global-init-scripts/{id}` -> `GlobalInitScriptDetailsWithContent` with Base64 `script`."""
+CLUSTERS_PATH = "/api/2.1/clusters/list"
+"""`ClustersAPI.list(page_size=, page_token=)` -> `{"clusters": [ClusterDetails], "next_page_token"}`; the SDK
+stops when `next_page_token` is absent or empty."""
+SPARK_VERSIONS_PATH = "/api/2.1/clusters/spark-versions"
+"""`ClustersAPI.spark_versions` -> `{"versions": [{"key", "name"}]}`."""
+POLICIES_PATH = "/api/2.0/policies/clusters/list"
+"""`ClusterPoliciesAPI.list` -> `{"policies": [Policy]}` (not paged in 0.162.0)."""
+COMPLIANCE_PATH = "/api/2.0/policies/clusters/list-compliance"
+"""`PolicyComplianceForClustersAPI.list_compliance(policy_id, page_size=, page_token=)` -> `{"clusters":
+[{"cluster_id", "is_compliant", "violations"}], "next_page_token"}`."""
+POLICY_PERMISSIONS_PATH = "/api/2.0/permissions/cluster-policies/{id}"
+"""`ClusterPoliciesAPI.get_permissions(cluster_policy_id)` -> `ClusterPolicyPermissions`."""
+METASTORE_ASSIGNMENT_PATH = "/api/2.1/unity-catalog/current-metastore-assignment"
+"""`MetastoresAPI.current` -> `MetastoreAssignment {workspace_id, metastore_id, default_catalog_name}`; with no
+metastore Databricks answers 404 "No metastore assigned for the current workspace." (the message as
+terraform-provider-databricks issues #1632 and #2061 quote it)."""
+METASTORE_SUMMARY_PATH = "/api/2.1/unity-catalog/metastore_summary"
+"""`MetastoresAPI.summary` -> `GetMetastoreSummaryResponse`."""
+DEFAULT_NAMESPACE_PATH = "/api/2.0/settings/types/default_namespace_ws/names/default"
+"""`DefaultNamespaceAPI.get` -> `{"etag", "setting_name", "namespace": {"value"}}`."""
+STORAGE_CREDENTIALS_PATH = "/api/2.1/unity-catalog/storage-credentials"
+"""`StorageCredentialsAPI.list(max_results=0)` -> `{"storage_credentials": [...], "next_page_token"}`; a page may
+be empty and still carry a token (SDK docstring), so reading stops only when the token is absent."""
+CURRENT_USER_PATH = "/api/2.0/preview/scim/v2/Me"
+"""`CurrentUserAPI.me` -> SCIM User `{"userName", "groups": [{"display", "value"}]}`."""
+SYSTEM_SCHEMAS_PATH = "/api/2.1/unity-catalog/metastores/{id}/systemschemas"
+"""`SystemSchemasAPI.list(metastore_id, max_results=0)` -> `{"schemas": [{"schema", "state"}], "next_page_token"}`."""
+
+CLUSTER_PAGE = 100
+MAX_PAGES = 200
+"""Bound per paged list (20,000 clusters at 100 a page); beyond it the family is reported unread."""
+MAX_GLOBAL_INIT_SCRIPTS = 200
+MAX_POLICIES = 2000
+POLICY_CONCURRENCY = 8
+"""Per-policy reads (compliance, permissions) in flight at once for one workspace."""
+
+
+@dataclass(frozen=True)
+class ComputeUcNeeds:
+    """Which compute / Unity Catalog families to read; all False = no call."""
+
+    global_init_scripts: bool = False
+    clusters: bool = False
+    spark_versions: bool = False
+    policy_compliance: bool = False
+    cluster_policies: bool = False
+    policy_permissions: bool = False
+    metastore: bool = False
+    default_namespace: bool = False
+    storage_credentials: bool = False
+    system_schemas: bool = False
+
+    @property
+    def any(self) -> bool:
+        return any(getattr(self, f) for f in self.__dataclass_fields__)
+
+
+def _unassigned(exc: Exception) -> bool:
+    code = str(getattr(exc, "error_code", "") or "")
+    status = getattr(exc, "status_code", None)
+    return code == "METASTORE_DOES_NOT_EXIST" or (
+        (status == 404 or exc.__class__.__name__ in ("NotFound", "ResourceDoesNotExist"))
+        and "no metastore assigned" in str(exc).lower())
+
+
+def _not_set(exc: Exception) -> bool:
+    return exc.__class__.__name__ in ("NotFound", "ResourceDoesNotExist") or getattr(exc, "status_code", None) == 404
+
+
+def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: ComputeUcNeeds, deadline: float,
+                    where: str, describe: Callable[[Exception], str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read each needed family; returns (WorkspaceApiState field -> parsed value, family -> cause)."""
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+
+    def budget() -> None:
+        if time.monotonic() >= deadline:
+            raise TimeoutError("the workspace's time budget was spent")
+
+    def get(path: str, query: dict[str, Any] | None = None) -> Any:
+        budget()
+        raw = call(functools.partial(w.api_client.do, "GET", path, query=query, headers={"Accept": "application/json"}))
+        return raw if raw is not None else {}
+
+    def one(family: str, read: Callable[[], Any]) -> None:
+        if time.monotonic() >= deadline:
+            errors[family] = "not read: the workspace's time budget was spent"
+            return
+        try:
+            data[family] = read()
+        except StateError as exc:
+            errors[family] = f"malformed answer: {exc}"
+        except Exception as exc:  # 403/404/FEATURE_DISABLED/timeout: this family only
+            errors[family] = describe(exc)
+
+    def pages(path: str, key: str, query: dict[str, Any]) -> list[Any]:
+        items: list[Any] = []
+        q = dict(query)
+        for _ in range(MAX_PAGES):
+            page = get(path, q)
+            if not isinstance(page, dict):
+                raise StateError(f"{where}: {path}: expected an object")
+            got = page.get(key) or []
+            if not isinstance(got, list):
+                raise StateError(f"{where}: {path}: {key}: expected a list")
+            items += got
+            token = page.get("next_page_token")
+            if not token:
+                return items
+            q["page_token"] = token
+        raise TimeoutError(f"more than {MAX_PAGES} pages of {path}")
+
+    def pooled(keys: list[str], read: Callable[[str], Any]) -> dict[str, Any]:
+        with ThreadPoolExecutor(max_workers=max(1, min(POLICY_CONCURRENCY, len(keys)))) as pool:
+            return dict(zip(keys, pool.map(read, keys), strict=True))
+
+    if needs.global_init_scripts:
+        def scripts() -> tuple[Any, ...]:
+            listed = get(GLOBAL_INIT_SCRIPTS_PATH)
+            items = listed.get("scripts") or [] if isinstance(listed, dict) else None
+            if not isinstance(items, list):
+                raise StateError(f"{where}: global init scripts: scripts: expected a list")
+            if len(items) > MAX_GLOBAL_INIT_SCRIPTS:
+                raise TimeoutError(f"more than {MAX_GLOBAL_INIT_SCRIPTS} global init scripts")
+            ids = [str(s.get("script_id")) for s in items if isinstance(s, dict) and s.get("script_id")]
+            if len(ids) != len(items):
+                raise StateError(f"{where}: global init scripts: every script needs a script_id")
+            bodies = pooled(ids, lambda sid: get(f"{GLOBAL_INIT_SCRIPTS_PATH}/{sid}"))
+            return tuple(parse_global_init_script(bodies[sid], where) for sid in ids)
+        one("global_init_scripts", scripts)
+    if needs.clusters:
+        one("clusters", lambda: tuple(parse_cluster(c, where) for c in
+                                      pages(CLUSTERS_PATH, "clusters", {"page_size": CLUSTER_PAGE})))
+    if needs.spark_versions:
+        one("spark_versions", lambda: parse_spark_versions(get(SPARK_VERSIONS_PATH), where))
+    if needs.policy_compliance:
+        clusters = data.get("clusters")
+        if clusters is None:
+            errors["policy_compliance"] = "not read: the cluster list could not be read"
+        else:
+            policy_ids = sorted({c.policy_id for c in clusters if c.policy_id})
+
+            def compliance() -> dict[str, PolicyCompliance]:
+                if len(policy_ids) > MAX_POLICIES:
+                    raise TimeoutError(f"clusters use more than {MAX_POLICIES} policies")
+
+                def of(pid: str) -> dict[str, PolicyCompliance]:
+                    out: dict[str, PolicyCompliance] = {}
+                    for page in pages(COMPLIANCE_PATH, "clusters", {"policy_id": pid, "page_size": CLUSTER_PAGE}):
+                        parsed, _ = parse_compliance_page({"clusters": [page]}, where)
+                        out.update(parsed)
+                    return out
+                merged: dict[str, PolicyCompliance] = {}
+                for part in pooled(policy_ids, of).values():
+                    merged.update(part)
+                return merged
+            one("policy_compliance", compliance)
+    if needs.cluster_policies or needs.policy_permissions:
+        one("cluster_policies", lambda: parse_policies(get(POLICIES_PATH), where))
+    if needs.policy_permissions:
+        policies = data.get("cluster_policies")
+        if policies is None:
+            errors["policy_permissions"] = "not read: the cluster policy list could not be read"
+        else:
+            unpinned = [p.policy_id for p in policies if not p.pins_uc_access_mode]
+
+            def permissions() -> dict[str, tuple[PermissionEntry, ...]]:
+                if len(unpinned) > MAX_POLICIES:
+                    raise TimeoutError(f"more than {MAX_POLICIES} cluster policies")
+                raw = pooled(unpinned, lambda pid: get(POLICY_PERMISSIONS_PATH.format(id=pid)))
+                return {pid: parse_permissions(raw[pid], f"permissions of cluster policy {pid}", where)
+                        for pid in unpinned}
+            one("policy_permissions", permissions)
+    if needs.metastore:
+        def metastore() -> MetastoreState:
+            try:
+                assignment = get(METASTORE_ASSIGNMENT_PATH)
+            except Exception as exc:
+                if _unassigned(exc):
+                    return parse_metastore(None, None, where)
+                raise
+            return parse_metastore(assignment, get(METASTORE_SUMMARY_PATH), where)
+        one("metastore", metastore)
+    if needs.default_namespace:
+        def namespace() -> Any:
+            try:
+                raw = get(DEFAULT_NAMESPACE_PATH)
+            except Exception as exc:
+                if _not_set(exc):  # U: never-written setting answers 404 (its default applies)
+                    return parse_default_namespace(None, where)
+                raise
+            return parse_default_namespace(raw, where)
+        one("default_namespace", namespace)
+    metastore_known = data.get("metastore")
+    if needs.storage_credentials and metastore_known is not None and not metastore_known.assigned:
+        pass  # no metastore: DBX-UC-004 cannot apply (nothing to list)
+    elif needs.storage_credentials:
+        def credentials() -> Any:
+            items = parse_storage_credentials(pages(STORAGE_CREDENTIALS_PATH, "storage_credentials",
+                                                    {"max_results": 0}), where)
+            user: CurrentUser | None
+            try:
+                user = parse_current_user(get(CURRENT_USER_PATH), where)
+            except StateError:
+                raise
+            except Exception:  # who we are is unknown: the list counts as partial, never complete
+                user = None
+            return storage_credentials_state(items, user, data.get("metastore"))
+        one("storage_credentials", credentials)
+    if needs.system_schemas:
+        m = data.get("metastore")
+        if m is None:
+            errors["system_schemas"] = "not read: the metastore assignment could not be read"
+        elif m.assigned:
+            one("system_schemas", lambda: parse_system_schemas(
+                pages(SYSTEM_SCHEMAS_PATH.format(id=m.metastore_id), "schemas", {"max_results": 0}), where))
+    return data, errors
