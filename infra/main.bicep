@@ -95,6 +95,7 @@ param auditCategories array = [
   'secrets'
   'globalInitScripts'
   'clusters'
+  'unityCatalog'
 ]
 @description('Object id of the Entra ID group of human auditors. When set, App Service authentication (Easy Auth v2) with Entra ID is turned on: every route except /api/health (and the Event Grid webhook, which keeps its system key) needs a signed-in member of this group. Empty = off (function keys only).')
 param auditorsGroupObjectId string = ''

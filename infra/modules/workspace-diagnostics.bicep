@@ -7,7 +7,7 @@
 // or let main.bicep do it for every id in `auditWorkspaceIds`. Categories are the diagnostic categories
 // of Microsoft.Databricks/workspaces (Microsoft Learn, "Supported logs for Microsoft.Databricks/workspaces"):
 // accounts (users, groups, tokens, IP access lists), workspace (workspace-conf, settings), secrets,
-// globalInitScripts, clusters. Newer workspaces also offer `ClusterPolicies`: add it where listed.
+// globalInitScripts, clusters, unityCatalog (metastore assignment, storage credentials, system schemas). Newer workspaces also offer `ClusterPolicies`: add it where listed.
 
 param workspaceName string
 param eventHubAuthorizationRuleId string
@@ -19,6 +19,7 @@ param categories array = [
   'secrets'
   'globalInitScripts'
   'clusters'
+  'unityCatalog'
 ]
 
 resource workspace 'Microsoft.Databricks/workspaces@2024-05-01' existing = {

@@ -26,14 +26,14 @@ def test_scan_reconciles_and_notifies_then_is_quiet(azurite: AzuriteProcess, mon
         args = ["scan", "--emulator", emulator.url, "--baseline", str(ROOT / "baseline.example.yaml")]
         assert main(args) == 3
         err = capsys.readouterr().err
-        assert "82 transitions recorded" in err  # 81 opened + 1 exempted
+        assert "105 transitions recorded" in err  # 104 opened + 1 exempted
         posts = len(emulator.teams_posts())
         assert posts >= 1
         assert main(args) == 3
         assert "0 transitions recorded, 0 Teams digests posted" in capsys.readouterr().err
         assert len(emulator.teams_posts()) == posts
     store = TableFindingsStore.from_connection_string(azurite.connection_string)
-    assert len(store.query(status="open", top=1000)[0]) == 81
+    assert len(store.query(status="open", top=1000)[0]) == 104
 
 
 def test_scan_without_store_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
@@ -81,4 +81,4 @@ def test_scan_resolves_old_classic_findings_of_a_serverless_workspace_as_not_app
     assert current.status == "resolved"
     assert [(h.transition, h.reason) for h in history] == [("opened", None), ("resolved", SERVERLESS_REASON)]
     still_open = {x.rule_id for x in store.query(status="open", workspace=ws_doc["id"], top=100)[0]}
-    assert still_open == {"DBX-WS-008"}
+    assert still_open == {"DBX-WS-008", "DBX-WS-011", "DBX-WS-017", "DBX-NET-008"}  # none of them classic-only

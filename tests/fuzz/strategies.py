@@ -88,10 +88,15 @@ def event_data(draw: st.DrawFn, rid: str) -> dict[str, Any]:
             "subscriptionId": SUB, "tenantId": f.TENANT}
 
 
+def _valid_id(text: str) -> bool:
+    """A usable event id: not blank and valid Unicode (a lone surrogate is rejected by design, issue 10 §7)."""
+    return bool(text.strip()) and not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
 @st.composite
 def eventgrid_events(draw: st.DrawFn) -> dict[str, Any]:
     rid = draw(arm_ids())
-    return {"id": draw(st.uuids().map(str) | odd_text.filter(str.strip)), "eventType": draw(st.sampled_from(EVENT_TYPES)),
+    return {"id": draw(st.uuids().map(str) | odd_text.filter(_valid_id)), "eventType": draw(st.sampled_from(EVENT_TYPES)),
             "subject": rid, "topic": f"/subscriptions/{SUB}", "eventTime": "2026-11-26T12:00:00Z",
             "dataVersion": "2", "metadataVersion": "1", "data": draw(event_data(rid))}
 
@@ -99,7 +104,7 @@ def eventgrid_events(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def cloudevents(draw: st.DrawFn) -> dict[str, Any]:
     rid = draw(arm_ids())
-    return {"specversion": "1.0", "id": draw(st.uuids().map(str) | odd_text.filter(str.strip)),
+    return {"specversion": "1.0", "id": draw(st.uuids().map(str) | odd_text.filter(_valid_id)),
             "type": draw(st.sampled_from(EVENT_TYPES)), "source": f"/subscriptions/{SUB}", "subject": rid,
             "time": "2026-11-26T12:00:00Z", "data": draw(event_data(rid))}
 

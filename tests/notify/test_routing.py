@@ -267,6 +267,8 @@ def test_the_registered_notify_drift_function_routes_each_burst_once(routed: dic
         stats = host.drain("drift-findings", "notify_drift", workers=2)
     finally:
         service.reset_runtime(None)
-    assert stats.succeeded == len(routed["transitions"]) and stats.poisoned == 0
+    # Two workers on one workspace's digest lock: the loser re-queues its message with a delay instead of
+    # failing it (issue 10 §7), so a message may be handled more than once; none fails, each card goes once.
+    assert stats.succeeded >= len(routed["transitions"]) and stats.failed_attempts == 0 and stats.poisoned == 0
     channels = posts_by_channel(routed["emulator"])
     assert {k: len(v) for k, v in channels.items()} == {"ops": 1, "bi": 1, "default": 1}
