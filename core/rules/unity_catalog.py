@@ -50,9 +50,13 @@ _no_metastore.label = "no metastore assigned"  # type: ignore[attr-defined]  # s
 def metastore_assigned(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads GET /api/2.1/unity-catalog/current-metastore-assignment `metastore_id` (an answer 404
     METASTORE_DOES_NOT_EXIST means none is assigned): a metastore must be assigned and, when
-    `unity_catalog.metastore_id` is given, be that one (case-insensitive)."""
+    `unity_catalog.metastore_id` is given, be that one (case-insensitive). ARM's read-only
+    `properties.isUcEnabled` must not say false either (absent on older documents: not judged)."""
     want = _uc(b).metastore_id
     m = _metastore(ws)
+    if ws.arm is not None and ws.arm.is_uc_enabled is False:
+        yield Violation("ARM reports isUcEnabled false for the workspace: Unity Catalog is not enabled.",
+                        expected=True, actual=False, subject="arm:isUcEnabled")
     if not m.assigned:
         yield Violation("No Unity Catalog metastore is assigned to the workspace.", expected=want or "a metastore",
                         actual=None)

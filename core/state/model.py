@@ -89,6 +89,9 @@ class WorkspaceArm(_Frozen):
     """`encryption.entities.managedDisk.rotationToLatestKeyVersionEnabled`."""
     compliance_standards: tuple[str, ...] | None = None
     """`enhancedSecurityCompliance.complianceSecurityProfile.complianceStandards`; None when absent."""
+    is_uc_enabled: bool | None = None
+    """`properties.isUcEnabled` (Databricks ARM 2026-01-01, read-only): whether Unity Catalog is enabled for
+    the workspace; None when the document does not carry it."""
     compute_mode: str = "Hybrid"
     """`properties.computeMode` (Databricks ARM 2026-01-01): `Serverless` | `Hybrid`; absent (older
     api-versions, which only know classic workspaces) means `Hybrid`."""

@@ -167,6 +167,7 @@ def parse_workspace_arm(doc: Mapping[str, Any]) -> WorkspaceArm:
         compliance_standards=(tuple(str(x) for x in standards if _str(x))
                               if csp.get("complianceStandards") is not None else None),
         compute_mode=_compute_mode(rid, props.get("computeMode")),
+        is_uc_enabled=as_bool(props.get("isUcEnabled")),
     )
 
 

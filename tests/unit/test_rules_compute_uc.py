@@ -247,3 +247,20 @@ def test_strict_baseline_sections(section: str, bad: dict[str, Any]) -> None:
     with pytest.raises(BaselineError) as err:
         parse_baseline({"schema": "driftwatch.baseline/v1", "defaults": {section: bad}}, "b.yaml")
     assert f"defaults.{section}." in str(err.value)
+
+
+def test_arm_is_uc_enabled_false_is_a_uc001_finding_and_absent_is_not_judged() -> None:
+    """Issue 13: DBX-UC-001 also reads ARM's read-only `properties.isUcEnabled` (Databricks 2026-01-01)."""
+    def arm(value: Any) -> Any:
+        def mutate(docs: dict[str, Any]) -> None:
+            ws = next(r for r in docs["resources"] if r["type"] == "Microsoft.Databricks/workspaces")
+            if value is None:
+                ws["properties"].pop("isUcEnabled", None)
+            else:
+                ws["properties"]["isUcEnabled"] = value
+        (ws,) = states(compliant_estate(mutate, api=f.api_state()))
+        return evaluate_workspace(ws, baseline(compute=COMPUTE, unity_catalog=UC), now=NOW)
+
+    assert _got(arm(False), "DBX-UC-001") == [("DBX-UC-001", "arm:isUcEnabled")]
+    assert _got(arm(True), "DBX-UC-001") == []
+    assert _got(arm(None), "DBX-UC-001") == []
