@@ -13,8 +13,8 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from core.baseline import Baseline
 from core.scan import run_scan
