@@ -222,14 +222,8 @@ class ArmReader:
 
     def list_diagnostic_settings(self, workspace_id: str) -> list[dict[str, Any]] | None:
         """The workspace's diagnostic settings; None on a 404 (which alone does not prove the workspace is gone)."""
-        where = f"{workspace_id}/providers/Microsoft.Insights/diagnosticSettings"
-        body = self._get_json(f"{self._base}{where}?api-version={api.DIAGNOSTICS_API_VERSION}", where)
-        if body is None:
-            return None
-        value = body.get("value")
-        if not isinstance(value, list):
-            raise ArmReadError(where, "list response has no 'value' array")
-        return [v for v in value if isinstance(v, dict)]
+        return self._list_all(f"{workspace_id}/providers/Microsoft.Insights/diagnosticSettings",
+                              api.DIAGNOSTICS_API_VERSION)
 
     def _bounded_pages(self, where: str, url: str, max_pages: int) -> list[dict[str, Any]] | None:
         """Every item of an ARM list (`value` + `nextLink` to our own endpoint); None on 404; a page
