@@ -6,17 +6,25 @@ be tested if the emulator can throttle, error, hang, reset and deny on demand.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from emulator.http_common import arm_error, dbx_error
 
 Action = Literal["429", "500", "hang", "401", "403", "404", "reset"]
 
 
 class FaultError(ValueError):
     """A fault specification that cannot be used (bad JSON shape, unknown action...)."""
+
+
+class ConnectionReset(Exception):
+    """Raised by the `reset` fault: the connection is dropped without a response."""
 
 
 class FaultRule(BaseModel):
@@ -122,3 +130,32 @@ class FaultSet:
                 active.remaining -= 1
             return active.rule
         return None
+
+
+async def fault_response(rule: FaultRule, kind: str) -> web.Response:
+    """The answer an injected fault gives, in the error shape of the surface (`kind`: arm, ws or teams)."""
+    err = dbx_error if kind == "ws" else arm_error
+    action = rule.action
+    if action == "reset":
+        raise ConnectionReset()
+    if action == "hang":
+        await asyncio.sleep(rule.hang_seconds)
+        return err(504, "GatewayTimeout" if kind != "ws" else "TEMPORARILY_UNAVAILABLE", "Hung request.")
+    if action == "429":
+        retry_after = rule.retry_after if rule.retry_after is not None else 1
+        shown = int(retry_after) if float(retry_after).is_integer() else retry_after
+        headers = {"Retry-After": str(shown)}
+        if kind == "ws":
+            return err(429, "REQUEST_LIMIT_EXCEEDED", "Too many requests (injected).", headers)
+        return err(429, "TooManyRequests", "Too many requests (injected).", headers)
+    if action == "500":
+        code = "INTERNAL_ERROR" if kind == "ws" else "InternalServerError"
+        return err(500, code, "Internal error (injected).")
+    if action == "401":
+        code = "UNAUTHENTICATED" if kind == "ws" else "AuthenticationFailed"
+        return err(401, code, "Authentication failed (injected).")
+    if action == "404":  # e.g. a Teams webhook that was deleted
+        code = "RESOURCE_DOES_NOT_EXIST" if kind == "ws" else "ResourceNotFound"
+        return err(404, code, "Not found (injected).")
+    code = "PERMISSION_DENIED" if kind == "ws" else "AuthorizationFailed"
+    return err(403, code, "Permission denied (injected).")
