@@ -132,30 +132,30 @@ class FaultSet:
         return None
 
 
+FAULT_ANSWERS: dict[str, tuple[int, str, str, str]] = {
+    "hang": (504, "TEMPORARILY_UNAVAILABLE", "GatewayTimeout", "Hung request."),
+    "429": (429, "REQUEST_LIMIT_EXCEEDED", "TooManyRequests", "Too many requests (injected)."),
+    "500": (500, "INTERNAL_ERROR", "InternalServerError", "Internal error (injected)."),
+    "401": (401, "UNAUTHENTICATED", "AuthenticationFailed", "Authentication failed (injected)."),
+    # 404: e.g. a Teams webhook that was deleted
+    "404": (404, "RESOURCE_DOES_NOT_EXIST", "ResourceNotFound", "Not found (injected)."),
+    "403": (403, "PERMISSION_DENIED", "AuthorizationFailed", "Permission denied (injected)."),
+}
+"""Action -> (status, Databricks `error_code`, ARM / Teams `code`, message) of the injected answer."""
+
+
 async def fault_response(rule: FaultRule, kind: str) -> web.Response:
     """The answer an injected fault gives, in the error shape of the surface (`kind`: arm, ws or teams)."""
-    err = dbx_error if kind == "ws" else arm_error
-    action = rule.action
-    if action == "reset":
+    if rule.action == "reset":
         raise ConnectionReset()
-    if action == "hang":
+    if rule.action == "hang":
         await asyncio.sleep(rule.hang_seconds)
-        return err(504, "GatewayTimeout" if kind != "ws" else "TEMPORARILY_UNAVAILABLE", "Hung request.")
-    if action == "429":
+    status, ws_code, arm_code, message = FAULT_ANSWERS[rule.action]
+    headers = None
+    if rule.action == "429":
         retry_after = rule.retry_after if rule.retry_after is not None else 1
         shown = int(retry_after) if float(retry_after).is_integer() else retry_after
         headers = {"Retry-After": str(shown)}
-        if kind == "ws":
-            return err(429, "REQUEST_LIMIT_EXCEEDED", "Too many requests (injected).", headers)
-        return err(429, "TooManyRequests", "Too many requests (injected).", headers)
-    if action == "500":
-        code = "INTERNAL_ERROR" if kind == "ws" else "InternalServerError"
-        return err(500, code, "Internal error (injected).")
-    if action == "401":
-        code = "UNAUTHENTICATED" if kind == "ws" else "AuthenticationFailed"
-        return err(401, code, "Authentication failed (injected).")
-    if action == "404":  # e.g. a Teams webhook that was deleted
-        code = "RESOURCE_DOES_NOT_EXIST" if kind == "ws" else "ResourceNotFound"
-        return err(404, code, "Not found (injected).")
-    code = "PERMISSION_DENIED" if kind == "ws" else "AuthorizationFailed"
-    return err(403, code, "Permission denied (injected).")
+    if kind == "ws":
+        return dbx_error(status, ws_code, message, headers)
+    return arm_error(status, arm_code, message, headers)

@@ -188,14 +188,7 @@ class ArmApi:
         arm = self.app.estate.arm
         if len(low) >= 5 and low[-3:-1] == ["providers", "microsoft.authorization"] and low[-1] in (
                 "roleassignments", "roledefinitions"):
-            # ARM RoleAssignments_ListForScope / RoleDefinitions_List (2022-04-01): `{value, nextLink}` pages.
-            flt = request.query.get("$filter")
-            if flt is not None and (low[-1] != "roleassignments" or flt.replace(" ", "").lower() != "atscope()"):
-                # Only atScope() is served (the spec's `principalId eq` filter is not needed here); the error
-                # code ARM uses for an unsupported filter is not in the spec (unverified).
-                raise ApiError(400, "BadRequest", f"The emulator does not serve the filter '{flt}'.")
-            scope = "/" + "/".join(segs[:-3])
-            return self._page(request, arm.list_authorization(scope, segs[-1], flt))
+            return self._list_rbac(request, segs)
         in_group = len(low) == 5 and low[2] == "resourcegroups" and low[4] == "resources"
         if low[2:] == ["resources"] or in_group:
             items = arm.list_subscription(segs[1], segs[3] if len(segs) == 5 else None)
@@ -215,6 +208,17 @@ class ArmApi:
         if len(segs) == 7 and low[2] == "resourcegroups" and low[4] == "providers":
             return self._page(request, items_or_none)
         return web.json_response({"value": items_or_none})
+
+    def _list_rbac(self, request: web.Request, segs: list[str]) -> web.Response:
+        """Role assignments or role definitions at a scope."""
+        # ARM RoleAssignments_ListForScope / RoleDefinitions_List (2022-04-01): `{value, nextLink}` pages.
+        flt = request.query.get("$filter")
+        if flt is not None and (segs[-1].lower() != "roleassignments" or flt.replace(" ", "").lower() != "atscope()"):
+            # Only atScope() is served (the spec's `principalId eq` filter is not needed here); the error
+            # code ARM uses for an unsupported filter is not in the spec (unverified).
+            raise ApiError(400, "BadRequest", f"The emulator does not serve the filter '{flt}'.")
+        scope = "/" + "/".join(segs[:-3])
+        return self._page(request, self.app.estate.arm.list_authorization(scope, segs[-1], flt))
 
     def _locks_applying(self, path: str) -> list[dict[str, Any]]:
         """`{scope}/providers/Microsoft.Authorization/locks` (locks.json 2020-05-01, ManagementLocks_List*):
