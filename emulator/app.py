@@ -24,7 +24,7 @@ from emulator.faults import ConnectionReset, FaultRule, FaultSet, fault_response
 from emulator.http_common import arm_error, dbx_error, segments
 from emulator.outbox import Outbox
 from emulator.request_log import RequestLog
-from emulator.routes.arm import ArmApi
+from emulator.routes.arm import ArmRoutes
 from emulator.routes.arm_workspaces import WorkspaceOperations
 from emulator.routes.control import serve_control
 from emulator.routes.teams import TeamsSink
@@ -61,7 +61,7 @@ class EmulatorApp:
         self.log = RequestLog()
         self.outbox = Outbox(event_target=event_target, audit_target=audit_target)
         self.lro = WorkspaceOperations(self, delay_s=lro_delay_s)
-        self.arm = ArmApi(self, page_size=page_size)
+        self.arm = ArmRoutes(self, page_size=page_size)
         self.workspace = WorkspaceApiRoutes(self)
         self.teams = TeamsSink()
 

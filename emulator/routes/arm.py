@@ -44,7 +44,7 @@ def _not_allowed(method: str, where: str = "here") -> ApiError:
     return ApiError(405, "MethodNotAllowed", f"{method} is not supported {where}.")
 
 
-class ArmApi:
+class ArmRoutes:
     """The ARM surface; reads the app's current estate on every call (a control PUT may replace it)."""
 
     def __init__(self, app: EmulatorApp, *, page_size: int) -> None:
