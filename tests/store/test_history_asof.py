@@ -97,7 +97,9 @@ def test_coverage_is_recorded_when_it_changes(store: TableFindingsStore) -> None
     # changed twice on A (first record, then the baseline hash); later identical scans write nothing
     rows = [r for r in store.history_table.query_entities("PartitionKey eq @pk", parameters={"pk": index_partition(A)})
             if r.get("kind") == "coverage"]
-    assert len(rows) == 3  # T0 record, T0+2h new baseline, plus the `coverage` current row
+    assert len(rows) == 2  # T0 record, T0+2h new baseline (the current pointer is in the scans table)
+    pointer = store.coverage_table.get_entity(index_partition(A), "coverage")
+    assert pointer["baseline_sha256"] == "b" * 64
     assert store.coverage(T0 + H)[A.lower()]["baseline_sha256"] == "a" * 64
     assert B.lower() not in store.coverage(T0)
 
