@@ -109,11 +109,8 @@ def _current_coverage_row(pointers: TableClient, history: TableClient, pk: str) 
 
     found = []
     for table, name in ((pointers, SCANS_TABLE), (history, HISTORY_TABLE)):
-        with storage_call("get", name):
-            try:
-                found.append(table.get_entity(pk, CURRENT_COVERAGE))
-            except ResourceNotFoundError:
-                pass
+        with storage_call("get", name), contextlib.suppress(ResourceNotFoundError):
+            found.append(table.get_entity(pk, CURRENT_COVERAGE))
     return max(found, key=lambda e: utc(e["at"])) if found else None
 
 
