@@ -12,6 +12,8 @@
 //                                   updated in place, with ETags).
 //   driftwatch history appender     the findinghistory table only: query + insert entities, no update, merge,
 //                                   replace or delete, so a stored transition cannot be rewritten by the app.
+//                                   (No table role on the account: the host's optional diagnostic-events
+//                                   tables then switch themselves off on 403; docs/deploy.md section 7.)
 //   Storage Blob Data Owner         storage account: the Functions host itself needs it for identity-based
 //                                   AzureWebJobsStorage (host locks/leases, timer schedule monitor, keys
 //                                   blobs, Event Hubs checkpoints). Microsoft's documented requirement for
