@@ -1,5 +1,6 @@
-// The driftwatch Function App on the Flex Consumption plan (FC1), Python 3.13, running as one
-// user-assigned managed identity. Its app settings are exactly core.settings.DEPLOYED_SETTINGS plus
+// The driftwatch Function App on the Flex Consumption plan (FC1), Python 3.13. Its code and host run as
+// the app's user-assigned identity; a second one (deploy) is attached only for Flex Consumption to read the
+// deployment package with. Its app settings are exactly core.settings.DEPLOYED_SETTINGS plus
 // the two Application Insights settings the host reads, plus one Key Vault reference per route webhook
 // (TEAMS_WEBHOOK_URL_<NAME>) (tests/infra checks this).
 

@@ -1,6 +1,7 @@
 // User-assigned managed identities.
-//  - app: the Function App's only identity (storage, Key Vault reference, App Insights ingestion,
-//    Reader on the monitored subscriptions, and the identity added to each Databricks workspace).
+//  - app: the identity the Function App's code and host run as (storage, Key Vault references, App
+//    Insights ingestion, the driftwatch reader role on the monitored subscriptions, and the identity added
+//    to each Databricks workspace).
 //  - eventGrid: the identity of the Event Grid system topics, used only to write dead-lettered
 //    events to one blob container. Kept separate from the app so neither can act as the other.
 //  - deploy: the identity Flex Consumption reads (and its deployment service writes) the deployment
