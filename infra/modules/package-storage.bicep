@@ -22,14 +22,15 @@ var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 resource packageStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   //checkov:skip=CKV_AZURE_35: The Flex Consumption platform reads the package over the public endpoint unless the app is VNet-integrated. Every request still needs an Entra token and an RBAC role: shared-key access is disabled.
   //checkov:skip=CKV_AZURE_59: Same as CKV_AZURE_35. Data-plane access is Entra-only and only the deploy identity holds a role here.
-  //checkov:skip=CKV_AZURE_206: A deployment package is rebuilt from source control on loss, so locally redundant storage is enough; geo-replication is the operator's choice.
+  //checkov:skip=CKV_AZURE_206: Zone-redundant (Standard_ZRS), like the host storage account. Geo-replication of a package that is rebuilt from source control is the operator's choice.
   //checkov:skip=CKV_AZURE_43: The name is computed as take('stpkg' + prefix + uniqueString(...), 24) in lower case, which checkov cannot resolve. It satisfies the naming rules by construction.
   name: storageAccountName
   location: location
   tags: tags
   kind: 'StorageV2'
+  // Zone-redundant like the host storage: every cold start reads the package from here.
   sku: {
-    name: 'Standard_LRS'
+    name: 'Standard_ZRS'
   }
   properties: {
     accessTier: 'Hot'
