@@ -228,3 +228,18 @@ def test_deployment_package_is_out_of_the_app_identitys_reach(templates: dict[st
     assert list(grants) == ["deployPackageWriter"]
     grant = body(grants["deployPackageWriter"])
     assert grant["scope"] == "packageContainer" and grant["properties"]["principalId"] == "deployPrincipalId"
+
+
+def test_every_queue_the_app_uses_gets_its_role(templates: dict[str, Any]) -> None:
+    """The queues the store sends to and the queue triggers read (plus the `-poison` queue of each: the host
+    moves failed messages there, driftwatch rejects malformed ones there) are all in storage.bicep's
+    queueNames, over which rbac.bicep assigns Queue Data Contributor queue by queue."""
+    import function_app
+    from samples.functions_host import registered_functions
+
+    triggers = {b["queueName"] for f in registered_functions(function_app.app).values()
+                for b in json.loads(f.get_function_json())["bindings"] if b["type"] == "queueTrigger"}
+    assert triggers, "no queue trigger found (the check would be vacuous)"
+    used = set(QUEUES) | triggers
+    used |= {f"{q}-poison" for q in used}
+    assert used <= set(variable(templates["modules/storage.bicep"], "queueNames"))

@@ -17,6 +17,7 @@ import pytest
 from core.store import StorageConnection, TableFindingsStore
 from core.store.connection import HISTORY_TABLE, TABLES
 from core.store.errors import StoreError
+from core.store.scans import ScanLog
 from tests.azurite import AzuriteProcess
 from tests.store.conftest import T0, make_finding, reset_storage, ws_id
 from tests.store.rbac_proxy import TABLE_DATA_CONTRIBUTOR, TableRbacProxy
@@ -72,6 +73,12 @@ def test_the_store_runs_on_table_scoped_roles_and_only_inserts_history(proxy: Ta
     assert store.coverage()[ws.lower()]["baseline_sha256"] == "b" * 64
     assert {f.id for f in store.findings_as_of(T0 + H + timedelta(minutes=1))} == {a.id, b.id}
     assert len(store.changes(T0, T0 + 3 * H)) == 6
+    # the other tables' runtime writes: notify lock and state, scan log, an import (entity group transaction)
+    assert store.claim_notify_lock(ws, "worker-1", 30)
+    store.mark_notified([a.id], T0 + 3 * H, resource_id=ws)
+    assert store.release_notify_lock(ws, "worker-1")
+    ScanLog(conn).record("scan-1", T0, T0 + H, "sweep", 1, [], "b" * 64)
+    store.import_findings([make_finding(ws_id("ws-imported"), "DBX-WS-009")])
 
     denied = [(t, op) for t, op, ok in proxy.decisions if not ok]
     assert denied == [(HISTORY_TABLE, "Create Table")], denied
