@@ -269,11 +269,11 @@ module app 'modules/functionapp.bicep' = {
     auditorsAppClientId: auditorsAppClientId
     tags: tags
   }
-  // The host starts with identity-based storage and a Key Vault reference: grant the roles first.
+  // The host starts with identity-based storage and a Key Vault reference: grant the roles first (the
+  // secret-scoped and package-container roles come with the vault and packageStorage modules, whose
+  // outputs this module uses, so it waits for them already).
   dependsOn: [
     rbac
-    vault
-    packageStorage
   ]
 }
 
