@@ -12,8 +12,8 @@ ARM_STAGES = ("arm", "network", "diagnostics")
 
 
 @rule(id="DBX-EVAL-001", title="Workspace ARM state could not be read", severity="high", needs="none",
-      remediation="Check that driftwatch's identity has Reader on the subscription and that ARM answers; "
-                  "the findings that need this state stay as they were until it can be read.",
+      remediation="Check that driftwatch's identity has the driftwatch reader role on the subscription and that "
+                  "ARM answers; the findings that need this state stay as they were until it can be read.",
       applies=lambda s: True)
 def arm_unreadable(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads the collector's errors for the workspace document, its network resources and diagnostic

@@ -173,6 +173,10 @@ class TableFindingsStore(HistoryQueries):
         return self._history
 
     @property
+    def coverage_table(self) -> TableClient:
+        return self._locks
+
+    @property
     def _locks(self) -> TableClient:
         if self._scans is None:
             self._scans = self.connection.table(SCANS_TABLE)
