@@ -12,10 +12,10 @@ from datetime import datetime
 
 from core.baseline.load import Baseline, EffectiveBaseline, WorkspaceIdentity
 from core.findings.model import Finding, Source, finding_id
+from core.rules.plan import read_plan
 from core.rules.registry import ARM_PART_NEEDS, RULES, NotApplicable, Rule
 from core.state.model import WorkspaceState
-
-API_RULE_IDS = tuple(r.id for r in RULES.values() if r.needs == "workspace_api")
+from core.state.reads import Read
 
 
 @dataclass(frozen=True)
@@ -57,29 +57,20 @@ def _observed(ws: WorkspaceState, needs: str) -> bool:
 
 def api_rules_on(effective: EffectiveBaseline) -> bool:
     """Whether the baseline needs the workspace API at all (collectors skip it otherwise)."""
-    return any(RULES[i].applies(effective.settings) and i not in effective.disabled for i in API_RULE_IDS)
+    return "workspace_api" in read_plan(effective).stages
 
 
 def network_rules_on(effective: EffectiveBaseline) -> bool:
-    return any(r.needs == "network" and r.applies(effective.settings) and r.id not in effective.disabled
-               for r in RULES.values())
+    return Read.NETWORK in read_plan(effective).parts
 
 
 def rbac_rules_on(effective: EffectiveBaseline) -> bool:
     """Whether the baseline needs the workspace's Azure role assignments (DBX-IAM-002)."""
-    return any(r.needs == "rbac" and r.applies(effective.settings) and r.id not in effective.disabled
-               for r in RULES.values())
+    return Read.RBAC in read_plan(effective).parts
 
 
 def diagnostics_rules_on(effective: EffectiveBaseline) -> bool:
-    return any(r.needs == "diagnostics" and r.applies(effective.settings) and r.id not in effective.disabled
-               for r in RULES.values())
-
-
-def arm_parts_on(effective: EffectiveBaseline) -> frozenset[str]:
-    """The extra ARM reads (`ARM_PART_NEEDS`) the baseline's rules that are on need."""
-    return frozenset(r.needs for r in RULES.values()
-                     if r.needs in ARM_PART_NEEDS and r.applies(effective.settings) and r.id not in effective.disabled)
+    return Read.DIAGNOSTICS in read_plan(effective).parts
 
 
 def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
