@@ -17,7 +17,8 @@ from core.rules.registry import RULES, Rule
 from core.state.model import WorkspaceArm, WorkspaceState
 from core.state.reads import Read, ReadPlan
 
-_READ_EVEN_WHERE_INAPPLICABLE = frozenset({Read.NETWORK})
+_READ_EVEN_WHERE_INAPPLICABLE = frozenset({Read.WORKSPACE, Read.NETWORK})
+"""Read whether or not the rule can apply (the workspace document is always read)."""
 
 
 def rule_is_on(r: Rule, eff: EffectiveBaseline, families: frozenset[str] | None = None) -> bool:
@@ -29,12 +30,21 @@ def read_plan(eff: EffectiveBaseline, *, arm: WorkspaceArm | None = None, famili
     """The reads the effective baseline's rules need, in catalogue order (empty = nothing beyond ARM)."""
     state = None if arm is None else WorkspaceState(resource_id="", name="", subscription_id="",
                                                     resource_group="", arm=arm)
-    plan = ReadPlan()
+    parts: set[Read] = set()
+    conf_keys: dict[str, None] = {}
+    settings_types: dict[str, None] = {}
+    settings, disabled = eff.settings, eff.disabled
     for r in RULES.values() if rules is None else rules:
-        if not rule_is_on(r, eff, families):
+        if (families is not None and r.family not in families) or r.id in disabled or not r.applies(settings):
             continue
-        inputs = r.inputs_for(eff.settings)
-        if state is not None and any(n.subject is None for n in r.not_applicable(state, eff)):
-            inputs = ReadPlan(inputs.parts & _READ_EVEN_WHERE_INAPPLICABLE)
-        plan |= inputs
-    return plan
+        inputs = r.inputs if r.more_inputs is None else r.inputs_for(settings)
+        if (state is not None and r.inapplicable is not None and not inputs.parts <= _READ_EVEN_WHERE_INAPPLICABLE
+                and any(n.subject is None for n in r.not_applicable(state, eff))):
+            parts |= inputs.parts & _READ_EVEN_WHERE_INAPPLICABLE
+            continue
+        parts |= inputs.parts
+        if inputs.conf_keys:
+            conf_keys.update(dict.fromkeys(inputs.conf_keys))
+        if inputs.settings_types:
+            settings_types.update(dict.fromkeys(inputs.settings_types))
+    return ReadPlan(frozenset(parts), tuple(conf_keys), tuple(settings_types))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,26 +112,32 @@ class RuleRegistry(Mapping[str, Rule]):
     """Registered rules by id, iterated in catalogue order whatever order their modules were imported in."""
 
     def __init__(self) -> None:
+        self._position = {rule_id: i for i, rule_id in enumerate(load_catalogue().ids)}
         self._rules: dict[str, Rule] = {}
-        self._order = load_catalogue().ids
 
     def add(self, r: Rule) -> None:
         if r.id in self._rules:
             raise ValueError(f"duplicate rule id {r.id}")
-        self._rules[r.id] = r
+        if r.id not in self._position:
+            raise KeyError(f"{r.id} is not in the rule catalogue (core/catalogue/rules.yaml)")
+        rules = {**self._rules, r.id: r}
+        self._rules = {i: rules[i] for i in sorted(rules, key=self._position.__getitem__)}  # catalogue order
 
     def __getitem__(self, rule_id: str) -> Rule:
         return self._rules[rule_id]
 
     def __iter__(self) -> Iterator[str]:
-        return (i for i in self._order if i in self._rules)
+        return iter(self._rules)
 
     def __len__(self) -> int:
         return len(self._rules)
 
+    def values(self) -> ValuesView[Rule]:
+        return self._rules.values()
+
     def missing(self) -> list[str]:
         """Catalogue rules without a registered check."""
-        return [i for i in self._order if i not in self._rules]
+        return [i for i in self._position if i not in self._rules]
 
 
 RULES = RuleRegistry()
