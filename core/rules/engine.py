@@ -80,13 +80,17 @@ def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
     findings: list[Finding] = []
     evaluated: set[str] = set()
     inapplicable: list[NotApplicable] = []
+    stages: frozenset[str] | None = None
     for r in rules if rules is not None else RULES.values():
         if r.id in effective.disabled or not r.applies(effective.settings):
             evaluated.add(r.id)  # nothing to check: stale findings of a switched-off rule may resolve
             continue
-        if r.id == "DBX-EVAL-002" and not api_rules_on(effective):
-            evaluated.add(r.id)
-            continue
+        if r.reports_stage is not None:
+            if stages is None:
+                stages = read_plan(effective).stages
+            if r.reports_stage not in stages:
+                evaluated.add(r.id)  # that stage is not read at all: nothing to report, stale findings resolve
+                continue
         na = r.not_applicable(ws, effective) if r.inapplicable is not None else []
         if na:
             inapplicable.extend(na)

@@ -43,7 +43,7 @@ def arm_unreadable(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violati
                             expected="readable", actual=cause, subject=part)
 
 
-@rule(id="DBX-EVAL-002", inputs=ReadPlan(),
+@rule(id="DBX-EVAL-002", inputs=ReadPlan(), reports_stage="workspace_api",
       remediation="Check that the workspace is reachable from driftwatch (private access needs VNet "
                   "integration), that its identity is a workspace admin, and that IP access lists allow it.",
       applies=lambda s: True)

@@ -87,6 +87,9 @@ class Rule:
     nothing it did not see resolves, and it is never a pass."""
     more_inputs: Callable[[Settings], ReadPlan] | None = None
     """Inputs that depend on the baseline (the workspace-conf keys it names, an optional sub-check)."""
+    reports_stage: Needs | None = None
+    """The collection stage whose failures the rule reports: it is on only while some rule that is on reads
+    from that stage (no workspace-API rule on -> the API is not called, so DBX-EVAL-002 has nothing to say)."""
 
     def inputs_for(self, settings: Settings) -> ReadPlan:
         return self.inputs if self.more_inputs is None else self.inputs | self.more_inputs(settings)
@@ -144,7 +147,8 @@ RULES = RuleRegistry()
 
 
 def rule(*, id: str, inputs: ReadPlan, remediation: str, applies: Callable[[Settings], bool],
-         more_inputs: Callable[[Settings], ReadPlan] | None = None, inapplicable: Inapplicable | None = None,
+         more_inputs: Callable[[Settings], ReadPlan] | None = None, reports_stage: Needs | None = None,
+         inapplicable: Inapplicable | None = None,
          api_family: str | tuple[str, ...] | None = None,
          incomplete: Callable[[WorkspaceState, EffectiveBaseline], str | None] | None = None
          ) -> Callable[[Check], Check]:
@@ -157,7 +161,7 @@ def rule(*, id: str, inputs: ReadPlan, remediation: str, applies: Callable[[Sett
         RULES.add(Rule(id=id, title=entry.title, severity=entry.severity, family=entry.family,
                        needs=inputs.stage(), remediation=remediation, reads=doc, applies=applies, check=fn,
                        inapplicable=inapplicable, api_family=api_family, incomplete=incomplete,
-                       inputs=inputs, more_inputs=more_inputs))
+                       inputs=inputs, more_inputs=more_inputs, reports_stage=reports_stage))
         return fn
 
     return register
