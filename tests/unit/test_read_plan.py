@@ -136,3 +136,21 @@ def test_the_collector_names_no_rule() -> None:
         for text in _code_strings(ast.parse(path.read_text(encoding="utf-8"))):
             words = text.replace("/", " ").replace(",", " ").split()
             assert not any(RULE_ID_RE.match(w) or w.startswith("DBX-") for w in words), f"{path.name}: {text!r}"
+
+
+def test_eval_002_is_on_only_while_a_workspace_api_read_is_planned() -> None:
+    """DBX-EVAL-002 declares the stage it reports (`reports_stage`); with no workspace-API rule on, an API
+    error is not a finding and its stale findings may resolve (it counts as evaluated)."""
+    from core.rules import evaluate_workspace
+    from core.state.model import CollectionError
+    from tests.unit.conftest import NOW
+
+    (ws,) = states(compliant_estate(with_api=False))
+    ws = ws.model_copy(update={"errors": (CollectionError(stage="workspace_api", message="timed out"),)})
+    doc = {"schema": "driftwatch.baseline/v1", "defaults": _arm_only()}
+    ev = evaluate_workspace(ws, parse_baseline(doc), now=NOW)
+    assert RULES["DBX-EVAL-002"].reports_stage == "workspace_api"
+    assert "DBX-EVAL-002" in ev.evaluated_rules and not [x for x in ev.findings if x.rule_id == "DBX-EVAL-002"]
+    doc["defaults"]["secrets"] = copy.deepcopy(EXAMPLE["defaults"]["secrets"])
+    ev = evaluate_workspace(ws, parse_baseline(doc), now=NOW)
+    assert [x.rule_id for x in ev.findings if x.rule_id.startswith("DBX-EVAL")] == ["DBX-EVAL-002"]
