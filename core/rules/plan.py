@@ -21,10 +21,6 @@ _READ_EVEN_WHERE_INAPPLICABLE = frozenset({Read.WORKSPACE, Read.NETWORK})
 """Read whether or not the rule can apply (the workspace document is always read)."""
 
 
-def rule_is_on(r: Rule, eff: EffectiveBaseline, families: frozenset[str] | None = None) -> bool:
-    return (families is None or r.family in families) and r.id not in eff.disabled and r.applies(eff.settings)
-
-
 def read_plan(eff: EffectiveBaseline, *, arm: WorkspaceArm | None = None, families: frozenset[str] | None = None,
               rules: Iterable[Rule] | None = None) -> ReadPlan:
     """The reads the effective baseline's rules need, in catalogue order (empty = nothing beyond ARM)."""
