@@ -27,7 +27,7 @@ from core.collect.arm import ArmReader, ArmReadError
 from core.collect.collector import Skipped
 from core.events import RoutingDecision, route_delivery
 from core.findings.model import ChangeAttribution, Source
-from core.rules import evaluate_workspace
+from core.rules import evaluate_workspace, read_plan
 from core.settings import Settings, load_settings
 from core.state.footprint import footprint, subnet_ids, subnet_users
 from core.state.lifecycle import SETTLE_RECHECKS_S, not_settled_reason
@@ -157,7 +157,7 @@ class Runtime:
             return self._arm
 
     def collector(self) -> EstateCollector:
-        return EstateCollector(self.collect, self.baseline, arm=self.arm)
+        return EstateCollector(self.collect, self.baseline, arm=self.arm, plan=read_plan)
 
     def store(self) -> Any:
         from core.store import TableFindingsStore

@@ -18,7 +18,8 @@ FindingStatus = Literal["open", "resolved", "exempted"]
 STATUSES: tuple[FindingStatus, ...] = ("open", "resolved", "exempted")
 
 RULE_ID_PATTERN = r"^DBX-[A-Z]+-\d{3}$"
-"""The shape of a rule id (ARCHITECTURE 4.4); the ids themselves are `core.rule_ids.RULE_IDS`."""
+"""The shape of a rule id (ARCHITECTURE 4.4); the ids themselves are in the catalogue
+(`core.catalogue.RULE_IDS`, from core/catalogue/rules.yaml)."""
 RULE_ID_RE = re.compile(RULE_ID_PATTERN)
 
 
