@@ -26,3 +26,9 @@ RULE_ID_RE = re.compile(RULE_ID_PATTERN)
 def severity_at_least(severity: str, threshold: str) -> bool:
     """True when `severity` ranks at or above `threshold` (both lower-case names)."""
     return SEVERITY_ORDER[severity] >= SEVERITY_ORDER[threshold]
+
+# Message and document schema names (ARCHITECTURE 4): each written here once and imported where used.
+TRANSITION_SCHEMA = "driftwatch.transition/v1"
+FINDINGS_PAGE_SCHEMA = "driftwatch.findings-page/v1"
+FINDINGS_SUMMARY_SCHEMA = "driftwatch.findings-summary/v1"
+AUDIT_ROUTING_SCHEMA = "driftwatch.audit-routing/v1"

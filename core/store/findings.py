@@ -21,32 +21,29 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from core.arm_ids import arm_fold
-from core.findings.model import ATTRIBUTION_FIELDS, ChangeAttribution, Finding
+from core.findings.model import ATTRIBUTION_FIELDS, Attributor, Finding
 from core.rules.registry import NotApplicable
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, StorageConnection, storage_call
 from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery
 from core.store.history import HistoryQueries, record_coverage, workspace_index_entity
 from core.store.keys import get_json, iso_z, put_json, resource_key, utc
 from core.terms import RULE_ID_RE as RULE_RE
-from core.terms import SEVERITIES, STATUSES
+from core.terms import SEVERITIES, STATUSES, TRANSITION_SCHEMA
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
-TRANSITION_SCHEMA = "driftwatch.transition/v1"
 TransitionKind = Literal["opened", "resolved", "reopened", "exempted"]
 NotifyState = Literal["pending", "notified", "skipped", "failed"]
 FINDING_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_CONFLICT_RETRIES = 20
 LOCK_PARTITION = "notify-lock"
-Attributor = Callable[[str], ChangeAttribution | None]
-"""rule id -> the change (who/what/where) behind a transition of that rule's finding, if known."""
 
 
 @dataclass(frozen=True)
