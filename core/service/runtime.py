@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from core.baseline.load import Baseline, load_baseline
 from core.collect import CollectConfig, EstateCollector
 from core.collect.arm import ArmReader
+from core.rules import read_plan
 from core.settings import Settings, load_settings
 from core.state.lifecycle import SETTLE_RECHECKS_S
 
@@ -90,7 +91,7 @@ class Runtime:
             return self._arm
 
     def collector(self) -> EstateCollector:
-        return EstateCollector(self.collect, self.baseline, arm=self.arm)
+        return EstateCollector(self.collect, self.baseline, arm=self.arm, plan=read_plan)
 
     def store(self) -> TableFindingsStore:
         from core.store import TableFindingsStore
