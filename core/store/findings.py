@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -440,11 +440,24 @@ class TableFindingsStore(HistoryQueries):
 
     # ---------------------------------------------------------------- notifications
 
+    def has_pending_notifications(self, resource_id: str, *, include_failed: bool = False) -> bool:
+        """Whether any finding of the workspace waits for a digest: one filtered read of at most one entity.
+
+        The notify use case asks this before taking the digest lock, so the other messages of a burst
+        (one per transition) cost one query each instead of a lock round trip and a partition read."""
+        states = ("pending", "failed") if include_failed else ("pending",)
+        flt = "PartitionKey eq @pk and (" + " or ".join(f"notify_state eq '{s}'" for s in states) + ")"
+        with storage_call("query", FINDINGS_TABLE):
+            for _ in self.findings_table.query_entities(flt, parameters={"pk": resource_key(resource_id)},
+                                                        select=["RowKey"], results_per_page=1):
+                return True
+        return False
+
     def pending_notifications(self, resource_id: str, *, include_failed: bool = False) -> list[Transition]:
         """The latest un-notified transition of each finding of a workspace (what a digest should say)."""
         out = []
+        wanted = ("pending", "failed") if include_failed else ("pending",)
         for row in self._load_partition(resource_key(resource_id)).values():
-            wanted = ("pending", "failed") if include_failed else ("pending",)
             if row.notify_state in wanted and row.last_transition and row.last_transition_at:
                 out.append(Transition(row.last_transition, row.last_transition_at, row.finding))  # type: ignore[arg-type]
         return sorted(out, key=lambda t: (t.at, t.finding.id))
@@ -461,14 +474,60 @@ class TableFindingsStore(HistoryQueries):
                 return str(e["PartitionKey"])
         return None
 
+    def _replace_batched(self, pk: str, ids: Iterable[str], change: Callable[[_Row], bool]) -> tuple[int, list[str]]:
+        """Apply `change` to rows of one partition: one read, one ETag-checked transaction per 100 rows.
+
+        `change` edits a row in place and says whether it should be written. Returns (rows written, ids to
+        decide again one at a time): a transaction is all or nothing, so when any row of it changed or went
+        since the read, none of it is written and the caller's one-by-one path decides those rows afresh."""
+        from azure.core import MatchConditions
+        from azure.data.tables import TableTransactionError, UpdateMode
+
+        rows = self._load_partition(pk)
+        wanted = [rows[fid] for fid in dict.fromkeys(ids) if fid in rows and change(rows[fid])]
+        written, retry = 0, []
+        for i in range(0, len(wanted), 100):
+            chunk = wanted[i:i + 100]
+            ops = [("update", self._entity(r), {"mode": UpdateMode.REPLACE, "etag": r.etag,
+                                                "match_condition": MatchConditions.IfNotModified}) for r in chunk]
+            with storage_call("write", FINDINGS_TABLE):
+                try:
+                    self.findings_table.submit_transaction(ops)
+                except TableTransactionError as exc:
+                    if exc.status_code not in (404, 412):  # only "changed or gone since read" is decided again
+                        raise
+                    retry += [r.finding.id for r in chunk]
+                    continue
+            written += len(chunk)
+        return written, retry
+
+    def _set_notify_batched(self, pk: str, ids: list[str], state: NotifyState, *, at: datetime | None,
+                            error: str | None, recorded_before: datetime | None) -> tuple[int, list[str]]:
+        """A digest marks its whole burst at once (see `_replace_batched`)."""
+        def change(row: _Row) -> bool:
+            if row.notify_state not in ("pending", "failed"):
+                return False
+            if recorded_before is not None and row.last_transition_at and row.last_transition_at > utc(recorded_before):
+                return False  # a newer transition arrived after the digest was built: keep it pending
+            row.notify_state, row.notify_error = state, error
+            if at is not None:
+                row.notified_at = utc(at)
+            return True
+
+        return self._replace_batched(pk, ids, change)
+
     def _set_notify(self, finding_ids: Iterable[str], state: NotifyState, *, at: datetime | None,
                     error: str | None, resource_id: str | None, recorded_before: datetime | None) -> int:
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
+        ids = list(dict.fromkeys(finding_ids))
         changed = 0
-        for fid in finding_ids:
+        if resource_id and len(ids) > 1:
+            changed, ids = self._set_notify_batched(resource_key(resource_id), ids, state, at=at, error=error,
+                                                    recorded_before=recorded_before)
+        for fid in ids:
             pk = resource_key(resource_id) if resource_id else self._locate(fid)
             if pk is None:
                 continue
@@ -562,16 +621,38 @@ class TableFindingsStore(HistoryQueries):
     # ---------------------------------------------------------------- outbox
 
     def outbox_delivered(self, transitions: Iterable[Transition]) -> int:
-        """Clear delivered transitions from their rows' outbox (ETag-checked; a newer write keeps its own)."""
+        """Clear delivered transitions from their rows' outbox (ETag-checked; a newer write keeps its own).
+
+        Returns how many rows were written. A scan's transitions share the workspace's partition, so they are
+        cleared in one read and one transaction per 100 rows; a lone row (or one that changed since the
+        read) is cleared by itself."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError
         from azure.data.tables import UpdateMode
 
-        cleared = 0
+        delivered: dict[str, dict[str, set[str]]] = {}  # partition -> finding id -> delivered transition ids
         for t in transitions:
-            pk, tid = resource_key(t.finding.resource_id), transition_id(t.finding.id, None, t)
+            pk = resource_key(t.finding.resource_id)
+            delivered.setdefault(pk, {}).setdefault(t.finding.id, set()).add(transition_id(t.finding.id, None, t))
+        cleared, alone = 0, []
+        for pk, by_finding in delivered.items():
+            if len(by_finding) == 1:
+                alone += [(pk, fid, tid) for fid, tids in by_finding.items() for tid in tids]
+                continue
+
+            def change(row: _Row, by_finding: dict[str, set[str]] = by_finding) -> bool:
+                keep = [o for o in row.outbox if o.get("id") not in by_finding[row.finding.id]]
+                if len(keep) == len(row.outbox):
+                    return False
+                row.outbox = keep
+                return True
+
+            written, retry = self._replace_batched(pk, by_finding, change)
+            cleared += written
+            alone += [(pk, fid, tid) for fid in retry for tid in by_finding[fid]]
+        for pk, fid, tid in alone:
             for _ in range(MAX_CONFLICT_RETRIES):
-                row = self._load_one(pk, t.finding.id)
+                row = self._load_one(pk, fid)
                 if row is None or not any(o.get("id") == tid for o in row.outbox):
                     break
                 row.outbox = [o for o in row.outbox if o.get("id") != tid]
