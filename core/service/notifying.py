@@ -131,7 +131,7 @@ def notify_workspace(rt: Runtime, workspace_id: str, now: datetime | None = None
                             route.webhook_setting, len(loud))
                 return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
             open_by_severity, exempted = store.open_counts(workspace_id)
-            card = build_digest(workspace_id, name, [t.message() for t in loud],
+            card = build_digest(workspace_id, name, loud,
                                 standing=Standing(open_by_severity, exempted), api_url=rt.settings.public_api_url,
                                 max_bytes=teams.max_bytes)
             with teams:

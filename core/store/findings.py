@@ -27,56 +27,28 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from core.arm_ids import arm_fold
+from core.findings.lifecycle import decide
 from core.findings.model import ATTRIBUTION_FIELDS, Attributor, Finding
+from core.findings.transition import Transition, transition_id
 from core.rules.registry import NotApplicable
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, StorageConnection, storage_call
 from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery
 from core.store.history import HistoryQueries, record_coverage, workspace_index_entity
-from core.store.keys import get_json, iso_z, put_json, resource_key, utc
+from core.store.keys import get_json, put_json, resource_key, utc
 from core.terms import RULE_ID_RE as RULE_RE
-from core.terms import SEVERITIES, STATUSES, TRANSITION_SCHEMA
+from core.terms import SEVERITIES, STATUSES
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
-TransitionKind = Literal["opened", "resolved", "reopened", "exempted"]
 NotifyState = Literal["pending", "notified", "skipped", "failed"]
 FINDING_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_CONFLICT_RETRIES = 20
 LOCK_PARTITION = "notify-lock"
 
 
-@dataclass(frozen=True)
-class Transition:
-    """A lifecycle change of one finding, as recorded in history and sent on `drift-findings`."""
-
-    transition: TransitionKind
-    at: datetime
-    finding: Finding
-    reason: str | None = None
-    """Why, when it is not the plain observation: e.g. "not applicable: computeMode Serverless ..."."""
-
-    def message(self) -> dict[str, Any]:
-        """The `driftwatch.transition/v1` message of ARCHITECTURE 4.6 (`reason` only when there is one)."""
-        msg = {"schema": TRANSITION_SCHEMA, "transition": self.transition, "at": iso_z(self.at),
-               "finding": self.finding.to_json_dict()}
-        if self.reason:
-            msg["reason"] = self.reason
-        return msg
-
-    @classmethod
-    def from_message(cls, data: Mapping[str, Any]) -> Transition:
-        return cls(transition=data["transition"], at=utc(datetime.fromisoformat(data["at"].replace("Z", "+00:00"))),
-                   finding=Finding.from_json_dict(data["finding"]), reason=data.get("reason"))
-
-
-def transition_id(finding_id: str, seq: int | None, t: Transition) -> str:
-    """The idempotency key of one transition: finding, the time it was recorded, its kind."""
-    return f"{finding_id}-{utc(t.at):%Y%m%dT%H%M%S%fZ}-{t.transition}"
-
-
 def outbox_entry(t: Transition, seq: int) -> dict[str, Any]:
-    return {"id": transition_id(t.finding.id, seq, t), "seq": seq, "message": t.message()}
+    return {"id": transition_id(t.finding.id, t), "seq": seq, "message": t.message()}
 
 
 CRASH_AT: str | None = None
@@ -106,14 +78,6 @@ class _Row:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     """Transitions recorded in this row but not yet confirmed delivered (history rows + queue message):
     written in the same atomic entity write as the change itself, cleared after delivery."""
-
-
-def _as_of(f: Finding) -> datetime:
-    """The newest observation the stored row reflects; older evaluations must not overwrite it."""
-    times = [utc(f.last_seen)]
-    if f.resolved_at is not None:
-        times.append(utc(f.resolved_at))
-    return max(times)
 
 
 def _encode_token(token: Any, query_hash: str) -> str:
@@ -247,50 +211,6 @@ class TableFindingsStore(HistoryQueries):
 
     # ---------------------------------------------------------------- reconcile
 
-    @staticmethod
-    def _decide(stored: _Row | None, new: Finding | None, *, evaluated_rules: frozenset[str] | None,
-                now: datetime, source: str, attribution: Attributor | None = None,
-                not_applicable: bool = False) -> tuple[Finding | None, TransitionKind | None]:
-        """The pure lifecycle decision: (finding to write or None, transition or None).
-
-        Attribution (`changed_by`, ...) describes the change behind the latest transition: a transition
-        takes it from `attribution(rule_id)` (None clears it: a sweep knows no author); a finding that
-        merely stays open keeps what it had. `not_applicable`: this evaluation observed that the finding's
-        rule (or subject) cannot apply to the workspace, which resolves it although the rule itself was
-        not evaluated.
-        """
-        def who(rule_id: str) -> dict[str, Any]:
-            found = attribution(rule_id) if attribution is not None else None
-            return found.fields() if found is not None else dict.fromkeys(ATTRIBUTION_FIELDS)
-
-        if new is not None:
-            if stored is None:
-                merged = new.model_copy(update={"first_seen": now, "last_seen": now, "resolved_at": None,
-                                                **who(new.rule_id)})
-                return merged, ("exempted" if new.status == "exempted" else "opened")
-            old = stored.finding
-            if now < _as_of(old):
-                return None, None  # an older evaluation arriving late: the store already knows better
-            merged = new.model_copy(update={"first_seen": old.first_seen, "last_seen": now, "resolved_at": None})
-            kind: TransitionKind | None = None
-            if old.status == "resolved" or old.status != new.status:
-                kind = "exempted" if new.status == "exempted" else "reopened"
-            if kind is None:
-                merged = merged.model_copy(update={n: getattr(old, n) for n in ATTRIBUTION_FIELDS})
-                if merged == old:
-                    return None, None
-                return merged, None
-            return merged.model_copy(update=who(new.rule_id)), kind
-        if stored is None or stored.finding.status == "resolved":
-            return None, None
-        old = stored.finding
-        if evaluated_rules is not None and old.rule_id not in evaluated_rules and not not_applicable:
-            return None, None  # nothing resolves on missing data
-        if now < _as_of(old):
-            return None, None
-        return old.model_copy(update={"status": "resolved", "resolved_at": now, "source": source,
-                                      **who(old.rule_id)}), "resolved"
-
     def _apply(self, pk: str, finding_id: str, stored: _Row | None, new: Finding | None, *,
                evaluated_rules: frozenset[str] | None, now: datetime, source: str,
                attribution: Attributor | None = None,
@@ -308,8 +228,8 @@ class TableFindingsStore(HistoryQueries):
             if new is None and stored is not None:
                 na = next((n for n in not_applicable
                            if n.covers(stored.finding.rule_id, stored.finding.subject)), None)
-            merged, kind = self._decide(stored, new, evaluated_rules=evaluated_rules, now=now, source=source,
-                                        attribution=attribution, not_applicable=na is not None)
+            merged, kind = decide(stored.finding if stored else None, new, evaluated_rules=evaluated_rules, now=now,
+                                  source=source, attribution=attribution, not_applicable=na is not None)
             if merged is None:
                 return None
             if stored is None:
@@ -633,7 +553,7 @@ class TableFindingsStore(HistoryQueries):
         delivered: dict[str, dict[str, set[str]]] = {}  # partition -> finding id -> delivered transition ids
         for t in transitions:
             pk = resource_key(t.finding.resource_id)
-            delivered.setdefault(pk, {}).setdefault(t.finding.id, set()).add(transition_id(t.finding.id, None, t))
+            delivered.setdefault(pk, {}).setdefault(t.finding.id, set()).add(transition_id(t.finding.id, t))
         cleared, alone = 0, []
         for pk, by_finding in delivered.items():
             if len(by_finding) == 1:

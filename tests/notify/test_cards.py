@@ -494,7 +494,7 @@ def test_severity_filter_keeps_resolved_notices_of_kept_severities() -> None:
         transition("resolved", finding(rule_id="B", severity="high", status="resolved")),
         transition("opened", finding(rule_id="C", severity="medium")),
     ]
-    assert [m["finding"]["rule_id"] for m in severity_filter(ts, "high")] == ["A", "B"]
+    assert [t.finding.rule_id for t in severity_filter(ts, "high")] == ["A", "B"]
     with pytest.raises(ValueError):
         severity_filter(ts, "loud")
 
