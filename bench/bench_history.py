@@ -8,6 +8,10 @@ estate-wide figures are scaled linearly in rows read (every index row up to T is
 Single-workspace and single-finding reads do not grow with the estate: their row counts are exact.
 The current rows (`findings`) are written too, as reconcile leaves them: an as-of read takes the
 findings unchanged since T from them and rebuilds only the others from history.
+The estate-wide as-of read is measured twice: on the history alone (the full replay of every workspace
+partition up to T), then after history checkpoints (core/store/checkpoints.py) are added where reconcile's
+hook puts them (one every max(25, findings) transitions of a workspace; the same `extend_checkpoints` that
+`driftwatch findings migrate-history` runs).
 Prints numbers; asserts nothing. Usage: python -m bench.bench_history [WORKSPACES] [TRANSITIONS]
 """
 
@@ -22,6 +26,7 @@ from typing import Any
 
 from core.findings.model import Finding, finding_id
 from core.store import StorageConnection, TableFindingsStore, Transition
+from core.store.checkpoints import extend_checkpoints, interval
 from core.store.findings import _Row
 from core.store.history import workspace_index_entity
 from core.store.keys import put_json, utc
@@ -74,6 +79,24 @@ def fill_workspace(conn: StorageConnection, ws: int, transitions: int) -> int:
     return 2 * len(index_rows)
 
 
+class Counter:
+    """Requests sent and entities received, from a raw response hook on every storage client."""
+
+    def __init__(self) -> None:
+        self.requests = self.rows = 0
+
+    def hook(self, response: Any) -> None:
+        self.requests += 1
+        body = response.http_response.body() or b""
+        self.rows += body.count(b'"odata.etag"')
+
+    def measure(self, fn: Any) -> tuple[float, Any, int, int]:
+        r0, e0 = self.requests, self.rows
+        s = time.perf_counter()
+        out = fn()
+        return time.perf_counter() - s, out, self.requests - r0, self.rows - e0
+
+
 def timed(fn: Any, runs: int = 3) -> tuple[float, Any]:
     out = fn()
     times = []
@@ -87,8 +110,9 @@ def timed(fn: Any, runs: int = 3) -> tuple[float, Any]:
 def main() -> None:
     workspaces = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     transitions = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    counter = Counter()
     with AzuriteProcess() as az:
-        conn = StorageConnection.from_connection_string(az.connection_string)
+        conn = StorageConnection.from_connection_string(az.connection_string, raw_response_hook=counter.hook)
         conn.ensure()
         s = time.perf_counter()
         with ThreadPoolExecutor(3) as pool:
@@ -109,18 +133,36 @@ def main() -> None:
         print(f"one workspace, changes in a 30-day period (key range): {t_ws_ch * 1000:.0f} ms, {len(ch)} transitions")
         t_f, hist = timed(lambda: store.finding_history(fid, until=mid))
         print(f"one finding as of T (its partition: {transitions} rows): {t_f * 1000:.0f} ms, {len(hist)} transitions")
-        t_all, found_all = timed(lambda: store.findings_as_of(mid), runs=1)
-        read = n_findings * transitions // 2
-        print(f"estate as of T (mid-history: every finding changed after T, so all are rebuilt): {t_all:.1f} s for "
-              f"{len(found_all):,} findings ({n_findings:,} current rows + {read:,} index rows up to T read)")
-        t_end, found_end = timed(lambda: store.findings_as_of(T0 + timedelta(days=4 * transitions)), runs=1)
+        store.findings_as_of(mid)  # warm up
+        t_full, found_full, req_full, rows_full = counter.measure(lambda: store.findings_as_of(mid))
+        print(f"estate as of T, full replay (mid-history: every finding changed after T, so all are rebuilt): "
+              f"{t_full:.1f} s for {len(found_full):,} findings, {rows_full:,} rows read in {req_full:,} requests "
+              f"({n_findings:,} current rows + every index row up to T)")
+        end = T0 + timedelta(days=4 * transitions)
+        rids = sorted({f.resource_id for f in found_full})
+        s = time.perf_counter()
+        with ThreadPoolExecutor(3) as pool:
+            n_cp = sum(pool.map(lambda rid: extend_checkpoints(store, rid, end, interval(PER_WS)), rids))
+        print(f"history checkpoints (one every {interval(PER_WS)} transitions of a workspace): {n_cp:,} written in "
+              f"{time.perf_counter() - s:.0f} s")
+        t_all, found_all, req_all, rows_all = counter.measure(lambda: store.findings_as_of(mid))
+        same = [f.to_json_dict() for f in found_all] == [f.to_json_dict() for f in found_full]
+        print(f"estate as of T from checkpoints: {t_all:.1f} s for {len(found_all):,} findings "
+              f"({'identical to' if same else 'DIFFERENT FROM'} the full replay), {rows_all:,} rows read in "
+              f"{req_all:,} requests")
+        t_ws_cp, found_ws = timed(lambda: store.findings_as_of(mid, workspace=rid))
+        print(f"one workspace as of T from its checkpoint: {t_ws_cp * 1000:.0f} ms, {len(found_ws)} findings")
+        t_end, found_end, req_end, rows_end = counter.measure(
+            lambda: store.findings_as_of(T0 + timedelta(days=4 * transitions)))
         print(f"estate as of T after the last change (all from current rows): {t_end:.1f} s for "
-              f"{len(found_end):,} findings")
+              f"{len(found_end):,} findings, {rows_end:,} rows read in {req_end:,} requests")
         t_ch, ch_all = timed(lambda: store.changes(mid - timedelta(days=30), mid), runs=1)
         print(f"estate, changes in a 30-day period: {t_ch:.1f} s, {len(ch_all):,} transitions")
         scale = 50_000 / n_findings * 20 / transitions
         print(f"scaled to 50,000 findings x 20 transitions (rows read grow linearly; x{scale:.0f}): estate as of a "
-              f"mid-history T ~{t_all * scale:.0f} s (50,000 current + 500,000 index rows); as of a T after the "
+              f"mid-history T ~{t_full * scale:.0f} s by full replay (~{rows_full * scale:,.0f} rows in "
+              f"~{req_full * scale:,.0f} requests), ~{t_all * scale:.0f} s from checkpoints "
+              f"(~{rows_all * scale:,.0f} rows in ~{req_all * scale:,.0f} requests); as of a T after the "
               f"last change ~{t_end * scale:.0f} s (50,000 current rows); one workspace ~{t_ws * 1000:.0f} ms and "
               f"one finding ~{t_f * 1000:.0f} ms unchanged (their partitions do not grow)")
 

@@ -3,8 +3,10 @@
 Target: under 30 s and under 25 MB for the HTML. Fills Azurite with 50,000 findings (25 per
 workspace over CIS/MCSB-mapped rules, a fifth exempted with some expired exemptions), the rule
 coverage of every workspace and 10,000 transitions in the quarter, then times `build_report` +
-`render_html` for the current posture with the quarter's transitions, and for an as-of instant
-after the last change (findings unchanged since T come from the current rows). Asserts nothing.
+`render_html` for the current posture with the quarter's transitions, for an as-of instant after the
+last change (findings unchanged since T come from the current rows) and for one mid-quarter (findings
+changed since T are rebuilt from history), the as-of ones again after `write_checkpoints` (what
+`driftwatch findings migrate-history` runs). Asserts nothing.
 Usage: python -m bench.bench_report [WORKSPACES]
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 from core.evidence_report import build_report, render_html, report_json
 from core.findings.model import Finding, finding_id
 from core.store import StorageConnection, TableFindingsStore, Transition
+from core.store.findings import _Row
 from core.store.history import record_coverage, workspace_index_entity
 from core.store.keys import put_json, utc
 from samples.azurite import AzuriteProcess
@@ -50,9 +53,9 @@ def make(ws: int, j: int) -> Finding:
 def fill(conn: StorageConnection, ws: int, per_ws: int, transitions_per_ws: int) -> None:
     store = TableFindingsStore(conn)
     findings = [make(ws, j) for j in range(per_ws)]
-    store.import_findings(findings)
     record_coverage(store, findings[0].resource_id, CHECKED, NOW - timedelta(days=1), "f" * 64)
     rows: list[dict[str, Any]] = []
+    last: dict[str, tuple[str, datetime]] = {}
     for k in range(transitions_per_ws):
         f = findings[k % per_ws]
         at = QUARTER + timedelta(days=1 + k * 11, minutes=ws)
@@ -62,7 +65,12 @@ def fill(conn: StorageConnection, ws: int, per_ws: int, transitions_per_ws: int)
                                "status": f.status}
         put_json(row, "message", t.message())
         rows.append(workspace_index_entity(row, f, k + 1))
+        last[f.id] = (t.transition, at)
     store.history_table.submit_transaction([("create", e) for e in rows])
+    # the current rows as reconcile leaves them: the time of each finding's last transition included
+    store.findings_table.submit_transaction([("upsert", store._entity(_Row(f, "", 1, "notified", None, None,
+                                                                            *last.get(f.id, (None, None)))))
+                                             for f in findings])
 
 
 def main() -> None:
@@ -77,20 +85,33 @@ def main() -> None:
         print(f"filled {workspaces:,} workspaces, {workspaces * per_ws:,} findings, "
               f"{workspaces * transitions_per_ws:,} transitions in {time.perf_counter() - s:.0f} s")
         store = TableFindingsStore(conn)
-        for label, kwargs in (("current posture + quarter's transitions", {"since": QUARTER}),
-                              ("as of T after the last change + quarter's transitions",
-                               {"as_of": NOW - timedelta(hours=1), "since": QUARTER})):
-            s = time.perf_counter()
-            report = build_report(store, framework_name="cis", now=NOW, **kwargs)  # type: ignore[arg-type]
-            built = time.perf_counter() - s
-            html = render_html(report)
-            total = time.perf_counter() - s
-            js = report_json(report)
-            print(f"report ({label}): read+build {built:.1f} s, HTML {total - built:.1f} s, total {total:.1f} s "
-                  f"(target < 30 s); HTML {len(html.encode()) / 1e6:.1f} MB (target < 25 MB), JSON "
-                  f"{len(js.encode()) / 1e6:.1f} MB; {report.workspaces_total:,} workspaces, "
-                  f"{len(report.open_findings):,} open, {len(report.exemptions):,} exemptions "
-                  f"({sum(x.expired for x in report.exemptions):,} expired), {len(report.transitions):,} transitions")
+        mid = QUARTER + timedelta(days=25)
+        cases = [("current posture + quarter's transitions", {"since": QUARTER}),
+                 ("as of T after the last change + quarter's transitions",
+                  {"as_of": NOW - timedelta(hours=1), "since": QUARTER}),
+                 ("as of mid-quarter + quarter's transitions (findings changed since are rebuilt from history)",
+                  {"as_of": mid, "since": QUARTER})]
+        for label, kwargs in cases:
+            report_once(store, f"{label}, no checkpoints", kwargs)
+        s = time.perf_counter()
+        n = store.write_checkpoints(now=NOW)
+        print(f"`migrate-history` checkpoints: {n:,} written in {time.perf_counter() - s:.0f} s")
+        for label, kwargs in cases[1:]:
+            report_once(store, f"{label}, with checkpoints", kwargs)
+
+
+def report_once(store: TableFindingsStore, label: str, kwargs: dict[str, Any]) -> None:
+    s = time.perf_counter()
+    report = build_report(store, framework_name="cis", now=NOW, **kwargs)
+    built = time.perf_counter() - s
+    html = render_html(report)
+    total = time.perf_counter() - s
+    js = report_json(report)
+    print(f"report ({label}): read+build {built:.1f} s, HTML {total - built:.1f} s, total {total:.1f} s "
+          f"(target < 30 s); HTML {len(html.encode()) / 1e6:.1f} MB (target < 25 MB), JSON "
+          f"{len(js.encode()) / 1e6:.1f} MB; {report.workspaces_total:,} workspaces, "
+          f"{len(report.open_findings):,} open, {len(report.exemptions):,} exemptions "
+          f"({sum(x.expired for x in report.exemptions):,} expired), {len(report.transitions):,} transitions")
 
 
 if __name__ == "__main__":

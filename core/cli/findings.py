@@ -243,9 +243,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 @_run
 def cmd_migrate_history(args: argparse.Namespace) -> int:
-    """Add the workspace time-index rows for history written before the index existed (idempotent)."""
-    n = _open_store(args).backfill_workspace_index()
+    """Add the workspace time-index rows for history written before the index existed, then the
+    workspaces' history checkpoints (both idempotent)."""
+    store = _open_store(args)
+    n = store.backfill_workspace_index()
     sys.stderr.write(f"{n} history rows indexed by workspace\n")
+    sys.stderr.write(f"{store.write_checkpoints()} history checkpoints written\n")
     return EXIT_OK
 
 

@@ -31,6 +31,7 @@ from core.findings.lifecycle import decide
 from core.findings.model import ATTRIBUTION_FIELDS, Attributor, Finding
 from core.findings.transition import Transition, transition_id
 from core.rules.registry import NotApplicable
+from core.store.checkpoints import checkpoint_if_due
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, StorageConnection, storage_call
 from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery
 from core.store.history import HistoryQueries, record_coverage, workspace_index_entity
@@ -323,6 +324,9 @@ class TableFindingsStore(HistoryQueries):
                             now=now, source=source, attribution=attribution, not_applicable=not_applicable)
             if t is not None:
                 out.append(t)
+        before = sum(r.seq for r in stored.values())  # every N transitions: a history checkpoint (history.py)
+        checkpoint_if_due(self, resource_id, transitions_before=before, transitions_after=before + len(out),
+                          findings=len(set(new) | set(stored)), now=now)
         return out
 
     def resolve_workspace(self, resource_id: str, now: datetime, source: str,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.arm_ids import arm_fold
 from core.findings.model import Finding
+from core.store.checkpoints import CHECKPOINT_PREFIX, SETTLE, extend_checkpoints, latest_checkpoint
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, storage_call
 from core.store.keys import get_json, put_json, resource_key, utc
 
@@ -121,6 +122,9 @@ def _coverage_of(e: Mapping[str, Any]) -> dict[str, Any]:
 
 class HistoryQueries:
     """History reads of `TableFindingsStore` (mixed in; uses its `history_table` and `findings_table`)."""
+
+    history_checkpoints: bool = True
+    """Start as-of replays at the workspace's checkpoint (core/store/checkpoints.py); False = full replay."""
 
     @property
     def history_table(self) -> TableClient:
@@ -225,6 +229,13 @@ class HistoryQueries:
                     "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey ge @lo and RowKey lt @hi" + extra,
                     parameters={**params, "p0": INDEX_PREFIX, "p1": INDEX_END}, results_per_page=1000)
 
+    def _index_range(self, resource_id: str, lo: str, hi: str) -> list[Any]:
+        """Index rows of one workspace with lo <= RowKey < hi."""
+        with storage_call("query", HISTORY_TABLE):
+            return list(self.history_table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                parameters={"pk": index_partition(resource_id), "lo": lo, "hi": hi}, results_per_page=1000))
+
     # ------------------------------------------------------------ reconstructions
 
     def findings_as_of(self, as_of: datetime, *, workspace: str | None = None,
@@ -257,15 +268,20 @@ class HistoryQueries:
             from core.store.findings import Transition
 
             wanted = pending[rid]
-            latest: dict[str, tuple[str, Any]] = {}
-            for e in self._index_rows(resource_ids=[rid], since=None, until=as_of):
+            cp = latest_checkpoint(self, rid, as_of) if self.history_checkpoints else None
+            at_checkpoint = {fid: v for fid, v in cp.latest.items() if fid in wanted} if cp is not None else {}
+            latest: dict[str, tuple[str, Any]] = {}  # finding id -> (RowKey, index row) after the checkpoint
+            for e in self._index_range(rid, cp.covers + "~" if cp is not None else "0", time_key(as_of) + "~"):
                 fid = e.get("finding_id")
                 if e.get("kind") != "transition" or fid not in wanted:
                     continue
                 if fid not in latest or e["RowKey"] > latest[fid][0]:
                     latest[fid] = (e["RowKey"], e)
-            found = [Transition.from_message(get_json(e, "message")).finding for _, e in latest.values()]
-            for fid in wanted - set(latest):  # history from before the index: the finding's own partition
+            messages = [msg for fid, (rk, msg) in at_checkpoint.items() if fid not in latest or latest[fid][0] < rk]
+            messages += [get_json(e, "message") for fid, (rk, e) in latest.items()
+                         if fid not in at_checkpoint or at_checkpoint[fid][0] < rk]
+            found = [Transition.from_message(m).finding for m in messages]
+            for fid in wanted - set(latest) - set(at_checkpoint):  # history from before the index: its own partition
                 hist = self.finding_history(fid, until=as_of)
                 if hist:
                     found.append(hist[-1].finding)
@@ -348,7 +364,8 @@ class HistoryQueries:
 
         created = 0
         with storage_call("query", HISTORY_TABLE):
-            legacy = [e for e in self.history_table.list_entities() if not str(e["PartitionKey"]).startswith("ws-")]
+            legacy = [e for e in self.history_table.list_entities()
+                      if not str(e["PartitionKey"]).startswith((INDEX_PREFIX, CHECKPOINT_PREFIX))]
         for e in legacy:
             t = Transition.from_message(get_json(e, "message"))
             try:
@@ -362,3 +379,17 @@ class HistoryQueries:
                 self.history_table.create_entity(workspace_index_entity(row, t.finding, seq))
                 created += 1
         return created
+
+    def write_checkpoints(self, now: datetime | None = None) -> int:
+        """Checkpoint the existing history of every workspace (after `backfill_workspace_index`): each
+        workspace's checkpoints up to an hour ago, one per interval and one at its last transition before then. Idempotent; returns how many were added."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from core.store.clock import store_now
+
+        until = store_now(self.findings_table, now) - SETTLE
+        with storage_call("query", FINDINGS_TABLE):
+            workspaces = sorted({str(e["resource_id"]) for e in self.findings_table.list_entities(
+                select=["resource_id"], results_per_page=1000)})
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return sum(pool.map(lambda rid: extend_checkpoints(self, rid, until, final=True), workspaces))
