@@ -12,7 +12,17 @@ Layout (ARCHITECTURE 4.6, `findinghistory` append-only). Each transition is writ
   to `findinghistory` is an Insert Entity, which is all the app identity's role on this table allows
   (infra/modules/custom-roles.bicep, "history appender"). Pointer rows that older versions wrote here are
   still read (the newer of the two wins) and never written again.
-Estate-wide reads (no workspace filter) necessarily read every workspace partition up to T.
+- per workspace, history checkpoints (core/store/checkpoints.py): PartitionKey = `cp-{resource_key}`,
+  RowKey = the checkpoint time inverted (newest first), each row the state of every finding of the
+  workspace at that instant (the message of its latest index row then) with a sha256 of it. Written
+  (inserted) by reconcile every max(25, findings) transitions of the workspace, never covering the last
+  hour nor a transition still in an outbox, and by `driftwatch findings migrate-history` over existing
+  history.
+As of T, a finding unchanged since T comes from its current row; the others are rebuilt per workspace
+(in parallel) from the newest checkpoint at or before T (one request, one row) plus the index rows after
+it up to T: at most one interval of rows instead of the whole partition up to T. A missing, unreadable or
+mismatching checkpoint is not used: that workspace's partition is replayed from the start instead.
+Changes in a period (`since`/`until`) read the index key range of the period.
 Rows written before the index existed have only the per-finding row: single-finding reads still see
 them; `backfill_workspace_index` (CLI `driftwatch findings migrate-history`) adds their index rows once.
 """

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.store import StorageConnection, TableFindingsStore
+from core.store.checkpoints import extend_checkpoints
 from core.store.connection import HISTORY_TABLE, TABLES
 from core.store.errors import StoreError
 from core.store.scans import ScanLog
@@ -68,6 +69,8 @@ def test_the_store_runs_on_table_scoped_roles_and_only_inserts_history(proxy: Ta
     store.undelivered(0)  # the re-driver rewrites history rows it already has: inserts that meet 409
     store.outbox_delivered(opened)
     store.resolve_workspace(ws, T0 + 3 * H, "sweep", reason="workspace deleted")
+    assert extend_checkpoints(store, ws, T0 + 4 * H, every=1) >= 1  # history checkpoints are inserts too
+    assert store.write_checkpoints() == 0  # nothing left to checkpoint before the undelivered transitions
 
     assert [t.transition for t in store.get(b.id)[1]] == ["opened", "resolved", "reopened", "resolved"]
     assert store.coverage()[ws.lower()]["baseline_sha256"] == "b" * 64
