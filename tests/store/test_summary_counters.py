@@ -1,0 +1,158 @@
+"""Maintained summary counters (issue 14 point 6) against Azurite: always equal to a full recount.
+
+Each test compares `SummaryCounters.read()` (which raises rather than guess) with
+`TableFindingsStore.summary_by_scan()`, the old whole-table count, after real reconciles.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from azure.data.tables import UpdateMode
+
+from core.store import TableFindingsStore
+from core.store.findings import _Row
+from core.store.keys import resource_key
+from core.store.summary import META_ROW, SUMMARY_PARTITION, CountersUnavailable
+from tests.store.conftest import T0, make_finding, ws_id
+
+pytestmark = pytest.mark.integration
+
+A, B, C = ws_id("ws-sum-a"), ws_id("ws-sum-b"), ws_id("ws-sum-c", rg="rg-other")
+RULES = ("DBX-WS-001", "DBX-WS-002", "DBX-NET-005", "DBX-IPACL-002")
+EVAL = frozenset(RULES)
+
+
+def assert_exact(store: TableFindingsStore) -> dict:
+    """Counters answer (no fallback), equal the whole-table count, and no writer token is left."""
+    from_counters = store.counters.read()
+    assert from_counters == store.summary_by_scan()
+    assert store.summary() == from_counters
+    assert store.counters.status()["rows_with_writers_in_flight"] == 0
+    return from_counters
+
+
+def test_lifecycle_open_resolve_reopen_exempt_import(store: TableFindingsStore) -> None:
+    store.import_findings([make_finding(C, "DBX-WS-001"), make_finding(C, "DBX-WS-002", status="resolved")])
+    store.reconcile([make_finding(A, "DBX-WS-001"), make_finding(A, "DBX-NET-005", "ssh", severity="critical"),
+                     make_finding(B, "DBX-WS-002", severity="critical")][:2], resource_id=A, evaluated_rules=EVAL,
+                    now=T0, source="sweep")
+    store.reconcile([make_finding(B, "DBX-WS-002", severity="critical")], resource_id=B, evaluated_rules=EVAL,
+                    now=T0, source="sweep")
+    assert assert_exact(store)["by_status"] == {"open": 4, "resolved": 1, "exempted": 0}
+    t1 = T0 + timedelta(hours=1)  # resolve one, exempt one, change a severity
+    store.reconcile([make_finding(A, "DBX-NET-005", "ssh", severity="critical", status="exempted", now=t1)],
+                    resource_id=A, evaluated_rules=EVAL, now=t1, source="sweep")
+    store.reconcile([make_finding(B, "DBX-WS-002", severity="low", now=t1)], resource_id=B, evaluated_rules=EVAL,
+                    now=t1, source="event")
+    doc = assert_exact(store)
+    assert doc["by_status"] == {"open": 2, "resolved": 2, "exempted": 1}
+    assert doc["open_by_severity"]["low"] == 1 and doc["open_by_severity"]["critical"] == 0
+    t2 = t1 + timedelta(hours=1)  # reopen, un-exempt, then the workspace is deleted; a re-import overwrites
+    store.reconcile([make_finding(A, "DBX-WS-001", now=t2), make_finding(A, "DBX-NET-005", "ssh", now=t2)],
+                    resource_id=A, evaluated_rules=EVAL, now=t2, source="sweep")
+    store.resolve_workspace(B, t2, "event", reason="workspace deleted")
+    store.import_findings([make_finding(C, "DBX-WS-002", severity="medium"), make_finding(C, "DBX-IPACL-002", "x")])
+    doc = assert_exact(store)
+    assert doc["total"] == 6 and doc["by_status"] == {"open": 5, "resolved": 1, "exempted": 0}
+
+
+def test_concurrent_scans_on_same_and_different_workspaces(store: TableFindingsStore) -> None:
+    """Six threads, two per workspace, each its own store client, reconcile random evaluations."""
+    workspaces = (A, B, C)
+    errors: list[BaseException] = []
+    base = datetime.now(UTC)
+
+    def worker(n: int) -> None:
+        own = TableFindingsStore(store.connection)
+        rnd = random.Random(n)
+        ws = workspaces[n % 3]
+        try:
+            for step in range(6):
+                now = base + timedelta(seconds=step * 10 + n)
+                found = [make_finding(ws, r, s, now=now, severity=rnd.choice(("high", "critical")),
+                                      status=rnd.choice(("open", "open", "exempted")))
+                         for r in RULES for s in (None, "x") if rnd.random() < 0.5]
+                own.reconcile(found, resource_id=ws, evaluated_rules=EVAL, now=now, source="sweep")
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the test thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    doc = assert_exact(store)
+    assert set(doc["by_workspace"]) == {w.lower() for w in workspaces} and doc["total"] > 0
+
+
+def _row(store: TableFindingsStore, ws: str) -> dict:
+    return dict(store.counters.table.get_entity(SUMMARY_PARTITION, resource_key(ws)))
+
+
+def test_rebuild_restores_deleted_corrupted_rows_and_index(store: TableFindingsStore) -> None:
+    for ws in (A, B):
+        store.reconcile([make_finding(ws, "DBX-WS-001"), make_finding(ws, "DBX-WS-002", status="exempted")],
+                        resource_id=ws, evaluated_rules=EVAL, now=T0, source="sweep")
+    expected = assert_exact(store)
+    table = store.counters.table
+
+    table.delete_entity(SUMMARY_PARTITION, resource_key(A))
+    with pytest.raises(CountersUnavailable, match="1 workspaces, the index says 2"):
+        store.counters.read()
+    assert store.summary() == expected  # counted from the table instead, never a wrong answer
+    store.counters.rebuild()
+    assert assert_exact(store) == expected
+
+    table.update_entity({**_row(store, B), "counts": "{not json"}, mode=UpdateMode.REPLACE)
+    with pytest.raises(CountersUnavailable, match="unreadable"):
+        store.counters.read()
+    assert store.summary() == expected
+    store.counters.rebuild()
+    assert assert_exact(store) == expected
+
+    table.delete_entity(SUMMARY_PARTITION, META_ROW)
+    with pytest.raises(CountersUnavailable, match="never built"):
+        store.counters.read()
+    # a writer does not mark a store with findings as counted: only a rebuild does
+    store.reconcile([make_finding(C, "DBX-WS-001")], resource_id=C, evaluated_rules=EVAL, now=T0, source="sweep")
+    with pytest.raises(CountersUnavailable):
+        store.counters.read()
+    assert store.summary()["total"] == expected["total"] + 1
+    assert store.counters.rebuild() == {"workspaces": 3, "findings_partitions": 3}
+    assert assert_exact(store)["total"] == expected["total"] + 1
+
+
+def test_findings_written_before_counters_existed_need_a_rebuild(store: TableFindingsStore) -> None:
+    """Rows the counters never saw (an upgrade from a version without them) are found by the
+    fallback; after `rebuild-summary` the counters carry them."""
+    row = _Row(make_finding(A, "DBX-WS-001"), "", 0, None, None, None, None, None)
+    store.findings_table.upsert_entity(TableFindingsStore._entity(row), mode=UpdateMode.REPLACE)
+    store.reconcile([make_finding(B, "DBX-WS-001")], resource_id=B, evaluated_rules=EVAL, now=T0, source="sweep")
+    with pytest.raises(CountersUnavailable, match="never built"):
+        store.counters.read()
+    assert store.summary()["total"] == 2
+    store.counters.rebuild()
+    assert assert_exact(store)["by_workspace"] == {A.lower(): 1, B.lower(): 1}
+
+
+def test_a_crashed_writer_is_recounted_until_its_lease_expires(store: TableFindingsStore) -> None:
+    """A writer that registered, wrote a finding and died before publishing: readers recount that
+    workspace; the next publish after the lease drops its token."""
+    store.reconcile([make_finding(A, "DBX-WS-001")], resource_id=A, evaluated_rules=EVAL, now=T0, source="sweep")
+    pk = resource_key(A)
+    store.counters.register(pk, "dead-writer", datetime.now(UTC))
+    row = _Row(make_finding(A, "DBX-WS-002", severity="critical"), "", 1, None, None, None, None, None)
+    store.findings_table.upsert_entity(TableFindingsStore._entity(row), mode=UpdateMode.REPLACE)
+    doc = store.counters.read()
+    assert doc == store.summary_by_scan() and doc["total"] == 2
+    assert store.counters.status()["rows_with_writers_in_flight"] == 1
+    store.counters.publish(pk, "someone-else", datetime.now(UTC))  # lease still running: token stays
+    assert json.loads(_row(store, A)["pending"]).keys() == {"dead-writer"}
+    store.counters.publish(pk, "someone-else", datetime.now(UTC) + timedelta(hours=1))
+    assert_exact(store)
