@@ -62,26 +62,28 @@ def test_lifecycle_open_resolve_reopen_exempt_import(store: TableFindingsStore) 
 
 
 def test_concurrent_scans_on_same_and_different_workspaces(store: TableFindingsStore) -> None:
-    """Six threads, two per workspace, each its own store client, reconcile random evaluations."""
-    workspaces = (A, B, C)
+    """Four threads, two per workspace, each its own store client, reconcile random evaluations."""
+    workspaces = (A, B)
     errors: list[BaseException] = []
     base = datetime.now(UTC)
+    start = threading.Barrier(4)
 
     def worker(n: int) -> None:
         own = TableFindingsStore(store.connection)
         rnd = random.Random(n)
-        ws = workspaces[n % 3]
+        ws = workspaces[n % 2]
+        start.wait()
         try:
-            for step in range(6):
+            for step in range(2):
                 now = base + timedelta(seconds=step * 10 + n)
                 found = [make_finding(ws, r, s, now=now, severity=rnd.choice(("high", "critical")),
                                       status=rnd.choice(("open", "open", "exempted")))
-                         for r in RULES for s in (None, "x") if rnd.random() < 0.5]
+                         for r in RULES[:2] for s in (None, "x") if rnd.random() < 0.5]
                 own.reconcile(found, resource_id=ws, evaluated_rules=EVAL, now=now, source="sweep")
         except BaseException as exc:  # noqa: BLE001  (re-raised in the test thread)
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -156,3 +158,37 @@ def test_a_crashed_writer_is_recounted_until_its_lease_expires(store: TableFindi
     assert json.loads(_row(store, A)["pending"]).keys() == {"dead-writer"}
     store.counters.publish(pk, "someone-else", datetime.now(UTC) + timedelta(hours=1))
     assert_exact(store)
+
+
+@pytest.mark.parametrize("other_publishes", [True, False], ids=["other-writer-publishes", "other-writer-crashes"])
+def test_publish_racing_another_writer_is_redone(store: TableFindingsStore, monkeypatch: pytest.MonkeyPatch,
+                                                other_publishes: bool) -> None:
+    """The interleaving the threads above hit only by chance, forced: writer X has recounted its
+    workspace when writer Y registers and commits a change. X's ETag-conditional publish must fail and
+    recount; when Y died before publishing, its token must survive X's publish."""
+    x = TableFindingsStore(store.connection)
+    y = TableFindingsStore(store.connection)
+    real = type(x.counters).recount_partition
+    fired: list[bool] = []
+
+    def recount_then_race(pk: str):  # X's recount, then Y's whole write before X stores the result
+        counted = real(x.counters, pk)
+        if not fired:
+            fired.append(True)
+            if other_publishes:
+                y.reconcile([make_finding(A, "DBX-WS-002", severity="critical")], resource_id=A,
+                            evaluated_rules=frozenset({"DBX-WS-002"}), now=T0, source="event")
+            else:
+                y.counters.register(pk, "crashed-writer", datetime.now(UTC))
+                row = _Row(make_finding(A, "DBX-WS-002", severity="critical"), "", 1, None, None, None, None, None)
+                y.findings_table.upsert_entity(TableFindingsStore._entity(row), mode=UpdateMode.REPLACE)
+        return counted
+
+    monkeypatch.setattr(x.counters, "recount_partition", recount_then_race)
+    x.reconcile([make_finding(A, "DBX-WS-001")], resource_id=A, evaluated_rules=frozenset({"DBX-WS-001"}), now=T0,
+                source="sweep")
+    assert fired
+    doc = store.counters.read()
+    assert doc == store.summary_by_scan() and doc["total"] == 2
+    pending = json.loads(_row(store, A)["pending"])
+    assert pending.keys() == (set() if other_publishes else {"crashed-writer"})
