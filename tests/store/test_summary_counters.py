@@ -192,3 +192,47 @@ def test_publish_racing_another_writer_is_redone(store: TableFindingsStore, monk
     assert doc == store.summary_by_scan() and doc["total"] == 2
     pending = json.loads(_row(store, A)["pending"])
     assert pending.keys() == (set() if other_publishes else {"crashed-writer"})
+
+
+def test_api_and_cli_answer_from_counters_and_rebuild_summary(store: TableFindingsStore, azurite,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A counter row edited to a recognisable (valid) value shows in GET /api/summary and `findings summary`:
+    both answer from the counters; `findings rebuild-summary` puts the true counts back."""
+    import azure.functions as func
+
+    from functions import findings_api
+    from tests.store.test_cli_findings import run
+
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    store.reconcile([make_finding(A, "DBX-WS-001"), make_finding(A, "DBX-WS-002", status="exempted")],
+                    resource_id=A, evaluated_rules=EVAL, now=T0, source="sweep")
+    truth = assert_exact(store)
+    row = _row(store, A)
+    counts = json.loads(row["counts"])
+    counts["by_workspace"][A.lower()] = 999
+    store.counters.table.update_entity({**row, "counts": json.dumps(counts)}, mode=UpdateMode.REPLACE)
+
+    app = func.FunctionApp()
+    app.register_functions(findings_api.bp)
+    fn = next(f for f in app.get_functions() if f.get_function_name() == "findings_summary").get_user_function()
+    findings_api.set_store(TableFindingsStore(store.connection))
+    try:
+        resp = fn(func.HttpRequest(method="GET", url="/api/summary", params={}, body=b""))
+        assert resp.status_code == 200 and json.loads(resp.get_body())["by_workspace"] == {A.lower(): 999}
+        assert run(["findings", "summary", "--format", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["by_workspace"] == {A.lower(): 999}
+
+        assert run(["findings", "rebuild-summary"]) == 0
+        assert "1 workspaces" in capsys.readouterr().err
+        resp = fn(func.HttpRequest(method="GET", url="/api/summary", params={}, body=b""))
+        assert json.loads(resp.get_body()) == truth
+        assert run(["findings", "rebuild-summary", "--check"]) == 0
+        assert json.loads(capsys.readouterr().out)["usable"] is True
+        store.counters.table.delete_entity(SUMMARY_PARTITION, META_ROW)
+        assert run(["findings", "rebuild-summary", "--check"]) == 3
+        assert "never built" in json.loads(capsys.readouterr().out)["reason"]
+        resp = fn(func.HttpRequest(method="GET", url="/api/summary", params={}, body=b""))
+        assert json.loads(resp.get_body()) == truth  # counted from the table, not wrong
+    finally:
+        findings_api.set_store(None)
