@@ -1,36 +1,37 @@
 """Maintained summary counters: `/api/summary` without scanning the findings table.
 
-Layout: partition `findings-summary` of the `scans` table (beside the `notify-lock` partition; no new
+Layout: partition `findings-summary` of the `scans` table (beside the `notify-lock` partition: no new
 table name, and the `findings` table keeps only finding rows, so none of its queries changes).
-- one row per workspace, RowKey = `resource_key(workspace id)`: `counts` (JSON: by_status, by_severity,
-  open_by_severity, by_rule, by_workspace of that workspace's finding rows) and `pending`
-  (JSON: token -> lease expiry of every writer that may have changed the workspace's findings since
-  `counts` was taken);
-- one row RowKey `~meta`: `workspaces`, how many workspace rows exist (a deleted row is noticed).
+- a workspace row, RowKey = `resource_key(workspace id)` (the workspace's findings partition):
+  `counts` (by_status, by_severity, open_by_severity, by_rule, by_workspace of its finding rows),
+  `pending` (token -> lease expiry of each writer that may have changed its findings since `counts`);
+- SHARDS shard rows, RowKey `~shard-NN`: `total` (the sum of its workspaces' `counts`), `dirty`
+  (workspace -> the `counts` included in `total`, for each workspace with a token), `members`, `built`.
+A workspace row and its shard row share the partition, so every change to a workspace row is one
+entity-group transaction with its shard row, both ETag-conditional: `total` always equals the sum.
 
-Writers (reconcile, resolve_workspace, import_findings) follow an intent protocol instead of a
-cross-table transaction: before the first write that changes a finding's status, severity or rule
-they add a token to the workspace row (ETag-conditional); after their writes they recount the
-workspace's partition (one partition query) and store the counts while removing their token, again
-ETag-conditional, so a publish that raced another writer's registration is redone. A workspace row
-without tokens therefore always equals a recount taken after every committed change; a row with a
-token (a writer in flight, or one that crashed) is recounted from its partition by the reader.
-A writer's token outlives a crash until its lease expires; the next publish drops expired tokens.
+Writers (reconcile, resolve_workspace, import_findings) follow an intent protocol around their
+finding writes: before the first write that changes a finding's status, severity or rule they add a
+token (`register`); after their writes they recount the workspace's partition (one partition query)
+and store it while removing their token (`publish`). The workspace row is read before the recount, so
+a writer that registers meanwhile makes the publish fail and be redone; so a workspace without tokens
+equals a recount taken after every committed change. A crashed writer's token stays (its workspace is
+recounted by readers) until its lease expires and the next publish drops it.
 
-Readers take one partition query. No `~meta` (counters never built), a row count that does not match
-it, or a row that cannot be parsed, and the reader answers None: the caller counts from the
-findings table (never a silently wrong answer) and `driftwatch findings rebuild-summary` restores
-the rows from the findings table.
+Readers take one query of SHARDS rows and recount only the workspaces with a writer in flight.
+A missing shard row (never built), an unreadable one, or one marked not `built` (a damaged or deleted
+workspace row was found, or a rebuild is running) and the reader raises CountersUnavailable: the
+caller counts from the findings table instead (never a silently wrong answer), and
+`driftwatch findings rebuild-summary` rebuilds the rows from the findings table.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -46,23 +47,33 @@ log = logging.getLogger(__name__)
 
 SUMMARY_SCHEMA = "driftwatch.findings-summary/v1"
 SUMMARY_PARTITION = "findings-summary"
-META_ROW = "~meta"
-"""Not a hex digest, so it never collides with a workspace row's `resource_key`."""
+SHARDS = 32
+"""Shard rows a reader reads; writers of different shards never contend on one row."""
 LEASE = timedelta(minutes=15)
 """How long a writer's token stands for it; it is renewed before a write when a third has passed."""
 COUNTED_FIELDS = ("status", "severity", "rule_id", "resource_id")
-MAX_RETRIES = 50
+COUNT_KINDS = ("by_status", "by_severity", "open_by_severity", "by_rule", "by_workspace")
+MAX_RETRIES = 100
 ROW_FORMAT = 1
+Counts = dict[str, dict[str, int]]
 
 
 class CountersUnavailable(Exception):
     """The counters cannot answer (not built, a row missing or unreadable); the reason says which."""
 
 
+def shard_key(n: int) -> str:
+    return f"~shard-{n:02d}"  # "~" sorts after the hex workspace keys and never equals one
+
+
+def shard_of(pk: str) -> int:
+    return int(pk[:8], 16) % SHARDS if len(pk) >= 8 and all(c in "0123456789abcdef" for c in pk[:8]) else 0
+
+
 # ------------------------------------------------------------------ counts (pure)
 
 def empty_counts() -> dict[str, Counter[str]]:
-    return {k: Counter() for k in ("by_status", "by_severity", "open_by_severity", "by_rule", "by_workspace")}
+    return {k: Counter() for k in COUNT_KINDS}
 
 
 def count_rows(entities: Iterable[Mapping[str, Any]]) -> dict[str, Counter[str]]:
@@ -76,11 +87,6 @@ def count_rows(entities: Iterable[Mapping[str, Any]]) -> dict[str, Counter[str]]
         if e["status"] == "open":
             c["open_by_severity"][e["severity"]] += 1
     return c
-
-
-def add_counts(into: dict[str, Counter[str]], other: Mapping[str, Mapping[str, int]]) -> None:
-    for k, counter in into.items():
-        counter.update(dict(other.get(k) or {}))
 
 
 def summary_doc(c: Mapping[str, Counter[str]]) -> dict[str, Any]:
@@ -100,7 +106,7 @@ def _parse_counts(raw: Any) -> dict[str, dict[str, int]]:
     if not isinstance(raw, dict):
         raise ValueError("counts is not an object")
     out: dict[str, dict[str, int]] = {}
-    for k in ("by_status", "by_severity", "open_by_severity", "by_rule", "by_workspace"):
+    for k in COUNT_KINDS:
         part = raw.get(k)
         if not isinstance(part, dict) or not all(isinstance(n, str) and type(v) is int and v >= 0
                                                  for n, v in part.items()):
@@ -115,34 +121,92 @@ def _parse_pending(raw: Any) -> dict[str, str]:
     return raw
 
 
+def _plain(c: Mapping[str, Mapping[str, int]]) -> Counts:
+    return {k: {n: v for n, v in sorted((c.get(k) or {}).items()) if v} for k in COUNT_KINDS}
+
+
+def combine(a: Mapping[str, Mapping[str, int]], b: Mapping[str, Mapping[str, int]], sign: int = 1) -> Counts:
+    """a + sign * b, per kind and key (zeros dropped)."""
+    out: dict[str, Counter[str]] = {k: Counter(dict(a.get(k) or {})) for k in COUNT_KINDS}
+    for k in COUNT_KINDS:
+        for n, v in (b.get(k) or {}).items():
+            out[k][n] += sign * v
+    return _plain(out)
+
+
+class _Damaged(ValueError):
+    """A counter row that exists but cannot be read."""
+
+
+def _etag(entity: Any) -> str:
+    return entity.metadata["etag"] if hasattr(entity, "metadata") else ""
+
+
 @dataclass
-class _WorkspaceRow:
+class _Workspace:
     key: str
     etag: str
-    counts: dict[str, dict[str, int]]
+    counts: Counts
     pending: dict[str, str]
-    indexed: bool
-    """Counted in `~meta.workspaces` (so its deletion is noticed)."""
+
+    @classmethod
+    def parse(cls, e: Mapping[str, Any]) -> _Workspace:
+        try:
+            if e.get("v") != ROW_FORMAT:
+                raise ValueError(f"unknown row format {e.get('v')!r}")
+            return cls(str(e["RowKey"]), _etag(e), _parse_counts(get_json(e, "counts")),
+                       _parse_pending(get_json(e, "pending")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _Damaged(f"counter row {e.get('RowKey')} is unreadable ({exc})") from None
+
+    def entity(self, now: datetime) -> dict[str, Any]:
+        e: dict[str, Any] = {"PartitionKey": SUMMARY_PARTITION, "RowKey": self.key, "v": ROW_FORMAT,
+                             "shard": shard_of(self.key), "counted_at": now}
+        put_json(e, "counts", self.counts)
+        put_json(e, "pending", self.pending)
+        return e
 
 
-def _read_row(entity: Mapping[str, Any]) -> _WorkspaceRow:
-    """Parse a workspace row; ValueError names what is wrong."""
-    try:
-        if entity.get("v") != ROW_FORMAT:
-            raise ValueError(f"unknown row format {entity.get('v')!r}")
-        counts = _parse_counts(get_json(entity, "counts"))
-        pending = _parse_pending(get_json(entity, "pending"))
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"unreadable ({type(exc).__name__})") from None
-    etag = entity.metadata["etag"] if hasattr(entity, "metadata") else ""
-    return _WorkspaceRow(str(entity["RowKey"]), etag, counts, pending, entity.get("indexed") is True)
+@dataclass
+class _Shard:
+    n: int
+    etag: str
+    built: bool
+    total: Counts
+    dirty: dict[str, Counts]
+    members: set[str]
+
+    @classmethod
+    def empty(cls, n: int, *, built: bool, etag: str = "") -> _Shard:
+        return cls(n, etag, built, _plain({}), {}, set())
+
+    @classmethod
+    def parse(cls, e: Mapping[str, Any]) -> _Shard:
+        try:
+            if e.get("v") != ROW_FORMAT or not isinstance(e.get("built"), bool):
+                raise ValueError(f"unknown row format {e.get('v')!r}")
+            dirty = get_json(e, "dirty")
+            members = get_json(e, "members")
+            if not isinstance(dirty, dict) or not isinstance(members, list):
+                raise ValueError("dirty/members malformed")
+            return cls(int(str(e["RowKey"])[len("~shard-"):]), _etag(e), e["built"],
+                       _parse_counts(get_json(e, "total")), {str(k): _parse_counts(v) for k, v in dirty.items()},
+                       {str(m) for m in members})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _Damaged(f"counter row {e.get('RowKey')} is unreadable ({exc})") from None
+
+    def entity(self, now: datetime) -> dict[str, Any]:
+        e: dict[str, Any] = {"PartitionKey": SUMMARY_PARTITION, "RowKey": shard_key(self.n), "v": ROW_FORMAT,
+                             "built": self.built, "counted_at": now}
+        put_json(e, "total", self.total)
+        put_json(e, "dirty", self.dirty)
+        put_json(e, "members", sorted(self.members))
+        return e
 
 
-def _plain(c: Mapping[str, Counter[str]]) -> dict[str, dict[str, int]]:
-    return {k: {n: v for n, v in sorted(counter.items()) if v} for k, counter in c.items()}
+Change = Callable[[_Workspace | None, _Shard], tuple[_Workspace, _Shard]]
+"""(workspace row or None if absent, its shard) -> both as they must be written together."""
 
-
-# ------------------------------------------------------------------ storage
 
 class SummaryCounters:
     """The counter rows: read them, keep them (writer sessions), rebuild them from the findings table."""
@@ -166,210 +230,157 @@ class SummaryCounters:
 
     # ---- reading
 
-    def recount_partition(self, pk: str) -> dict[str, Counter[str]]:
+    def recount_partition(self, pk: str) -> Counts:
         """Counts of one workspace's finding rows, straight from the findings table."""
         with storage_call("query", FINDINGS_TABLE):
-            return count_rows(self.findings.query_entities("PartitionKey eq @pk", parameters={"pk": pk},
-                                                           select=list(COUNTED_FIELDS)))
+            return _plain(count_rows(self.findings.query_entities("PartitionKey eq @pk", parameters={"pk": pk},
+                                                                  select=list(COUNTED_FIELDS))))
+
+    def _shard_entities(self) -> list[Any]:
+        with storage_call("query", SCANS_TABLE):
+            return list(self.table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                parameters={"pk": SUMMARY_PARTITION, "lo": "~shard-", "hi": "~shard."}))
 
     def read(self) -> dict[str, Any]:
-        """The summary from the counters (one partition query, plus a partition recount per workspace
-        with a writer in flight). Raises CountersUnavailable when they cannot be trusted."""
-        with storage_call("query", SCANS_TABLE):
-            entities = list(self.table.query_entities("PartitionKey eq @pk", parameters={"pk": SUMMARY_PARTITION}))
-        meta = next((e for e in entities if e["RowKey"] == META_ROW), None)
-        if meta is None:
+        """The summary from the counters: one query of the shard rows, plus a partition recount per
+        workspace with a writer in flight. Raises CountersUnavailable when they cannot be trusted."""
+        entities = self._shard_entities()
+        if not entities:
             raise CountersUnavailable("summary counters were never built")
-        rows: list[_WorkspaceRow] = []
-        for e in entities:
-            if e["RowKey"] == META_ROW:
-                continue
-            try:
-                rows.append(_read_row(e))
-            except ValueError as exc:
-                raise CountersUnavailable(f"summary counter row {e['RowKey']} is {exc}") from None
-        expected = meta.get("workspaces")
-        indexed = sum(r.indexed for r in rows)
-        if type(expected) is not int or expected != indexed:
-            raise CountersUnavailable(f"summary counters list {indexed} workspaces, the index says {expected!r}")
-        total = empty_counts()
-        for row in rows:
-            if row.pending:
-                add_counts(total, self.recount_partition(row.key))  # a writer in flight (or crashed)
-            else:
-                add_counts(total, row.counts)
-        return summary_doc(total)
+        try:
+            shards = {s.n: s for s in map(_Shard.parse, entities)}
+        except _Damaged as exc:
+            raise CountersUnavailable(f"summary {exc}") from None
+        missing = [shard_key(n) for n in range(SHARDS) if n not in shards]
+        if missing:
+            raise CountersUnavailable(f"summary counter row {missing[0]} is missing ({len(missing)} of {SHARDS})")
+        unbuilt = [shard_key(n) for n, s in sorted(shards.items()) if not s.built]
+        if unbuilt:
+            raise CountersUnavailable(f"summary counter row {unbuilt[0]} needs a rebuild ({len(unbuilt)} of {SHARDS})")
+        total: Counts = _plain({})
+        for s in shards.values():
+            total = combine(total, s.total)
+            for pk, included in s.dirty.items():  # a writer in flight (or crashed): count its partition now
+                total = combine(combine(total, included, -1), self.recount_partition(pk))
+        if any(v < 0 for part in total.values() for v in part.values()):
+            raise CountersUnavailable("summary counters are inconsistent (a negative count)")
+        return summary_doc({k: Counter(v) for k, v in total.items()})
 
     def status(self) -> dict[str, Any]:
-        """What `rebuild-summary --check` prints: rows, rows with writers in flight, whether usable."""
+        """What `rebuild-summary --check` prints: whether the counters answer, and writers in flight."""
         try:
             self.read()
             usable, reason = True, None
         except CountersUnavailable as exc:
             usable, reason = False, str(exc)
-        with storage_call("query", SCANS_TABLE):
-            entities = list(self.table.query_entities("PartitionKey eq @pk", parameters={"pk": SUMMARY_PARTITION}))
         in_flight = 0
-        for e in entities:
-            with_tokens = e["RowKey"] != META_ROW and e.get("pending") not in (None, "{}")
-            in_flight += 1 if with_tokens else 0
-        return {"usable": usable, "reason": reason, "workspace_rows": sum(e["RowKey"] != META_ROW for e in entities),
-                "rows_with_writers_in_flight": in_flight}
+        for e in self._shard_entities():
+            with contextlib.suppress(_Damaged):
+                in_flight += len(_Shard.parse(e).dirty)
+        return {"usable": usable, "reason": reason, "workspaces_with_writers_in_flight": in_flight}
 
     # ---- writing
 
-    def _get_row(self, pk: str) -> _WorkspaceRow | None:
-        """The row, or None; a row that cannot be parsed comes back empty with its ETag, so the caller
-        overwrites it (ETag-checked) with what it recounts."""
+    def _get(self, row_key: str) -> Any:
         from azure.core.exceptions import ResourceNotFoundError
 
         with storage_call("get", SCANS_TABLE):
             try:
-                e = self.table.get_entity(SUMMARY_PARTITION, pk)
+                return self.table.get_entity(SUMMARY_PARTITION, row_key)
             except ResourceNotFoundError:
                 return None
-        try:
-            return _read_row(e)
-        except ValueError:
-            return _WorkspaceRow(pk, e.metadata["etag"], _plain(empty_counts()), {}, e.get("indexed") is True)
-
-    def _get_meta(self) -> Any:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        with storage_call("get", SCANS_TABLE):
-            try:
-                return self.table.get_entity(SUMMARY_PARTITION, META_ROW)
-            except ResourceNotFoundError:
-                return None
-
-    @staticmethod
-    def _entity(pk: str, counts: Mapping[str, Any], pending: Mapping[str, str], now: datetime,
-                indexed: bool) -> dict[str, Any]:
-        e: dict[str, Any] = {"PartitionKey": SUMMARY_PARTITION, "RowKey": pk, "v": ROW_FORMAT, "counted_at": now,
-                             "indexed": indexed}
-        put_json(e, "counts", counts)
-        put_json(e, "pending", dict(pending))
-        return e
-
-    @staticmethod
-    def _meta_plus_one(meta: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        from azure.core import MatchConditions
-        from azure.data.tables import UpdateMode
-
-        n = meta.get("workspaces")  # a non-integer count stays one: readers keep refusing until a rebuild
-        return ("update", {"PartitionKey": SUMMARY_PARTITION, "RowKey": META_ROW,
-                           "workspaces": n + 1 if type(n) is int else n},
-                {"mode": UpdateMode.MERGE, "etag": meta.metadata["etag"],
-                 "match_condition": MatchConditions.IfNotModified})
-
-    def _create_row(self, pk: str, counts: Mapping[str, Any], pending: Mapping[str, str], now: datetime) -> bool:
-        """Create a workspace row and count it in `~meta` in one transaction; False if it already exists.
-
-        Without `~meta`: on a fresh store (no finding row yet) `~meta` is created first, so counters are
-        complete from the first finding on; otherwise (counters not built) the row is created unindexed,
-        and indexed as soon as `~meta` exists (here right after, in `register`/`publish`, or by rebuild)."""
-        from azure.core.exceptions import ResourceExistsError
-        from azure.data.tables import TableErrorCode, TableTransactionError
-
-        for _ in range(MAX_RETRIES):
-            meta = self._get_meta()
-            if meta is None and self._no_findings_yet():
-                with storage_call("write", SCANS_TABLE), contextlib.suppress(ResourceExistsError):
-                    self.table.create_entity({"PartitionKey": SUMMARY_PARTITION, "RowKey": META_ROW,
-                                              "workspaces": 0, "built_at": now})
-                continue
-            with storage_call("write", SCANS_TABLE):
-                try:
-                    if meta is None:
-                        self.table.create_entity(self._entity(pk, counts, pending, now, indexed=False))
-                    else:
-                        self.table.submit_transaction([("create", self._entity(pk, counts, pending, now, indexed=True)),
-                                                       self._meta_plus_one(meta)])
-                        return True
-                except ResourceExistsError:
-                    return False
-                except TableTransactionError as exc:
-                    if str(exc.error_code or "") == TableErrorCode.ENTITY_ALREADY_EXISTS.value:
-                        return False
-                    continue  # `~meta` changed under us: read it again
-            self._index_row(pk)  # `~meta` may have appeared meanwhile
-            return True
-        raise RuntimeError(f"summary row {pk}: gave up after {MAX_RETRIES} conflicts")
-
-    def _index_row(self, pk: str) -> None:
-        """Count an unindexed row in `~meta` (row flag and count in one transaction); no-op without `~meta`."""
-        from azure.core import MatchConditions
-        from azure.data.tables import TableTransactionError, UpdateMode
-
-        for _ in range(MAX_RETRIES):
-            meta = self._get_meta()
-            row = self._get_row(pk)
-            if meta is None or row is None or row.indexed:
-                return
-            with storage_call("write", SCANS_TABLE):
-                try:
-                    self.table.submit_transaction([
-                        ("update", {"PartitionKey": SUMMARY_PARTITION, "RowKey": pk, "indexed": True},
-                         {"mode": UpdateMode.MERGE, "etag": row.etag, "match_condition": MatchConditions.IfNotModified}),
-                        self._meta_plus_one(meta)])
-                    return
-                except TableTransactionError:
-                    continue
-        raise RuntimeError(f"summary row {pk}: gave up after {MAX_RETRIES} conflicts")
 
     def _no_findings_yet(self) -> bool:
-        """A fresh deployment: not one finding row."""
+        """A fresh deployment: not one finding row (so empty counters are complete)."""
         with storage_call("query", FINDINGS_TABLE):
             first = next(iter(self.findings.list_entities(results_per_page=1, select=["PartitionKey"])), None)
         return first is None
 
-    def _replace_row(self, row: _WorkspaceRow, counts: Mapping[str, Any], pending: Mapping[str, str],
-                     now: datetime) -> bool:
-        """ETag-conditional replace; False when someone else wrote the row first."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
+    def _create_missing_shard(self, n: int, now: datetime) -> None:
+        """A fresh store gets every shard, built and empty, in one transaction (all or none, so a writer
+        never sees some); a store with findings but no shard row gets that one, unbuilt."""
+        from azure.core.exceptions import ResourceExistsError
+        from azure.data.tables import TableTransactionError
 
-        with storage_call("write", SCANS_TABLE):
+        with storage_call("write", SCANS_TABLE), contextlib.suppress(ResourceExistsError, TableTransactionError):
+            if self._no_findings_yet():
+                self.table.submit_transaction([("create", _Shard.empty(i, built=True).entity(now))
+                                               for i in range(SHARDS)])
+            else:
+                self.table.create_entity(_Shard.empty(n, built=False).entity(now))
+
+    def _change(self, pk: str, change: Change, now: datetime) -> None:
+        """Read the workspace row and its shard, apply `change`, write both in one ETag-checked transaction;
+        redo on a conflict. A damaged or missing row never stops a writer: its shard is marked unbuilt."""
+        from azure.core import MatchConditions
+        from azure.data.tables import TableTransactionError, UpdateMode
+
+        for _ in range(MAX_RETRIES):
+            shard_e = self._get(shard_key(shard_of(pk)))
+            if shard_e is None:
+                self._create_missing_shard(shard_of(pk), now)
+                continue
             try:
-                self.table.update_entity(self._entity(row.key, counts, pending, now, indexed=row.indexed),
-                                         mode=UpdateMode.REPLACE, etag=row.etag,
-                                         match_condition=MatchConditions.IfNotModified)
-            except (ResourceModifiedError, ResourceNotFoundError):
-                return False
-        if not row.indexed:
-            self._index_row(row.key)
-        return True
+                shard = _Shard.parse(shard_e)
+            except _Damaged:
+                shard = _Shard.empty(shard_of(pk), built=False, etag=_etag(shard_e))
+            ws_e = self._get(pk)
+            ws: _Workspace | None = None
+            if ws_e is not None:
+                try:
+                    ws = _Workspace.parse(ws_e)
+                except _Damaged:
+                    shard.built = False  # what it contributed to `total` is unknown now
+                    ws = _Workspace(pk, _etag(ws_e), _plain({}), {})
+            elif pk in shard.members:
+                shard.built = False  # its row was deleted: what it contributed is unknown
+            new_ws, new_shard = change(ws, shard)
+            new_shard.members.add(pk)
+            ops: list[Any] = []
+            for old_etag, entity in ((_etag(ws_e) if ws_e is not None else None, new_ws.entity(now)),
+                                     (shard.etag, new_shard.entity(now))):
+                if old_etag:
+                    ops.append(("update", entity, {"mode": UpdateMode.REPLACE, "etag": old_etag,
+                                                   "match_condition": MatchConditions.IfNotModified}))
+                else:
+                    ops.append(("create", entity))
+            with storage_call("write", SCANS_TABLE):
+                try:
+                    self.table.submit_transaction(ops)
+                    return
+                except TableTransactionError:
+                    continue  # someone else changed one of the two rows: read both again
+        raise RuntimeError(f"summary counters of {pk}: gave up after {MAX_RETRIES} write conflicts")
 
     def register(self, pk: str, token: str, now: datetime) -> None:
         """Add (or renew) `token` on the workspace row before a counted change is written."""
-        for _ in range(MAX_RETRIES):
-            row = self._get_row(pk)
-            pending = dict(row.pending) if row is not None else {}
-            pending[token] = iso_z(now + LEASE)
-            if row is None:
-                if self._create_row(pk, _plain(empty_counts()), pending, now):
-                    return
-            elif self._replace_row(row, row.counts, pending, now):
-                return
-        raise RuntimeError(f"summary row {pk}: gave up after {MAX_RETRIES} conflicts")
+        def change(ws: _Workspace | None, shard: _Shard) -> tuple[_Workspace, _Shard]:
+            ws = ws or _Workspace(pk, "", _plain({}), {})
+            ws.pending[token] = iso_z(now + LEASE)
+            shard.dirty[pk] = ws.counts  # what `total` holds of it, replaced by a recount when read
+            return ws, shard
+
+        self._change(pk, change, now)
 
     def publish(self, pk: str, token: str | None, now: datetime) -> None:
-        """Recount the workspace and store it, removing `token` and expired tokens, ETag-checked.
+        """Recount the workspace and store it, removing `token` and expired tokens (one transaction
+        with the shard's total). The rows are read before the recount: a writer registering after that
+        makes the transaction fail, and the recount is redone."""
+        cutoff = iso_z(now)
 
-        The row is read before the recount: a writer that registers after that read makes our write
-        fail, and we recount again; one that registered before keeps its token."""
-        for _ in range(MAX_RETRIES):
-            row = self._get_row(pk)
-            counts = _plain(self.recount_partition(pk))
-            cutoff = iso_z(now)
-            pending = {t: exp for t, exp in (row.pending if row else {}).items() if t != token and exp > cutoff}
-            if row is None:
-                if self._create_row(pk, counts, pending, now):
-                    return
-            elif self._replace_row(row, counts, pending, now):
-                return
-        raise RuntimeError(f"summary row {pk}: gave up after {MAX_RETRIES} conflicts")
+        def change(ws: _Workspace | None, shard: _Shard) -> tuple[_Workspace, _Shard]:
+            counts = self.recount_partition(pk)
+            old = ws.counts if ws is not None else _plain({})
+            pending = {t: exp for t, exp in (ws.pending if ws else {}).items() if t != token and exp > cutoff}
+            shard.total = combine(combine(shard.total, old, -1), counts)
+            if pending:
+                shard.dirty[pk] = counts
+            else:
+                shard.dirty.pop(pk, None)
+            return _Workspace(pk, "", counts, pending), shard
+
+        self._change(pk, change, now)
 
     def session(self, pk: str) -> CounterSession:
         return CounterSession(self, pk)
@@ -377,64 +388,120 @@ class SummaryCounters:
     # ---- rebuild
 
     def rebuild(self, *, now: datetime | None = None) -> dict[str, Any]:
-        """Recount every workspace from the findings table and rewrite the rows and `~meta`.
+        """Recount every workspace from the findings table, then sum every shard from its workspace rows.
 
-        Safe beside running workers: each row is recounted from its partition and written
-        ETag-conditionally (as `publish` does, keeping unexpired tokens of writers in flight)."""
+        Safe beside running workers: shards are marked unbuilt first (readers count from the table
+        meanwhile); each workspace is recounted like a `publish` without a token of its own (one
+        transaction with its shard, unexpired tokens of writers in flight kept); a shard is summed and
+        marked built only if no writer changed it meanwhile (ETag)."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
         now = now or datetime.now(UTC)
+
+        def write(entity: dict[str, Any], etag: str) -> bool:
+            with storage_call("write", SCANS_TABLE):
+                try:
+                    if etag:
+                        self.table.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
+                                                 match_condition=MatchConditions.IfNotModified)
+                    else:
+                        self.table.create_entity(entity)
+                    return True
+                except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                    return False
+
+        def unbuild(n: int) -> bool:
+            e = self._get(shard_key(n))
+            try:
+                shard = _Shard.parse(e) if e is not None else _Shard.empty(n, built=False)
+            except _Damaged:
+                shard = _Shard.empty(n, built=False, etag=_etag(e))
+            shard.built = False
+            return write(shard.entity(now), shard.etag)
+
+        def resum(n: int) -> bool:
+            e = self._get(shard_key(n))  # read first: a writer's transaction after this makes our write fail
+            with storage_call("query", SCANS_TABLE):
+                rows = list(self.table.query_entities("PartitionKey eq @pk and shard eq @n",
+                                                      parameters={"pk": SUMMARY_PARTITION, "n": n}))
+            shard = _Shard.empty(n, built=True, etag=_etag(e) if e is not None else "")
+            for r in rows:
+                ws = _Workspace.parse(r)  # each was just rewritten by this rebuild
+                shard.total = combine(shard.total, ws.counts)
+                shard.members.add(ws.key)
+                if ws.pending:
+                    shard.dirty[ws.key] = ws.counts
+            return write(shard.entity(now), shard.etag)
+
+        def retry(step: Callable[[int], bool], n: int) -> None:
+            for _ in range(MAX_RETRIES):
+                if step(n):
+                    return
+            raise RuntimeError(f"summary counters ({shard_key(n)}): gave up after {MAX_RETRIES} write conflicts")
+
+        def all_shards(build: Callable[[dict[int, Any], list[Any]], list[_Shard]]) -> bool:
+            """One transaction over every shard (the quiet case); False when any of them changed."""
+            from azure.data.tables import TableTransactionError
+
+            with storage_call("query", SCANS_TABLE):
+                rows = list(self.table.query_entities("PartitionKey eq @pk", parameters={"pk": SUMMARY_PARTITION}))
+            current = {int(str(e["RowKey"])[len("~shard-"):]): e for e in rows
+                       if str(e["RowKey"]).startswith("~shard-") and str(e["RowKey"])[7:].isdigit()}
+            try:
+                shards = build(current, [e for e in rows if not str(e["RowKey"]).startswith("~")])
+            except _Damaged:
+                return False
+            ops: list[Any] = [("update", sh.entity(now), {"mode": UpdateMode.REPLACE, "etag": sh.etag,
+                                                          "match_condition": MatchConditions.IfNotModified})
+                              if sh.etag else ("create", sh.entity(now)) for sh in shards]
+            with storage_call("write", SCANS_TABLE):
+                try:
+                    self.table.submit_transaction(ops)
+                    return True
+                except TableTransactionError:
+                    return False
+
+        def unbuilt_all(current: dict[int, Any], _ws: list[Any]) -> list[_Shard]:
+            out = []
+            for n in range(SHARDS):
+                e = current.get(n)
+                try:
+                    sh = _Shard.parse(e) if e is not None else _Shard.empty(n, built=False)
+                except _Damaged:
+                    sh = _Shard.empty(n, built=False, etag=_etag(e))
+                sh.built = False
+                out.append(sh)
+            return out
+
+        def summed_all(current: dict[int, Any], ws_rows: list[Any]) -> list[_Shard]:
+            out = {n: _Shard.empty(n, built=True, etag=_etag(current[n]) if n in current else "")
+                   for n in range(SHARDS)}
+            for r in ws_rows:
+                ws = _Workspace.parse(r)
+                sh = out[shard_of(ws.key)]
+                sh.total = combine(sh.total, ws.counts)
+                sh.members.add(ws.key)
+                if ws.pending:
+                    sh.dirty[ws.key] = ws.counts
+            return list(out.values())
+
+        if not all_shards(unbuilt_all):
+            for n in range(SHARDS):
+                retry(unbuild, n)
         with storage_call("query", FINDINGS_TABLE):
             partitions = {str(e["PartitionKey"]) for e in self.findings.list_entities(select=["PartitionKey"])}
         with storage_call("query", SCANS_TABLE):
             existing = {str(e["RowKey"]) for e in self.table.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": SUMMARY_PARTITION}, select=["RowKey"])}
-        existing.discard(META_ROW)
+                "PartitionKey eq @pk and RowKey lt @hi", parameters={"pk": SUMMARY_PARTITION, "hi": "~"},
+                select=["RowKey"])}
         for pk in sorted(partitions | existing):
-            self._rebuild_row(pk, now)
-        for _ in range(MAX_RETRIES):
-            meta = self._get_meta()
-            with storage_call("query", SCANS_TABLE):
-                n = sum(e["RowKey"] != META_ROW and e.get("indexed") is True for e in self.table.query_entities(
-                    "PartitionKey eq @pk", parameters={"pk": SUMMARY_PARTITION}, select=["RowKey", "indexed"]))
-            entity = {"PartitionKey": SUMMARY_PARTITION, "RowKey": META_ROW, "workspaces": n, "built_at": now}
-            with storage_call("write", SCANS_TABLE):
-                try:
-                    if meta is None:
-                        self.table.create_entity(entity)
-                    else:
-                        self.table.update_entity(entity, mode=UpdateMode.REPLACE, etag=meta.metadata["etag"],
-                                                 match_condition=MatchConditions.IfNotModified)
-                    return {"workspaces": n, "findings_partitions": len(partitions)}
-                except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-                    continue
-        raise RuntimeError(f"summary index: gave up after {MAX_RETRIES} conflicts")
-
-    def _rebuild_row(self, pk: str, now: datetime) -> None:
-        """Recount one row and mark it indexed (rebuild then sets `~meta` to the indexed rows)."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
-
-        for _ in range(MAX_RETRIES):
-            row = self._get_row(pk)
-            counts = _plain(self.recount_partition(pk))
-            cutoff = iso_z(now)
-            pending = {t: exp for t, exp in row.pending.items() if exp > cutoff} if row is not None else {}
-            entity = self._entity(pk, counts, pending, now, indexed=True)
-            with storage_call("write", SCANS_TABLE):
-                try:
-                    if row is None:
-                        self.table.create_entity(entity)
-                    else:
-                        self.table.update_entity(entity, mode=UpdateMode.REPLACE, etag=row.etag,
-                                                 match_condition=MatchConditions.IfNotModified)
-                    return
-                except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-                    continue
-        raise RuntimeError(f"summary row {pk}: gave up after {MAX_RETRIES} conflicts")
+            self.publish(pk, None, now)
+        if not all_shards(summed_all):
+            for n in range(SHARDS):
+                retry(resum, n)
+        return {"workspaces": len(partitions | existing), "findings_partitions": len(partitions)}
 
 
 @dataclass

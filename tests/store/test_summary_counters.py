@@ -17,7 +17,7 @@ from azure.data.tables import UpdateMode
 from core.store import TableFindingsStore
 from core.store.findings import _Row
 from core.store.keys import resource_key
-from core.store.summary import META_ROW, SUMMARY_PARTITION, CountersUnavailable
+from core.store.summary import SUMMARY_PARTITION, CountersUnavailable, shard_key, shard_of
 from tests.store.conftest import T0, make_finding, ws_id
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def assert_exact(store: TableFindingsStore) -> dict:
     from_counters = store.counters.read()
     assert from_counters == store.summary_by_scan()
     assert store.summary() == from_counters
-    assert store.counters.status()["rows_with_writers_in_flight"] == 0
+    assert store.counters.status()["workspaces_with_writers_in_flight"] == 0
     return from_counters
 
 
@@ -94,40 +94,52 @@ def test_concurrent_scans_on_same_and_different_workspaces(store: TableFindingsS
 
 
 def _row(store: TableFindingsStore, ws: str) -> dict:
+    """The workspace's counter row."""
     return dict(store.counters.table.get_entity(SUMMARY_PARTITION, resource_key(ws)))
 
 
-def test_rebuild_restores_deleted_corrupted_rows_and_index(store: TableFindingsStore) -> None:
+def _shard(store: TableFindingsStore, ws: str) -> dict:
+    """The shard row holding the workspace's part of the totals."""
+    return dict(store.counters.table.get_entity(SUMMARY_PARTITION, shard_key(shard_of(resource_key(ws)))))
+
+
+def test_rebuild_restores_deleted_and_corrupted_rows(store: TableFindingsStore) -> None:
     for ws in (A, B):
         store.reconcile([make_finding(ws, "DBX-WS-001"), make_finding(ws, "DBX-WS-002", status="exempted")],
                         resource_id=ws, evaluated_rules=EVAL, now=T0, source="sweep")
     expected = assert_exact(store)
     table = store.counters.table
 
-    table.delete_entity(SUMMARY_PARTITION, resource_key(A))
-    with pytest.raises(CountersUnavailable, match="1 workspaces, the index says 2"):
+    shard = _shard(store, A)
+    table.delete_entity(SUMMARY_PARTITION, shard["RowKey"])
+    with pytest.raises(CountersUnavailable, match=f"{shard['RowKey']} is missing"):
         store.counters.read()
     assert store.summary() == expected  # counted from the table instead, never a wrong answer
-    store.counters.rebuild()
+    assert store.counters.rebuild() == {"workspaces": 2, "findings_partitions": 2}
     assert assert_exact(store) == expected
 
-    table.update_entity({**_row(store, B), "counts": "{not json"}, mode=UpdateMode.REPLACE)
+    table.update_entity({**_shard(store, B), "total": "{not json"}, mode=UpdateMode.REPLACE)
     with pytest.raises(CountersUnavailable, match="unreadable"):
         store.counters.read()
     assert store.summary() == expected
     store.counters.rebuild()
     assert assert_exact(store) == expected
 
-    table.delete_entity(SUMMARY_PARTITION, META_ROW)
-    with pytest.raises(CountersUnavailable, match="never built"):
-        store.counters.read()
-    # a writer does not mark a store with findings as counted: only a rebuild does
-    store.reconcile([make_finding(C, "DBX-WS-001")], resource_id=C, evaluated_rules=EVAL, now=T0, source="sweep")
-    with pytest.raises(CountersUnavailable):
-        store.counters.read()
-    assert store.summary()["total"] == expected["total"] + 1
-    assert store.counters.rebuild() == {"workspaces": 3, "findings_partitions": 3}
-    assert assert_exact(store)["total"] == expected["total"] + 1
+    # A workspace row lost or damaged: the totals stand, until a writer cannot apply its change to them.
+    later = T0 + timedelta(hours=1)
+    for ws, damage in ((A, "delete"), (B, "corrupt")):
+        if damage == "delete":
+            table.delete_entity(SUMMARY_PARTITION, resource_key(ws))
+        else:
+            table.update_entity({**_row(store, ws), "counts": "[]"}, mode=UpdateMode.REPLACE)
+        assert store.counters.read() == store.summary_by_scan()
+        store.reconcile([make_finding(ws, "DBX-WS-001", now=later)], resource_id=ws, evaluated_rules=EVAL, now=later,
+                        source="sweep")
+        with pytest.raises(CountersUnavailable, match="needs a rebuild"):
+            store.counters.read()
+        assert store.summary() == store.summary_by_scan()
+        store.counters.rebuild()
+        assert_exact(store)
 
 
 def test_findings_written_before_counters_existed_need_a_rebuild(store: TableFindingsStore) -> None:
@@ -136,7 +148,7 @@ def test_findings_written_before_counters_existed_need_a_rebuild(store: TableFin
     row = _Row(make_finding(A, "DBX-WS-001"), "", 0, None, None, None, None, None)
     store.findings_table.upsert_entity(TableFindingsStore._entity(row), mode=UpdateMode.REPLACE)
     store.reconcile([make_finding(B, "DBX-WS-001")], resource_id=B, evaluated_rules=EVAL, now=T0, source="sweep")
-    with pytest.raises(CountersUnavailable, match="never built"):
+    with pytest.raises(CountersUnavailable, match="missing"):  # only B's shard, and that one unbuilt
         store.counters.read()
     assert store.summary()["total"] == 2
     store.counters.rebuild()
@@ -153,7 +165,7 @@ def test_a_crashed_writer_is_recounted_until_its_lease_expires(store: TableFindi
     store.findings_table.upsert_entity(TableFindingsStore._entity(row), mode=UpdateMode.REPLACE)
     doc = store.counters.read()
     assert doc == store.summary_by_scan() and doc["total"] == 2
-    assert store.counters.status()["rows_with_writers_in_flight"] == 1
+    assert store.counters.status()["workspaces_with_writers_in_flight"] == 1
     store.counters.publish(pk, "someone-else", datetime.now(UTC))  # lease still running: token stays
     assert json.loads(_row(store, A)["pending"]).keys() == {"dead-writer"}
     store.counters.publish(pk, "someone-else", datetime.now(UTC) + timedelta(hours=1))
@@ -208,10 +220,10 @@ def test_api_and_cli_answer_from_counters_and_rebuild_summary(store: TableFindin
     store.reconcile([make_finding(A, "DBX-WS-001"), make_finding(A, "DBX-WS-002", status="exempted")],
                     resource_id=A, evaluated_rules=EVAL, now=T0, source="sweep")
     truth = assert_exact(store)
-    row = _row(store, A)
-    counts = json.loads(row["counts"])
+    row = _shard(store, A)
+    counts = json.loads(row["total"])
     counts["by_workspace"][A.lower()] = 999
-    store.counters.table.update_entity({**row, "counts": json.dumps(counts)}, mode=UpdateMode.REPLACE)
+    store.counters.table.update_entity({**row, "total": json.dumps(counts)}, mode=UpdateMode.REPLACE)
 
     app = func.FunctionApp()
     app.register_functions(findings_api.bp)
@@ -229,9 +241,9 @@ def test_api_and_cli_answer_from_counters_and_rebuild_summary(store: TableFindin
         assert json.loads(resp.get_body()) == truth
         assert run(["findings", "rebuild-summary", "--check"]) == 0
         assert json.loads(capsys.readouterr().out)["usable"] is True
-        store.counters.table.delete_entity(SUMMARY_PARTITION, META_ROW)
+        store.counters.table.delete_entity(SUMMARY_PARTITION, row["RowKey"])
         assert run(["findings", "rebuild-summary", "--check"]) == 3
-        assert "never built" in json.loads(capsys.readouterr().out)["reason"]
+        assert "missing" in json.loads(capsys.readouterr().out)["reason"]
         resp = fn(func.HttpRequest(method="GET", url="/api/summary", params={}, body=b""))
         assert json.loads(resp.get_body()) == truth  # counted from the table, not wrong
     finally:
