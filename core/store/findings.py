@@ -337,7 +337,8 @@ class TableFindingsStore(HistoryQueries):
                 transition = Transition(kind, now, merged, reason=na.reason if na is not None else reason)
                 row.outbox.append(outbox_entry(transition, row.seq))
             entity = self._entity(row)
-            if counts is not None and counted_change(stored.finding if stored else None, merged):
+            counted = counts is not None and counted_change(stored.finding if stored else None, merged)
+            if counts is not None and counted:
                 counts.before_change()
             with storage_call("write", FINDINGS_TABLE):
                 try:
@@ -352,6 +353,8 @@ class TableFindingsStore(HistoryQueries):
             if not won:
                 stored = self._load_one(pk, finding_id)  # someone else won: redo the decision on fresh data
                 continue
+            if counts is not None and counted:
+                counts.written(stored.finding if stored else None, merged)
             if transition is None:
                 return None
             crash_point("after-finding-write")
@@ -452,7 +455,7 @@ class TableFindingsStore(HistoryQueries):
             by_pk.setdefault(resource_key(f.resource_id), []).append(self._entity(row))
         n = 0
         for pk, entities in by_pk.items():
-            counts = self.counters.session(pk)
+            counts = self.counters.session(pk, blind=True)
             counts.before_change()
             try:
                 with storage_call("import", FINDINGS_TABLE):

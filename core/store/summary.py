@@ -134,6 +134,24 @@ def combine(a: Mapping[str, Mapping[str, int]], b: Mapping[str, Mapping[str, int
     return _plain(out)
 
 
+def _accumulate(into: dict[str, Counter[str]], other: Mapping[str, Mapping[str, int]], sign: int = 1) -> None:
+    for k in COUNT_KINDS:
+        counter = into[k]
+        for n, v in (other.get(k) or {}).items():
+            counter[n] += sign * v
+
+
+def contribution(f: Any) -> Counts:
+    """What one finding adds to the counts (as its row is counted by `count_rows`)."""
+    from core.arm_ids import arm_fold
+
+    c: Counts = {"by_status": {f.status: 1}, "by_severity": {f.severity: 1}, "by_rule": {f.rule_id: 1},
+                 "by_workspace": {arm_fold(f.resource_id): 1}, "open_by_severity": {}}
+    if f.status == "open":
+        c["open_by_severity"] = {f.severity: 1}
+    return c
+
+
 class _Damaged(ValueError):
     """A counter row that exists but cannot be read."""
 
@@ -258,14 +276,15 @@ class SummaryCounters:
         unbuilt = [shard_key(n) for n, s in sorted(shards.items()) if not s.built]
         if unbuilt:
             raise CountersUnavailable(f"summary counter row {unbuilt[0]} needs a rebuild ({len(unbuilt)} of {SHARDS})")
-        total: Counts = _plain({})
+        total = empty_counts()
         for s in shards.values():
-            total = combine(total, s.total)
+            _accumulate(total, s.total)
             for pk, included in s.dirty.items():  # a writer in flight (or crashed): count its partition now
-                total = combine(combine(total, included, -1), self.recount_partition(pk))
+                _accumulate(total, included, -1)
+                _accumulate(total, self.recount_partition(pk))
         if any(v < 0 for part in total.values() for v in part.values()):
             raise CountersUnavailable("summary counters are inconsistent (a negative count)")
-        return summary_doc({k: Counter(v) for k, v in total.items()})
+        return summary_doc(total)
 
     def status(self) -> dict[str, Any]:
         """What `rebuild-summary --check` prints: whether the counters answer, and writers in flight."""
@@ -310,36 +329,53 @@ class SummaryCounters:
             else:
                 self.table.create_entity(_Shard.empty(n, built=False).entity(now))
 
-    def _change(self, pk: str, change: Change, now: datetime) -> None:
-        """Read the workspace row and its shard, apply `change`, write both in one ETag-checked transaction;
-        redo on a conflict. A damaged or missing row never stops a writer: its shard is marked unbuilt."""
+    def _read_pair(self, pk: str, now: datetime) -> tuple[_Workspace | None, _Shard] | None:
+        """The workspace row (None if absent) and its shard; None when the shard had to be created first.
+        A damaged or missing row never stops a writer: its shard is marked unbuilt."""
+        shard_e = self._get(shard_key(shard_of(pk)))
+        if shard_e is None:
+            self._create_missing_shard(shard_of(pk), now)
+            return None
+        try:
+            shard = _Shard.parse(shard_e)
+        except _Damaged:
+            shard = _Shard.empty(shard_of(pk), built=False, etag=_etag(shard_e))
+        ws_e = self._get(pk)
+        ws: _Workspace | None = None
+        if ws_e is not None:
+            try:
+                ws = _Workspace.parse(ws_e)
+            except _Damaged:
+                shard.built = False  # what it contributed to `total` is unknown now
+                ws = _Workspace(pk, _etag(ws_e), _plain({}), {})
+        elif pk in shard.members:
+            shard.built = False  # its row was deleted: what it contributed is unknown
+        return ws, shard
+
+    def _change(self, pk: str, change: Change, now: datetime,
+                first: tuple[_Workspace, _Shard] | None = None) -> tuple[_Workspace, _Shard]:
+        """Apply `change` to the workspace row and its shard and write both in one ETag-checked
+        transaction; on a conflict read both again and redo. `first`: the rows as this writer last wrote
+        them (tried without reading; a stale ETag just costs the retry). Returns the rows as written."""
+        import copy
+
         from azure.core import MatchConditions
         from azure.data.tables import TableTransactionError, UpdateMode
 
-        for _ in range(MAX_RETRIES):
-            shard_e = self._get(shard_key(shard_of(pk)))
-            if shard_e is None:
-                self._create_missing_shard(shard_of(pk), now)
-                continue
-            try:
-                shard = _Shard.parse(shard_e)
-            except _Damaged:
-                shard = _Shard.empty(shard_of(pk), built=False, etag=_etag(shard_e))
-            ws_e = self._get(pk)
-            ws: _Workspace | None = None
-            if ws_e is not None:
-                try:
-                    ws = _Workspace.parse(ws_e)
-                except _Damaged:
-                    shard.built = False  # what it contributed to `total` is unknown now
-                    ws = _Workspace(pk, _etag(ws_e), _plain({}), {})
-            elif pk in shard.members:
-                shard.built = False  # its row was deleted: what it contributed is unknown
+        for attempt in range(MAX_RETRIES):
+            ws: _Workspace | None
+            if attempt == 0 and first is not None:
+                ws, shard = copy.deepcopy(first)
+            else:
+                pair = self._read_pair(pk, now)
+                if pair is None:
+                    continue
+                ws, shard = pair
+            ws_etag = ws.etag if ws is not None else ""
             new_ws, new_shard = change(ws, shard)
             new_shard.members.add(pk)
             ops: list[Any] = []
-            for old_etag, entity in ((_etag(ws_e) if ws_e is not None else None, new_ws.entity(now)),
-                                     (shard.etag, new_shard.entity(now))):
+            for old_etag, entity in ((ws_etag, new_ws.entity(now)), (shard.etag, new_shard.entity(now))):
                 if old_etag:
                     ops.append(("update", entity, {"mode": UpdateMode.REPLACE, "etag": old_etag,
                                                    "match_condition": MatchConditions.IfNotModified}))
@@ -347,13 +383,15 @@ class SummaryCounters:
                     ops.append(("create", entity))
             with storage_call("write", SCANS_TABLE):
                 try:
-                    self.table.submit_transaction(ops)
-                    return
+                    result = self.table.submit_transaction(ops)
                 except TableTransactionError:
                     continue  # someone else changed one of the two rows: read both again
+            new_ws.etag = str((result[0] if result else {}).get("etag") or "")
+            new_shard.etag = str((result[1] if len(result) > 1 else {}).get("etag") or "")
+            return new_ws, new_shard
         raise RuntimeError(f"summary counters of {pk}: gave up after {MAX_RETRIES} write conflicts")
 
-    def register(self, pk: str, token: str, now: datetime) -> None:
+    def register(self, pk: str, token: str, now: datetime) -> tuple[_Workspace, _Shard]:
         """Add (or renew) `token` on the workspace row before a counted change is written."""
         def change(ws: _Workspace | None, shard: _Shard) -> tuple[_Workspace, _Shard]:
             ws = ws or _Workspace(pk, "", _plain({}), {})
@@ -361,18 +399,30 @@ class SummaryCounters:
             shard.dirty[pk] = ws.counts  # what `total` holds of it, replaced by a recount when read
             return ws, shard
 
-        self._change(pk, change, now)
+        return self._change(pk, change, now)
 
-    def publish(self, pk: str, token: str | None, now: datetime) -> None:
-        """Recount the workspace and store it, removing `token` and expired tokens (one transaction
-        with the shard's total). The rows are read before the recount: a writer registering after that
-        makes the transaction fail, and the recount is redone."""
+    def publish(self, pk: str, token: str | None, now: datetime, *, delta: Counts | None = None,
+                registered: tuple[_Workspace, _Shard] | None = None) -> None:
+        """Store the workspace's counts, removing `token` and expired tokens (one transaction with the
+        shard's total).
+
+        The counts are a recount of the partition, taken after the rows were read, so a writer that
+        registers meanwhile makes the transaction fail and the recount be redone. Shortcut: when the
+        workspace row is still exactly as this writer registered it (`registered`, same ETag: nobody
+        registered or published since) and no other token has expired, its counts plus this writer's
+        own changes (`delta`, from its ETag-checked finding writes) are exact without the recount."""
         cutoff = iso_z(now)
+        mine = registered[0].etag if registered is not None and registered[0].etag else None
 
         def change(ws: _Workspace | None, shard: _Shard) -> tuple[_Workspace, _Shard]:
-            counts = self.recount_partition(pk)
+            pending_all = ws.pending if ws is not None else {}
+            expired = any(t != token and exp <= cutoff for t, exp in pending_all.items())
+            if delta is not None and mine is not None and ws is not None and ws.etag == mine and not expired:
+                counts = combine(ws.counts, delta)
+            else:
+                counts = self.recount_partition(pk)
             old = ws.counts if ws is not None else _plain({})
-            pending = {t: exp for t, exp in (ws.pending if ws else {}).items() if t != token and exp > cutoff}
+            pending = {t: exp for t, exp in pending_all.items() if t != token and exp > cutoff}
             shard.total = combine(combine(shard.total, old, -1), counts)
             if pending:
                 shard.dirty[pk] = counts
@@ -380,10 +430,10 @@ class SummaryCounters:
                 shard.dirty.pop(pk, None)
             return _Workspace(pk, "", counts, pending), shard
 
-        self._change(pk, change, now)
+        self._change(pk, change, now, first=registered if mine else None)
 
-    def session(self, pk: str) -> CounterSession:
-        return CounterSession(self, pk)
+    def session(self, pk: str, *, blind: bool = False) -> CounterSession:
+        return CounterSession(self, pk, blind=blind)
 
     # ---- rebuild
 
@@ -507,28 +557,42 @@ class SummaryCounters:
 @dataclass
 class CounterSession:
     """One writer's part in the protocol for one workspace: `before_change()` ahead of every write that
-    changes what is counted, `close()` when its writes are done (publishes only if it registered)."""
+    changes what is counted, `written(old, new)` after each such write succeeded, `close()` when its
+    writes are done (publishes only if it registered). `blind`: the writer does not know what it
+    overwrote (bulk import), so its publish always recounts."""
 
     counters: SummaryCounters
     pk: str
+    blind: bool = False
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     registered_at: datetime | None = None
+    registered: tuple[_Workspace, _Shard] | None = None
+    delta: Counts = field(default_factory=dict)
 
     def before_change(self) -> None:
         now = datetime.now(UTC)
         if self.registered_at is None or now - self.registered_at > LEASE / 3:
-            self.counters.register(self.pk, self.token, now)
+            if self.registered_at is not None:
+                self.blind = True  # a renewal: others may have published in between, so recount at the end
+            self.registered = self.counters.register(self.pk, self.token, now)
             self.registered_at = now
 
+    def written(self, old: Any, new: Any) -> None:
+        """A finding write that changed what is counted succeeded (`old` None: the row was created)."""
+        self.delta = combine(self.delta, contribution(new))
+        if old is not None:
+            self.delta = combine(self.delta, contribution(old), -1)
+
     def close(self) -> None:
-        """Publish the recount. A failure here leaves the token, so readers keep recounting the workspace."""
+        """Publish. A failure here leaves the token, so readers keep recounting the workspace."""
         from core.store.errors import StoreError
 
         if self.registered_at is None:
             return
         try:
-            self.counters.publish(self.pk, self.token, datetime.now(UTC))
-            self.registered_at = None
+            self.counters.publish(self.pk, self.token, datetime.now(UTC), delta=None if self.blind else self.delta,
+                                  registered=self.registered)
+            self.registered_at = self.registered = None
         except (StoreError, RuntimeError) as exc:
             log.warning("summary counters of partition %s not published (%s); readers recount it", self.pk, exc)
 

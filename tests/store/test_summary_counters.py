@@ -173,32 +173,50 @@ def test_a_crashed_writer_is_recounted_until_its_lease_expires(store: TableFindi
 
 
 @pytest.mark.parametrize("other_publishes", [True, False], ids=["other-writer-publishes", "other-writer-crashes"])
+@pytest.mark.parametrize("writer", ["reconcile", "import"])
 def test_publish_racing_another_writer_is_redone(store: TableFindingsStore, monkeypatch: pytest.MonkeyPatch,
-                                                other_publishes: bool) -> None:
-    """The interleaving the threads above hit only by chance, forced: writer X has recounted its
-    workspace when writer Y registers and commits a change. X's ETag-conditional publish must fail and
-    recount; when Y died before publishing, its token must survive X's publish."""
+                                                writer: str, other_publishes: bool) -> None:
+    """Interleavings the threads above hit only by chance, forced. Writer Y registers and commits a change
+    of the workspace while writer X is between its registration and its publish (X reconciles: its
+    publish would add its own changes to the row it registered) or between its recount and its write
+    (X imports: it always recounts). X's ETag-checked publish must fail and recount; when Y died before
+    publishing, Y's token must survive X's publish."""
     x = TableFindingsStore(store.connection)
     y = TableFindingsStore(store.connection)
-    real = type(x.counters).recount_partition
     fired: list[bool] = []
 
-    def recount_then_race(pk: str):  # X's recount, then Y's whole write before X stores the result
-        counted = real(x.counters, pk)
-        if not fired:
-            fired.append(True)
-            if other_publishes:
-                y.reconcile([make_finding(A, "DBX-WS-002", severity="critical")], resource_id=A,
-                            evaluated_rules=frozenset({"DBX-WS-002"}), now=T0, source="event")
-            else:
-                y.counters.register(pk, "crashed-writer", datetime.now(UTC))
-                row = _Row(make_finding(A, "DBX-WS-002", severity="critical"), "", 1, None, None, None, None, None)
-                y.findings_table.upsert_entity(TableFindingsStore._entity(row), mode=UpdateMode.REPLACE)
-        return counted
+    def other_writer(pk: str) -> None:
+        if fired:
+            return
+        fired.append(True)
+        if other_publishes:
+            y.reconcile([make_finding(A, "DBX-WS-002", severity="critical")], resource_id=A,
+                        evaluated_rules=frozenset({"DBX-WS-002"}), now=T0, source="event")
+        else:
+            y.counters.register(pk, "crashed-writer", datetime.now(UTC))
+            row = _Row(make_finding(A, "DBX-WS-002", severity="critical"), "", 1, None, None, None, None, None)
+            y.findings_table.upsert_entity(TableFindingsStore._entity(row), mode=UpdateMode.REPLACE)
 
-    monkeypatch.setattr(x.counters, "recount_partition", recount_then_race)
-    x.reconcile([make_finding(A, "DBX-WS-001")], resource_id=A, evaluated_rules=frozenset({"DBX-WS-001"}), now=T0,
-                source="sweep")
+    if writer == "reconcile":
+        real_publish = x.counters.publish
+
+        def publish_after_race(pk: str, *args, **kwargs):
+            other_writer(pk)
+            return real_publish(pk, *args, **kwargs)
+
+        monkeypatch.setattr(x.counters, "publish", publish_after_race)
+        x.reconcile([make_finding(A, "DBX-WS-001")], resource_id=A, evaluated_rules=frozenset({"DBX-WS-001"}),
+                    now=T0, source="sweep")
+    else:
+        real_recount = x.counters.recount_partition
+
+        def recount_then_race(pk: str):
+            counted = real_recount(pk)
+            other_writer(pk)
+            return counted
+
+        monkeypatch.setattr(x.counters, "recount_partition", recount_then_race)
+        x.import_findings([make_finding(A, "DBX-WS-001")])
     assert fired
     doc = store.counters.read()
     assert doc == store.summary_by_scan() and doc["total"] == 2
