@@ -10,7 +10,7 @@ from typing import Any
 
 from core.baseline.load import Baseline
 from core.findings.model import SEVERITY_ORDER, Finding, Source
-from core.rules import api_rules_on, diagnostics_rules_on, evaluate_workspace, network_rules_on, rbac_rules_on
+from core.rules import evaluate_workspace, read_plan
 from core.rules.engine import WorkspaceEvaluation
 from core.state.model import WorkspaceState
 
@@ -69,15 +69,7 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 def relevant_errors(ws: WorkspaceState, ev: WorkspaceEvaluation) -> list[dict[str, str]]:
     """Collection errors that left a checked part of this workspace unevaluated."""
-    wanted = {"arm"}
-    if network_rules_on(ev.effective):
-        wanted.add("network")
-    if diagnostics_rules_on(ev.effective):
-        wanted.add("diagnostics")
-    if api_rules_on(ev.effective):
-        wanted.add("workspace_api")
-    if rbac_rules_on(ev.effective):
-        wanted.add("rbac")
+    wanted = {"arm"} | (read_plan(ev.effective).stages & {"network", "diagnostics", "workspace_api", "rbac"})
     return [{"resource_id": ws.resource_id, "stage": e.stage, "message": e.message}
             for e in ws.errors if e.stage in wanted]
 

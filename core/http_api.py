@@ -15,11 +15,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from core.findings.model import Finding
-from core.terms import RULE_ID_PATTERN
+from core.terms import FINDINGS_PAGE_SCHEMA, FINDINGS_SUMMARY_SCHEMA, RULE_ID_PATTERN
 
 API_VERSION = "1.0.0"
-PAGE_SCHEMA = "driftwatch.findings-page/v1"
-SUMMARY_SCHEMA = "driftwatch.findings-summary/v1"
+PAGE_SCHEMA = FINDINGS_PAGE_SCHEMA
+SUMMARY_SCHEMA = FINDINGS_SUMMARY_SCHEMA
 RULE_PATTERN = RULE_ID_PATTERN
 FINDING_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 FrameworkName = Literal["cis", "mcsb", "sat"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from core.findings.model import Finding
 from core.frameworks import control_rules, rules_for, with_controls
 from core.http_api import FindingQuery, FindingsQuery, SummaryQuery
-from core.terms import SEVERITIES, STATUSES
+from core.terms import FINDINGS_SUMMARY_SCHEMA, SEVERITIES, STATUSES
 
 if TYPE_CHECKING:
     from core.store import TableFindingsStore, Transition
@@ -133,7 +133,7 @@ def _counts(findings: list[Finding]) -> dict[str, Any]:
     by_severity: Counter[str] = Counter(f.severity for f in findings)
     open_sev: Counter[str] = Counter(f.severity for f in findings if f.status == "open")
     return {
-        "schema": "driftwatch.findings-summary/v1",
+        "schema": FINDINGS_SUMMARY_SCHEMA,
         "total": len(findings),
         "by_status": {s: by_status[s] for s in STATUSES},
         "by_severity": {s: by_severity[s] for s in SEVERITIES},

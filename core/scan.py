@@ -12,6 +12,7 @@ from core.collect import CollectConfig, CollectResult, EstateCollector
 from core.collect.collector import Skipped
 from core.evaluate import ScanResult, evaluate_states
 from core.findings.model import Source
+from core.rules import read_plan
 from core.state.model import WorkspaceState
 
 
@@ -35,7 +36,7 @@ def run_scan(config: CollectConfig, baseline: Baseline, *, subscriptions: Sequen
              progress: ScanProgress | None = None) -> ScanOutcome:
     """`progress` (the CLI's bar) hears the number of workspaces once known, then each one as it ends."""
     started = datetime.now(UTC)
-    with EstateCollector(config, baseline) as collector:
+    with EstateCollector(config, baseline, plan=read_plan) as collector:
         if workspace_ids:
             collected = CollectResult()
             ids = list(dict.fromkeys(workspace_ids))

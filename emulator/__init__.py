@@ -13,5 +13,10 @@ Routes (one server, 127.0.0.1 only):
   `workspace-conf` (only the keys in `emulator/workspace_conf_keys.py`; any other key fails the GET with
   Databricks' 400 `INVALID_PARAMETER_VALUE` "Invalid keys: [...]"), `token-management/tokens[/{id}]`.
 - `POST /teams/{name}`: Workflows webhook sink.
-- `/_emulator/{health,state,faults,requests,events,teams}`: control and inspection, no auth.
+- `/_emulator/{health,state,faults,requests,events,audit,teams}`: control and inspection, no auth.
+
+Layout: `app.py` dispatches on the first path segment to one module per surface in `routes/`
+(`arm.py` + `arm_workspaces.py`, `workspace.py`, `teams.py`, `control.py`); the state they serve is
+`state.py` (`arm_state.py` for ARM, `workspace_state.py` per workspace); `faults.py`, `outbox.py`
+(Event Grid events, audit records) and `request_log.py` are shared by all surfaces.
 """

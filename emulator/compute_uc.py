@@ -35,7 +35,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from emulator.state import ApiError
+from emulator.http_common import ApiError
 
 CLUSTER_PAGE_MAX = 100
 UC_PAGE = 50

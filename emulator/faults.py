@@ -6,17 +6,25 @@ be tested if the emulator can throttle, error, hang, reset and deny on demand.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from emulator.http_common import arm_error, dbx_error
 
 Action = Literal["429", "500", "hang", "401", "403", "404", "reset"]
 
 
 class FaultError(ValueError):
     """A fault specification that cannot be used (bad JSON shape, unknown action...)."""
+
+
+class ConnectionReset(Exception):
+    """Raised by the `reset` fault: the connection is dropped without a response."""
 
 
 class FaultRule(BaseModel):
@@ -122,3 +130,32 @@ class FaultSet:
                 active.remaining -= 1
             return active.rule
         return None
+
+
+FAULT_ANSWERS: dict[str, tuple[int, str, str, str]] = {
+    "hang": (504, "TEMPORARILY_UNAVAILABLE", "GatewayTimeout", "Hung request."),
+    "429": (429, "REQUEST_LIMIT_EXCEEDED", "TooManyRequests", "Too many requests (injected)."),
+    "500": (500, "INTERNAL_ERROR", "InternalServerError", "Internal error (injected)."),
+    "401": (401, "UNAUTHENTICATED", "AuthenticationFailed", "Authentication failed (injected)."),
+    # 404: e.g. a Teams webhook that was deleted
+    "404": (404, "RESOURCE_DOES_NOT_EXIST", "ResourceNotFound", "Not found (injected)."),
+    "403": (403, "PERMISSION_DENIED", "AuthorizationFailed", "Permission denied (injected)."),
+}
+"""Action -> (status, Databricks `error_code`, ARM / Teams `code`, message) of the injected answer."""
+
+
+async def fault_response(rule: FaultRule, kind: str) -> web.Response:
+    """The answer an injected fault gives, in the error shape of the surface (`kind`: arm, ws or teams)."""
+    if rule.action == "reset":
+        raise ConnectionReset()
+    if rule.action == "hang":
+        await asyncio.sleep(rule.hang_seconds)
+    status, ws_code, arm_code, message = FAULT_ANSWERS[rule.action]
+    headers = None
+    if rule.action == "429":
+        retry_after = rule.retry_after if rule.retry_after is not None else 1
+        shown = int(retry_after) if float(retry_after).is_integer() else retry_after
+        headers = {"Retry-After": str(shown)}
+    if kind == "ws":
+        return dbx_error(status, ws_code, message, headers)
+    return arm_error(status, arm_code, message, headers)

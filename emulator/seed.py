@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.contracts.estate_v1 import SCHEMA, EstateError, validate_estate
-from emulator.state import COMPUTE_UC_KEYS
+from emulator.workspace_state import COMPUTE_UC_KEYS
 
 TOKEN_SECRET_KEYS = frozenset({"token_value", "token", "value", "secret", "token_secret"})
 """Keys that would hold a token's secret; they are dropped on load so they can never be served."""

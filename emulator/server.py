@@ -201,44 +201,44 @@ class EmulatorServer:
 
     def events(self) -> list[dict[str, Any]]:
         """The Event Grid events recorded so far (oldest first)."""
-        return self._call(lambda: copy.deepcopy(self._app.events))
+        return self._call(lambda: copy.deepcopy(self._app.outbox.events))
 
     def deliveries(self) -> list[dict[str, Any]]:
         """Delivery results per event (`pending`, `delivered`, `failed`, `not_sent`)."""
-        return self._call(lambda: copy.deepcopy(self._app.deliveries))
+        return self._call(lambda: copy.deepcopy(self._app.outbox.deliveries))
 
     def clear_events(self) -> None:
         def _clear() -> None:
-            self._app.events.clear()
-            self._app.deliveries.clear()
+            self._app.outbox.events.clear()
+            self._app.outbox.deliveries.clear()
 
         self._call(_clear)
 
     def audit_records(self) -> list[dict[str, Any]]:
         """Audit records emitted for workspace-API writes (Event Hubs shape), oldest first."""
-        return self._call(lambda: copy.deepcopy(self._app.audit_records))
+        return self._call(lambda: copy.deepcopy(self._app.outbox.audit_records))
 
     def audit_deliveries(self) -> list[dict[str, Any]]:
-        return self._call(lambda: copy.deepcopy(self._app.audit_deliveries))
+        return self._call(lambda: copy.deepcopy(self._app.outbox.audit_deliveries))
 
     def teams_posts(self) -> list[dict[str, Any]]:
-        return self._call(lambda: copy.deepcopy(self._app.teams_posts))
+        return self._call(lambda: copy.deepcopy(self._app.teams.posts))
 
     def clear_teams(self) -> None:
-        self._call(self._app.teams_posts.clear)
+        self._call(self._app.teams.posts.clear)
 
     def state(self) -> dict[str, Any]:
         """The current estate in the seed format (`driftwatch.estate/v1`)."""
 
         def _snapshot() -> dict[str, Any]:
-            self._app.advance_operations()
+            self._app.lro.advance()
             return self._app.estate.snapshot()
 
         return self._call(_snapshot)
 
     def finish_operations(self) -> int:
         """Complete every workspace PUT/DELETE still in flight; returns how many there were."""
-        return int(self._call(self._app.finish_operations))
+        return int(self._call(self._app.lro.finish))
 
     def set_lro_delay(self, seconds: float) -> None:
         """How long workspace PUT/DELETE operations stay in flight from now on (0 = done by the next request)."""
@@ -246,6 +246,6 @@ class EmulatorServer:
             raise ValueError("lro delay must not be negative")
 
         def _set() -> None:
-            self._app.lro_delay_s = seconds
+            self._app.lro.delay_s = seconds
 
         self._call(_set)

@@ -23,7 +23,7 @@ import hashlib
 import json
 from typing import Any
 
-from emulator.state import ApiError
+from emulator.http_common import ApiError
 
 SETTING_PAYLOAD_KEYS = {
     "restrict_workspace_admins": "restrict_workspace_admins",

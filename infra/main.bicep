@@ -4,8 +4,10 @@
 //     --parameters infra/main.bicepparam   (copy of main.example.bicepparam)
 //
 // Creates the resource group with the identity, storage, monitoring, Key Vault, Flex Consumption
-// Function App and role assignments; then, in each monitored subscription, Reader for the app
-// identity and an Event Grid system topic + subscription to on_resource_change. See docs/deploy.md.
+// Function App and role assignments, and driftwatch's two custom roles (a reader with only the ARM reads
+// the collector makes, infra/reader-role.json; an append-only role for the findinghistory table); then, in
+// each monitored subscription, the custom reader for the app identity and an Event Grid system topic +
+// subscription to on_resource_change. See docs/deploy.md ("Why each Azure role is needed").
 targetScope = 'subscription'
 
 @description('Region of the resource group and its resources.')
@@ -19,7 +21,7 @@ param resourceGroupName string = 'rg-driftwatch'
 @maxLength(11)
 param namePrefix string = 'driftwatch'
 
-@description('Subscriptions whose Databricks workspaces driftwatch watches: Reader + an Event Grid system topic in each.')
+@description('Subscriptions whose Databricks workspaces driftwatch watches: the custom reader role + an Event Grid system topic in each.')
 @minLength(1)
 param monitoredSubscriptionIds array
 
@@ -109,13 +111,20 @@ param tags object = {
 
 // The one list shared with the router (core/events/operations.py -> scripts/gen_infra_operations.py).
 var routed = loadJsonContent('routed-operations.json')
+// The ARM read operations of the collector (core/collect/arm.py); tests/infra checks them against its requests.
+var readerRole = loadJsonContent('reader-role.json')
 
 var suffix = uniqueString(subscription().id, resourceGroupName)
 var compactPrefix = toLower(replace(namePrefix, '-', ''))
 var names = {
   appIdentity: 'id-${namePrefix}-app'
   eventGridIdentity: 'id-${namePrefix}-eventgrid'
+  deployIdentity: 'id-${namePrefix}-deploy'
   storage: take('st${compactPrefix}${suffix}', 24)
+  packageStorage: take('stpkg${compactPrefix}${suffix}', 24)
+  // Custom role names are unique per tenant: one pair per driftwatch deployment.
+  readerRole: 'driftwatch reader (${namePrefix}-${suffix})'
+  historyAppenderRole: 'driftwatch history appender (${namePrefix}-${suffix})'
   logAnalytics: 'log-${namePrefix}-${suffix}'
   appInsights: 'appi-${namePrefix}-${suffix}'
   keyVault: take('kv-${compactPrefix}-${suffix}', 24)
@@ -139,6 +148,7 @@ module identity 'modules/identity.bicep' = {
     location: location
     appIdentityName: names.appIdentity
     eventGridIdentityName: names.eventGridIdentity
+    deployIdentityName: names.deployIdentity
     tags: tags
   }
 }
@@ -149,9 +159,30 @@ module storage 'modules/storage.bicep' = {
   params: {
     location: location
     storageAccountName: names.storage
-    deploymentContainerName: deploymentContainerName
     deadLetterContainerName: deadLetterContainerName
     tags: tags
+  }
+}
+
+module packageStorage 'modules/package-storage.bicep' = {
+  name: 'driftwatch-package-storage'
+  scope: group
+  params: {
+    location: location
+    storageAccountName: names.packageStorage
+    containerName: deploymentContainerName
+    deployPrincipalId: identity.outputs.deployPrincipalId
+    tags: tags
+  }
+}
+
+module roles 'modules/custom-roles.bicep' = {
+  name: 'driftwatch-custom-roles'
+  params: {
+    readerRoleName: names.readerRole
+    readerActions: readerRole.actions
+    monitoredSubscriptionIds: monitoredSubscriptionIds
+    historyAppenderRoleName: names.historyAppenderRole
   }
 }
 
@@ -176,6 +207,7 @@ module vault 'modules/keyvault.bicep' = {
     routeWebhookUrls: routeWebhookUrls
     enableVnetIntegration: enableVnetIntegration
     vnetSubnetId: vnetSubnetId
+    appPrincipalId: identity.outputs.appPrincipalId
     tags: tags
   }
 }
@@ -186,10 +218,12 @@ module rbac 'modules/rbac.bicep' = {
   params: {
     storageAccountName: storage.outputs.storageAccountName
     deadLetterContainerName: storage.outputs.deadLetterContainerName
-    keyVaultName: vault.outputs.keyVaultName
     appInsightsName: monitoring.outputs.appInsightsName
     appPrincipalId: identity.outputs.appPrincipalId
     eventGridPrincipalId: identity.outputs.eventGridPrincipalId
+    tableNames: storage.outputs.tableNames
+    queueNames: storage.outputs.queueNames
+    historyAppenderRoleId: roles.outputs.historyAppenderRoleId
   }
 }
 
@@ -213,8 +247,9 @@ module app 'modules/functionapp.bicep' = {
     functionAppName: names.functionApp
     appIdentityId: identity.outputs.appIdentityId
     appClientId: identity.outputs.appClientId
+    deployIdentityId: identity.outputs.deployIdentityId
     storageAccountName: storage.outputs.storageAccountName
-    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    deploymentContainerUrl: packageStorage.outputs.containerUrl
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     webhookSecretUri: vault.outputs.webhookSecretUri
     routeWebhookSecretUris: vault.outputs.routeWebhookSecretUris
@@ -234,7 +269,9 @@ module app 'modules/functionapp.bicep' = {
     auditorsAppClientId: auditorsAppClientId
     tags: tags
   }
-  // The host starts with identity-based storage and a Key Vault reference: grant the roles first.
+  // The host starts with identity-based storage and a Key Vault reference: grant the roles first (the
+  // secret-scoped and package-container roles come with the vault and packageStorage modules, whose
+  // outputs this module uses, so it waits for them already).
   dependsOn: [
     rbac
   ]
@@ -259,6 +296,7 @@ module monitored 'modules/monitored-subscription.bicep' = [for subscriptionId in
     location: location
     eventsResourceGroupName: eventsResourceGroupName
     appPrincipalId: identity.outputs.appPrincipalId
+    readerRoleId: roles.outputs.readerRoleId
     functionAppId: app.outputs.functionAppId
     eventTypes: routed.eventTypes
     operations: routed.operations
@@ -284,6 +322,8 @@ output auditorSignInUrl string = empty(auditorsGroupObjectId) ? '' : 'https://${
 output identityPrincipalId string = identity.outputs.appPrincipalId
 output identityClientId string = identity.outputs.appClientId
 output storageAccountName string = storage.outputs.storageAccountName
+output packageStorageAccountName string = packageStorage.outputs.storageAccountName
+output readerRoleId string = roles.outputs.readerRoleId
 output keyVaultName string = vault.outputs.keyVaultName
 output auditEventHubNamespace string = audit.outputs.fullyQualifiedNamespace
 output auditEventHubName string = audit.outputs.hubName

@@ -4,12 +4,18 @@
 //   az deployment sub create --location westeurope --template-file infra/main.bicep \
 //     --parameters infra/main.bicepparam
 // No secret belongs in this file: the webhook URL is read from the environment at deploy time.
+// The deployment creates two custom roles (driftwatch reader on the monitored subscriptions, an append-only
+// role for findinghistory): the deployer needs Microsoft.Authorization/roleDefinitions/write (User Access
+// Administrator or Owner) in this subscription and in every monitored one (docs/deploy.md, prerequisites).
 using 'main.bicep'
 
 param location = 'westeurope'
 param resourceGroupName = 'rg-driftwatch-prod'
 param namePrefix = 'driftwatch'
 
+// Each gets the driftwatch reader role (only the ARM reads of infra/reader-role.json) and an Event Grid
+// system topic. A workspace's VNet, NSG, access connector or private endpoint in another subscription is
+// readable only if that subscription is listed here too.
 param monitoredSubscriptionIds = [
   '00000000-0000-0000-0000-000000000001'
   '00000000-0000-0000-0000-000000000002'

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from core.catalogue import RULE_IDS
 from core.findings.model import Severity
-from core.rule_ids import RULE_IDS
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 CmkEntity = Literal["managed_services", "managed_disk", "dbfs_root"]

@@ -20,13 +20,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from core.cli.common import EXIT_OK, EXIT_UNAVAILABLE
+from core.terms import FINDINGS_PAGE_SCHEMA, SEVERITIES, STATUSES
 from core.terms import RULE_ID_RE as RULE_RE
-from core.terms import SEVERITIES, STATUSES
 
 if TYPE_CHECKING:
     from core.store import TableFindingsStore
 
-PAGE_SCHEMA = "driftwatch.findings-page/v1"
 EXPORT_SCHEMA = "driftwatch.findings-export/v1"
 
 
@@ -157,7 +156,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     store = _open_store(args)
     findings, token = query_findings(store, q)
     if args.format == "json":
-        _write(json.dumps({"schema": PAGE_SCHEMA, "findings": [finding_out(f) for f in findings],
+        _write(json.dumps({"schema": FINDINGS_PAGE_SCHEMA, "findings": [finding_out(f) for f in findings],
                            "continuation": token}, indent=2) + "\n")
     elif args.format == "csv":
         _write(findings_csv(findings))

@@ -2,9 +2,10 @@
 
 - Discovery lists workspaces per subscription; each page already carries full properties, so there
   is no GET per workspace after it.
-- The VNet and NSGs are read only when a network rule is on, diagnostic settings only when DBX-WS-010
-  is on, Azure role assignments and definitions only when DBX-IAM-002 is on, and the workspace API only
-  for the in-workspace rules that are on.
+- What else is read comes from the rules: each declares the parts of the state it reads (`core.state.reads`),
+  the shell passes in a planner that unions them for the rules that are on (`core.rules.read_plan`), and
+  this module maps each part to its calls (VNet and NSGs, diagnostic settings, role assignments, the
+  workspace-API families). It names no rule.
 - A VNet or NSG shared by several workspaces is read once per scan (single-flight cache).
 - An estate scan (`core.scan.run_scan` without workspace ids) lists the VNets (with their subnets) and
   NSGs of the subscriptions its workspaces use, one paged list each instead of a GET per resource
@@ -27,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from core.arm_ids import parse_arm_id
 from core.baseline.load import Baseline, EffectiveBaseline, WorkspaceIdentity
@@ -36,7 +37,6 @@ from core.collect.compute_uc import ComputeUcNeeds
 from core.collect.config import CollectConfig
 from core.collect.workspace_api import ApiNeeds, WorkspaceApiError, read_workspace_api
 from core.collect.workspace_families import FamilyNeeds
-from core.rules import RULES, diagnostics_rules_on, network_rules_on
 from core.state.footprint import subnet_ids, subnet_users
 from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
 from core.state.model import (
@@ -59,89 +59,35 @@ from core.state.parse import (
     workspace_identity_fields,
 )
 from core.state.rbac import parse_rbac
+from core.state.reads import ARM_EXTRAS, Read, ReadPlan
 
 
-def _on(eff: EffectiveBaseline, rule_id: str, state: WorkspaceState | None = None,
-        families: frozenset[str] | None = None) -> bool:
-    """The rule is asked for, belongs to `families` (when given) and, when the ARM state is known, can
-    apply to this workspace."""
-    r = RULES[rule_id]
-    if families is not None and r.family not in families:
-        return False
-    if rule_id in eff.disabled or not r.applies(eff.settings):
-        return False
-    return state is None or not any(n.subject is None for n in r.not_applicable(state, eff))
+class ReadPlanner(Protocol):
+    """What the rules that are on read for a workspace (`core.rules.read_plan`); the shell passes it in, so the
+    collector fetches from the rules' declarations without knowing any rule."""
+
+    def __call__(self, eff: EffectiveBaseline, *, arm: WorkspaceArm | None = None,
+                 families: frozenset[str] | None = None) -> ReadPlan: ...
 
 
-def api_needs(eff: EffectiveBaseline, arm: WorkspaceArm | None = None,
-              families: frozenset[str] | None = None) -> ApiNeeds:
-    """Which workspace-API reads the effective baseline's rules need (none -> no call at all).
-
-    With the workspace's ARM state, rules that cannot apply to it (IP access lists on a private-only
-    workspace) read nothing. `families` limits it to those rule families (audit-driven scans); None =
-    every family.
-    """
-    state = None if arm is None else WorkspaceState(resource_id="", name="", subscription_id="",
-                                                    resource_group="", arm=arm)
-    keys: list[str] = []
-    if _on(eff, "DBX-IPACL-001", state, families):
-        keys.append("enableIpAccessLists")
-    if _on(eff, "DBX-TOKEN-001", state, families):
-        keys.append("maxTokenLifetimeDays")
-    if _on(eff, "DBX-CONF-001", state, families) or _on(eff, "DBX-CONF-002", state, families):
-        keys.extend(sorted(eff.settings.workspace_conf or {}))
-    if any(_on(eff, r, state, families) for r in ("DBX-TOKEN-002", "DBX-TOKEN-003", "DBX-TOKEN-004",
-                                                   "DBX-TOKEN-005")):
-        keys.append("enableTokensConfig")  # TOKEN-005, and TOKEN-002..004 do not apply while it is "false"
-    if _on(eff, "DBX-CLU-006", state, families):
-        keys += ["enableDeprecatedGlobalInitScripts", "enableDeprecatedClusterNamedInitScripts"]
-    settings_types = tuple(t for t, rid in SETTINGS_RULES if _on(eff, rid, state, families))
-    return ApiNeeds(conf_keys=tuple(dict.fromkeys(keys)), compute_uc=compute_uc_needs(eff, state, families),
-                    families=FamilyNeeds(token_permissions=_on(eff, "DBX-TOKEN-003", state, families),
-                                         settings_types=settings_types,
-                                         secret_scopes=any(_on(eff, r, state, families)
-                                                           for r in ("DBX-SEC-001", "DBX-SEC-002")),
-                                         secret_acls=_on(eff, "DBX-SEC-003", state, families),
-                                         scim=any(_on(eff, r, state, families)
-                                                  for r in ("DBX-IAM-001", "DBX-IAM-003", "DBX-IAM-004"))),
-                    ip_access_lists=any(_on(eff, r, state, families) for r in ("DBX-IPACL-002", "DBX-IPACL-003",
-                                                                     "DBX-IPACL-004")),
-                    tokens=_on(eff, "DBX-TOKEN-002", state, families) or _on(eff, "DBX-TOKEN-004", state,
-                                                                             families))
+def api_needs(plan: ReadPlan) -> ApiNeeds:
+    """The workspace-API calls that serve `plan` (nothing in it for the workspace API -> no call at all)."""
+    parts = plan.parts
+    return ApiNeeds(
+        conf_keys=plan.conf_keys if Read.WORKSPACE_CONF in parts else (),
+        ip_access_lists=Read.IP_ACCESS_LISTS in parts,
+        tokens=Read.TOKENS in parts,
+        families=FamilyNeeds(
+            token_permissions=Read.TOKEN_PERMISSIONS in parts,
+            settings_types=plan.settings_types if Read.WORKSPACE_SETTINGS in parts else (),
+            secret_scopes=Read.SECRET_SCOPES in parts, secret_acls=Read.SECRET_ACLS in parts,
+            scim=Read.SCIM in parts),
+        compute_uc=ComputeUcNeeds(**{name: Read(name) in parts for name in ComputeUcNeeds.__dataclass_fields__}))
 
 
-def compute_uc_needs(eff: EffectiveBaseline, state: WorkspaceState | None,
-                     families: frozenset[str] | None) -> ComputeUcNeeds:
-    """The compute / Unity Catalog families the DBX-CLU and DBX-UC rules that are on need."""
-    def on(*ids: str) -> bool:
-        return any(_on(eff, f"DBX-{i}", state, families) for i in ids)
-
-    compute = eff.settings.compute
-    users_acl = on("CLU-005") and compute is not None and compute.users_policy_use is not None
-    return ComputeUcNeeds(
-        global_init_scripts=on("CLU-001"), clusters=on("CLU-002", "CLU-003", "CLU-004", "CLU-006", "CLU-007"),
-        spark_versions=on("CLU-003"), policy_compliance=on("CLU-004"),
-        cluster_policies=on("CLU-005"), policy_permissions=users_acl,
-        metastore=on("UC-001", "UC-002", "UC-003", "UC-004", "UC-005"), default_namespace=on("UC-002"),
-        storage_credentials=on("UC-004"), system_schemas=on("UC-005"))
-
-
-SETTINGS_RULES = (("restrict_workspace_admins", "DBX-SET-001"), ("disable_legacy_dbfs", "DBX-SET-002"),
-                  ("sql_results_download", "DBX-SET-003"), ("disable_legacy_access", "DBX-SET-004"))
-"""Settings-v2 type read for each DBX-SET rule."""
-
-
-ARM_PART_RULES = {"access_connector": ("DBX-WS-012", "WS"), "locks": ("DBX-WS-015", "WS"),
-                  "private_dns": ("DBX-NET-008", "NET")}
-"""Extra ARM read -> (the rule that needs it, its family)."""
-
-
-def arm_part_needs(eff: EffectiveBaseline, arm: WorkspaceArm, families: frozenset[str] | None = None
-                   ) -> frozenset[str]:
-    """The extra ARM reads this workspace needs: only for rules that are on and can apply to it."""
-    state = WorkspaceState(resource_id="", name="", subscription_id="", resource_group="", arm=arm)
-    return frozenset(part for part, (rid, fam) in ARM_PART_RULES.items()
-                     if (families is None or fam in families) and _on(eff, rid, state))
+def arm_part_needs(plan: ReadPlan) -> frozenset[str]:
+    """The extra ARM reads (`WorkspaceState.arm_extras` parts) that serve `plan`."""
+    return frozenset(r.value for r in plan.parts & ARM_EXTRAS)
 
 
 @dataclass
@@ -185,9 +131,12 @@ def unreadable_state(resource_id: str, cause: str) -> WorkspaceState:
 class EstateCollector:
     """One scan's collector: owns the ARM client, the shared-resource cache and the thread pool."""
 
-    def __init__(self, config: CollectConfig, baseline: Baseline, arm: ArmReader | None = None) -> None:
+    def __init__(self, config: CollectConfig, baseline: Baseline, arm: ArmReader | None = None, *,
+                 plan: ReadPlanner) -> None:
         self.config = config
         self.baseline = baseline
+        self.plan = plan
+        """Decides what is read for each workspace (from the rules' declared inputs)."""
         self.arm = arm or ArmReader(config)
         self._cache: dict[str, Future[dict[str, Any] | None]] = {}
         self._cache_lock = threading.Lock()
@@ -280,7 +229,8 @@ class EstateCollector:
                 arm = parse_workspace_arm(doc)
             except StateError:
                 continue
-            if not arm.vnet_id or not network_rules_on(self.baseline.effective_for(identity_from_doc(doc))):
+            eff = self.baseline.effective_for(identity_from_doc(doc))
+            if not arm.vnet_id or Read.NETWORK not in self.plan(eff).parts:
                 continue
             wanted.append(arm)
             sub = parse_arm_id(arm.vnet_id).get("subscription")
@@ -381,7 +331,7 @@ class EstateCollector:
 
     def _read_rbac(self, workspace_id: str) -> tuple[RbacState | None, list[CollectionError]]:
         """(role assignments at/above the workspace + role definitions, errors). Needs Reader (it includes
-        `Microsoft.Authorization/*/read`); a 403, 404 or timeout leaves only DBX-IAM-002 unevaluated."""
+        `Microsoft.Authorization/*/read`); a 403, 404 or timeout leaves only the rules reading `rbac` unevaluated."""
         try:
             assignments = self.arm.list_role_assignments(workspace_id)
             definitions = self.arm.list_role_definitions(workspace_id)
@@ -448,9 +398,10 @@ class EstateCollector:
                                              read_network=False, arm=arm, errors=[CollectionError(
                                                  stage="arm", message=failed, related_resource_id=ident.resource_id)])
             errors: list[CollectionError] = []
-            read_network = network_rules_on(eff) and (families is None or "NET" in families)
-            read_diagnostics = diagnostics_rules_on(eff) and (families is None or "WS" in families)
-            needs = api_needs(eff, arm, families)
+            plan = self.plan(eff, arm=arm, families=families)
+            read_network = Read.NETWORK in plan.parts
+            read_diagnostics = Read.DIAGNOSTICS in plan.parts
+            needs = api_needs(plan)
             read_api = needs.any and bool(arm.workspace_url)
             # The three reads do not depend on each other: run them at once (event latency is their
             # maximum, not their sum). Results are merged in the same order as before.
@@ -469,10 +420,10 @@ class EstateCollector:
                     return None
                 errors += diag_errors
             rbac: RbacState | None = None
-            if _on(eff, "DBX-IAM-002", None, families):
+            if Read.RBAC in plan.parts:
                 rbac, rbac_errors = self._read_rbac(ident.resource_id)
                 errors += rbac_errors
-            arm_parts = arm_part_needs(eff, arm, families)
+            arm_parts = arm_part_needs(plan)
             extras = self._read_arm_extras(ident.resource_id, arm, arm_parts) if arm_parts else None
             api_state: WorkspaceApiState | None = None
             if needs.any and not arm.workspace_url:

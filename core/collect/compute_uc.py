@@ -235,7 +235,7 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
         one("default_namespace", namespace)
     metastore_known = data.get("metastore")
     if needs.storage_credentials and metastore_known is not None and not metastore_known.assigned:
-        pass  # no metastore: DBX-UC-004 cannot apply (nothing to list)
+        pass  # no metastore: there are no storage credentials to list (the rule cannot apply)
     elif needs.storage_credentials:
         def credentials() -> Any:
             items = parse_storage_credentials(pages(STORAGE_CREDENTIALS_PATH, "storage_credentials",

@@ -296,9 +296,9 @@ def parse_event_body(body: bytes | str | Any) -> list[Any]:
 
 
 def existing_rule_families() -> frozenset[str]:
-    from core.rules import RULES
+    from core.catalogue import load_catalogue
 
-    return frozenset(r.family for r in RULES.values())
+    return frozenset(r.family for r in load_catalogue().rules)
 
 
 def route_audit_batch(bodies: Iterable[bytes | str | Any], table: AuditTable | None = None,

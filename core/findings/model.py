@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -58,6 +59,10 @@ class ChangeAttribution(BaseModel):
         if self.changed_from:
             words.append(f"from {self.changed_from}")
         return " ".join(words)
+
+
+Attributor = Callable[[str], ChangeAttribution | None]
+"""rule id -> the change (who/what/where) behind a transition of that rule's finding, if known."""
 
 
 class Finding(BaseModel):

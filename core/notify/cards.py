@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from core.arm_ids import arm_fold
 from core.findings.model import SEVERITY_ORDER, Finding, severity_at_least
 from core.notify.text import compact_value, inert, strip_url_secrets, truncate, when
-from core.terms import SEVERITIES
+from core.terms import SEVERITIES, TRANSITION_SCHEMA
 
 __all__ = [
     "MAX_CARD_BYTES",
@@ -52,7 +52,6 @@ __all__ = [
 MAX_CARD_BYTES = 28_000
 """Teams rejects messages above about 28 KB (28,672 bytes); every POST body stays at or under this."""
 
-TRANSITION_SCHEMA = "driftwatch.transition/v1"
 TRANSITIONS = ("opened", "reopened", "resolved", "exempted")
 ADAPTIVE_CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 ADAPTIVE_CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"

@@ -1,10 +1,10 @@
-"""The rule catalogue (ARCHITECTURE 4.4): pure functions of WorkspaceState x Baseline -> findings.
+"""The rules (ARCHITECTURE 4.4): pure functions of WorkspaceState x Baseline -> findings.
 
-Importing this package registers every rule family; `RULES` maps id -> Rule.
+Importing this package registers every rule family; `RULES` maps id -> Rule and iterates in catalogue order
+(core/catalogue/rules.yaml), whatever order the family modules are imported in.
 """
 
-from core.rule_ids import RULE_IDS
-from core.rules import (  # noqa: F401  (registration)  # noqa: F401  (registration)
+from core.rules import (  # noqa: F401  (registration)
     compute,
     conf,
     evaluation,
@@ -26,12 +26,11 @@ from core.rules.engine import (
     network_rules_on,
     rbac_rules_on,
 )
+from core.rules.plan import read_plan
 from core.rules.registry import RULES, Rule, Violation
 
-# Catalogue order (ARCHITECTURE 4.4) for listings and docs, whatever the import order.
-_ordered = {rule_id: RULES[rule_id] for rule_id in RULE_IDS}
-RULES.clear()
-RULES.update(_ordered)
+if RULES.missing():
+    raise ImportError(f"catalogue rules without a check in core/rules: {RULES.missing()}")
 
 __all__ = [
     "RULES",
@@ -44,4 +43,5 @@ __all__ = [
     "identity_of",
     "network_rules_on",
     "rbac_rules_on",
+    "read_plan",
 ]

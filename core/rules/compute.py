@@ -12,10 +12,11 @@ from collections import Counter
 from collections.abc import Iterator
 
 from core.baseline.load import EffectiveBaseline
-from core.baseline.model import ComputeBaseline
+from core.baseline.model import ComputeBaseline, Settings
 from core.rules.registry import Violation, rule
 from core.state.compute_uc import UC_ACCESS_MODES, ClusterState
 from core.state.model import WorkspaceApiState, WorkspaceState
+from core.state.reads import Read, ReadPlan
 
 WORKER_ENCRYPTION_CONFS = ("spark.authenticate", "spark.network.crypto.enabled", "spark.io.encryption.enabled")
 """CIS Microsoft Azure Foundations v5/v6 2.1.3 (traffic between workers encrypted): Spark confs that must be
@@ -43,8 +44,7 @@ def _label(c: ClusterState) -> str:
     return f"{c.cluster_name} ({c.cluster_id})" if c.cluster_name else c.cluster_id
 
 
-@rule(id="DBX-CLU-001", title="Global init scripts are the baseline's (by content hash)", severity="high",
-      needs="workspace_api", api_family="global_init_scripts",
+@rule(id="DBX-CLU-001", inputs=ReadPlan.of(Read.GLOBAL_INIT_SCRIPTS), api_family="global_init_scripts",
       remediation="Review the script in Admin settings > Compute > Global init scripts; delete or restore it "
                   "(DELETE/PATCH /api/2.0/global-init-scripts/{id}), or record its new sha256 in "
                   "compute.global_init_scripts.",
@@ -80,8 +80,7 @@ def global_init_scripts(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Vi
                         subject=f"missing:{name}")
 
 
-@rule(id="DBX-CLU-002", title="Clusters use a Unity Catalog access mode", severity="high",
-      needs="workspace_api", api_family="clusters",
+@rule(id="DBX-CLU-002", inputs=ReadPlan.of(Read.CLUSTERS), api_family="clusters",
       remediation="Edit the cluster's access mode to Standard (shared) or Dedicated (single user) "
                   "(data_security_mode DATA_SECURITY_MODE_STANDARD / DATA_SECURITY_MODE_DEDICATED), and pin it "
                   "in the cluster policies.",
@@ -106,8 +105,8 @@ def runtime_of(spark_version: str | None) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-@rule(id="DBX-CLU-003", title="Clusters run a supported runtime at or above the baseline minimum",
-      severity="medium", needs="workspace_api", api_family=("clusters", "spark_versions"),
+@rule(id="DBX-CLU-003", inputs=ReadPlan.of(Read.CLUSTERS, Read.SPARK_VERSIONS),
+      api_family=("clusters", "spark_versions"),
       remediation="Edit the cluster to a supported Databricks Runtime (an LTS release at or above "
                   "compute.min_runtime) and restart it; pin the runtime range in the cluster policies.",
       applies=lambda s: s.compute is not None and s.compute.min_runtime is not None)
@@ -133,8 +132,8 @@ def cluster_runtime(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violat
                             subject=f"cluster:{c.cluster_id}")
 
 
-@rule(id="DBX-CLU-004", title="Clusters have a policy and comply with it", severity="medium",
-      needs="workspace_api", api_family=("clusters", "policy_compliance"),
+@rule(id="DBX-CLU-004", inputs=ReadPlan.of(Read.CLUSTERS, Read.POLICY_COMPLIANCE),
+      api_family=("clusters", "policy_compliance"),
       remediation="Attach a cluster policy to the cluster (policy_id) and bring it into compliance (edit it, or "
                   "POST /api/2.0/policies/clusters/enforce-compliance).",
       applies=lambda s: s.compute is not None and bool(s.compute.require_policy))
@@ -170,8 +169,14 @@ def _policies_partial(ws: WorkspaceState, b: EffectiveBaseline) -> str | None:
     return None
 
 
-@rule(id="DBX-CLU-005", title="Cluster policies are the baseline's; users cannot use unpinned policies",
-      severity="high", needs="workspace_api", api_family="cluster_policies", incomplete=_policies_partial,
+def _policy_permission_reads(s: Settings) -> ReadPlan:
+    """The policies' permissions are read only when the baseline checks who may use unpinned policies."""
+    wants = s.compute is not None and s.compute.users_policy_use is not None
+    return ReadPlan.of(Read.POLICY_PERMISSIONS) if wants else ReadPlan()
+
+
+@rule(id="DBX-CLU-005", inputs=ReadPlan.of(Read.CLUSTER_POLICIES), more_inputs=_policy_permission_reads,
+      api_family="cluster_policies", incomplete=_policies_partial,
       remediation="Restore the policy definition (POST /api/2.0/policies/clusters/edit) or record its new sha256 "
                   "in compute.policies; remove CAN_USE for users from policies that do not fix "
                   "data_security_mode to a Unity Catalog mode (PATCH /api/2.0/permissions/cluster-policies/{id}).",
@@ -209,8 +214,9 @@ def cluster_policies(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Viola
                                     actual=list(e.levels), subject=f"users:{p.name}")
 
 
-@rule(id="DBX-CLU-006", title="No legacy (DBFS or deprecated) init-script locations", severity="high",
-      needs="workspace_api", api_family="clusters",
+@rule(id="DBX-CLU-006", inputs=ReadPlan.of(Read.CLUSTERS, conf_keys=("enableDeprecatedGlobalInitScripts",
+                                                                 "enableDeprecatedClusterNamedInitScripts")),
+      api_family="clusters",
       remediation="Move cluster init scripts from DBFS to workspace files or Unity Catalog volumes; set "
                   "workspace-conf enableDeprecatedGlobalInitScripts and enableDeprecatedClusterNamedInitScripts "
                   "to \"false\".",
@@ -232,8 +238,7 @@ def legacy_init_scripts(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Vi
                             actual=value, subject=f"conf:{key}")
 
 
-@rule(id="DBX-CLU-007", title="Worker traffic encryption Spark confs are set (CIS 2.1.3)", severity="low",
-      needs="workspace_api", api_family="clusters",
+@rule(id="DBX-CLU-007", inputs=ReadPlan.of(Read.CLUSTERS), api_family="clusters",
       remediation="Set spark.authenticate, spark.network.crypto.enabled and spark.io.encryption.enabled to "
                   "\"true\" in the cluster's Spark config (or fix them in its policy).",
       applies=lambda s: s.compute is not None and bool(s.compute.worker_encryption))

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.baseline.load import EffectiveBaseline
+from core.baseline.model import Settings
 from core.rules.data.workspace_conf_defaults import platform_default
 from core.rules.registry import Violation, rule
 from core.state.model import WorkspaceState
+from core.state.reads import Read, ReadPlan
 
 _BOOLISH = {"true", "false"}
 
@@ -22,8 +24,12 @@ def conf_equal(actual: str | None, want: str) -> bool:
     return a == w
 
 
-@rule(id="DBX-CONF-001", title="Workspace-conf keys have the baseline values", severity="medium",
-      needs="workspace_api",
+def _baseline_conf_keys(s: Settings) -> ReadPlan:
+    """The workspace-conf keys the baseline names (sorted: one stable query whatever the YAML order)."""
+    return ReadPlan.of(conf_keys=sorted(s.workspace_conf or {}))
+
+
+@rule(id="DBX-CONF-001", inputs=ReadPlan.of(Read.WORKSPACE_CONF), more_inputs=_baseline_conf_keys,
       remediation="PATCH /api/2.0/workspace-conf with the expected value for the key (workspace admin).",
       applies=lambda s: bool(s.workspace_conf))
 def workspace_conf_values(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
@@ -51,8 +57,7 @@ def workspace_conf_values(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[
                             actual=actual, subject=key)
 
 
-@rule(id="DBX-CONF-002", title="Baseline names a workspace-conf key this workspace does not support",
-      severity="medium", needs="workspace_api",
+@rule(id="DBX-CONF-002", inputs=ReadPlan.of(Read.WORKSPACE_CONF), more_inputs=_baseline_conf_keys,
       remediation="Check the key's spelling against the Databricks workspace-conf keys; remove a key the "
                   "platform has retired from `workspace_conf` (or scope it to the workspaces that support it).",
       applies=lambda s: bool(s.workspace_conf))

@@ -12,10 +12,10 @@ from datetime import datetime
 
 from core.baseline.load import Baseline, EffectiveBaseline, WorkspaceIdentity
 from core.findings.model import Finding, Source, finding_id
+from core.rules.plan import read_plan
 from core.rules.registry import ARM_PART_NEEDS, RULES, NotApplicable, Rule
 from core.state.model import WorkspaceState
-
-API_RULE_IDS = tuple(r.id for r in RULES.values() if r.needs == "workspace_api")
+from core.state.reads import Read
 
 
 @dataclass(frozen=True)
@@ -57,29 +57,20 @@ def _observed(ws: WorkspaceState, needs: str) -> bool:
 
 def api_rules_on(effective: EffectiveBaseline) -> bool:
     """Whether the baseline needs the workspace API at all (collectors skip it otherwise)."""
-    return any(RULES[i].applies(effective.settings) and i not in effective.disabled for i in API_RULE_IDS)
+    return "workspace_api" in read_plan(effective).stages
 
 
 def network_rules_on(effective: EffectiveBaseline) -> bool:
-    return any(r.needs == "network" and r.applies(effective.settings) and r.id not in effective.disabled
-               for r in RULES.values())
+    return Read.NETWORK in read_plan(effective).parts
 
 
 def rbac_rules_on(effective: EffectiveBaseline) -> bool:
     """Whether the baseline needs the workspace's Azure role assignments (DBX-IAM-002)."""
-    return any(r.needs == "rbac" and r.applies(effective.settings) and r.id not in effective.disabled
-               for r in RULES.values())
+    return Read.RBAC in read_plan(effective).parts
 
 
 def diagnostics_rules_on(effective: EffectiveBaseline) -> bool:
-    return any(r.needs == "diagnostics" and r.applies(effective.settings) and r.id not in effective.disabled
-               for r in RULES.values())
-
-
-def arm_parts_on(effective: EffectiveBaseline) -> frozenset[str]:
-    """The extra ARM reads (`ARM_PART_NEEDS`) the baseline's rules that are on need."""
-    return frozenset(r.needs for r in RULES.values()
-                     if r.needs in ARM_PART_NEEDS and r.applies(effective.settings) and r.id not in effective.disabled)
+    return Read.DIAGNOSTICS in read_plan(effective).parts
 
 
 def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
@@ -89,13 +80,17 @@ def evaluate_workspace(ws: WorkspaceState, baseline: Baseline, *, now: datetime,
     findings: list[Finding] = []
     evaluated: set[str] = set()
     inapplicable: list[NotApplicable] = []
+    stages: frozenset[str] | None = None
     for r in rules if rules is not None else RULES.values():
         if r.id in effective.disabled or not r.applies(effective.settings):
             evaluated.add(r.id)  # nothing to check: stale findings of a switched-off rule may resolve
             continue
-        if r.id == "DBX-EVAL-002" and not api_rules_on(effective):
-            evaluated.add(r.id)
-            continue
+        if r.reports_stage is not None:
+            if stages is None:
+                stages = read_plan(effective).stages
+            if r.reports_stage not in stages:
+                evaluated.add(r.id)  # that stage is not read at all: nothing to report, stale findings resolve
+                continue
         na = r.not_applicable(ws, effective) if r.inapplicable is not None else []
         if na:
             inapplicable.extend(na)

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from core.baseline.load import EffectiveBaseline
 from core.rules.registry import Violation, rule
 from core.state.model import WorkspaceState
+from core.state.reads import ReadPlan
 
 ARM_STAGES = ("arm", "network", "diagnostics")
 
 
-@rule(id="DBX-EVAL-001", title="Workspace ARM state could not be read", severity="high", needs="none",
-      remediation="Check that driftwatch's identity has Reader on the subscription and that ARM answers; "
-                  "the findings that need this state stay as they were until it can be read.",
+@rule(id="DBX-EVAL-001", inputs=ReadPlan(),
+      remediation="Check that driftwatch's identity has the driftwatch reader role on the subscription and that "
+                  "ARM answers; the findings that need this state stay as they were until it can be read.",
       applies=lambda s: True)
 def arm_unreadable(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
     """Reads the collector's errors for the workspace document, its network resources and diagnostic
@@ -42,7 +43,7 @@ def arm_unreadable(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violati
                             expected="readable", actual=cause, subject=part)
 
 
-@rule(id="DBX-EVAL-002", title="Workspace API could not be read", severity="high", needs="none",
+@rule(id="DBX-EVAL-002", inputs=ReadPlan(), reports_stage="workspace_api",
       remediation="Check that the workspace is reachable from driftwatch (private access needs VNet "
                   "integration), that its identity is a workspace admin, and that IP access lists allow it.",
       applies=lambda s: True)

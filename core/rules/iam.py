@@ -16,6 +16,7 @@ from core.baseline.load import EffectiveBaseline
 from core.baseline.model import FORBIDDEN_USERS_ENTITLEMENTS
 from core.rules.registry import Violation, rule
 from core.state.model import RbacState, RoleDefinitionState, ScimPrincipal, ScimState, WorkspaceState
+from core.state.reads import Read, ReadPlan
 
 MAX_GROUP_DEPTH = 10
 SYSTEM_GROUPS = ("admins", "users")
@@ -60,8 +61,7 @@ def effective_members(scim: ScimState, group_name: str) -> tuple[list[ScimPrinci
     return list(found.values()), unresolved, too_deep
 
 
-@rule(id="DBX-IAM-001", title="The admins group has exactly the baseline's members", severity="critical",
-      needs="workspace_api", api_family="scim",
+@rule(id="DBX-IAM-001", inputs=ReadPlan.of(Read.SCIM), api_family="scim",
       remediation="Remove the principal from the workspace `admins` group (or from the nested group that "
                   "makes it an admin), or add it to iam.admins after review.",
       applies=lambda s: s.iam is not None and (s.iam.admins is not None or s.iam.max_admins is not None))
@@ -95,8 +95,7 @@ def admins_group(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation
                         expected=f"<= {MAX_GROUP_DEPTH} levels", actual="deeper", subject="depth")
 
 
-@rule(id="DBX-IAM-003", title="Users and groups come from the identity provider", severity="medium",
-      needs="workspace_api", api_family="scim",
+@rule(id="DBX-IAM-003", inputs=ReadPlan.of(Read.SCIM), api_family="scim",
       remediation="Provision the identity through SCIM from Microsoft Entra ID (or automatic identity "
                   "management) and remove the workspace-local one, or list a break-glass account in "
                   "iam.local_allowlist.",
@@ -120,8 +119,7 @@ def identities_from_idp(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Vi
                         expected="externalId", actual=None, subject=f"group:{g.display_name}")
 
 
-@rule(id="DBX-IAM-004", title="The users group has only the baseline's entitlements", severity="high",
-      needs="workspace_api", api_family="scim",
+@rule(id="DBX-IAM-004", inputs=ReadPlan.of(Read.SCIM), api_family="scim",
       remediation="PATCH /api/2.0/preview/scim/v2/Groups/{users id} removing the entitlement; grant cluster "
                   "creation to a smaller group through cluster policies instead.",
       applies=lambda s: s.iam is not None and s.iam.users_entitlements is not None)
@@ -195,8 +193,7 @@ def _rbac(ws: WorkspaceState) -> RbacState:
     return ws.rbac
 
 
-@rule(id="DBX-IAM-002", title="Only the baseline's principals hold admin-granting Azure roles on the workspace",
-      severity="high", needs="rbac",
+@rule(id="DBX-IAM-002", inputs=ReadPlan.of(Read.RBAC),
       remediation="Remove the role assignment (or narrow it to a role without Microsoft.Databricks/workspaces/"
                   "write), or add the principal's object id to iam.azure_admins after review: Owner, "
                   "Contributor and such roles make a principal a workspace admin when it opens the workspace "

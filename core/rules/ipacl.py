@@ -9,6 +9,7 @@ from core.baseline.model import IPNetwork
 from core.rules.applicability import public_access_only
 from core.rules.registry import Violation, rule
 from core.state.model import IpAccessEntry, WorkspaceApiState, WorkspaceState
+from core.state.reads import Read, ReadPlan
 
 
 def _api(ws: WorkspaceState) -> WorkspaceApiState:
@@ -23,7 +24,7 @@ def _enabled_entries(api: WorkspaceApiState, list_type: str) -> Iterator[tuple[I
                 yield entry, lst.label
 
 
-@rule(id="DBX-IPACL-001", title="IP access lists are enforced", severity="high", needs="workspace_api",
+@rule(id="DBX-IPACL-001", inputs=ReadPlan.of(conf_keys=("enableIpAccessLists",)),
       remediation="Turn on IP access lists: PATCH /api/2.0/workspace-conf {\"enableIpAccessLists\": \"true\"} "
                   "(after the ALLOW list contains your own addresses).",
       applies=lambda s: s.ip_access_lists is not None and s.ip_access_lists.enforced is not None,
@@ -44,8 +45,7 @@ def ip_access_lists_enforced(ws: WorkspaceState, b: EffectiveBaseline) -> Iterat
                         expected=str(want).lower(), actual=actual)
 
 
-@rule(id="DBX-IPACL-002", title="Enabled ALLOW entries equal the baseline", severity="high",
-      needs="workspace_api",
+@rule(id="DBX-IPACL-002", inputs=ReadPlan.of(Read.IP_ACCESS_LISTS),
       remediation="Make the enabled ALLOW lists contain exactly the baseline CIDRs (add the missing ones, "
                   "remove or disable the unexpected ones).",
       applies=lambda s: s.ip_access_lists is not None and s.ip_access_lists.allow is not None,
@@ -80,8 +80,7 @@ def _too_broad(net: IPNetwork, b: EffectiveBaseline) -> int | None:
     return None
 
 
-@rule(id="DBX-IPACL-003", title="No ALLOW entry is broader than the baseline allows", severity="critical",
-      needs="workspace_api",
+@rule(id="DBX-IPACL-003", inputs=ReadPlan.of(Read.IP_ACCESS_LISTS),
       remediation="Replace the broad entry with the specific ranges you need; 0.0.0.0/0 (or ::/0) in an "
                   "ALLOW list switches the protection off.",
       applies=lambda s: s.ip_access_lists is not None,
@@ -101,8 +100,7 @@ def allow_entries_not_too_broad(ws: WorkspaceState, b: EffectiveBaseline) -> Ite
                             subject=str(entry.network))
 
 
-@rule(id="DBX-IPACL-004", title="Baseline BLOCK entries are in an enabled BLOCK list", severity="medium",
-      needs="workspace_api",
+@rule(id="DBX-IPACL-004", inputs=ReadPlan.of(Read.IP_ACCESS_LISTS),
       remediation="Add the missing addresses to an enabled BLOCK list (POST /api/2.0/ip-access-lists with "
                   "list_type BLOCK).",
       applies=lambda s: s.ip_access_lists is not None and bool(s.ip_access_lists.block),

@@ -19,6 +19,7 @@ from core.rules.nsg_flows import inbound_exposure, looks_like_address, port_rang
 from core.rules.registry import Violation, rule
 from core.state.model import NetworkState, NsgRule, NsgState, SubnetState, WorkspaceState
 from core.state.parse import DATABRICKS_DELEGATION
+from core.state.reads import Read, ReadPlan
 
 MANAGED_RULE_PREFIX = PUBLISHED_PREFIX.lower()
 
@@ -37,7 +38,7 @@ def _missing_subnet(sub: SubnetState, net: NetworkState) -> Violation:
                      actual=None, subject=sub.name, related_resource_id=sub.id)
 
 
-@rule(id="DBX-NET-001", title="Workspace is injected into a customer VNet", severity="high", needs="arm",
+@rule(id="DBX-NET-001", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Deploy the workspace into your own VNet (customVirtualNetworkId, customPublicSubnetName, "
                   "customPrivateSubnetName); VNet injection is fixed at creation.",
       applies=lambda s: s.network is not None and (s.network.vnet_injection is True
@@ -61,8 +62,7 @@ def vnet_injection(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violati
                         expected=sorted(net.allowed_vnets), actual=arm.vnet_id, related_resource_id=arm.vnet_id)
 
 
-@rule(id="DBX-NET-002", title="Both subnets are delegated to Microsoft.Databricks/workspaces", severity="high",
-      needs="network",
+@rule(id="DBX-NET-002", inputs=ReadPlan.of(Read.NETWORK),
       remediation="Add the delegation `Microsoft.Databricks/workspaces` to both the public (host) and "
                   "private (container) subnet.",
       applies=lambda s: s.network is not None,
@@ -82,7 +82,7 @@ def subnet_delegation(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Viol
                             subject=sub.name, related_resource_id=sub.id)
 
 
-@rule(id="DBX-NET-003", title="An NSG is associated with both subnets", severity="high", needs="network",
+@rule(id="DBX-NET-003", inputs=ReadPlan.of(Read.NETWORK),
       remediation="Associate the network security group with both workspace subnets (the baseline's NSG "
                   "when one is named).",
       applies=lambda s: s.network is not None,
@@ -179,8 +179,7 @@ def _managed_rule_changes(direction: str, access: str, protocol: str, sources: t
     return tuple(changes)
 
 
-@rule(id="DBX-NET-004", title="Databricks-managed NSG rules are present and unmodified", severity="medium",
-      needs="network",
+@rule(id="DBX-NET-004", inputs=ReadPlan.of(Read.NETWORK),
       remediation="Restore the `Microsoft.Databricks-workspaces_UseOnly_*` rules (re-applying the workspace "
                   "deployment recreates them); do not edit them by hand.",
       applies=lambda s: (s.required_nsg_rules or "").lower() == "allrules",
@@ -226,8 +225,7 @@ def _rule_dict(r: NsgRule) -> dict[str, object]:
             "priority": r.priority}
 
 
-@rule(id="DBX-NET-005", title="No NSG rule admits inbound traffic from the Internet", severity="critical",
-      needs="network",
+@rule(id="DBX-NET-005", inputs=ReadPlan.of(Read.NETWORK),
       remediation="Delete the rule or restrict its source to specific address ranges or service tags; reach "
                   "clusters through the control plane, not open inbound ports.",
       applies=lambda s: s.network is not None,
@@ -270,7 +268,7 @@ def internet_inbound(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Viola
                                 severity="low")
 
 
-@rule(id="DBX-NET-006", title="Subnets are large enough and not shared", severity="medium", needs="network",
+@rule(id="DBX-NET-006", inputs=ReadPlan.of(Read.NETWORK),
       remediation="Use subnets of at least the baseline size (default /26) and give each workspace its own "
                   "pair; subnet size cannot change while the workspace uses it.",
       applies=lambda s: s.network is not None and s.network.min_subnet_prefix is not None,
@@ -302,8 +300,7 @@ def subnet_size_and_sharing(ws: WorkspaceState, b: EffectiveBaseline) -> Iterato
                             related_resource_id=sub.id)
 
 
-@rule(id="DBX-NET-007", title="Explicit egress on both subnets (secure cluster connectivity)", severity="medium",
-      needs="network",
+@rule(id="DBX-NET-007", inputs=ReadPlan.of(Read.NETWORK),
       remediation="Attach a NAT gateway (or a route table to your firewall) to both subnets; default outbound "
                   "access is being retired.",
       applies=lambda s: s.network is not None and s.network.egress is not None,
@@ -329,8 +326,7 @@ def explicit_egress(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violat
                             subject=sub.name, related_resource_id=sub.id)
 
 
-@rule(id="DBX-NET-008", title="Private endpoints have a private DNS zone group on the Databricks zone",
-      severity="medium", needs="private_dns",
+@rule(id="DBX-NET-008", inputs=ReadPlan.of(Read.PRIVATE_DNS),
       remediation="Add a private DNS zone group to the private endpoint that links the baseline zone "
                   "(privatelink.azuredatabricks.net), so the workspace URL resolves to the private address.",
       applies=lambda s: s.network is not None and s.network.private_dns_zone is not None)

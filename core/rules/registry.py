@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from core.arm_ids import arm_fold
 from core.baseline.load import EffectiveBaseline
 from core.baseline.model import Settings
+from core.catalogue import load_catalogue
 from core.state.model import WorkspaceState
+from core.state.reads import ARM_EXTRAS, ReadPlan, Stage
 
-Needs = Literal["arm", "network", "diagnostics", "workspace_api", "rbac", "access_connector", "locks",
-                "private_dns", "none"]
-ARM_PART_NEEDS = ("access_connector", "locks", "private_dns")
+Needs = Stage
+ARM_PART_NEEDS: tuple[str, ...] = tuple(sorted(r.value for r in ARM_EXTRAS))
 """Needs served by `WorkspaceState.arm_extras` (reads beyond the workspace document)."""
 
 
@@ -62,13 +63,18 @@ class Rule:
     title: str
     severity: str
     family: str
+    """Title, default severity and family come from the catalogue (core/catalogue/rules.yaml)."""
     needs: Needs
+    """The collection stage the rule's input comes from, derived from `inputs` (`ReadPlan.stage`)."""
     remediation: str
     reads: str
     """The Azure / Databricks setting the rule reads (for docs and `driftwatch rules`)."""
     applies: Callable[[Settings], bool]
     """True when the baseline asks for this check (its key is set)."""
     check: Check
+    inputs: ReadPlan
+    """The parts of the state the rule reads: the collector fetches the union of these for the rules that are
+    on (core/rules/plan.py), and nothing else."""
     inapplicable: Inapplicable | None = None
     """What of this rule cannot apply to a given workspace (e.g. classic-compute rules on Serverless)."""
     api_family: str | tuple[str, ...] | None = None
@@ -79,6 +85,14 @@ class Rule:
     """Why the input the rule saw is only part of the truth (e.g. a storage-credential list read without
     metastore admin), or None. Its findings are still reported, but the rule does not count as evaluated:
     nothing it did not see resolves, and it is never a pass."""
+    more_inputs: Callable[[Settings], ReadPlan] | None = None
+    """Inputs that depend on the baseline (the workspace-conf keys it names, an optional sub-check)."""
+    reports_stage: Needs | None = None
+    """The collection stage whose failures the rule reports: it is on only while some rule that is on reads
+    from that stage (no workspace-API rule on -> the API is not called, so DBX-EVAL-002 has nothing to say)."""
+
+    def inputs_for(self, settings: Settings) -> ReadPlan:
+        return self.inputs if self.more_inputs is None else self.inputs | self.more_inputs(settings)
 
     @property
     def api_families(self) -> tuple[str, ...]:
@@ -97,23 +111,57 @@ class Rule:
                 "not_applicable_when": getattr(self.inapplicable, "label", None)}
 
 
-RULES: dict[str, Rule] = {}
+class RuleRegistry(Mapping[str, Rule]):
+    """Registered rules by id, iterated in catalogue order whatever order their modules were imported in."""
+
+    def __init__(self) -> None:
+        self._position = {rule_id: i for i, rule_id in enumerate(load_catalogue().ids)}
+        self._rules: dict[str, Rule] = {}
+
+    def add(self, r: Rule) -> None:
+        if r.id in self._rules:
+            raise ValueError(f"duplicate rule id {r.id}")
+        if r.id not in self._position:
+            raise KeyError(f"{r.id} is not in the rule catalogue (core/catalogue/rules.yaml)")
+        rules = {**self._rules, r.id: r}
+        self._rules = {i: rules[i] for i in sorted(rules, key=self._position.__getitem__)}  # catalogue order
+
+    def __getitem__(self, rule_id: str) -> Rule:
+        return self._rules[rule_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rules)
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def values(self) -> ValuesView[Rule]:
+        return self._rules.values()
+
+    def missing(self) -> list[str]:
+        """Catalogue rules without a registered check."""
+        return [i for i in self._position if i not in self._rules]
 
 
-def rule(*, id: str, title: str, severity: str, needs: Needs, remediation: str,
-         applies: Callable[[Settings], bool], inapplicable: Inapplicable | None = None,
+RULES = RuleRegistry()
+
+
+def rule(*, id: str, inputs: ReadPlan, remediation: str, applies: Callable[[Settings], bool],
+         more_inputs: Callable[[Settings], ReadPlan] | None = None, reports_stage: Needs | None = None,
+         inapplicable: Inapplicable | None = None,
          api_family: str | tuple[str, ...] | None = None,
          incomplete: Callable[[WorkspaceState, EffectiveBaseline], str | None] | None = None
          ) -> Callable[[Check], Check]:
-    """Register a check; its docstring says which setting it reads."""
+    """Register a check for catalogue rule `id`; its docstring says which setting it reads, `inputs` which
+    parts of the state."""
+    entry = load_catalogue().entry(id)  # KeyError: a check for a rule the catalogue does not list
 
     def register(fn: Check) -> Check:
-        if id in RULES:
-            raise ValueError(f"duplicate rule id {id}")
         doc = " ".join((fn.__doc__ or "").split())
-        RULES[id] = Rule(id=id, title=title, severity=severity, family=id.split("-")[1], needs=needs,
-                         remediation=remediation, reads=doc, applies=applies, check=fn,
-                         inapplicable=inapplicable, api_family=api_family, incomplete=incomplete)
+        RULES.add(Rule(id=id, title=entry.title, severity=entry.severity, family=entry.family,
+                       needs=inputs.stage(), remediation=remediation, reads=doc, applies=applies, check=fn,
+                       inapplicable=inapplicable, api_family=api_family, incomplete=incomplete,
+                       inputs=inputs, more_inputs=more_inputs, reports_stage=reports_stage))
         return fn
 
     return register

@@ -14,6 +14,7 @@ from core.arm_ids import parse_arm_id
 from core.baseline.load import EffectiveBaseline
 from core.rules.registry import Violation, rule
 from core.state.model import SecretScopeState, WorkspaceState
+from core.state.reads import Read, ReadPlan
 
 _GLOB = set("*?[")
 
@@ -24,8 +25,7 @@ def _scopes(ws: WorkspaceState) -> tuple[SecretScopeState, ...]:
     return api.secret_scopes
 
 
-@rule(id="DBX-SEC-001", title="Secret scopes are the baseline's, on the baseline's backend", severity="high",
-      needs="workspace_api", api_family="secret_scopes",
+@rule(id="DBX-SEC-001", inputs=ReadPlan.of(Read.SECRET_SCOPES), api_family="secret_scopes",
       remediation="Delete unexpected scopes (POST /api/2.0/secrets/scopes/delete) or add them to "
                   "secrets.scopes; recreate Databricks-backed scopes as Azure Key Vault-backed ones.",
       applies=lambda s: s.secrets is not None and (s.secrets.scopes is not None or s.secrets.backend is not None))
@@ -64,8 +64,7 @@ def _vault_name(resource_id: str) -> str | None:
     return str(name).lower() if name else None
 
 
-@rule(id="DBX-SEC-002", title="Key Vault-backed scopes use only approved vaults, one scope per vault",
-      severity="high", needs="workspace_api", api_family="secret_scopes",
+@rule(id="DBX-SEC-002", inputs=ReadPlan.of(Read.SECRET_SCOPES), api_family="secret_scopes",
       remediation="Recreate the scope on an approved vault (or add the vault to secrets.allowed_vaults); give "
                   "each scope its own vault, since any reader of one scope reaches every secret in the vault.",
       applies=lambda s: s.secrets is not None and s.secrets.allowed_vaults is not None)
@@ -100,8 +99,7 @@ def secret_scope_vaults(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Vi
                             related_resource_id=rid)
 
 
-@rule(id="DBX-SEC-003", title="Secret scope ACLs: nothing for users, MANAGE only for the baseline",
-      severity="high", needs="workspace_api", api_family="secret_acls",
+@rule(id="DBX-SEC-003", inputs=ReadPlan.of(Read.SECRET_SCOPES, Read.SECRET_ACLS), api_family="secret_acls",
       remediation="POST /api/2.0/secrets/acls/delete {scope, principal} for the entry (workspace admin or "
                   "MANAGE on the scope).",
       applies=lambda s: s.secrets is not None and s.secrets.managers is not None)

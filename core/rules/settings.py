@@ -15,6 +15,7 @@ from core.baseline.load import EffectiveBaseline
 from core.baseline.model import Settings
 from core.rules.registry import Violation, rule
 from core.state.model import WorkspaceState
+from core.state.reads import ReadPlan
 
 FAMILY = "workspace_settings"
 
@@ -39,8 +40,7 @@ def _compare(ws: WorkspaceState, b: EffectiveBaseline, name: str) -> Iterator[Vi
         yield Violation(f"Setting {name} is {shown!r}, baseline requires {want!r}.", expected=want, actual=got)
 
 
-@rule(id="DBX-SET-001", title="Workspace admins are restricted as the baseline says", severity="high",
-      needs="workspace_api", api_family=FAMILY,
+@rule(id="DBX-SET-001", inputs=ReadPlan.of(settings_types=("restrict_workspace_admins",)), api_family=FAMILY,
       remediation="PATCH /api/2.0/settings/types/restrict_workspace_admins/names/default with "
                   "restrict_workspace_admins.status set to the baseline value (an account admin who is a "
                   "workspace member).",
@@ -51,8 +51,7 @@ def restrict_workspace_admins(ws: WorkspaceState, b: EffectiveBaseline) -> Itera
     yield from _compare(ws, b, "restrict_workspace_admins")
 
 
-@rule(id="DBX-SET-002", title="Legacy DBFS access is disabled as the baseline says", severity="medium",
-      needs="workspace_api", api_family=FAMILY,
+@rule(id="DBX-SET-002", inputs=ReadPlan.of(settings_types=("disable_legacy_dbfs",)), api_family=FAMILY,
       remediation="PATCH /api/2.0/settings/types/disable_legacy_dbfs/names/default "
                   "{\"setting\": {\"disable_legacy_dbfs\": {\"value\": true}}, ...}; restart clusters.",
       applies=_applies("disable_legacy_dbfs"))
@@ -61,8 +60,7 @@ def disable_legacy_dbfs(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Vi
     yield from _compare(ws, b, "disable_legacy_dbfs")
 
 
-@rule(id="DBX-SET-003", title="SQL results download is allowed or blocked as the baseline says",
-      severity="medium", needs="workspace_api", api_family=FAMILY,
+@rule(id="DBX-SET-003", inputs=ReadPlan.of(settings_types=("sql_results_download",)), api_family=FAMILY,
       remediation="PATCH /api/2.0/settings/types/sql_results_download/names/default "
                   "{\"setting\": {\"boolean_val\": {\"value\": false}}, ...}.",
       applies=_applies("sql_results_download"))
@@ -71,8 +69,7 @@ def sql_results_download(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[V
     yield from _compare(ws, b, "sql_results_download")
 
 
-@rule(id="DBX-SET-004", title="Legacy access is disabled as the baseline says", severity="medium",
-      needs="workspace_api", api_family=FAMILY,
+@rule(id="DBX-SET-004", inputs=ReadPlan.of(settings_types=("disable_legacy_access",)), api_family=FAMILY,
       remediation="PATCH /api/2.0/settings/types/disable_legacy_access/names/default "
                   "{\"setting\": {\"disable_legacy_access\": {\"value\": true}}, ...}.",
       applies=_applies("disable_legacy_access"))

@@ -10,6 +10,7 @@ from core.rules.applicability import _labelled
 from core.rules.data.workspace_conf_defaults import platform_default
 from core.rules.registry import Violation, rule
 from core.state.model import TokenInfo, WorkspaceState
+from core.state.reads import Read, ReadPlan
 
 DAY_MS = 86_400_000
 TOKENS_CONF_KEY = "enableTokensConfig"
@@ -41,8 +42,7 @@ def _max_days(b: EffectiveBaseline) -> int | None:
     return b.settings.tokens.max_lifetime_days if b.settings.tokens else None
 
 
-@rule(id="DBX-TOKEN-001", title="Maximum token lifetime is set and within the baseline", severity="medium",
-      needs="workspace_api",
+@rule(id="DBX-TOKEN-001", inputs=ReadPlan.of(conf_keys=("maxTokenLifetimeDays",)),
       remediation="PATCH /api/2.0/workspace-conf {\"maxTokenLifetimeDays\": \"<days>\"} with at most the "
                   "baseline's days.",
       applies=lambda s: s.tokens is not None and s.tokens.max_lifetime_days is not None)
@@ -64,8 +64,7 @@ def max_token_lifetime(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Vio
                         expected=want, actual=raw)
 
 
-@rule(id="DBX-TOKEN-002", title="No token without expiry or beyond the maximum lifetime", severity="high",
-      needs="workspace_api",
+@rule(id="DBX-TOKEN-002", inputs=ReadPlan.of(Read.TOKENS, conf_keys=(TOKENS_CONF_KEY,)),
       remediation="Revoke the token (DELETE /api/2.0/token-management/tokens/{token_id}) and issue one with "
                   "a lifetime within policy.",
       applies=lambda s: s.tokens is not None and s.tokens.max_lifetime_days is not None,
@@ -93,8 +92,8 @@ def token_lifetimes(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violat
                                 expected=f"<= {want} days", actual=f"{days:.1f} days", subject=tok.token_id)
 
 
-@rule(id="DBX-TOKEN-003", title="Only the baseline's principals may use personal access tokens", severity="high",
-      needs="workspace_api", api_family="token_permissions",
+@rule(id="DBX-TOKEN-003", inputs=ReadPlan.of(Read.TOKEN_PERMISSIONS, conf_keys=(TOKENS_CONF_KEY,)),
+      api_family="token_permissions",
       remediation="PUT /api/2.0/permissions/authorization/tokens with an access_control_list of only the "
                   "baseline's principals (never the `users` group); workspace admin.",
       applies=lambda s: s.tokens is not None and s.tokens.allowed_users is not None,
@@ -129,8 +128,7 @@ def _human_owned(tok: TokenInfo) -> bool | None:
     return True if "@" in name else None
 
 
-@rule(id="DBX-TOKEN-004", title="No stale or human-owned personal access tokens", severity="medium",
-      needs="workspace_api",
+@rule(id="DBX-TOKEN-004", inputs=ReadPlan.of(Read.TOKENS, conf_keys=(TOKENS_CONF_KEY,)),
       remediation="Revoke the token (DELETE /api/2.0/token-management/tokens/{token_id}); give automation a "
                   "service principal with OAuth instead of a person's PAT.",
       applies=lambda s: s.tokens is not None and (s.tokens.stale_days is not None or
@@ -170,8 +168,7 @@ def stale_and_human_tokens(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator
                                 actual=owner if human else f"unknown ({owner})", subject=f"owner:{tok.token_id}")
 
 
-@rule(id="DBX-TOKEN-005", title="Personal access tokens are enabled or disabled as the baseline says",
-      severity="medium", needs="workspace_api",
+@rule(id="DBX-TOKEN-005", inputs=ReadPlan.of(conf_keys=(TOKENS_CONF_KEY,)),
       remediation="PATCH /api/2.0/workspace-conf {\"enableTokensConfig\": \"false\"} (or \"true\") as the "
                   "baseline says; partner integrations that need PATs must move to OAuth first.",
       applies=lambda s: s.tokens is not None and s.tokens.enabled is not None)

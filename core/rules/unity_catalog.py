@@ -15,6 +15,7 @@ from core.baseline.model import UnityCatalogBaseline
 from core.rules.registry import Violation, rule
 from core.state.compute_uc import MetastoreState
 from core.state.model import WorkspaceState
+from core.state.reads import Read, ReadPlan
 
 HIVE_METASTORE = "hive_metastore"
 ENABLED_SCHEMA_STATES = ("ENABLE_COMPLETED", "MANAGED")
@@ -41,8 +42,7 @@ def _no_metastore(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[tuple[st
 _no_metastore.label = "no metastore assigned"  # type: ignore[attr-defined]  # shown in docs/rules.md
 
 
-@rule(id="DBX-UC-001", title="A Unity Catalog metastore is assigned, and it is the baseline's", severity="high",
-      needs="workspace_api", api_family="metastore",
+@rule(id="DBX-UC-001", inputs=ReadPlan.of(Read.WORKSPACE, Read.METASTORE), api_family="metastore",
       remediation="Assign the metastore to the workspace (account console > Catalog, or PUT "
                   "/api/2.1/unity-catalog/workspaces/{workspace_id}/metastore as account admin).",
       applies=lambda s: s.unity_catalog is not None and (bool(s.unity_catalog.required) or
@@ -65,8 +65,8 @@ def metastore_assigned(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Vio
                         expected=want, actual=m.metastore_id)
 
 
-@rule(id="DBX-UC-002", title="The default catalog is not hive_metastore", severity="medium",
-      needs="workspace_api", api_family=("metastore", "default_namespace"),
+@rule(id="DBX-UC-002", inputs=ReadPlan.of(Read.METASTORE, Read.DEFAULT_NAMESPACE),
+      api_family=("metastore", "default_namespace"),
       remediation="Set the workspace default catalog to a Unity Catalog catalog (Admin settings > Advanced > "
                   "Default catalog, or PATCH /api/2.0/settings/types/default_namespace_ws/names/default).",
       applies=lambda s: s.unity_catalog is not None and bool(s.unity_catalog.required))
@@ -97,8 +97,7 @@ def owner_kind(owner: str) -> str:
     return "group"
 
 
-@rule(id="DBX-UC-003", title="Metastore owned by a group; external sharing tokens expire", severity="medium",
-      needs="workspace_api", api_family="metastore", inapplicable=_no_metastore,
+@rule(id="DBX-UC-003", inputs=ReadPlan.of(Read.METASTORE), api_family="metastore", inapplicable=_no_metastore,
       remediation="Transfer metastore ownership to an admin group (account console > Catalog > metastore > "
                   "Owner); set the Delta Sharing recipient token lifetime at or below the baseline.",
       applies=lambda s: s.unity_catalog is not None and (bool(s.unity_catalog.metastore_owner_group) or
@@ -134,8 +133,8 @@ def _credentials_partial(ws: WorkspaceState, b: EffectiveBaseline) -> str | None
     return None if sc is None or sc.complete else (sc.partial_reason or "partial list")
 
 
-@rule(id="DBX-UC-004", title="Storage credentials use managed identities of approved access connectors",
-      severity="high", needs="workspace_api", api_family="storage_credentials", incomplete=_credentials_partial,
+@rule(id="DBX-UC-004", inputs=ReadPlan.of(Read.METASTORE, Read.STORAGE_CREDENTIALS),
+      api_family="storage_credentials", incomplete=_credentials_partial,
       inapplicable=_no_metastore,
       remediation="Recreate the credential with an Azure managed identity of an approved access connector "
                   "(azure_managed_identity.access_connector_id) and delete the service-principal one; grant "
@@ -172,8 +171,8 @@ def storage_credentials(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Vi
                         severity="low")
 
 
-@rule(id="DBX-UC-005", title="The access (audit) system schema is enabled", severity="medium",
-      needs="workspace_api", api_family="system_schemas", inapplicable=_no_metastore,
+@rule(id="DBX-UC-005", inputs=ReadPlan.of(Read.METASTORE, Read.SYSTEM_SCHEMAS),
+      api_family="system_schemas", inapplicable=_no_metastore,
       remediation="Enable it: PUT /api/2.1/unity-catalog/metastores/{metastore_id}/systemschemas/access "
                   "(metastore admin).",
       applies=lambda s: s.unity_catalog is not None and bool(s.unity_catalog.access_system_schema))

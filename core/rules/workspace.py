@@ -13,6 +13,7 @@ from core.rules.applicability import (
 )
 from core.rules.registry import Violation, rule
 from core.state.model import DiagnosticSetting, WorkspaceArm, WorkspaceState
+from core.state.reads import Read, ReadPlan
 
 
 def _arm(ws: WorkspaceState) -> WorkspaceArm:
@@ -20,7 +21,7 @@ def _arm(ws: WorkspaceState) -> WorkspaceArm:
     return ws.arm
 
 
-@rule(id="DBX-WS-001", title="Workspace SKU is Premium", severity="high", needs="arm",
+@rule(id="DBX-WS-001", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Upgrade the workspace to the Premium tier (Azure portal > workspace > Upgrade, or "
                   "`az databricks workspace update --sku premium`). Premium is needed for IP access "
                   "lists, audit logs and private link.",
@@ -33,8 +34,7 @@ def sku_is_premium(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violati
                         expected=b.settings.sku, actual=actual)
 
 
-@rule(id="DBX-WS-002", title="Secure cluster connectivity (no public IP) is enabled", severity="critical",
-      needs="arm",
+@rule(id="DBX-WS-002", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Enable secure cluster connectivity: set `parameters.enableNoPublicIp` to true "
                   "(redeploy or `az databricks workspace update --enable-no-public-ip`).",
       applies=lambda s: s.secure_cluster_connectivity is not None,
@@ -48,7 +48,7 @@ def secure_cluster_connectivity(ws: WorkspaceState, b: EffectiveBaseline) -> Ite
                         expected=want, actual=actual)
 
 
-@rule(id="DBX-WS-003", title="Public network access matches the baseline", severity="high", needs="arm",
+@rule(id="DBX-WS-003", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Set `properties.publicNetworkAccess` to the baseline value (with Disabled, users reach "
                   "the workspace through private endpoints only).",
       applies=lambda s: s.public_network_access is not None)
@@ -58,8 +58,7 @@ def public_network_access(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[
                              b.settings.public_network_access)
 
 
-@rule(id="DBX-WS-004", title="Required NSG rules setting matches the baseline", severity="medium",
-      needs="arm",
+@rule(id="DBX-WS-004", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Set `properties.requiredNsgRules` to the baseline value (NoAzureDatabricksRules needs "
                   "back-end private link).",
       applies=lambda s: s.required_nsg_rules is not None,
@@ -69,8 +68,7 @@ def required_nsg_rules(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Vio
     yield from _same_setting("requiredNsgRules", _arm(ws).required_nsg_rules, b.settings.required_nsg_rules)
 
 
-@rule(id="DBX-WS-005", title="Private link: an approved private endpoint connection exists",
-      severity="high", needs="arm",
+@rule(id="DBX-WS-005", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Create a private endpoint for the workspace (sub-resource databricks_ui_api) and approve "
                   "the connection.",
       applies=lambda s: s.private_link == "required")
@@ -91,7 +89,7 @@ _CMK_FIELDS = {
 }
 
 
-@rule(id="DBX-WS-006", title="Customer-managed keys are configured", severity="medium", needs="arm",
+@rule(id="DBX-WS-006", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Configure customer-managed keys from Key Vault for the named entity (managed services, "
                   "managed disks, DBFS root); Premium SKU is required.",
       applies=lambda s: bool(s.customer_managed_keys),
@@ -110,7 +108,7 @@ def customer_managed_keys(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[
                             expected="Microsoft.Keyvault", actual=None, subject=entity)
 
 
-@rule(id="DBX-WS-007", title="Infrastructure encryption is enabled", severity="medium", needs="arm",
+@rule(id="DBX-WS-007", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Infrastructure encryption can only be set at creation: recreate the workspace with "
                   "`requireInfrastructureEncryption` true and migrate.",
       applies=lambda s: s.infrastructure_encryption is not None,
@@ -131,8 +129,7 @@ _ESC = {
 }
 
 
-@rule(id="DBX-WS-008", title="Enhanced security & compliance settings match the baseline", severity="medium",
-      needs="arm",
+@rule(id="DBX-WS-008", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Set `properties.enhancedSecurityCompliance` (compliance security profile, enhanced "
                   "security monitoring, automatic cluster update) to the baseline values.",
       applies=lambda s: s.enhanced_security is not None)
@@ -153,7 +150,7 @@ def enhanced_security(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Viol
                             subject=arm_name)
 
 
-@rule(id="DBX-WS-009", title="Workspace is in an allowed region", severity="low", needs="arm",
+@rule(id="DBX-WS-009", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Workspaces cannot move region: recreate it in an allowed region, or add the region to "
                   "`allowed_locations` if policy allows.",
       applies=lambda s: s.allowed_locations is not None)
@@ -166,8 +163,7 @@ def allowed_location(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Viola
                         f"({', '.join(allowed) or 'none'}).", expected=allowed, actual=arm.location)
 
 
-@rule(id="DBX-WS-010", title="Diagnostic logs are sent for the baseline categories", severity="medium",
-      needs="diagnostics",
+@rule(id="DBX-WS-010", inputs=ReadPlan.of(Read.DIAGNOSTICS),
       remediation="Add a diagnostic setting on the workspace (Microsoft.Insights/diagnosticSettings) that "
                   "sends the listed categories to Log Analytics, storage or Event Hubs (to the baseline's "
                   "destination when `diagnostic_destination` names one).",
@@ -240,7 +236,7 @@ def _enabled(v: bool | None) -> str:
 # `ComplianceSecurityProfileDefinition.complianceStandards`) and accessconnector.json (`AccessConnector`).
 
 
-@rule(id="DBX-WS-011", title="Compute mode matches the baseline", severity="medium", needs="arm",
+@rule(id="DBX-WS-011", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Compute mode is fixed at creation: recreate the workspace with the baseline's "
                   "`computeMode` (Serverless or Hybrid) and migrate, or change `compute_mode` if policy allows.",
       applies=lambda s: s.compute_mode is not None)
@@ -249,8 +245,7 @@ def compute_mode(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation
     yield from _same_setting("computeMode", _arm(ws).compute_mode, b.settings.compute_mode)
 
 
-@rule(id="DBX-WS-012", title="Access connector matches the baseline and refers back to the workspace",
-      severity="medium", needs="access_connector",
+@rule(id="DBX-WS-012", inputs=ReadPlan.of(Read.ACCESS_CONNECTOR),
       remediation="Set `properties.accessConnector` {id, identityType} to the baseline's connector, and make "
                   "sure the Microsoft.Databricks/accessConnectors resource exists, is Succeeded and has the "
                   "matching managed identity.",
@@ -298,7 +293,7 @@ def access_connector(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Viola
                         related_resource_id=conn.id)
 
 
-@rule(id="DBX-WS-013", title="Default storage firewall matches the baseline", severity="medium", needs="arm",
+@rule(id="DBX-WS-013", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Set `properties.defaultStorageFirewall` to the baseline value; Enabled needs an access "
                   "connector (`properties.accessConnector`) for the workspace storage account to trust.",
       applies=lambda s: s.default_storage_firewall is not None,
@@ -338,8 +333,7 @@ def _cmk_key_entities(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[tupl
 _cmk_key_entities.label = "computeMode Serverless (managed_disk, dbfs_root)"  # type: ignore[attr-defined]
 
 
-@rule(id="DBX-WS-014", title="Customer-managed keys use the baseline's Key Vault keys", severity="medium",
-      needs="arm",
+@rule(id="DBX-WS-014", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Point each encryption entity at the baseline's Key Vault and key (workspace encryption "
                   "settings), and turn on automatic key rotation for managed disks.",
       applies=lambda s: s.cmk_keys is not None,
@@ -382,7 +376,7 @@ def _vault(uri: str | None) -> str:
 LOCK_LEVELS = ("CanNotDelete", "ReadOnly")
 
 
-@rule(id="DBX-WS-015", title="A delete lock protects the workspace", severity="medium", needs="locks",
+@rule(id="DBX-WS-015", inputs=ReadPlan.of(Read.LOCKS),
       remediation="Add a CanNotDelete (or ReadOnly) management lock on the workspace or its resource group "
                   "(`az lock create --lock-type CanNotDelete ...`).",
       applies=lambda s: s.resource_lock == "required")
@@ -403,7 +397,7 @@ def resource_lock(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violatio
                     expected="CanNotDelete or ReadOnly on the workspace or its resource group", actual=seen)
 
 
-@rule(id="DBX-WS-016", title="Required tags are present with allowed values", severity="low", needs="arm",
+@rule(id="DBX-WS-016", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Set the missing or wrong tags on the workspace (`az tag update --operation merge`).",
       applies=lambda s: bool(s.required_tags))
 def required_tags(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violation]:
@@ -419,8 +413,7 @@ def required_tags(ws: WorkspaceState, b: EffectiveBaseline) -> Iterator[Violatio
                             actual=value, subject=name)
 
 
-@rule(id="DBX-WS-017", title="Compliance security profile standards match the baseline", severity="medium",
-      needs="arm",
+@rule(id="DBX-WS-017", inputs=ReadPlan.of(Read.WORKSPACE),
       remediation="Set `properties.enhancedSecurityCompliance.complianceSecurityProfile.complianceStandards` to "
                   "the baseline's standards (the compliance security profile must be Enabled).",
       applies=lambda s: s.compliance_standards is not None)

@@ -150,11 +150,20 @@ class StorageConnection:
 
     def ensure(self) -> None:
         """Create the tables and queues if missing (idempotent; safe to race with other instances)."""
-        from azure.core.exceptions import ResourceExistsError
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
         for name in TABLES:
             with storage_call("create table", name):
-                self.table_service.create_table_if_not_exists(name)
+                try:
+                    self.table_service.create_table_if_not_exists(name)
+                except HttpResponseError as exc:
+                    if exc.status_code != 403:
+                        raise
+                    # Deployed, the identity's roles sit on each table and may not include Create Table
+                    # (findinghistory's is insert-only): the deployment created the table. One query in it
+                    # proves it is there and readable; a missing table still fails (404), naming it.
+                    next(iter(self.table(name).query_entities(
+                        "PartitionKey eq @pk", parameters={"pk": "~ensure"}, results_per_page=1)), None)
         for qname in QUEUES:
             with storage_call("create queue", qname), suppress(ResourceExistsError):
                 self.queue(qname).create_queue()

@@ -21,13 +21,13 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from core.arm_ids import arm_fold
-from core.findings.model import ATTRIBUTION_FIELDS, ChangeAttribution, Finding
+from core.findings.model import ATTRIBUTION_FIELDS, Attributor, Finding
 from core.rules.registry import NotApplicable
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, StorageConnection, storage_call
 from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery
@@ -35,19 +35,16 @@ from core.store.history import HistoryQueries, record_coverage, workspace_index_
 from core.store.keys import get_json, iso_z, put_json, resource_key, utc
 from core.store.summary import CounterSession, CountersUnavailable, SummaryCounters, counted_change
 from core.terms import RULE_ID_RE as RULE_RE
-from core.terms import SEVERITIES, STATUSES
+from core.terms import SEVERITIES, STATUSES, TRANSITION_SCHEMA
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
-TRANSITION_SCHEMA = "driftwatch.transition/v1"
 TransitionKind = Literal["opened", "resolved", "reopened", "exempted"]
 NotifyState = Literal["pending", "notified", "skipped", "failed"]
 FINDING_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_CONFLICT_RETRIES = 20
 LOCK_PARTITION = "notify-lock"
-Attributor = Callable[[str], ChangeAttribution | None]
-"""rule id -> the change (who/what/where) behind a transition of that rule's finding, if known."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +177,10 @@ class TableFindingsStore(HistoryQueries):
         if self._history is None:
             self._history = self.connection.table(HISTORY_TABLE)
         return self._history
+
+    @property
+    def coverage_table(self) -> TableClient:
+        return self._locks
 
     @property
     def _locks(self) -> TableClient:

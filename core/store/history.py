@@ -7,7 +7,11 @@ Layout (ARCHITECTURE 4.6, `findinghistory` append-only). Each transition is writ
   `{at}-{finding id}-{seq:06d}-{transition}`. A workspace's history is one partition in time
   order, so "as of T" is the key range `RowKey < T~` and "since S until U" is `S <= RowKey < U~`.
   Coverage (which rules a scan actually checked) is kept in the same partition: a row
-  `{at}-~coverage` each time it changes, and the current one at RowKey `coverage`.
+  `{at}-~coverage` each time it changes. The *current* coverage is a pointer row that is replaced in place,
+  so it lives in the mutable `scans` table (same PartitionKey, RowKey `coverage`), not here: every write
+  to `findinghistory` is an Insert Entity, which is all the app identity's role on this table allows
+  (infra/modules/custom-roles.bicep, "history appender"). Pointer rows that older versions wrote here are
+  still read (the newer of the two wins) and never written again.
 Estate-wide reads (no workspace filter) necessarily read every workspace partition up to T.
 Rows written before the index existed have only the per-finding row: single-finding reads still see
 them; `backfill_workspace_index` (CLI `driftwatch findings migrate-history`) adds their index rows once.
@@ -24,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.arm_ids import arm_fold
 from core.findings.model import Finding
-from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, storage_call
+from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, storage_call
 from core.store.keys import get_json, put_json, resource_key, utc
 
 if TYPE_CHECKING:
@@ -73,17 +77,14 @@ def record_coverage(store: Any, resource_id: str, checked_rules: Iterable[str], 
     `scope`: the rules a partial (family-scoped) scan could have checked; the coverage of every other rule
     stays as it was, since that scan observed nothing about them. None = a full scan replaces it.
     """
-    from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+    from azure.core.exceptions import ResourceExistsError
     from azure.data.tables import UpdateMode
 
     table: TableClient = store.history_table
+    pointers: TableClient = store.coverage_table
     pk = index_partition(resource_id)
     rules = sorted(set(checked_rules))
-    with storage_call("get", HISTORY_TABLE):
-        try:
-            current = table.get_entity(pk, CURRENT_COVERAGE)
-        except ResourceNotFoundError:
-            current = None
+    current = _current_coverage_row(pointers, table, pk)
     if scope is not None:
         kept = set(json.loads(current.get("rules") or "[]")) - set(scope) if current is not None else set()
         rules = sorted(kept | set(rules))
@@ -95,11 +96,22 @@ def record_coverage(store: Any, resource_id: str, checked_rules: Iterable[str], 
     entity: dict[str, Any] = {"PartitionKey": pk, "RowKey": f"{time_key(now)}-~coverage", "kind": "coverage",
                               "at": now, "resource_id": arm_fold(resource_id), "rules": json.dumps(rules),
                               "baseline_sha256": baseline_sha256 or ""}
-    with storage_call("append", HISTORY_TABLE):
-        with contextlib.suppress(ResourceExistsError):
-            table.create_entity(entity)
-        table.upsert_entity({**entity, "RowKey": CURRENT_COVERAGE}, mode=UpdateMode.REPLACE)
+    with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
+        table.create_entity(entity)  # insert only: findinghistory is append-only
+    with storage_call("upsert", SCANS_TABLE):
+        pointers.upsert_entity({**entity, "RowKey": CURRENT_COVERAGE}, mode=UpdateMode.REPLACE)
     return True
+
+
+def _current_coverage_row(pointers: TableClient, history: TableClient, pk: str) -> Any:
+    """The current-coverage pointer (scans table), or the one an older version left in findinghistory."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    found = []
+    for table, name in ((pointers, SCANS_TABLE), (history, HISTORY_TABLE)):
+        with storage_call("get", name), contextlib.suppress(ResourceNotFoundError):
+            found.append(table.get_entity(pk, CURRENT_COVERAGE))
+    return max(found, key=lambda e: utc(e["at"])) if found else None
 
 
 def _coverage_of(e: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,6 +128,11 @@ class HistoryQueries:
 
     @property
     def findings_table(self) -> TableClient:
+        raise NotImplementedError
+
+    @property
+    def coverage_table(self) -> TableClient:
+        """Where the current-coverage pointer rows live (the mutable `scans` table)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------ raw index rows
@@ -287,17 +304,22 @@ class HistoryQueries:
         """workspace id (lower case) -> the rules last recorded as checked there (at `as_of`, or now)."""
         out: dict[str, dict[str, Any]] = {}
         if as_of is None:
-            with storage_call("query", HISTORY_TABLE):
-                if workspace_ids is not None:
-                    rows: Iterable[Any] = [e for rid in workspace_ids for e in self.history_table.query_entities(
-                        "PartitionKey eq @pk and RowKey eq @rk",
-                        parameters={"pk": index_partition(rid), "rk": CURRENT_COVERAGE})]
-                else:
-                    rows = list(self.history_table.query_entities(
-                        "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey eq @rk",
-                        parameters={"p0": INDEX_PREFIX, "p1": INDEX_END, "rk": CURRENT_COVERAGE}))
+            rows: list[Any] = []
+            # Pointers in the scans table; an older version's pointer in findinghistory counts if newer.
+            for table, name in ((self.coverage_table, SCANS_TABLE), (self.history_table, HISTORY_TABLE)):
+                with storage_call("query", name):
+                    if workspace_ids is not None:
+                        rows += [e for rid in workspace_ids for e in table.query_entities(
+                            "PartitionKey eq @pk and RowKey eq @rk",
+                            parameters={"pk": index_partition(rid), "rk": CURRENT_COVERAGE})]
+                    else:
+                        rows += list(table.query_entities(
+                            "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey eq @rk",
+                            parameters={"p0": INDEX_PREFIX, "p1": INDEX_END, "rk": CURRENT_COVERAGE}))
             for e in rows:
-                out[e["resource_id"]] = _coverage_of(e)
+                cur = out.get(e["resource_id"])
+                if cur is None or utc(e["at"]) > cur["at"]:
+                    out[e["resource_id"]] = _coverage_of(e)
             return out
         cols = ["resource_id", "at", "rules", "baseline_sha256", "kind"]
         params = {"hi": time_key(as_of) + "~", "k": "coverage", "p0": INDEX_PREFIX, "p1": INDEX_END}

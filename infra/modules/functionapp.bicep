@@ -1,5 +1,6 @@
-// The driftwatch Function App on the Flex Consumption plan (FC1), Python 3.13, running as one
-// user-assigned managed identity. Its app settings are exactly core.settings.DEPLOYED_SETTINGS plus
+// The driftwatch Function App on the Flex Consumption plan (FC1), Python 3.13. Its code and host run as
+// the app's user-assigned identity; a second one (deploy) is attached only for Flex Consumption to read the
+// deployment package with. Its app settings are exactly core.settings.DEPLOYED_SETTINGS plus
 // the two Application Insights settings the host reads, plus one Key Vault reference per route webhook
 // (TEAMS_WEBHOOK_URL_<NAME>) (tests/infra checks this).
 
@@ -8,6 +9,8 @@ param planName string
 param functionAppName string
 param appIdentityId string
 param appClientId string
+@description('Identity Flex Consumption reads (and its deployment service writes) the package with; never used by the code or the host.')
+param deployIdentityId string
 param storageAccountName string
 param deploymentContainerUrl string
 param appInsightsConnectionString string
@@ -171,8 +174,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
+    // The app identity is the one the code and the host use (AZURE_CLIENT_ID, AzureWebJobsStorage__clientId);
+    // Flex Consumption requires the deployment storage identity to be assigned to the app as well.
     userAssignedIdentities: {
       '${appIdentityId}': {}
+      '${deployIdentityId}': {}
     }
   }
   properties: {
@@ -193,9 +199,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         storage: {
           type: 'blobContainer'
           value: deploymentContainerUrl
+          // Not the app identity: that one has Blob Data Owner on the host storage account and must not be
+          // able to write the package (package-storage.bicep).
           authentication: {
             type: 'UserAssignedIdentity'
-            userAssignedIdentityResourceId: appIdentityId
+            userAssignedIdentityResourceId: deployIdentityId
           }
         }
       }

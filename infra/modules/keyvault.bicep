@@ -1,6 +1,8 @@
 // Key Vault in RBAC mode holding the Teams Workflows webhook URL. The app reads it through a Key
 // Vault reference (`@Microsoft.KeyVault(SecretUri=...)`, resolved by the platform with the app's
-// user-assigned identity, which has Key Vault Secrets User on this vault only).
+// user-assigned identity). The app identity holds Key Vault Secrets User on each webhook secret it resolves,
+// not on the vault: Key Vault RBAC accepts a single secret as the scope of a data-plane role assignment
+// (learn.microsoft.com/azure/key-vault/general/rbac-guide, "Secret scope role assignment").
 
 param location string
 param keyVaultName string
@@ -14,7 +16,11 @@ param routeWebhookUrls object = {}
 @description('With VNet integration on, the vault firewall denies everything but this subnet.')
 param enableVnetIntegration bool = false
 param vnetSubnetId string = ''
+@description('The app identity: Key Vault Secrets User on each webhook secret (and nothing else in the vault).')
+param appPrincipalId string
 param tags object = {}
+
+var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   //checkov:skip=CKV_AZURE_109: Without VNet integration the platform resolves the Key Vault reference over the public endpoint, so the firewall cannot default to Deny. With enableVnetIntegration it does and allows only the app subnet. Access always needs Entra RBAC.
@@ -72,6 +78,26 @@ resource routeWebhookSecrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [f
     attributes: {
       enabled: true
     }
+  }
+}]
+
+resource appWebhookSecretUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(webhookSecret.id, appPrincipalId, keyVaultSecretsUser)
+  scope: webhookSecret
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appRouteSecretUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (route, i) in items(routeWebhookUrls): {
+  name: guid(routeWebhookSecrets[i].id, appPrincipalId, keyVaultSecretsUser)
+  scope: routeWebhookSecrets[i]
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
   }
 }]
 

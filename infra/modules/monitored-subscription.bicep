@@ -1,7 +1,9 @@
 // Everything driftwatch needs in one monitored subscription; main.bicep deploys this module once
 // per subscription, at that subscription's scope:
-//   - Reader for the app identity on the subscription (list Databricks workspaces, GET the workspace,
-//     its VNet/subnets/NSG and diagnostic settings). Read-only; nothing else in the subscription.
+//   - driftwatch's custom reader role (custom-roles.bicep, actions in infra/reader-role.json) for the app
+//     identity on the subscription: only the ARM reads the collector makes (workspaces, their VNet and NSGs,
+//     diagnostic settings, locks, access connectors, private DNS zone groups, role assignments and
+//     definitions). Not the built-in Reader (`*/read`): no other resource type in the subscription is readable.
 //   - a resource group holding the Event Grid system topic (a system topic lives in the source
 //     subscription) and the event subscription that delivers to on_resource_change.
 targetScope = 'subscription'
@@ -9,6 +11,8 @@ targetScope = 'subscription'
 param location string
 param eventsResourceGroupName string
 param appPrincipalId string
+@description('GUID of driftwatch\'s custom reader role (custom-roles.bicep); assignable in this subscription.')
+param readerRoleId string
 param functionAppId string
 param eventTypes array
 param operations array
@@ -19,8 +23,6 @@ param deployEventSubscription bool
 param maxDeliveryAttempts int
 param eventTimeToLiveInMinutes int
 param tags object = {}
-
-var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 
 resource reader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(subscription().id, appPrincipalId, readerRoleId)

@@ -1,6 +1,7 @@
 // The storage account for the Functions host (AzureWebJobsStorage), driftwatch's tables and queues
-// (ARCHITECTURE 4.6), the Flex Consumption deployment package container, and the Event Grid
-// dead-letter container. Shared-key access is off: every client authenticates with Entra ID.
+// (ARCHITECTURE 4.6) and the Event Grid dead-letter container. Shared-key access is off: every client
+// authenticates with Entra ID. The Flex Consumption deployment package is NOT here (package-storage.bicep):
+// the app identity's Storage Blob Data Owner on this account must not reach the code the app runs.
 
 param location string
 param storageAccountName string
@@ -11,7 +12,6 @@ param storageAccountName string
   'Standard_GZRS'
 ])
 param skuName string = 'Standard_ZRS'
-param deploymentContainerName string
 param deadLetterContainerName string
 param tags object = {}
 
@@ -95,14 +95,6 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   }
 }
 
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: blobService
-  name: deploymentContainerName
-  properties: {
-    publicAccess: 'None'
-  }
-}
-
 resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: deadLetterContainerName
@@ -134,5 +126,7 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
 output storageAccountName string = storage.name
 output storageAccountId string = storage.id
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
-output deploymentContainerUrl string = '${storage.properties.primaryEndpoints.blob}${deploymentContainer.name}'
+// rbac.bicep assigns the app identity's table and queue roles on each of these, not on the account.
+output tableNames array = tableNames
+output queueNames array = queueNames
 output deadLetterContainerName string = deadLetterContainer.name

@@ -80,7 +80,7 @@ def test_seed_listed_child_merges_into_parent(seed, ids):
         }
     )
     estate = Estate(load_seed(seed))
-    names = [r["name"] for r in estate.get(ids.NSG_ID)["properties"]["securityRules"]]
+    names = [r["name"] for r in estate.arm.get(ids.NSG_ID)["properties"]["securityRules"]]
     assert names[-1] == "extra"
     assert f"{ids.NSG_ID}/securityRules/extra".lower() not in [r["id"].lower() for r in estate.snapshot()["resources"]]
 
@@ -92,7 +92,7 @@ def test_ids_compare_case_insensitively(seed, ids, flips):
     rule_id = f"{ids.NSG_ID}/securityRules/allow-vendor-ssh"
     mixed = "".join(c.upper() if f else c.lower() for c, f in zip(rule_id, flips, strict=False))
     mixed += rule_id[len(mixed) :]
-    assert estate.get(mixed)["id"] == rule_id
+    assert estate.arm.get(mixed)["id"] == rule_id
 
 
 def test_server_refuses_non_loopback_host(seed):

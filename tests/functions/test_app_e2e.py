@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -109,7 +110,7 @@ def test_concurrent_workers_never_double_open(app: App) -> None:
     from core import service
 
     req = service.ScanRequest(workspace_id=WS["dbw-analytics-prod"], source="event",
-                              requested_at=service.datetime.now(service.UTC))
+                              requested_at=datetime.now(UTC))
     for _ in range(4):
         app.rt.queues().send_scan_request(req.body())
     scans, _ = app.run_queues(workers=4)

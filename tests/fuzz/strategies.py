@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from core.rule_ids import RULE_IDS
+from core.catalogue import RULE_IDS
 from samples import factory as f
 
 # -- scalars -------------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """Offline checks of the Bicep templates (no Bicep CLI): parse them with pycep and walk the result.
 
-What is checked: every template parses; the managed identities hold exactly the intended built-in
-roles (never Owner / Contributor / User Access Administrator); the storage account is key-less and
-TLS 1.2; the Event Grid subscription targets on_resource_change with the contracted event types
-and routed operations; the app settings are exactly core.settings.DEPLOYED_SETTINGS plus an
-explicit host allow-list; no keys or connection strings with keys anywhere; the webhook is secure.
+What is checked: every template parses; the managed identities hold exactly the intended roles, each at
+its narrowest scope (never Owner / Contributor / User Access Administrator, never built-in Reader); the
+storage accounts are key-less and TLS 1.2; the Event Grid subscription targets on_resource_change with the
+contracted event types and routed operations; the app settings are exactly core.settings.DEPLOYED_SETTINGS
+plus an explicit host allow-list; no keys or connection strings with keys anywhere; the webhook is secure.
+The custom roles themselves (actions derived from the collector's requests) are checked in
+test_infra_least_privilege.py.
 """
 
 from __future__ import annotations
@@ -42,18 +44,27 @@ STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+# driftwatch's custom roles (modules/custom-roles.bicep): role assignments name them by the module parameter
+# that carries the definition's GUID.
+CUSTOM_READER = "param:readerRoleId"
+HISTORY_APPENDER = "param:historyAppenderRoleId"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 EVENT_HUBS_DATA_RECEIVER = "a638d3c7-ab3a-418d-83e6-5f17a39d4fde"
 
 # (role, type of the scope) the app identity must hold, and nothing else.
 APP_IDENTITY_ROLES = {
-    (READER, "subscription"),
-    (STORAGE_QUEUE_DATA_CONTRIBUTOR, "Microsoft.Storage/storageAccounts"),
-    (STORAGE_TABLE_DATA_CONTRIBUTOR, "Microsoft.Storage/storageAccounts"),
-    (STORAGE_BLOB_DATA_OWNER, "Microsoft.Storage/storageAccounts"),
-    (KEY_VAULT_SECRETS_USER, "Microsoft.KeyVault/vaults"),
+    (CUSTOM_READER, "subscription"),  # each monitored subscription; not the built-in Reader
+    (STORAGE_QUEUE_DATA_CONTRIBUTOR, "Microsoft.Storage/storageAccounts/queueServices/queues"),  # each queue
+    (STORAGE_TABLE_DATA_CONTRIBUTOR, "Microsoft.Storage/storageAccounts/tableServices/tables"),  # each mutable table
+    (HISTORY_APPENDER, "Microsoft.Storage/storageAccounts/tableServices/tables"),  # findinghistory only
+    (STORAGE_BLOB_DATA_OWNER, "Microsoft.Storage/storageAccounts"),  # the Functions host's own storage
+    (KEY_VAULT_SECRETS_USER, "Microsoft.KeyVault/vaults/secrets"),  # each webhook secret, not the vault
     (MONITORING_METRICS_PUBLISHER, "Microsoft.Insights/components"),
     (EVENT_HUBS_DATA_RECEIVER, "Microsoft.EventHub/namespaces/eventhubs"),  # the audit hub only
+}
+# The deployment identity: Flex Consumption reads / its deployment service writes the package container.
+DEPLOY_IDENTITY_ROLES = {
+    (STORAGE_BLOB_DATA_CONTRIBUTOR, "Microsoft.Storage/storageAccounts/blobServices/containers"),
 }
 # The Event Grid system topics' identity: write dead-lettered events to the dead-letter container.
 EVENT_GRID_IDENTITY_ROLES = {
@@ -113,13 +124,16 @@ def only_resource(template: dict[str, Any], resource_type: str) -> dict[str, Any
 
 
 def role_guid(template: dict[str, Any], role_definition_id: Any) -> str:
-    """Resolve `subscriptionResourceId('Microsoft.Authorization/roleDefinitions', X)` to the GUID X."""
+    """Resolve `subscriptionResourceId('Microsoft.Authorization/roleDefinitions', X)` to the GUID X, or to
+    `param:NAME` when X is a template parameter (a custom role's GUID handed in by main.bicep)."""
     function = role_definition_id["function"]
     assert function["type"] == "subscription_resource_id", role_definition_id
     assert function["parameters"]["resource_type"] == "Microsoft.Authorization/roleDefinitions"
     ref = function["parameters"]["resource_name_1"]
     if isinstance(ref, str) and GUID.match(ref):
         return ref
+    if isinstance(ref, str) and ref in template.get("parameters", {}):
+        return f"param:{ref}"
     path = dotted(ref)
     assert path, f"role definition is not a literal or a variable: {ref!r}"
     head, *rest = path.split(".")
@@ -130,18 +144,30 @@ def role_guid(template: dict[str, Any], role_definition_id: Any) -> str:
     return value
 
 
+def scope_name(scope: Any) -> str | None:
+    """The resource a `scope:` names: `storage`, or `queues` for `queues[i]`."""
+    if isinstance(scope, dict) and scope.get("operator", {}).get("type") == "index_accessor":
+        return dotted(scope["operator"]["operands"]["operand_1"])
+    return dotted(scope)
+
+
 def scope_type(template: dict[str, Any], assignment: dict[str, Any]) -> str:
     scope = assignment.get("scope")
     if scope is None:
         target = template.get("globals", {}).get("scope", {}).get("value", "resourceGroup")
         return target
-    name = dotted(scope)
+    name = scope_name(scope)
     assert name in template["resources"], f"scope {scope!r} is not a resource of the template"
     return template["resources"][name]["type"]
 
 
 def role_assignments() -> list[tuple[str, str, str, str]]:
     """(file, principal parameter, role GUID, scope type) for every role assignment in infra/."""
+    return [a[:4] for a in role_assignments_with_targets()]
+
+
+def role_assignments_with_targets() -> list[tuple[str, str, str, str, str | None]]:
+    """As role_assignments(), plus the scope resource's symbolic name (None = the deployment scope)."""
     from pycep import BicepParser
 
     parser = BicepParser()
@@ -160,6 +186,7 @@ def role_assignments() -> list[tuple[str, str, str, str]]:
                     principal,
                     role_guid(template, props["roleDefinitionId"]),
                     scope_type(template, assignment),
+                    scope_name(assignment["scope"]) if assignment.get("scope") is not None else None,
                 )
             )
     return found
@@ -204,31 +231,49 @@ def test_identities_have_exactly_the_intended_roles(templates: dict[str, Any]) -
     grid_roles = {
         (role, scope) for _f, principal, role, scope in assignments if principal == "eventGridPrincipalId"
     }
-    others = [a for a in assignments if a[1] not in {"appPrincipalId", "eventGridPrincipalId"}]
+    deploy_roles = {
+        (role, scope) for _f, principal, role, scope in assignments if principal == "deployPrincipalId"
+    }
+    others = [a for a in assignments if a[1] not in {"appPrincipalId", "eventGridPrincipalId", "deployPrincipalId"}]
     assert app_roles == APP_IDENTITY_ROLES
     assert grid_roles == EVENT_GRID_IDENTITY_ROLES
+    assert deploy_roles == DEPLOY_IDENTITY_ROLES
     assert others == [], f"role assignments for unexpected principals: {others}"
-    # One assignment per (principal, role, scope): nothing granted twice under another name.
-    assert len(assignments) == len(APP_IDENTITY_ROLES) + len(EVENT_GRID_IDENTITY_ROLES)
+    assert READER not in {role for _f, _p, role, _s in assignments}, "the built-in Reader is replaced by the custom reader"
+    # Nothing granted twice under another name: one declaration per (principal, role, scope resource).
+    targets = role_assignments_with_targets()
+    assert len({(p, r, t) for _f, p, r, _s, t in targets}) == len(targets)
 
     # main.bicep wires the parameters to the right identities...
     main = templates["main.bicep"]
     rbac = body(main["modules"]["rbac"])["params"]
     assert dotted(rbac["appPrincipalId"]) == "identity.outputs.appPrincipalId"
     assert dotted(rbac["eventGridPrincipalId"]) == "identity.outputs.eventGridPrincipalId"
+    assert dotted(rbac["historyAppenderRoleId"]) == "roles.outputs.historyAppenderRoleId"
+    assert dotted(body(main["modules"]["vault"])["params"]["appPrincipalId"]) == "identity.outputs.appPrincipalId"
+    package = body(main["modules"]["packageStorage"])["params"]
+    assert dotted(package["deployPrincipalId"]) == "identity.outputs.deployPrincipalId"
     monitored = main["modules"]["monitored"]
     assert dotted(body(monitored)["params"]["appPrincipalId"]) == "identity.outputs.appPrincipalId"
-    # ...and Reader is granted once per monitored subscription, at that subscription's scope.
+    assert dotted(body(monitored)["params"]["readerRoleId"]) == "roles.outputs.readerRoleId"
+    # ...and the custom reader is granted once per monitored subscription, at that subscription's scope.
     assert monitored["config"]["loop_type"]["detail"]["array_name"] == "monitoredSubscriptionIds"
     scope = body(monitored)["scope"]["function"]
     assert scope["type"] == "subscription"
     assert scope["parameters"]["subscription_id"] == monitored["config"]["loop_type"]["detail"]["item_name"]
-    # The function app runs as the app identity only, and resolves Key Vault references with it.
+    # The code and the host run as the app identity and resolve Key Vault references with it; the deploy
+    # identity is attached only because Flex Consumption reads the package with the identity it names.
     site = only_resource(templates["modules/functionapp.bicep"], "Microsoft.Web/sites")
     assert site["identity"]["type"] == "UserAssigned"
-    assert [key.strip("'") for key in site["identity"]["userAssignedIdentities"]] == ["${appIdentityId}"]
+    assert [key.strip("'") for key in site["identity"]["userAssignedIdentities"]] == [
+        "${appIdentityId}", "${deployIdentityId}"]
     assert site["properties"]["keyVaultReferenceIdentity"] == "appIdentityId"
-    assert dotted(body(main["modules"]["app"])["params"]["appIdentityId"]) == "identity.outputs.appIdentityId"
+    storage_auth = site["properties"]["functionAppConfig"]["deployment"]["storage"]["authentication"]
+    assert storage_auth == {"type": "UserAssignedIdentity", "userAssignedIdentityResourceId": "deployIdentityId"}
+    app_params = body(main["modules"]["app"])["params"]
+    assert dotted(app_params["appIdentityId"]) == "identity.outputs.appIdentityId"
+    assert dotted(app_params["deployIdentityId"]) == "identity.outputs.deployIdentityId"
+    assert dotted(app_params["deploymentContainerUrl"]) == "packageStorage.outputs.containerUrl"
 
 
 # --- storage -------------------------------------------------------------------------------------

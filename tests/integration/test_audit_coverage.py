@@ -21,6 +21,7 @@ from core.baseline import Baseline, parse_baseline
 from core.cli import main
 from core.collect import CollectConfig, EstateCollector
 from core.collect import config as collect_config
+from core.rules import read_plan
 from core.scan import run_scan
 from emulator.server import EmulatorServer
 from samples import factory as f
@@ -101,7 +102,7 @@ def test_diagnostic_settings_404_is_an_evaluation_problem_not_a_deletion(
 
 def test_deletion_is_decided_by_the_workspace_itself(emulator: EmulatorServer, example_baseline: Baseline) -> None:
     doc = next(r for r in f.sample_estate()["resources"] if r.get("name") == "dbw-bi-prod")
-    with EstateCollector(CollectConfig.for_emulator(emulator.url), example_baseline) as collector:
+    with EstateCollector(CollectConfig.for_emulator(emulator.url), example_baseline, plan=read_plan) as collector:
         emulator.set_faults([{"match": "(?i)dbw-bi-prod$", "method": "GET", "action": "404"},
                              {"match": "diagnosticSettings", "method": "GET", "action": "404"}])
         assert collector.collect_workspace(copy.deepcopy(doc)) is None  # the workspace GET says 404: gone
@@ -124,7 +125,7 @@ def test_a_wrong_api_version_constant_fails_against_the_emulator(
         constant: str, wrong: str, stage: str) -> None:
     wid = next(r["id"] for r in f.sample_estate()["resources"] if r.get("name") == "dbw-analytics-prod")
     monkeypatch.setattr(collect_config, constant, wrong)
-    with EstateCollector(CollectConfig.for_emulator(emulator.url), example_baseline) as collector:
+    with EstateCollector(CollectConfig.for_emulator(emulator.url), example_baseline, plan=read_plan) as collector:
         state = collector.collect_by_id(wid)
     assert state is not None and not isinstance(state, str)
     errors = [e for e in state.errors if e.stage == stage]  # type: ignore[union-attr]

@@ -15,6 +15,7 @@ from core.cli import main
 from core.collect import CollectConfig, ConfigError, EstateCollector
 from core.evaluate import evaluate_states
 from core.events import Topology, route_delivery
+from core.rules import read_plan
 from core.scan import run_scan
 from core.state import parse_estate
 from emulator.server import EmulatorServer
@@ -48,7 +49,7 @@ def test_live_scan_equals_offline_evaluation(emulator: EmulatorServer, example_b
 
 def test_discovery_pages_through_next_link(emulator: EmulatorServer, example_baseline: Baseline) -> None:
     emulator.reset_requests()
-    with EstateCollector(CollectConfig.for_emulator(emulator.url), example_baseline) as c:
+    with EstateCollector(CollectConfig.for_emulator(emulator.url), example_baseline, plan=read_plan) as c:
         docs, result = c.discover()
     assert len(docs) == 9 and not result.errors and len(result.subscriptions) == 2
     counts = emulator.request_counts()["by_endpoint"]
@@ -136,7 +137,7 @@ def test_unreachable_workspace_api_is_bounded(example_baseline: Baseline) -> Non
 
 
 def test_workspace_deleted_between_listing_and_reading(emulator: EmulatorServer, example_baseline: Baseline) -> None:
-    with EstateCollector(CollectConfig.for_emulator(emulator.url), example_baseline) as c:
+    with EstateCollector(CollectConfig.for_emulator(emulator.url), example_baseline, plan=read_plan) as c:
         docs, result = c.discover()
         gone = ws_id("dbw-finance-prod")
         r = requests.delete(f"{emulator.url}{gone}?api-version=2026-01-01", headers={"Authorization": "Bearer x"},
@@ -145,7 +146,7 @@ def test_workspace_deleted_between_listing_and_reading(emulator: EmulatorServer,
         c.collect(docs, result)
     assert result.deleted == [gone]
     assert len(result.states) == 8 and not result.errors
-    with EstateCollector(CollectConfig.for_emulator(emulator.url), example_baseline) as c:
+    with EstateCollector(CollectConfig.for_emulator(emulator.url), example_baseline, plan=read_plan) as c:
         assert c.collect_by_id(gone) is None
 
 

@@ -97,7 +97,9 @@ def test_coverage_is_recorded_when_it_changes(store: TableFindingsStore) -> None
     # changed twice on A (first record, then the baseline hash); later identical scans write nothing
     rows = [r for r in store.history_table.query_entities("PartitionKey eq @pk", parameters={"pk": index_partition(A)})
             if r.get("kind") == "coverage"]
-    assert len(rows) == 3  # T0 record, T0+2h new baseline, plus the `coverage` current row
+    assert len(rows) == 2  # T0 record, T0+2h new baseline (the current pointer is in the scans table)
+    pointer = store.coverage_table.get_entity(index_partition(A), "coverage")
+    assert pointer["baseline_sha256"] == "b" * 64
     assert store.coverage(T0 + H)[A.lower()]["baseline_sha256"] == "a" * 64
     assert B.lower() not in store.coverage(T0)
 
@@ -119,3 +121,23 @@ def test_history_written_before_the_index_is_still_read_and_can_be_migrated(stor
     assert store.backfill_workspace_index() == 0
     assert len(store.changes(T0, None)) == 6
     assert {t: _state(store.findings_as_of(t)) for t in expected} == expected
+
+
+def test_a_coverage_pointer_an_older_version_left_in_findinghistory_is_still_read(store: TableFindingsStore) -> None:
+    """The current-coverage pointer moved to the scans table (findinghistory is insert-only); a pointer an
+    older version wrote into findinghistory keeps counting until a newer one exists, and is never rewritten."""
+    import json
+
+    from core.arm_ids import arm_fold
+
+    rid = ws_id("ws-legacy-pointer")
+    store.history_table.create_entity({"PartitionKey": index_partition(rid), "RowKey": "coverage", "kind": "coverage",
+                                       "at": T0, "resource_id": arm_fold(rid), "rules": json.dumps(["DBX-WS-001"]),
+                                       "baseline_sha256": "c" * 64})
+    assert store.coverage()[arm_fold(rid)]["rules"] == ["DBX-WS-001"]
+    assert store.coverage(workspace_ids=[rid])[arm_fold(rid)]["rules"] == ["DBX-WS-001"]
+    store.reconcile([], resource_id=rid, evaluated_rules=frozenset({"DBX-WS-003"}), now=T0 + H, source="sweep",
+                    checked_rules=frozenset({"DBX-WS-003"}), baseline_sha256="c" * 64)
+    assert store.coverage()[arm_fold(rid)]["rules"] == ["DBX-WS-003"]
+    assert store.coverage(workspace_ids=[rid])[arm_fold(rid)]["rules"] == ["DBX-WS-003"]
+    assert store.history_table.get_entity(index_partition(rid), "coverage")["rules"] == '["DBX-WS-001"]'

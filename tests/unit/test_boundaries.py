@@ -10,6 +10,8 @@ only `core/notify` and `core/collect` make raw HTTP calls.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,12 @@ def test_the_scan_sees_top_level_and_lazy_imports(tmp_path: Path, source: str, e
     module.write_text(source, encoding="utf-8")
     assert owner(imported_modules(module)[0][1]) is not None
     assert imported_modules(module)[0][1] == expected
+
+
+def test_the_notify_path_does_not_import_databricks_sdk() -> None:
+    """Issue 11 §2: every use case and the Teams client load without databricks-sdk (1.4 s of CPU);
+    only a scan that calls the workspace API imports it (core/collect/databricks_client.py)."""
+    code = ("import sys; import core.service, core.service.notifying, core.notify, function_app;"
+            "print(','.join(m for m in sys.modules if m == 'databricks' or m.startswith('databricks.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == ""

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from core.catalogue import RULE_IDS
 from core.cli import main
-from core.rule_ids import RULE_IDS
 from tests.unit.conftest import STRICT_BASELINE, compliant_estate
 
 ROOT = Path(__file__).resolve().parents[2]

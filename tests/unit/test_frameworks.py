@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from core.catalogue import RULE_IDS
 from core.cli import main
 from core.frameworks import control_rules, control_status, controls_for, load_frameworks, rules_for, unmapped_rules
-from core.rule_ids import RULE_IDS
 from core.rules import RULES
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.rule_ids import RULE_IDS
+from core.catalogue import RULE_IDS
 from core.rules import RULES, evaluate_workspace, identity_of
 from samples import factory as f
 from tests.unit.conftest import NOW, baseline, compliant_estate, findings_for, resource, states

@@ -75,11 +75,11 @@ def test_users_entitlements() -> None:
 
 def test_iam_off_reads_and_reports_nothing() -> None:
     from core.collect.collector import api_needs
-    from core.rules import identity_of
+    from core.rules import identity_of, read_plan
     (ws,) = states(compliant_estate(api=f.api_state()))
     assert _eval(f.api_state(), {}) == []
-    assert api_needs(baseline().effective_for(identity_of(ws))).families.scim is False
-    assert api_needs(baseline(iam=IAM).effective_for(identity_of(ws))).families.scim is True
+    assert api_needs(read_plan(baseline().effective_for(identity_of(ws)))).families.scim is False
+    assert api_needs(read_plan(baseline(iam=IAM).effective_for(identity_of(ws)))).families.scim is True
 
 
 def test_baseline_rejects_cluster_create_for_users() -> None:
