@@ -1,4 +1,4 @@
-"""`driftwatch findings list|show|export|summary|rebuild-summary|migrate-history` and `driftwatch report` (ARCHITECTURE 4.1).
+"""`driftwatch findings list|show|export|summary|rebuild-summary|migrate-history`, `driftwatch report` (4.1).
 
 Flags are validated into the same `core.http_api` query models the HTTP API uses and answered by
 `core.posture`, so `--as-of`, `--since`/`--until`, `--framework`/`--control` mean what their API

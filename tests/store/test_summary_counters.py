@@ -80,7 +80,7 @@ def test_concurrent_scans_on_same_and_different_workspaces(store: TableFindingsS
                                       status=rnd.choice(("open", "open", "exempted")))
                          for r in RULES[:2] for s in (None, "x") if rnd.random() < 0.5]
                 own.reconcile(found, resource_id=ws, evaluated_rules=EVAL, now=now, source="sweep")
-        except BaseException as exc:  # noqa: BLE001  (re-raised in the test thread)
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
