@@ -33,7 +33,10 @@ def arm_fold(text: str) -> str:
     before, so finding ids and table keys of ordinary ids do not change. Non-ASCII ids that lower()
     or casefold() merged with another id (`rg-straße`/`rg-strasse`, KELVIN SIGN/`k`) now get their own.
     """
-    return "".join(_simple_upper(ch) for ch in text.strip()).translate(_ASCII_UPPER_TO_LOWER)
+    text = text.strip()
+    if text.isascii():  # nearly every id: the per-character mapping is exactly str.lower() there
+        return text.lower()
+    return "".join(_simple_upper(ch) for ch in text).translate(_ASCII_UPPER_TO_LOWER)
 
 
 def same_arm_id(a: str, b: str) -> bool:

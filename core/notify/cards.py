@@ -28,12 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from pydantic import ValidationError
-
 from core.arm_ids import arm_fold
-from core.findings.model import SEVERITY_ORDER, Finding, severity_at_least
+from core.findings.model import SEVERITY_ORDER, severity_at_least
+from core.findings.transition import Transition
 from core.notify.text import compact_value, inert, strip_url_secrets, truncate, when
-from core.terms import SEVERITIES, TRANSITION_SCHEMA
+from core.terms import SEVERITIES
 
 __all__ = [
     "MAX_CARD_BYTES",
@@ -52,7 +51,6 @@ __all__ = [
 MAX_CARD_BYTES = 28_000
 """Teams rejects messages above about 28 KB (28,672 bytes); every POST body stays at or under this."""
 
-TRANSITIONS = ("opened", "reopened", "resolved", "exempted")
 ADAPTIVE_CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 ADAPTIVE_CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 ADAPTIVE_CARD_VERSION = "1.5"
@@ -86,39 +84,13 @@ _TIMES = "\u00d7"
 
 
 # ---- input ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Transition:
-    """A parsed `driftwatch.transition/v1` queue message."""
+TransitionInput = Transition | Mapping[str, Any]
+"""A `Transition` (in process: the notify use case) or its `driftwatch.transition/v1` message (read from
+a queue or a file: parsed once here, with errors that name the field, never its value)."""
 
-    transition: str
-    at: str | None
-    finding: Finding
-    reason: str | None = None
-    """Why it changed when not by plain observation ("not applicable: ...", "workspace deleted")."""
 
-    @classmethod
-    def parse(cls, message: dict[str, Any]) -> Transition:
-        """Validate one queue message; raises ValueError naming the bad field (never its value)."""
-        if not isinstance(message, dict):
-            raise ValueError("transition message: expected a JSON object")
-        if message.get("schema") != TRANSITION_SCHEMA:
-            raise ValueError(f"transition message: schema must be {TRANSITION_SCHEMA}")
-        kind = message.get("transition")
-        if kind not in TRANSITIONS:
-            raise ValueError(f"transition message: transition must be one of {', '.join(TRANSITIONS)}")
-        finding = message.get("finding")
-        if not isinstance(finding, dict):
-            raise ValueError("transition message: finding must be an object")
-        at = message.get("at")
-        try:
-            parsed = Finding.from_json_dict(finding)
-        except ValidationError as exc:
-            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-            raise ValueError(f"transition message: invalid finding field(s) {', '.join(fields)}") from None
-        reason = message.get("reason")
-        if reason is not None and not isinstance(reason, str):
-            raise ValueError("transition message: reason must be a string")
-        return cls(str(kind), None if at is None else str(at), parsed, reason or None)
+def _parsed(t: TransitionInput) -> Transition:
+    return t if isinstance(t, Transition) else Transition.from_message(t)
 
 
 @dataclass(frozen=True)
@@ -529,7 +501,7 @@ def _envelope(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict
 def build_digest(
     resource_id: str,
     workspace_name: str,
-    transitions: list[dict[str, Any]],
+    transitions: Sequence[TransitionInput],
     *,
     standing: Standing | None = None,
     api_url: str | None = None,
@@ -541,7 +513,7 @@ def build_digest(
     details are added to the shown lines, fullest first. What does not fit is named in the
     "not shown" line, never cut off mid-card (a truncated JSON is rejected by Teams).
     """
-    parsed = [Transition.parse(m) for m in transitions]
+    parsed = [_parsed(m) for m in transitions]
     groups = _groups(parsed)
     sub = next((t.finding.subscription_id for t in parsed), None)
     if sub is None:
@@ -595,28 +567,29 @@ def build_digest(
 
 
 def build_digests(
-    transitions: list[dict[str, Any]], *, standings: Mapping[str, Standing] | None = None,
+    transitions: Sequence[TransitionInput], *, standings: Mapping[str, Standing] | None = None,
     api_url: str | None = None, max_bytes: int = MAX_CARD_BYTES
 ) -> list[dict[str, Any]]:
     """One digest per workspace (ARM ids compared case-insensitively), in first-seen order.
 
     `standings` maps a lower-cased workspace id to its standing in the findings store.
     """
-    grouped: dict[str, tuple[str, str, list[dict[str, Any]]]] = {}
+    grouped: dict[str, tuple[str, str, list[Transition]]] = {}
     for m in transitions:
-        t = Transition.parse(m)
+        t = _parsed(m)
         key = arm_fold(t.finding.resource_id)
         if key not in grouped:
             grouped[key] = (t.finding.resource_id, t.finding.workspace_name, [])
-        grouped[key][2].append(m)
+        grouped[key][2].append(t)
     return [
         build_digest(rid, name, ms, standing=(standings or {}).get(key), api_url=api_url, max_bytes=max_bytes)
         for key, (rid, name, ms) in grouped.items()
     ]
 
 
-def severity_filter(transitions: list[dict[str, Any]], min_severity: str) -> list[dict[str, Any]]:
+def severity_filter(transitions: Sequence[TransitionInput], min_severity: str) -> list[Transition]:
     """Keep transitions whose finding severity is at or above `min_severity` (resolved ones too)."""
     if min_severity not in SEVERITY_ORDER:
         raise ValueError(f"min_severity must be one of {', '.join(SEVERITY_ORDER)}")
-    return [m for m in transitions if severity_at_least(Transition.parse(m).finding.severity, min_severity)]
+    parsed = [_parsed(m) for m in transitions]
+    return [t for t in parsed if severity_at_least(t.finding.severity, min_severity)]

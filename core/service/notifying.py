@@ -103,6 +103,10 @@ def notify_workspace(rt: Runtime, workspace_id: str, now: datetime | None = None
 
     now = now or datetime.now(UTC)
     store = rt.store()
+    # A transition is recorded before its message is sent, so "nothing pending" here means another
+    # message of the burst already posted it: no lock round trip needed (most messages of a burst).
+    if not store.has_pending_notifications(workspace_id, include_failed=True):
+        return NotifyOutcome(workspace_id=workspace_id, already_notified=True)
     owner = owner or str(uuid.uuid4())
     if not store.claim_notify_lock(workspace_id, owner, ttl_s=NOTIFY_LOCK_TTL_S, now=now):
         raise NotifyBusy(workspace_id)
@@ -127,7 +131,7 @@ def notify_workspace(rt: Runtime, workspace_id: str, now: datetime | None = None
                             route.webhook_setting, len(loud))
                 return NotifyOutcome(workspace_id=workspace_id, skipped=len(quiet))
             open_by_severity, exempted = store.open_counts(workspace_id)
-            card = build_digest(workspace_id, name, [t.message() for t in loud],
+            card = build_digest(workspace_id, name, loud,
                                 standing=Standing(open_by_severity, exempted), api_url=rt.settings.public_api_url,
                                 max_bytes=teams.max_bytes)
             with teams:

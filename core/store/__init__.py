@@ -3,6 +3,7 @@
 Importing this package does not import the Azure SDKs; they load on first use.
 """
 
+from core.findings.transition import Transition
 from core.store.connection import (
     DRIFT_FINDINGS_QUEUE,
     FINDINGS_TABLE,
@@ -13,11 +14,12 @@ from core.store.connection import (
     StorageConnection,
 )
 from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery, StoreError
-from core.store.findings import TRANSITION_SCHEMA, TableFindingsStore, Transition
+from core.store.findings import TableFindingsStore
 from core.store.keys import resource_key
 from core.store.queues import QueueBus
 from core.store.scans import ScanLog
 from core.store.topology import TopologyStore
+from core.terms import TRANSITION_SCHEMA
 
 __all__ = [
     "DRIFT_FINDINGS_QUEUE",

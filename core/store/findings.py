@@ -21,63 +21,35 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from core.arm_ids import arm_fold
+from core.findings.lifecycle import decide
 from core.findings.model import ATTRIBUTION_FIELDS, Attributor, Finding
+from core.findings.transition import Transition, transition_id
 from core.rules.registry import NotApplicable
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, StorageConnection, storage_call
 from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery
 from core.store.history import HistoryQueries, record_coverage, workspace_index_entity
-from core.store.keys import get_json, iso_z, put_json, resource_key, utc
+from core.store.keys import get_json, put_json, resource_key, utc
 from core.store.summary import CounterSession, CountersUnavailable, SummaryCounters, counted_change
 from core.terms import RULE_ID_RE as RULE_RE
-from core.terms import SEVERITIES, STATUSES, TRANSITION_SCHEMA
+from core.terms import SEVERITIES, STATUSES
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
-TransitionKind = Literal["opened", "resolved", "reopened", "exempted"]
 NotifyState = Literal["pending", "notified", "skipped", "failed"]
 FINDING_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_CONFLICT_RETRIES = 20
 LOCK_PARTITION = "notify-lock"
 
 
-@dataclass(frozen=True)
-class Transition:
-    """A lifecycle change of one finding, as recorded in history and sent on `drift-findings`."""
-
-    transition: TransitionKind
-    at: datetime
-    finding: Finding
-    reason: str | None = None
-    """Why, when it is not the plain observation: e.g. "not applicable: computeMode Serverless ..."."""
-
-    def message(self) -> dict[str, Any]:
-        """The `driftwatch.transition/v1` message of ARCHITECTURE 4.6 (`reason` only when there is one)."""
-        msg = {"schema": TRANSITION_SCHEMA, "transition": self.transition, "at": iso_z(self.at),
-               "finding": self.finding.to_json_dict()}
-        if self.reason:
-            msg["reason"] = self.reason
-        return msg
-
-    @classmethod
-    def from_message(cls, data: Mapping[str, Any]) -> Transition:
-        return cls(transition=data["transition"], at=utc(datetime.fromisoformat(data["at"].replace("Z", "+00:00"))),
-                   finding=Finding.from_json_dict(data["finding"]), reason=data.get("reason"))
-
-
-def transition_id(finding_id: str, seq: int | None, t: Transition) -> str:
-    """The idempotency key of one transition: finding, the time it was recorded, its kind."""
-    return f"{finding_id}-{utc(t.at):%Y%m%dT%H%M%S%fZ}-{t.transition}"
-
-
 def outbox_entry(t: Transition, seq: int) -> dict[str, Any]:
-    return {"id": transition_id(t.finding.id, seq, t), "seq": seq, "message": t.message()}
+    return {"id": transition_id(t.finding.id, t), "seq": seq, "message": t.message()}
 
 
 CRASH_AT: str | None = None
@@ -107,14 +79,6 @@ class _Row:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     """Transitions recorded in this row but not yet confirmed delivered (history rows + queue message):
     written in the same atomic entity write as the change itself, cleared after delivery."""
-
-
-def _as_of(f: Finding) -> datetime:
-    """The newest observation the stored row reflects; older evaluations must not overwrite it."""
-    times = [utc(f.last_seen)]
-    if f.resolved_at is not None:
-        times.append(utc(f.resolved_at))
-    return max(times)
 
 
 def _encode_token(token: Any, query_hash: str) -> str:
@@ -256,50 +220,6 @@ class TableFindingsStore(HistoryQueries):
 
     # ---------------------------------------------------------------- reconcile
 
-    @staticmethod
-    def _decide(stored: _Row | None, new: Finding | None, *, evaluated_rules: frozenset[str] | None,
-                now: datetime, source: str, attribution: Attributor | None = None,
-                not_applicable: bool = False) -> tuple[Finding | None, TransitionKind | None]:
-        """The pure lifecycle decision: (finding to write or None, transition or None).
-
-        Attribution (`changed_by`, ...) describes the change behind the latest transition: a transition
-        takes it from `attribution(rule_id)` (None clears it: a sweep knows no author); a finding that
-        merely stays open keeps what it had. `not_applicable`: this evaluation observed that the finding's
-        rule (or subject) cannot apply to the workspace, which resolves it although the rule itself was
-        not evaluated.
-        """
-        def who(rule_id: str) -> dict[str, Any]:
-            found = attribution(rule_id) if attribution is not None else None
-            return found.fields() if found is not None else dict.fromkeys(ATTRIBUTION_FIELDS)
-
-        if new is not None:
-            if stored is None:
-                merged = new.model_copy(update={"first_seen": now, "last_seen": now, "resolved_at": None,
-                                                **who(new.rule_id)})
-                return merged, ("exempted" if new.status == "exempted" else "opened")
-            old = stored.finding
-            if now < _as_of(old):
-                return None, None  # an older evaluation arriving late: the store already knows better
-            merged = new.model_copy(update={"first_seen": old.first_seen, "last_seen": now, "resolved_at": None})
-            kind: TransitionKind | None = None
-            if old.status == "resolved" or old.status != new.status:
-                kind = "exempted" if new.status == "exempted" else "reopened"
-            if kind is None:
-                merged = merged.model_copy(update={n: getattr(old, n) for n in ATTRIBUTION_FIELDS})
-                if merged == old:
-                    return None, None
-                return merged, None
-            return merged.model_copy(update=who(new.rule_id)), kind
-        if stored is None or stored.finding.status == "resolved":
-            return None, None
-        old = stored.finding
-        if evaluated_rules is not None and old.rule_id not in evaluated_rules and not not_applicable:
-            return None, None  # nothing resolves on missing data
-        if now < _as_of(old):
-            return None, None
-        return old.model_copy(update={"status": "resolved", "resolved_at": now, "source": source,
-                                      **who(old.rule_id)}), "resolved"
-
     def _apply(self, pk: str, finding_id: str, stored: _Row | None, new: Finding | None, *,
                evaluated_rules: frozenset[str] | None, now: datetime, source: str,
                attribution: Attributor | None = None,
@@ -319,8 +239,8 @@ class TableFindingsStore(HistoryQueries):
             if new is None and stored is not None:
                 na = next((n for n in not_applicable
                            if n.covers(stored.finding.rule_id, stored.finding.subject)), None)
-            merged, kind = self._decide(stored, new, evaluated_rules=evaluated_rules, now=now, source=source,
-                                        attribution=attribution, not_applicable=na is not None)
+            merged, kind = decide(stored.finding if stored else None, new, evaluated_rules=evaluated_rules, now=now,
+                                  source=source, attribution=attribution, not_applicable=na is not None)
             if merged is None:
                 return None
             if stored is None:
@@ -471,11 +391,24 @@ class TableFindingsStore(HistoryQueries):
 
     # ---------------------------------------------------------------- notifications
 
+    def has_pending_notifications(self, resource_id: str, *, include_failed: bool = False) -> bool:
+        """Whether any finding of the workspace waits for a digest: one filtered read of at most one entity.
+
+        The notify use case asks this before taking the digest lock, so the other messages of a burst
+        (one per transition) cost one query each instead of a lock round trip and a partition read."""
+        states = ("pending", "failed") if include_failed else ("pending",)
+        flt = "PartitionKey eq @pk and (" + " or ".join(f"notify_state eq '{s}'" for s in states) + ")"
+        with storage_call("query", FINDINGS_TABLE):
+            for _ in self.findings_table.query_entities(flt, parameters={"pk": resource_key(resource_id)},
+                                                        select=["RowKey"], results_per_page=1):
+                return True
+        return False
+
     def pending_notifications(self, resource_id: str, *, include_failed: bool = False) -> list[Transition]:
         """The latest un-notified transition of each finding of a workspace (what a digest should say)."""
         out = []
+        wanted = ("pending", "failed") if include_failed else ("pending",)
         for row in self._load_partition(resource_key(resource_id)).values():
-            wanted = ("pending", "failed") if include_failed else ("pending",)
             if row.notify_state in wanted and row.last_transition and row.last_transition_at:
                 out.append(Transition(row.last_transition, row.last_transition_at, row.finding))  # type: ignore[arg-type]
         return sorted(out, key=lambda t: (t.at, t.finding.id))
@@ -492,14 +425,60 @@ class TableFindingsStore(HistoryQueries):
                 return str(e["PartitionKey"])
         return None
 
+    def _replace_batched(self, pk: str, ids: Iterable[str], change: Callable[[_Row], bool]) -> tuple[int, list[str]]:
+        """Apply `change` to rows of one partition: one read, one ETag-checked transaction per 100 rows.
+
+        `change` edits a row in place and says whether it should be written. Returns (rows written, ids to
+        decide again one at a time): a transaction is all or nothing, so when any row of it changed or went
+        since the read, none of it is written and the caller's one-by-one path decides those rows afresh."""
+        from azure.core import MatchConditions
+        from azure.data.tables import TableTransactionError, UpdateMode
+
+        rows = self._load_partition(pk)
+        wanted = [rows[fid] for fid in dict.fromkeys(ids) if fid in rows and change(rows[fid])]
+        written, retry = 0, []
+        for i in range(0, len(wanted), 100):
+            chunk = wanted[i:i + 100]
+            ops = [("update", self._entity(r), {"mode": UpdateMode.REPLACE, "etag": r.etag,
+                                                "match_condition": MatchConditions.IfNotModified}) for r in chunk]
+            with storage_call("write", FINDINGS_TABLE):
+                try:
+                    self.findings_table.submit_transaction(ops)
+                except TableTransactionError as exc:
+                    if exc.status_code not in (404, 412):  # only "changed or gone since read" is decided again
+                        raise
+                    retry += [r.finding.id for r in chunk]
+                    continue
+            written += len(chunk)
+        return written, retry
+
+    def _set_notify_batched(self, pk: str, ids: list[str], state: NotifyState, *, at: datetime | None,
+                            error: str | None, recorded_before: datetime | None) -> tuple[int, list[str]]:
+        """A digest marks its whole burst at once (see `_replace_batched`)."""
+        def change(row: _Row) -> bool:
+            if row.notify_state not in ("pending", "failed"):
+                return False
+            if recorded_before is not None and row.last_transition_at and row.last_transition_at > utc(recorded_before):
+                return False  # a newer transition arrived after the digest was built: keep it pending
+            row.notify_state, row.notify_error = state, error
+            if at is not None:
+                row.notified_at = utc(at)
+            return True
+
+        return self._replace_batched(pk, ids, change)
+
     def _set_notify(self, finding_ids: Iterable[str], state: NotifyState, *, at: datetime | None,
                     error: str | None, resource_id: str | None, recorded_before: datetime | None) -> int:
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
+        ids = list(dict.fromkeys(finding_ids))
         changed = 0
-        for fid in finding_ids:
+        if resource_id and len(ids) > 1:
+            changed, ids = self._set_notify_batched(resource_key(resource_id), ids, state, at=at, error=error,
+                                                    recorded_before=recorded_before)
+        for fid in ids:
             pk = resource_key(resource_id) if resource_id else self._locate(fid)
             if pk is None:
                 continue
@@ -593,16 +572,38 @@ class TableFindingsStore(HistoryQueries):
     # ---------------------------------------------------------------- outbox
 
     def outbox_delivered(self, transitions: Iterable[Transition]) -> int:
-        """Clear delivered transitions from their rows' outbox (ETag-checked; a newer write keeps its own)."""
+        """Clear delivered transitions from their rows' outbox (ETag-checked; a newer write keeps its own).
+
+        Returns how many rows were written. A scan's transitions share the workspace's partition, so they are
+        cleared in one read and one transaction per 100 rows; a lone row (or one that changed since the
+        read) is cleared by itself."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError
         from azure.data.tables import UpdateMode
 
-        cleared = 0
+        delivered: dict[str, dict[str, set[str]]] = {}  # partition -> finding id -> delivered transition ids
         for t in transitions:
-            pk, tid = resource_key(t.finding.resource_id), transition_id(t.finding.id, None, t)
+            pk = resource_key(t.finding.resource_id)
+            delivered.setdefault(pk, {}).setdefault(t.finding.id, set()).add(transition_id(t.finding.id, t))
+        cleared, alone = 0, []
+        for pk, by_finding in delivered.items():
+            if len(by_finding) == 1:
+                alone += [(pk, fid, tid) for fid, tids in by_finding.items() for tid in tids]
+                continue
+
+            def change(row: _Row, by_finding: dict[str, set[str]] = by_finding) -> bool:
+                keep = [o for o in row.outbox if o.get("id") not in by_finding[row.finding.id]]
+                if len(keep) == len(row.outbox):
+                    return False
+                row.outbox = keep
+                return True
+
+            written, retry = self._replace_batched(pk, by_finding, change)
+            cleared += written
+            alone += [(pk, fid, tid) for fid in retry for tid in by_finding[fid]]
+        for pk, fid, tid in alone:
             for _ in range(MAX_CONFLICT_RETRIES):
-                row = self._load_one(pk, t.finding.id)
+                row = self._load_one(pk, fid)
                 if row is None or not any(o.get("id") == tid for o in row.outbox):
                     break
                 row.outbox = [o for o in row.outbox if o.get("id") != tid]

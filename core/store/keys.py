@@ -12,10 +12,12 @@ import hashlib
 import json
 import zlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from core.arm_ids import arm_fold
+from core.findings.transition import iso_z, utc
+
+__all__ = ["get_json", "iso_z", "put_json", "resource_key", "utc"]
 
 INLINE_LIMIT = 30_000
 """Characters stored as one plain string property (well under the 64 KB property limit)."""
@@ -53,10 +55,4 @@ def get_json(entity: Mapping[str, Any], name: str) -> Any:
     return json.loads(zlib.decompress(base64.b64decode(packed)).decode("utf-8"))
 
 
-def utc(dt: datetime) -> datetime:
-    """Aware UTC datetime (naive values are taken as UTC)."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
-
-def iso_z(dt: datetime) -> str:
-    return utc(dt).isoformat().replace("+00:00", "Z")

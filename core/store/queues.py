@@ -14,7 +14,7 @@ from core.store.connection import DRIFT_FINDINGS_QUEUE, SCAN_REQUESTS_QUEUE, Sto
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient
 
-    from core.store.findings import Transition
+    from core.findings.transition import Transition
 
 
 MAX_MESSAGE_BYTES = 45_000

@@ -65,6 +65,23 @@ def _validator() -> Any:
     return Draft6Validator(schema, format_checker=Draft6Validator.FORMAT_CHECKER)
 
 
+def _uri(rule: str) -> Any:
+    from rfc3986_validator import validate_rfc3986
+
+    return lambda value: bool(validate_rfc3986(value, rule=rule))
+
+
+@cache
+def _fast_validator() -> Any:
+    """The same schema compiled to Python by fastjsonschema (about 50x faster than jsonschema's walk over the
+    schema's element-type `anyOf`s), with the URI formats checked by the validator jsonschema's format
+    checker uses. It answers "valid?"; jsonschema explains what is wrong when the answer is no."""
+    import fastjsonschema
+
+    schema = json.loads(fetch_schema().read_text(encoding="utf-8"))
+    return fastjsonschema.compile(schema, formats={"uri": _uri("URI"), "uri-reference": _uri("URI_reference")})
+
+
 def _leaves(err: Any) -> Iterator[Any]:
     """The schema is `anyOf` over every element type: descend into the branch of the element's `type`."""
     if err.validator != "anyOf" or not err.context:
@@ -92,11 +109,18 @@ def schema_problems(body: dict[str, Any]) -> list[str]:
     """
     card = copy.deepcopy(body["attachments"][0]["content"] if body.get("type") == "message" else body)
     card.pop("msteams", None)
+    import fastjsonschema
+
+    try:
+        _fast_validator()(card)
+        return []
+    except fastjsonschema.JsonSchemaException as exc:
+        fast_says = f"{getattr(exc, 'name', 'data')}: {exc.message[:200]}"
     found = set()
     for err in _validator().iter_errors(card):
         for leaf in _leaves(err):
             found.add(f"/{'/'.join(map(str, leaf.absolute_path))}: {leaf.message[:200]}")
-    return sorted(found)
+    return sorted(found) or [fast_says]  # never silent when the two validators disagree
 
 
 if __name__ == "__main__":  # scripts/bootstrap.sh warms the cache so the first test run needs no download

@@ -494,7 +494,7 @@ def test_severity_filter_keeps_resolved_notices_of_kept_severities() -> None:
         transition("resolved", finding(rule_id="B", severity="high", status="resolved")),
         transition("opened", finding(rule_id="C", severity="medium")),
     ]
-    assert [m["finding"]["rule_id"] for m in severity_filter(ts, "high")] == ["A", "B"]
+    assert [t.finding.rule_id for t in severity_filter(ts, "high")] == ["A", "B"]
     with pytest.raises(ValueError):
         severity_filter(ts, "loud")
 
@@ -570,3 +570,25 @@ def test_the_card_says_who_made_the_change_and_from_where() -> None:
     b = finding(rule_id="DBX-IPACL-002", subject="10.0.0.0/8", changed_by="b@contoso.com", change_summary="y")
     text = json.dumps(build_digest(WS_A, "ws-a", [transition("opened", a), transition("opened", b)]))
     assert "opened after a@contoso.com x" in text and "opened after b@contoso.com y" in text
+
+
+def test_the_schema_check_catches_what_the_fast_path_must_not_let_through() -> None:
+    """tests/notify/schema.py answers "valid?" with fastjsonschema and explains with jsonschema: an unknown
+    element, an unknown property and a malformed URL (the URI formats) are each reported, by path."""
+    import copy
+
+    from tests.notify.schema import schema_problems
+
+    card = build_digest(WS_A, "ws-a", [transition("opened", finding())])
+    assert schema_problems(card) == []
+    content = card["attachments"][0]["content"]
+    for mutate, expected in [
+        (lambda c: c["body"].append({"type": "NoSuchElement"}), "/body/"),
+        (lambda c: c["body"][0].update({"wrongProp": 1}), "wrongProp"),
+        (lambda c: c.setdefault("actions", []).append({"type": "Action.OpenUrl", "title": "x", "url": "not a uri"}),
+         "/actions/"),
+    ]:
+        bad = copy.deepcopy(content)
+        mutate(bad)
+        problems = schema_problems(bad)
+        assert problems and any(expected in p for p in problems), problems

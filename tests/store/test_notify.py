@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from core.store import TableFindingsStore
+from core.store.keys import resource_key
 from tests.store.conftest import T0, make_finding, ws_id
 
 pytestmark = pytest.mark.integration
@@ -45,6 +46,39 @@ def test_mark_failed_and_newer_transition_stays_pending(store: TableFindingsStor
     row = next(iter(store.findings_table.query_entities("RowKey eq @id", parameters={"id": a.id})))
     assert row["notify_state"] == "failed" and row["notify_error"] == "HTTP 500 from webhook"
     assert store.mark_notified(["0" * 32], T0) == 0  # unknown id: nothing to do
+
+
+def test_has_pending_notifications_answers_without_reading_the_partition(store: TableFindingsStore) -> None:
+    """The notify use case's cheap pre-check (one filtered read) agrees with the full pending list."""
+    ws = ws_id("ws-peek")
+    assert not store.has_pending_notifications(ws)
+    a = make_finding(ws, "DBX-WS-001")
+    store.reconcile([a], resource_id=ws, evaluated_rules=RULES, now=T0, source="sweep")
+    assert store.has_pending_notifications(ws)
+    store.mark_notify_failed([a.id], "HTTP 500 from webhook", resource_id=ws)
+    assert not store.has_pending_notifications(ws) and store.has_pending_notifications(ws, include_failed=True)
+    store.mark_notified([a.id], T0 + timedelta(minutes=1), resource_id=ws)
+    assert not store.has_pending_notifications(ws, include_failed=True)
+    assert store.pending_notifications(ws, include_failed=True) == []
+
+
+def test_a_digest_marks_its_burst_in_one_transaction_and_a_row_changed_meanwhile_is_decided_again(
+        store: TableFindingsStore) -> None:
+    """mark_notified of a whole burst is one ETag-checked transaction; when a row changed after the read
+    (another instance marked it, or a new transition), the batch is refused and each row is decided alone."""
+    ws = ws_id("ws-batch")
+    fs = [make_finding(ws, "DBX-WS-001"), make_finding(ws, "DBX-NET-005", "a"), make_finding(ws, "DBX-NET-005", "b")]
+    store.reconcile(fs, resource_id=ws, evaluated_rules=RULES, now=T0, source="sweep")
+    stale = store._load_partition(resource_key(ws))
+    assert store.mark_notified([fs[0].id], T0 + timedelta(minutes=1), resource_id=ws) == 1  # changes its ETag
+    store._load_partition = lambda pk: stale  # type: ignore[method-assign]  # the read before that change
+    assert store.mark_notified([f.id for f in fs], T0 + timedelta(minutes=2), resource_id=ws) == 2
+    del store._load_partition
+    assert store.pending_notifications(ws) == []
+    rows = {e["RowKey"]: e for e in store.findings_table.query_entities("PartitionKey eq @pk",
+                                                                          parameters={"pk": resource_key(ws)})}
+    assert rows[fs[0].id]["notified_at"] == T0 + timedelta(minutes=1)  # the first marking stands
+    assert {rows[f.id]["notified_at"] for f in fs[1:]} == {T0 + timedelta(minutes=2)}
 
 
 def test_notify_lock_single_holder_expiry_release(store: TableFindingsStore) -> None:

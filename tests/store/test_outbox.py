@@ -25,6 +25,22 @@ def test_a_transition_stays_in_the_outbox_until_delivered(store: TableFindingsSt
     assert store.undelivered(600) == []
 
 
+def test_a_scans_transitions_are_cleared_together_and_a_newer_entry_stays(
+        store: TableFindingsStore) -> None:
+    """One scan's transitions share the workspace partition: cleared in one read and one transaction. A row
+    that has a newer outbox entry (it resolved before the first delivery finished) loses only the delivered
+    one; the newer entry stays for its own delivery."""
+    ws = ws_id("ws-outbox-batch")
+    fs = [make_finding(ws, "DBX-WS-001"), make_finding(ws, "DBX-NET-005", "a"), make_finding(ws, "DBX-NET-005", "b")]
+    rules = frozenset(f.rule_id for f in fs)
+    opened = store.reconcile(fs, resource_id=ws, evaluated_rules=rules, now=T0, source="sweep")
+    (resolved,) = store.reconcile(fs[1:], resource_id=ws, evaluated_rules=rules, now=T0.replace(hour=T0.hour + 1),
+                                  source="sweep")
+    assert store.outbox_delivered(opened) == 3
+    assert [(t.finding.id, t.transition) for t in store.undelivered(0)] == [(fs[0].id, "resolved")]
+    assert store.outbox_delivered([resolved]) == 1 and store.undelivered(0) == []
+
+
 def test_a_fresh_outbox_entry_is_left_to_its_writer(store: TableFindingsStore) -> None:
     f = make_finding(WS)
     store.reconcile([f], resource_id=WS, evaluated_rules=frozenset({f.rule_id}), now=T0, source="sweep")

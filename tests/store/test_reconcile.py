@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from core.store import TableFindingsStore
-from core.store.findings import TRANSITION_SCHEMA
+from core.terms import TRANSITION_SCHEMA
 from tests.store.conftest import T0, make_finding, ws_id
 
 pytestmark = pytest.mark.integration
