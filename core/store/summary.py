@@ -409,15 +409,16 @@ class SummaryCounters:
         The counts are a recount of the partition, taken after the rows were read, so a writer that
         registers meanwhile makes the transaction fail and the recount be redone. Shortcut: when the
         workspace row is still exactly as this writer registered it (`registered`, same ETag: nobody
-        registered or published since) and no other token has expired, its counts plus this writer's
-        own changes (`delta`, from its ETag-checked finding writes) are exact without the recount."""
+        registered or published since) and holds no other token (nobody else was in flight then, so its
+        counts were exact), those counts plus this writer's own changes (`delta`, from its ETag-checked
+        finding writes) are exact without the recount."""
         cutoff = iso_z(now)
         mine = registered[0].etag if registered is not None and registered[0].etag else None
 
         def change(ws: _Workspace | None, shard: _Shard) -> tuple[_Workspace, _Shard]:
             pending_all = ws.pending if ws is not None else {}
-            expired = any(t != token and exp <= cutoff for t, exp in pending_all.items())
-            if delta is not None and mine is not None and ws is not None and ws.etag == mine and not expired:
+            alone = set(pending_all) == {token}  # nobody else in flight since (the row is as we left it)
+            if delta is not None and mine is not None and ws is not None and ws.etag == mine and alone:
                 counts = combine(ws.counts, delta)
             else:
                 counts = self.recount_partition(pk)
