@@ -391,15 +391,15 @@ class HistoryQueries:
         return created
 
     def write_checkpoints(self, now: datetime | None = None) -> int:
-        """Checkpoint the existing history of every workspace (after `backfill_workspace_index`): each
-        workspace's checkpoints up to an hour ago, one per interval and one at its last transition before then. Idempotent; returns how many were added."""
+        """Checkpoint the existing history of every workspace (after `backfill_workspace_index`): up to an
+        hour ago, one per interval and one at its last transition. Idempotent; returns how many were added."""
         from concurrent.futures import ThreadPoolExecutor
 
         from core.store.clock import store_now
 
         until = store_now(self.findings_table, now) - SETTLE
         with storage_call("query", FINDINGS_TABLE):
-            workspaces = sorted({str(e["resource_id"]) for e in self.findings_table.list_entities(
-                select=["resource_id"], results_per_page=1000)})
+            workspaces = sorted({str(e.get("resource_id") or "") for e in self.findings_table.list_entities(
+                select=["resource_id"], results_per_page=1000)} - {""})
         with ThreadPoolExecutor(max_workers=8) as pool:
             return sum(pool.map(lambda rid: extend_checkpoints(self, rid, until, final=True), workspaces))
