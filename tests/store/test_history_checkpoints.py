@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from core.store import TableFindingsStore
 from core.store import checkpoints as cps
 from core.store.checkpoints import checkpoint_partition, extend_checkpoints, latest_checkpoint
-from tests.store.conftest import T0, make_finding, ws_id
+from tests.support.store import T0, make_finding, ws_id
 
 pytestmark = pytest.mark.integration
 
