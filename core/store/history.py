@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.arm_ids import arm_fold
 from core.findings.model import Finding
-from core.store.checkpoints import CHECKPOINT_PREFIX, SETTLE, extend_checkpoints, latest_checkpoint
+from core.store.checkpoints import CHECKPOINT_PREFIX, MIN_INTERVAL, SETTLE, extend_checkpoints, latest_checkpoint
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, storage_call
 from core.store.keys import get_json, put_json, resource_key, utc
 
@@ -135,6 +135,8 @@ class HistoryQueries:
 
     history_checkpoints: bool = True
     """Start as-of replays at the workspace's checkpoint (core/store/checkpoints.py); False = full replay."""
+    checkpoint_lookup_from: int = MIN_INTERVAL
+    """Transitions a workspace needs before an as-of read looks for its checkpoint (shorter: replayed)."""
 
     @property
     def history_table(self) -> TableClient:
@@ -163,20 +165,21 @@ class HistoryQueries:
                 "workspace_name_lc eq @n", parameters={"n": arm_fold(ws)}, select=["resource_id"])}
         return sorted(found)
 
-    def current_findings(self, *, workspace_ids: list[str] | None = None,
-                         subscription: str | None = None) -> list[tuple[Finding, datetime | None]]:
+    def current_findings(self, *, workspace_ids: list[str] | None = None, subscription: str | None = None,
+                         transitions: dict[str, list[int]] | None = None) -> list[tuple[Finding, datetime | None]]:
         """Every current finding row as (finding, time of its last transition), reading only those two
         columns (the SDK's per-property decoding dominates a full read); an estate-wide read splits the
-        hashed partition keys into 16 ranges read in parallel."""
+        hashed partition keys into 16 ranges read in parallel. `transitions`, when given, is filled with
+        workspace id (folded) -> [transitions recorded, findings] (the rows' `seq`, summed; and counted)."""
         from concurrent.futures import ThreadPoolExecutor
 
-        select = ["PartitionKey", "RowKey", "finding", "finding_parts", "last_transition_at"]
+        select = ["PartitionKey", "RowKey", "finding", "finding_parts", "last_transition_at", "seq"]
         clauses, params = [], {}
         if subscription is not None:
             clauses.append("subscription_id eq @sub")
             params["sub"] = arm_fold(subscription)
 
-        def read(flt: str, extra: dict[str, Any]) -> list[tuple[Finding, datetime | None]]:
+        def read(flt: str, extra: dict[str, Any]) -> list[tuple[Finding, datetime | None, int]]:
             with storage_call("query", FINDINGS_TABLE):
                 rows = list(self.findings_table.query_entities(flt, parameters={**params, **extra}, select=select,
                                                                results_per_page=1000))
@@ -187,17 +190,24 @@ class HistoryQueries:
                         e = self.findings_table.get_entity(e["PartitionKey"], e["RowKey"])
                 at = e.get("last_transition_at")
                 changed = utc(at) if isinstance(at, datetime) else None
-                out.append((Finding.from_json_dict(get_json(e, "finding")), changed))
+                out.append((Finding.from_json_dict(get_json(e, "finding")), changed, int(e.get("seq") or 0)))
             return out
 
         if workspace_ids is not None:
-            return [x for rid in workspace_ids
+            rows = [x for rid in workspace_ids
                     for x in read(" and ".join(["PartitionKey eq @pk", *clauses]), {"pk": resource_key(rid)})]
-        bounds = [f"{i:x}" for i in range(16)] + ["g"]  # resource_key() is lower-case hex
-        jobs = [(" and ".join(["PartitionKey ge @lo and PartitionKey lt @hi", *clauses]), {"lo": lo, "hi": hi})
-                for lo, hi in itertools.pairwise(bounds)]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            return [x for part in pool.map(lambda j: read(*j), jobs) for x in part]
+        else:
+            bounds = [f"{i:x}" for i in range(16)] + ["g"]  # resource_key() is lower-case hex
+            jobs = [(" and ".join(["PartitionKey ge @lo and PartitionKey lt @hi", *clauses]), {"lo": lo, "hi": hi})
+                    for lo, hi in itertools.pairwise(bounds)]
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                rows = [x for part in pool.map(lambda j: read(*j), jobs) for x in part]
+        if transitions is not None:
+            for f, _, seq in rows:
+                counts = transitions.setdefault(arm_fold(f.resource_id), [0, 0])
+                counts[0] += seq
+                counts[1] += 1
+        return [(f, changed) for f, changed, _ in rows]
 
     def change_rows(self, since: datetime | None, until: datetime | None, *,
                     subscription: str | None = None) -> list[dict[str, Any]]:
@@ -263,8 +273,9 @@ class HistoryQueries:
         as_of = utc(as_of)
         out: list[Finding] = []
         pending: dict[str, set[str]] = {}
+        recorded: dict[str, list[int]] = {}
         for f, changed_at in self.current_findings(workspace_ids=self.workspace_ids(workspace),
-                                                   subscription=subscription):
+                                                   subscription=subscription, transitions=recorded):
             if utc(f.first_seen) > as_of:
                 continue
             if changed_at is None or changed_at <= as_of:
@@ -278,7 +289,10 @@ class HistoryQueries:
             from core.store.findings import Transition
 
             wanted = pending[rid]
-            cp = latest_checkpoint(self, rid, as_of) if self.history_checkpoints else None
+            # A workspace with few transitions has a short partition: one read of all of it up to T is
+            # cheaper than looking for a checkpoint first (its findings' rows `seq` count its transitions).
+            short = recorded.get(rid, [0, 0])[0] < self.checkpoint_lookup_from
+            cp = latest_checkpoint(self, rid, as_of) if self.history_checkpoints and not short else None
             at_checkpoint = {fid: v for fid, v in cp.latest.items() if fid in wanted} if cp is not None else {}
             latest: dict[str, tuple[str, Any]] = {}  # finding id -> (RowKey, index row) after the checkpoint
             for e in self._index_range(rid, cp.covers + "~" if cp is not None else "0", time_key(as_of) + "~"):

@@ -25,6 +25,12 @@ EXEMPTION = {"reason": "vendor <b>ssh</b>", "approved_by": "sec-team", "expires"
 STATE = st.sampled_from(("absent", "open", "exempted"))
 
 
+@pytest.fixture(autouse=True)
+def _always_look_for_checkpoints(store: TableFindingsStore) -> None:
+    """These histories are short; production reads look for a checkpoint from 25 transitions on."""
+    store.checkpoint_lookup_from = 0
+
+
 def _step(store: TableFindingsStore, ws: str, i: int, states: tuple[str, ...], *, deliver: bool = True) -> None:
     """One evaluation at T0 + i h: each rule's finding absent (resolves), open (opens/reopens) or exempted."""
     found = [make_finding(ws, rule, "s", now=T0 + i * H, status=s, severity="high",
