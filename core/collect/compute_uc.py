@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.collect.parallel import run_all
-from core.collect.workspace_families import fan_out
 from core.state.compute_uc import (
     CurrentUser,
     MetastoreState,
@@ -255,19 +254,15 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
         pass  # no metastore: there are no storage credentials to list (the rule cannot apply)
     elif needs.storage_credentials:
         def credentials() -> Any:
-            def who() -> CurrentUser | StateError | None:
-                try:
-                    return parse_current_user(get(CURRENT_USER_PATH), where)
-                except StateError as exc:  # raised below, after the list's own problems (as before)
-                    return exc
-                except Exception:  # who we are is unknown: the list counts as partial, never complete
-                    return None
-            # The list and who we are do not depend on each other: at once; a failed list still wins.
-            listed, user = fan_out([lambda: pages(STORAGE_CREDENTIALS_PATH, "storage_credentials",
-                                                  {"max_results": 0}), who])
-            items = parse_storage_credentials(listed, where)
-            if isinstance(user, StateError):
-                raise user
+            items = parse_storage_credentials(pages(STORAGE_CREDENTIALS_PATH, "storage_credentials",
+                                                    {"max_results": 0}), where)
+            user: CurrentUser | None
+            try:
+                user = parse_current_user(get(CURRENT_USER_PATH), where)
+            except StateError:
+                raise
+            except Exception:  # who we are is unknown: the list counts as partial, never complete
+                user = None
             return storage_credentials_state(items, user, data.get("metastore"))
         one("storage_credentials", credentials)
     if needs.system_schemas:

@@ -175,28 +175,6 @@ class WorkspaceApi:
         return items
 
 
-def _both(first: Callable[[], list[Any]] | None, second: Callable[[], list[Any]] | None
-          ) -> tuple[list[Any], list[Any]]:
-    """Run the given reads (concurrently when both are wanted); a read not wanted is []. The first read's
-    failure wins, as if they had run one after the other."""
-    if first is None or second is None:
-        return (first() if first else []), (second() if second else [])
-    got: dict[int, list[Any]] = {}
-    failed: dict[int, BaseException] = {}
-
-    def run(i: int, fn: Callable[[], list[Any]]) -> None:
-        try:
-            got[i] = fn()
-        except BaseException as exc:  # re-raised below, in order
-            failed[i] = exc
-
-    parallel.run_all([functools.partial(run, 0, first), functools.partial(run, 1, second)])
-    for i in (0, 1):
-        if i in failed:
-            raise failed[i]
-    return got[0], got[1]
-
-
 def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> WorkspaceApiState:
     # One budget for the whole workspace (`deadline` below); the SDK's own retries of one call get half
     # of it, so a dead host fails fast and still leaves time for the 5xx retries here.
@@ -240,13 +218,10 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
     try:
         if needs.conf_keys:
             conf, unsupported = _read_conf(call, w, needs.conf_keys)
-        # After workspace-conf (a host that refuses or times out fails there, before anything else is
-        # sent), the two lists do not depend on each other: read them at once and raise the first failure
-        # in the same order as one after the other.
-        lists, tokens = _both(
-            (lambda: call(lambda: w.get_list(IP_ACCESS_LISTS_PATH, "ip_access_lists"))) if needs.ip_access_lists
-            else None,
-            (lambda: call(lambda: w.get_list(TOKENS_PATH, "token_infos"))) if needs.tokens else None)
+        if needs.ip_access_lists:
+            lists = call(lambda: w.get_list(IP_ACCESS_LISTS_PATH, "ip_access_lists"))
+        if needs.tokens:
+            tokens = call(lambda: w.get_list(TOKENS_PATH, "token_infos"))
     except WorkspaceApiError:
         raise
     except StateError as exc:

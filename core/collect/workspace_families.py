@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,21 +66,6 @@ class FamilyNeeds:
                 or self.scim)
 
 
-FAN_OUT = 8
-"""Threads of the private pool that runs the independent calls inside one family (a family's read is a leaf
-task of the shared pools, so it must not submit to them)."""
-
-
-def fan_out(fns: list[Callable[[], Any]]) -> list[Any]:
-    """Run the calls at once on a private pool (inline when there is one); results in order, and the first
-    failure in that order is raised, as if they had run one after the other."""
-    if len(fns) < 2:
-        return [fn() for fn in fns]
-    with ThreadPoolExecutor(max_workers=min(FAN_OUT, len(fns))) as pool:
-        futures = [pool.submit(fn) for fn in fns]
-    return [f.result() for f in futures]
-
-
 def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: FamilyNeeds, deadline: float,
                   where: str, describe: Callable[[Exception], str]) -> tuple[dict[str, Any], dict[str, str]]:
     """Read each needed family; returns (WorkspaceApiState field -> parsed value, family -> cause)."""
@@ -117,17 +101,14 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
         one("token_permissions", lambda: parse_token_permissions(get(TOKEN_PERMISSIONS_PATH), where))
     if needs.settings_types:
         def settings() -> dict[str, Any]:
+            out: dict[str, Any] = {}
             for t in needs.settings_types:
                 if t not in SETTING_PAYLOADS:
                     raise StateError(f"{where}: unknown settings type {t!r}")
-
-            def setting(t: str) -> Any:
                 if time.monotonic() >= deadline:
                     raise TimeoutError("the workspace's time budget was spent")
-                return parse_setting(t, get(SETTINGS_PATH.format(type=t)), where)
-            # One GET per type, independent of each other: at once; the first failure in type order wins.
-            types = needs.settings_types
-            return dict(zip(types, fan_out([functools.partial(setting, t) for t in types]), strict=True))
+                out[t] = parse_setting(t, get(SETTINGS_PATH.format(type=t)), where)
+            return out
         one("workspace_settings", settings)
     if needs.scim:
         def scim_pages(resource: str) -> list[Any]:
@@ -151,12 +132,8 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
                     return items
                 start += len(got)
             raise TimeoutError(f"more than {MAX_SCIM_PAGES} pages of SCIM {resource}")
-        def scim() -> Any:
-            # The three resources page independently: at once; the first failure in this order wins.
-            users, principals, groups = fan_out([functools.partial(scim_pages, r)
-                                                 for r in ("Users", "ServicePrincipals", "Groups")])
-            return parse_scim(users, principals, groups, where)
-        one("scim", scim)
+        one("scim", lambda: parse_scim(scim_pages("Users"), scim_pages("ServicePrincipals"),
+                                       scim_pages("Groups"), where))
     if needs.secret_scopes or needs.secret_acls:
         one("secret_scopes", lambda: parse_secret_scopes(get(SECRET_SCOPES_PATH), where))
     flush()  # the families above are independent; the ACLs need the scope list
