@@ -1,4 +1,4 @@
-"""`driftwatch findings list|show|export|summary|migrate-history` and `driftwatch report` (ARCHITECTURE 4.1).
+"""`driftwatch findings list|show|export|summary|rebuild-summary|migrate-history`, `driftwatch report` (4.1).
 
 Flags are validated into the same `core.http_api` query models the HTTP API uses and answered by
 `core.posture`, so `--as-of`, `--since`/`--until`, `--framework`/`--control` mean what their API
@@ -242,6 +242,20 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 @_run
+def cmd_rebuild_summary(args: argparse.Namespace) -> int:
+    """Recount the summary counters from the findings table (safe beside running workers)."""
+    counters = _open_store(args).counters
+    if args.check:
+        state = counters.status()
+        _write(json.dumps(state, indent=2) + "\n")
+        return EXIT_OK if state["usable"] else EXIT_UNAVAILABLE
+    done = counters.rebuild()
+    sys.stderr.write(f"summary counters rebuilt: {done['workspaces']} workspaces "
+                     f"({done['findings_partitions']} with findings)\n")
+    return EXIT_OK
+
+
+@_run
 def cmd_migrate_history(args: argparse.Namespace) -> int:
     """Add the workspace time-index rows for history written before the index existed (idempotent)."""
     n = _open_store(args).backfill_workspace_index()
@@ -312,6 +326,15 @@ def register(sub: Any, output_flags: Any = None) -> None:
     su.add_argument("--format", choices=("table", "json"), default="table")
     _storage_flag(su)
     su.set_defaults(func=cmd_summary)
+
+    rs = fsub.add_parser("rebuild-summary", help="recount the summary counters from the findings table",
+                         description="Recount the counters `findings summary` and GET /api/summary answer from, "
+                                     "one workspace partition at a time (safe while workers run). Without "
+                                     "usable counters the summary is counted from the whole findings table.")
+    rs.add_argument("--check", action="store_true",
+                    help="only report whether the counters are usable (exit 3 when not), change nothing")
+    _storage_flag(rs)
+    rs.set_defaults(func=cmd_rebuild_summary)
 
     mh = fsub.add_parser("migrate-history", help="index history written before the workspace time index")
     _storage_flag(mh)

@@ -66,6 +66,7 @@ class StorageConnection:
         self._options = dict(client_options or {})
         self._lock = threading.Lock()
         self._tables: TableServiceClient | None = None
+        self._table_clients: dict[str, TableClient] = {}
         self._queues: QueueServiceClient | None = None
 
     def __repr__(self) -> str:  # never show the connection string
@@ -110,6 +111,10 @@ class StorageConnection:
                         self._tables = TableServiceClient(
                             endpoint=f"https://{self._account_name}.table.core.windows.net",
                             credential=self._identity(), **self._options)
+                # Every table client now, before any request: `get_table_client` re-links the service's
+                # shared pipeline policies, which breaks a request another thread has in flight
+                # (AttributeError '_SansIOHTTPPolicyRunner' ... 'next').
+                self._table_clients = {name: self._tables.get_table_client(name) for name in TABLES}
             return self._tables
 
     @property
@@ -129,7 +134,12 @@ class StorageConnection:
             return self._queues
 
     def table(self, name: str) -> TableClient:
-        return self.table_service.get_table_client(name)
+        """The connection's one client for `name` (thread-safe; built with the service)."""
+        svc = self.table_service
+        with self._lock:
+            if name not in self._table_clients:
+                self._table_clients[name] = svc.get_table_client(name)
+            return self._table_clients[name]
 
     def queue(self, name: str) -> QueueClient:
         """A queue client speaking base64 text, as the Functions host expects."""

@@ -35,6 +35,7 @@ from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, St
 from core.store.errors import FindingNotFound, InvalidContinuation, InvalidQuery
 from core.store.history import HistoryQueries, record_coverage, workspace_index_entity
 from core.store.keys import get_json, put_json, resource_key, utc
+from core.store.summary import CounterSession, CountersUnavailable, SummaryCounters, counted_change
 from core.terms import RULE_ID_RE as RULE_RE
 from core.terms import SEVERITIES, STATUSES
 
@@ -116,6 +117,14 @@ class TableFindingsStore(HistoryQueries):
         self._findings: TableClient | None = None
         self._history: TableClient | None = None
         self._scans: TableClient | None = None
+        self._counters: SummaryCounters | None = None
+
+    @property
+    def counters(self) -> SummaryCounters:
+        """The maintained summary counters (core/store/summary.py)."""
+        if self._counters is None:
+            self._counters = SummaryCounters(self.connection, self.findings_table)
+        return self._counters
 
     @classmethod
     def from_connection_string(cls, connection_string: str, **client_options: Any) -> TableFindingsStore:
@@ -214,10 +223,12 @@ class TableFindingsStore(HistoryQueries):
     def _apply(self, pk: str, finding_id: str, stored: _Row | None, new: Finding | None, *,
                evaluated_rules: frozenset[str] | None, now: datetime, source: str,
                attribution: Attributor | None = None,
-               not_applicable: Iterable[NotApplicable] = (), reason: str | None = None) -> Transition | None:
+               not_applicable: Iterable[NotApplicable] = (), reason: str | None = None,
+               counts: CounterSession | None = None) -> Transition | None:
         """Decide and write one finding; on a lost conditional write reload and decide again.
 
-        `reason` goes into the history of the transition (e.g. "workspace deleted")."""
+        `reason` goes into the history of the transition (e.g. "workspace deleted"); `counts` is told
+        before a write that changes what the summary counts."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
@@ -247,6 +258,9 @@ class TableFindingsStore(HistoryQueries):
                 transition = Transition(kind, now, merged, reason=na.reason if na is not None else reason)
                 row.outbox.append(outbox_entry(transition, row.seq))
             entity = self._entity(row)
+            counted = counts is not None and counted_change(stored.finding if stored else None, merged)
+            if counts is not None and counted:
+                counts.before_change()
             with storage_call("write", FINDINGS_TABLE):
                 try:
                     if stored is None:
@@ -260,6 +274,8 @@ class TableFindingsStore(HistoryQueries):
             if not won:
                 stored = self._load_one(pk, finding_id)  # someone else won: redo the decision on fresh data
                 continue
+            if counts is not None and counted:
+                counts.written(stored.finding if stored else None, merged)
             if transition is None:
                 return None
             crash_point("after-finding-write")
@@ -318,11 +334,16 @@ class TableFindingsStore(HistoryQueries):
         new = {f.id: f for f in evaluation_findings}
         stored = self._load_partition(pk)
         out: list[Transition] = []
-        for fid in sorted(set(new) | set(stored)):
-            t = self._apply(pk, fid, stored.get(fid), new.get(fid), evaluated_rules=evaluated_rules,
-                            now=now, source=source, attribution=attribution, not_applicable=not_applicable)
-            if t is not None:
-                out.append(t)
+        counts = self.counters.session(pk)
+        try:
+            for fid in sorted(set(new) | set(stored)):
+                t = self._apply(pk, fid, stored.get(fid), new.get(fid), evaluated_rules=evaluated_rules,
+                                now=now, source=source, attribution=attribution, not_applicable=not_applicable,
+                                counts=counts)
+                if t is not None:
+                    out.append(t)
+        finally:
+            counts.close()
         return out
 
     def resolve_workspace(self, resource_id: str, now: datetime, source: str,
@@ -331,11 +352,15 @@ class TableFindingsStore(HistoryQueries):
         now = utc(now)
         pk = resource_key(resource_id)
         out: list[Transition] = []
-        for fid, row in sorted(self._load_partition(pk).items()):
-            t = self._apply(pk, fid, row, None, evaluated_rules=None, now=now, source=source,
-                            attribution=attribution, reason=reason)
-            if t is not None:
-                out.append(t)
+        counts = self.counters.session(pk)
+        try:
+            for fid, row in sorted(self._load_partition(pk).items()):
+                t = self._apply(pk, fid, row, None, evaluated_rules=None, now=now, source=source,
+                                attribution=attribution, reason=reason, counts=counts)
+                if t is not None:
+                    out.append(t)
+        finally:
+            counts.close()
         return out
 
     def import_findings(self, findings: Iterable[Finding]) -> int:
@@ -350,12 +375,18 @@ class TableFindingsStore(HistoryQueries):
             row = _Row(f, "", 0, None, None, None, None, None)
             by_pk.setdefault(resource_key(f.resource_id), []).append(self._entity(row))
         n = 0
-        with storage_call("import", FINDINGS_TABLE):
-            for entities in by_pk.values():
-                for i in range(0, len(entities), 100):
-                    batch = entities[i:i + 100]
-                    self.findings_table.submit_transaction([("upsert", e, {"mode": UpdateMode.REPLACE}) for e in batch])
-                    n += len(batch)
+        for pk, entities in by_pk.items():
+            counts = self.counters.session(pk, blind=True)
+            counts.before_change()
+            try:
+                with storage_call("import", FINDINGS_TABLE):
+                    for i in range(0, len(entities), 100):
+                        batch = entities[i:i + 100]
+                        self.findings_table.submit_transaction([("upsert", e, {"mode": UpdateMode.REPLACE})
+                                                                for e in batch])
+                        n += len(batch)
+            finally:
+                counts.close()
         return n
 
     # ---------------------------------------------------------------- notifications
@@ -731,7 +762,19 @@ class TableFindingsStore(HistoryQueries):
         return {s: by_severity[s] for s in SEVERITIES}, exempted
 
     def summary(self) -> dict[str, Any]:
-        """Counts by status, severity, rule and workspace (severity/rule/workspace over open findings too)."""
+        """Counts by status, severity, rule and workspace, from the maintained counters; when they cannot be
+        trusted (never built, a row missing or unreadable) counted from the findings table, with a warning."""
+        import logging
+
+        try:
+            return self.counters.read()
+        except CountersUnavailable as exc:
+            logging.getLogger(__name__).warning("%s: counting from the findings table instead "
+                                                "(run `driftwatch findings rebuild-summary`)", exc)
+        return self.summary_by_scan()
+
+    def summary_by_scan(self) -> dict[str, Any]:
+        """The summary counted over the whole findings table (what the counters must equal)."""
         by_status: Counter[str] = Counter()
         by_severity: Counter[str] = Counter()
         by_rule: Counter[str] = Counter()
