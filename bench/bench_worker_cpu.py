@@ -21,8 +21,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.bench_functions import Emulator, env_for
+
+if TYPE_CHECKING:
+    from core.service import Runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,10 +77,12 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--workspaces", type=int, default=200)
     p.add_argument("--profile", type=Path)
+    p.add_argument("--passes", type=int, default=2,
+                   help="sweeps to handle: the first opens every finding, later ones reconcile to unchanged")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        _child()
+        _child(args.passes)
         return
     from samples.azurite import AzuriteProcess
     from samples.factory import large_estate
@@ -85,7 +91,7 @@ def main() -> None:
     try:
         with AzuriteProcess() as az:
             env = {**os.environ, **env_for(emu, az.connection_string), "PYTHONPATH": str(ROOT)}
-            cmd = [sys.executable, "-m", "bench.bench_worker_cpu", "--child"]
+            cmd = [sys.executable, "-m", "bench.bench_worker_cpu", "--child", "--passes", str(args.passes)]
             if args.profile:
                 cmd = [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--format", "raw", "--rate", "100", "--gil",
                        "--nonblocking", "-o", str(args.profile), "--", *cmd]
@@ -96,12 +102,19 @@ def main() -> None:
         emu.close()
 
 
-def _child() -> None:
+def _child(passes: int) -> None:
     from core import service
     from core.settings import load_settings
 
     rt = service.Runtime.from_settings(load_settings())
     service.reset_runtime(rt)
+    for n in range(passes):
+        _one_pass(rt, "first sweep (every finding new)" if n == 0 else "later sweep (unchanged)", first=n == 0)
+
+
+def _one_pass(rt: Runtime, what: str, *, first: bool) -> None:
+    from core import service
+
     service.sweep(rt)
     q = rt.connection.queue("scan-requests")
     bodies = []
@@ -113,7 +126,8 @@ def _child() -> None:
             bodies.append(m.content)
             q.delete_message(m)
     # The first message pays the lazy imports (databricks-sdk core, store clients): report it apart.
-    for label, todo in (("first message (imports)", bodies[:1]), ("steady state", bodies[1:])):
+    split = 1 if first else 0
+    for label, todo in (("first message (imports)", bodies[:split]), (what, bodies[split:])):
         c0, w0 = time.process_time(), time.perf_counter()
         for body in todo:
             service.scan_request(rt, body)

@@ -109,6 +109,15 @@ _NOT_FOUND: Any = object()
 """What a fetch returns for an HTTP 404 (distinct from a 200 whose body is `null`)."""
 
 
+def _json_body(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
+    """The answer as JSON. With `stream=True` the SDK hands back the body without building its
+    GenericResource model first (a walk of the whole document we would only throw away); its status and
+    error mapping are unchanged, and BoundedAdapter has already read the bounded body into memory."""
+    response = pipeline_response.http_response
+    response.read()
+    return response.json()
+
+
 class ArmReader:
     """Thread-safe ARM reads for one scan (one connection pool shared by all threads)."""
 
@@ -164,8 +173,7 @@ class ArmReader:
         A 200 is only an observation when it is the resource asked for: `null`, `{}`, an empty body or a
         document with another id or type raises ArmReadError (an evaluation problem that resolves nothing)."""
         doc = self._read(resource_id, lambda: self._resources.resources.get_by_id(
-            resource_id, api_version=api_version_for(resource_id),
-            cls=lambda pipeline_response, deserialized, headers: pipeline_response.http_response.json()))
+            resource_id, api_version=api_version_for(resource_id), stream=True, cls=_json_body))
         if doc is not None:
             problem = document_mismatch(resource_id, doc)
             if problem:

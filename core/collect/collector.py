@@ -35,6 +35,7 @@ from core.baseline.load import Baseline, EffectiveBaseline, WorkspaceIdentity
 from core.collect.arm import ArmReader, ArmReadError
 from core.collect.compute_uc import ComputeUcNeeds
 from core.collect.config import CollectConfig
+from core.collect.parallel import run_all
 from core.collect.workspace_api import ApiNeeds, WorkspaceApiError, read_workspace_api
 from core.collect.workspace_families import FamilyNeeds
 from core.state.footprint import subnet_ids, subnet_users
@@ -43,7 +44,6 @@ from core.state.model import (
     AccessConnectorState,
     ArmExtrasState,
     CollectionError,
-    ManagementLock,
     RbacState,
     WorkspaceApiState,
     WorkspaceArm,
@@ -296,14 +296,19 @@ class EstateCollector:
             vnet = self._get_shared(arm.vnet_id)
         except ArmReadError as exc:
             return [CollectionError(stage="network", message=exc.cause, related_resource_id=exc.resource_id)]
-        nsg_ids = self._nsg_ids(arm, vnet)
-        errors = []
-        for nsg_id in dict.fromkeys(n.lower() for n in nsg_ids):
+        nsg_ids = list(dict.fromkeys(n.lower() for n in self._nsg_ids(arm, vnet)))
+        # The NSGs do not depend on each other: GET them at once; errors keep the subnets' order.
+        failures: dict[str, ArmReadError] = {}
+
+        def read(nsg_id: str) -> None:
             try:
                 self._get_shared(nsg_id)
             except ArmReadError as exc:
-                errors.append(CollectionError(stage="network", message=exc.cause, related_resource_id=exc.resource_id))
-        return errors
+                failures[nsg_id] = exc
+
+        run_all([functools.partial(read, n) for n in nsg_ids])
+        return [CollectionError(stage="network", message=exc.cause, related_resource_id=exc.resource_id)
+                for exc in (failures[n] for n in nsg_ids if n in failures)]
 
     def _read_diagnostics(self, workspace_id: str) -> tuple[list[dict[str, Any]] | None, list[CollectionError]]:
         """(diagnostic settings, errors); ([...], []) when read. A 404 is not proof the workspace is gone.
@@ -344,37 +349,45 @@ class EstateCollector:
 
     def _read_arm_extras(self, workspace_id: str, arm: WorkspaceArm, parts: frozenset[str]) -> ArmExtrasState:
         """The extra ARM reads `parts` names; each failure is that part's error only (nothing else is lost)."""
+        # The parts do not depend on each other and one's failure never skips another: they run at once
+        # (the same calls as one after the other), and each records only its own value or error.
         errors: dict[str, str] = {}
-        connector: AccessConnectorState | None = None
-        locks: tuple[ManagementLock, ...] | None = None
-        dns: dict[str, tuple[str, ...]] | None = None
-        if "access_connector" in parts:
+        got: dict[str, Any] = {}
+
+        def connector() -> None:
             cid = arm.access_connector_id
             try:
-                connector = (parse_access_connector(cid, self._get_shared(cid)) if cid
-                             else AccessConnectorState(id="", found=False))
+                got["access_connector"] = (parse_access_connector(cid, self._get_shared(cid)) if cid
+                                           else AccessConnectorState(id="", found=False))
             except (ArmReadError, StateError) as exc:
                 errors["access_connector"] = _cause(exc)
-        if "locks" in parts:
+
+        def locks() -> None:
             where = f"{workspace_id}/providers/Microsoft.Authorization/locks"
             try:
                 items = self.arm.list_locks(workspace_id)
                 if items is None:
                     raise ArmReadError(where, "HTTP 404 (the lock list of an existing workspace)")
-                locks = parse_locks(items, where)
+                got["locks"] = parse_locks(items, where)
             except (ArmReadError, StateError) as exc:
                 errors["locks"] = _cause(exc)
-        if "private_dns" in parts:
+
+        def private_dns() -> None:
             try:
                 found: dict[str, tuple[str, ...]] = {}
                 for pe in dict.fromkeys(p.private_endpoint_id for p in arm.private_endpoint_connections
                                         if p.private_endpoint_id):
                     groups = self.arm.list_private_dns_zone_groups(pe)
                     found[pe.casefold()] = parse_dns_zone_groups(groups or [], f"{pe}/privateDnsZoneGroups")
-                dns = found
+                got["private_dns"] = found
             except (ArmReadError, StateError) as exc:
                 errors["private_dns"] = _cause(exc)
-        return ArmExtrasState(access_connector=connector, locks=locks, private_dns=dns, part_errors=errors)
+
+        readers = {"access_connector": connector, "locks": locks, "private_dns": private_dns}
+        run_all([fn for name, fn in readers.items() if name in parts])
+        return ArmExtrasState(access_connector=got.get("access_connector"), locks=got.get("locks"),
+                              private_dns=got.get("private_dns"),
+                              part_errors={name: errors[name] for name in readers if name in errors})
 
     def collect_workspace(self, doc: dict[str, Any], subnet_users: dict[str, list[str]] | None = None,
                           *, families: frozenset[str] | None = None) -> WorkspaceState | Skipped | None:
@@ -403,13 +416,18 @@ class EstateCollector:
             read_diagnostics = Read.DIAGNOSTICS in plan.parts
             needs = api_needs(plan)
             read_api = needs.any and bool(arm.workspace_url)
-            # The three reads do not depend on each other: run them at once (event latency is their
-            # maximum, not their sum). Results are merged in the same order as before.
+            read_rbac = Read.RBAC in plan.parts
+            arm_parts = arm_part_needs(plan)
+            # The reads do not depend on each other: run them at once (event latency is their maximum,
+            # not their sum). Results are merged in the same order as before.
             parts = _run_parts({
                 "network": (lambda: self._read_network(arm)) if read_network else None,
                 "diagnostics": (lambda: self._read_diagnostics(ident.resource_id)) if read_diagnostics else None,
                 "workspace_api": (lambda: read_workspace_api(arm.workspace_url or "", needs, self.config))
-                if read_api else None})
+                if read_api else None,
+                "rbac": (lambda: self._read_rbac(ident.resource_id)) if read_rbac else None,
+                "arm_extras": (lambda: self._read_arm_extras(ident.resource_id, arm, arm_parts))
+                if arm_parts else None})
             if read_network:
                 errors += parts["network"]()
             diagnostics: list[dict[str, Any]] | None = None
@@ -420,11 +438,10 @@ class EstateCollector:
                     return None
                 errors += diag_errors
             rbac: RbacState | None = None
-            if Read.RBAC in plan.parts:
-                rbac, rbac_errors = self._read_rbac(ident.resource_id)
+            if read_rbac:
+                rbac, rbac_errors = parts["rbac"]()
                 errors += rbac_errors
-            arm_parts = arm_part_needs(plan)
-            extras = self._read_arm_extras(ident.resource_id, arm, arm_parts) if arm_parts else None
+            extras: ArmExtrasState | None = parts["arm_extras"]() if arm_parts else None
             api_state: WorkspaceApiState | None = None
             if needs.any and not arm.workspace_url:
                 errors.append(CollectionError(stage="workspace_api", message="workspace has no workspaceUrl"))

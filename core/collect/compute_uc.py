@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from core.collect.parallel import run_all
 from core.state.compute_uc import (
     CurrentUser,
     MetastoreState,
@@ -124,7 +125,18 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
         raw = call(functools.partial(w.api_client.do, "GET", path, query=query, headers={"Accept": "application/json"}))
         return raw if raw is not None else {}
 
+    queued: list[Callable[[], None]] = []
+
     def one(family: str, read: Callable[[], Any]) -> None:
+        """Queue one family's read; the queued ones run concurrently at the next `flush()`."""
+        queued.append(functools.partial(_read_one, family, read))
+
+    def flush() -> None:
+        todo = list(queued)
+        queued.clear()
+        run_all(todo)
+
+    def _read_one(family: str, read: Callable[[], Any]) -> None:
         if time.monotonic() >= deadline:
             errors[family] = "not read: the workspace's time budget was spent"
             return
@@ -175,6 +187,32 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
                                       pages(CLUSTERS_PATH, "clusters", {"page_size": CLUSTER_PAGE})))
     if needs.spark_versions:
         one("spark_versions", lambda: parse_spark_versions(get(SPARK_VERSIONS_PATH), where))
+    # The families above depend on nothing; those below use their answers (clusters -> compliance,
+    # policies -> permissions, metastore -> credentials and system schemas). Each group runs at once: the
+    # calls are the same as one after the other, and `_in_order` gives the same result order.
+    if needs.cluster_policies or needs.policy_permissions:
+        one("cluster_policies", lambda: parse_policies(get(POLICIES_PATH), where))
+    if needs.metastore:
+        def metastore() -> MetastoreState:
+            try:
+                assignment = get(METASTORE_ASSIGNMENT_PATH)
+            except Exception as exc:
+                if _unassigned(exc):
+                    return parse_metastore(None, None, where)
+                raise
+            return parse_metastore(assignment, get(METASTORE_SUMMARY_PATH), where)
+        one("metastore", metastore)
+    if needs.default_namespace:
+        def namespace() -> Any:
+            try:
+                raw = get(DEFAULT_NAMESPACE_PATH)
+            except Exception as exc:
+                if _not_set(exc):  # U: never-written setting answers 404 (its default applies)
+                    return parse_default_namespace(None, where)
+                raise
+            return parse_default_namespace(raw, where)
+        one("default_namespace", namespace)
+    flush()
     if needs.policy_compliance:
         clusters = data.get("clusters")
         if clusters is None:
@@ -197,8 +235,6 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
                     merged.update(part)
                 return merged
             one("policy_compliance", compliance)
-    if needs.cluster_policies or needs.policy_permissions:
-        one("cluster_policies", lambda: parse_policies(get(POLICIES_PATH), where))
     if needs.policy_permissions:
         policies = data.get("cluster_policies")
         if policies is None:
@@ -213,26 +249,6 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
                 return {pid: parse_permissions(raw[pid], f"permissions of cluster policy {pid}", where)
                         for pid in unpinned}
             one("policy_permissions", permissions)
-    if needs.metastore:
-        def metastore() -> MetastoreState:
-            try:
-                assignment = get(METASTORE_ASSIGNMENT_PATH)
-            except Exception as exc:
-                if _unassigned(exc):
-                    return parse_metastore(None, None, where)
-                raise
-            return parse_metastore(assignment, get(METASTORE_SUMMARY_PATH), where)
-        one("metastore", metastore)
-    if needs.default_namespace:
-        def namespace() -> Any:
-            try:
-                raw = get(DEFAULT_NAMESPACE_PATH)
-            except Exception as exc:
-                if _not_set(exc):  # U: never-written setting answers 404 (its default applies)
-                    return parse_default_namespace(None, where)
-                raise
-            return parse_default_namespace(raw, where)
-        one("default_namespace", namespace)
     metastore_known = data.get("metastore")
     if needs.storage_credentials and metastore_known is not None and not metastore_known.assigned:
         pass  # no metastore: there are no storage credentials to list (the rule cannot apply)
@@ -256,4 +272,14 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
         elif m.assigned:
             one("system_schemas", lambda: parse_system_schemas(
                 pages(SYSTEM_SCHEMAS_PATH.format(id=m.metastore_id), "schemas", {"max_results": 0}), where))
-    return data, errors
+    flush()
+    return _in_order(data), _in_order(errors)
+
+
+FAMILY_ORDER = ("global_init_scripts", "clusters", "spark_versions", "policy_compliance", "cluster_policies",
+                "policy_permissions", "metastore", "default_namespace", "storage_credentials", "system_schemas")
+"""The order the families were read in one after the other (results keep it, whatever finished first)."""
+
+
+def _in_order(found: dict[str, Any]) -> dict[str, Any]:
+    return {k: found[k] for k in (*FAMILY_ORDER, *found) if k in found}
