@@ -12,7 +12,7 @@ import pytest
 
 from core.collect.workspace_api import ApiNeeds, WorkspaceApiError, read_workspace_api
 from emulator.server import EmulatorServer
-from tests.integration.conftest import fast_config
+from tests.support.collect import fast_config
 
 HOST = "adb-0000000000001004.4.azuredatabricks.net"  # dbw-legacy
 CONF = "/api/2.0/workspace-conf"
@@ -38,6 +38,6 @@ def test_a_502_and_a_504_are_retried_and_the_reads_succeed(emulator: EmulatorSer
 def test_a_4xx_is_not_retried(emulator: EmulatorServer, action: str) -> None:
     emulator.set_faults([{"match": CONF, "action": action}])
     emulator.reset_requests()
-    with pytest.raises(WorkspaceApiError, match="PermissionDenied|NotFound|ResourceDoesNotExist"):
+    with pytest.raises(WorkspaceApiError, match=r"PermissionDenied|NotFound|ResourceDoesNotExist"):
         read_workspace_api(HOST, NEEDS, fast_config(emulator))
     assert _requests(emulator, CONF) == 1
