@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from emulator.http_common import arm_error, dbx_error
 
-Action = Literal["429", "500", "hang", "401", "403", "404", "reset"]
+Action = Literal["429", "500", "502", "504", "hang", "401", "403", "404", "reset"]
 
 
 class FaultError(ValueError):
@@ -136,12 +136,24 @@ FAULT_ANSWERS: dict[str, tuple[int, str, str, str]] = {
     "hang": (504, "TEMPORARILY_UNAVAILABLE", "GatewayTimeout", "Hung request."),
     "429": (429, "REQUEST_LIMIT_EXCEEDED", "TooManyRequests", "Too many requests (injected)."),
     "500": (500, "INTERNAL_ERROR", "InternalServerError", "Internal error (injected)."),
+    # 502/504 come from the gateway in front of the service, not from it: see `gateway_page`
+    "502": (502, "", "BadGateway", "Bad gateway (injected)."),
+    "504": (504, "", "GatewayTimeout", "Gateway timeout (injected)."),
     "401": (401, "UNAUTHENTICATED", "AuthenticationFailed", "Authentication failed (injected)."),
     # 404: e.g. a Teams webhook that was deleted
     "404": (404, "RESOURCE_DOES_NOT_EXIST", "ResourceNotFound", "Not found (injected)."),
     "403": (403, "PERMISSION_DENIED", "AuthorizationFailed", "Permission denied (injected)."),
 }
 """Action -> (status, Databricks `error_code`, ARM / Teams `code`, message) of the injected answer."""
+
+
+def gateway_page(status: int, message: str) -> web.Response:
+    """A 502/504 as a reverse proxy in front of a workspace answers it: an HTML page, not a Databricks error
+    body. databricks-sdk-py 0.162.0 parses it with errors/deserializer.py `_HtmlErrorDeserializer` (the
+    `<pre>` or `<title>` text as message, the HTTP reason phrase as `error_code`, e.g. `BAD_GATEWAY`)."""
+    reason = {502: "Bad Gateway", 504: "Gateway Timeout"}[status]
+    body = f"<html><head><title>{status} {reason}</title></head><body><pre>{message}</pre></body></html>"
+    return web.Response(status=status, reason=reason, text=body, content_type="text/html")
 
 
 async def fault_response(rule: FaultRule, kind: str) -> web.Response:
@@ -156,6 +168,8 @@ async def fault_response(rule: FaultRule, kind: str) -> web.Response:
         retry_after = rule.retry_after if rule.retry_after is not None else 1
         shown = int(retry_after) if float(retry_after).is_integer() else retry_after
         headers = {"Retry-After": str(shown)}
+    if kind == "ws" and rule.action in ("502", "504"):
+        return gateway_page(status, message)
     if kind == "ws":
         return dbx_error(status, ws_code, message, headers)
     return arm_error(status, arm_code, message, headers)

@@ -11,12 +11,14 @@ reported unread, never silently truncated. Per-policy reads run on a small threa
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from core.collect.databricks_client import errors_module
 from core.collect.parallel import run_all
 from core.state.compute_uc import (
     CurrentUser,
@@ -98,16 +100,18 @@ class ComputeUcNeeds:
         return any(getattr(self, f) for f in self.__dataclass_fields__)
 
 
+def _is_not_found(exc: Exception) -> bool:
+    """A 404: databricks-sdk raises `NotFound` (or its subclass `ResourceDoesNotExist`, errors/platform.py)."""
+    return "databricks.sdk.errors" in sys.modules and isinstance(exc, errors_module().NotFound)
+
+
 def _unassigned(exc: Exception) -> bool:
     code = str(getattr(exc, "error_code", "") or "")
-    status = getattr(exc, "status_code", None)
-    return code == "METASTORE_DOES_NOT_EXIST" or (
-        (status == 404 or exc.__class__.__name__ in ("NotFound", "ResourceDoesNotExist"))
-        and "no metastore assigned" in str(exc).lower())
+    return code == "METASTORE_DOES_NOT_EXIST" or (_is_not_found(exc) and "no metastore assigned" in str(exc).lower())
 
 
 def _not_set(exc: Exception) -> bool:
-    return exc.__class__.__name__ in ("NotFound", "ResourceDoesNotExist") or getattr(exc, "status_code", None) == 404
+    return _is_not_found(exc)
 
 
 def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: ComputeUcNeeds, deadline: float,

@@ -90,3 +90,11 @@ def errors_module() -> Any:
     import databricks.sdk.errors as errors
 
     return errors
+
+
+def retries_module() -> Any:
+    """`databricks.sdk.retries` (`retried`) without the service modules."""
+    light_sdk()
+    import databricks.sdk.retries as retries
+
+    return retries

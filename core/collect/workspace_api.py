@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import requests
@@ -30,6 +31,7 @@ from core.collect.databricks_client import (
     WORKSPACE_CONF_PATH,
     api_client,
     errors_module,
+    retries_module,
 )
 from core.collect.workspace_families import FamilyNeeds, read_families
 from core.errors import scrub_api_text, scrub_error_code
@@ -90,6 +92,61 @@ def invalid_conf_keys(exc: Exception) -> list[str] | None:
         return None
     keys = [str(n).strip() for n in names if str(n).strip()]
     return keys or None
+
+
+_GATEWAY_ERROR_CODES = frozenset({"BAD_GATEWAY", "GATEWAY_TIMEOUT"})
+
+
+def _retryable_server_error(exc: BaseException) -> str | None:
+    """Why a failed read is worth another try (databricks-sdk `retried(is_retryable=...)`), or None.
+
+    databricks-sdk 0.162.0 (errors/platform.py `STATUS_CODE_MAPPING`) raises `InternalError` for 500 and
+    `DeadlineExceeded` for 504; there is no class for 502 (nor a `BadGateway` or `GatewayTimeout` class,
+    the names this module used to match), and `DatabricksError` keeps no status code. A gateway's HTML
+    error page for a 502/504 is parsed by errors/deserializer.py `_HtmlErrorDeserializer` with the HTTP
+    reason as `error_code` (`BAD_GATEWAY`, `GATEWAY_TIMEOUT`), so a 502 is recognised by that code. 429
+    and 503 are not here: the SDK's own retries (`retry_after_secs`) have handled them already.
+    """
+    if "databricks.sdk.errors" not in sys.modules:
+        return None
+    errors = errors_module()
+    if isinstance(exc, errors.InternalError | errors.DeadlineExceeded):
+        return f"{type(exc).__name__} (HTTP 500/504)"
+    if isinstance(exc, errors.DatabricksError) and getattr(exc, "error_code", None) in _GATEWAY_ERROR_CODES:
+        return f"gateway error {exc.error_code}"
+    return None
+
+
+_SERVER_ERROR_RETRIES = 2
+
+
+class _StopRetrying(Exception):
+    """Raised from inside databricks-sdk's `retried` (while it handles a failure) to give that failure up."""
+
+
+class _Budget:
+    """A databricks-sdk `Clock` on the monotonic clock that refuses a wait past the workspace's deadline.
+
+    `retried` checks its deadline only before an attempt, so a wait could overrun it; here the wait is
+    refused instead (`_StopRetrying`, its `__context__` the error being retried), as is a third retry.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.retries = 0
+
+    def time(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if time.monotonic() + seconds > self.deadline:
+            raise _StopRetrying("no time left in the workspace's budget for another try")
+        time.sleep(seconds)
+
+    def count_retry(self) -> None:
+        self.retries += 1
+        if self.retries > _SERVER_ERROR_RETRIES:
+            raise _StopRetrying("retries spent")
 
 
 def _describe(exc: Exception) -> str:
@@ -194,20 +251,28 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
     deadline = time.monotonic() + config.workspace_timeout_s
 
     def call(fn: Callable[[], T]) -> T:
-        """databricks-sdk retries 429/503 itself; a 500/502/504 gets two more tries within the budget."""
-        DatabricksError = errors_module().DatabricksError
+        """databricks-sdk retries 429/503 itself; a 500/502/504 gets two more tries within the budget.
 
-        for attempt in range(3):
-            try:
-                return fn()
-            except DatabricksError as exc:
-                status = getattr(exc, "status_code", None) or 0
-                retryable = (isinstance(status, int) and status in (500, 502, 504)) or \
-                    exc.__class__.__name__ in ("InternalError", "BadGateway", "GatewayTimeout")
-                if not retryable or attempt == 2 or time.monotonic() + 0.5 * 2**attempt > deadline:
-                    raise
-                time.sleep(0.5 * 2**attempt)
-        raise AssertionError("unreachable")
+        The retries are databricks-sdk's `retried` (its backoff: about 1 s, then 2 s); `_Budget` stops
+        them, re-raising the last error, when the next wait would pass the workspace's deadline or
+        after `_SERVER_ERROR_RETRIES` retries.
+        """
+        budget = _Budget(deadline)
+        remaining = deadline - budget.time()
+        if remaining <= 0:
+            return fn()  # one try, as with budget left; the SDK's timeouts bound it
+        # `_Budget.sleep` enforces the deadline; the slack keeps `retried` from timing out on its own first
+        # (its TimeoutError would hide the error). A TimeoutError from inside `fn` (the SDK's own 429/503
+        # retries running out) passes through as it is.
+        retrying = retries_module().retried(
+            is_retryable=_retryable_server_error, timeout=timedelta(seconds=remaining + 1.0),
+            clock=budget, before_retry=budget.count_retry)(fn)
+        try:
+            return retrying()
+        except _StopRetrying as stop:
+            if isinstance(stop.__context__, Exception):
+                raise stop.__context__ from None
+            raise
 
     # The extra families do not depend on the core reads: they run alongside them (core/collect/parallel.py).
     observed_at_ms = int(time.time() * 1000)

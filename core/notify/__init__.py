@@ -1,5 +1,6 @@
 """Teams notifications: Adaptive Card digests (`cards`, pure), estate-text handling (`text`), alert
-routing (`routing`, pure) and the webhook client with its URL policy (`teams`)."""
+routing (`routing`, pure), the webhook URL policy (`webhook_policy`, pure), log redaction of webhook secrets
+(`redaction`), delivery errors (`errors`) and the webhook client (`teams`)."""
 
 from core.notify.cards import (
     MAX_CARD_BYTES,

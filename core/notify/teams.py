@@ -1,21 +1,21 @@
 """The one module that talks to Teams: a Workflows webhook client with retries.
 
-A Workflows webhook URL is a bearer secret (its `sig` query parameter authorises the post),
-so it is validated against an allow-list before anything is sent, never appears in an
-exception, log record or repr (only `teams-webhook(host)` does), and urllib3's own debug
-lines that would echo the request path are redacted. Failures are split the way the queue
-trigger needs them: `NotifyRetryableError` lets the Functions host retry the message (and
-finally move it to the poison queue); `NotifyPermanentError` means retrying cannot help.
+A Workflows webhook URL is a bearer secret (its `sig` query parameter authorises the post), so it
+is validated against the allow-list of `core/notify/webhook_policy.py` before anything is sent,
+never appears in an exception, log record or repr (only `teams-webhook(host)` does), and is
+registered with `core/notify/redaction.py` so urllib3's own debug lines that would echo the
+request path are redacted. Failures are the classes of `core/notify/errors.py`, split the way the
+queue trigger needs them. The URL policy and its errors stay importable from here.
+
+Retries are at-least-once: after a timeout Teams may have accepted the post, so a card can be
+posted twice; re-posting on 429 without Retry-After is deliberate.
 """
 
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import logging
 import random
-import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,57 +25,28 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.util import parse_url
 
 from core.notify.cards import MAX_CARD_BYTES, Standing, build_digests, serialize_card, severity_filter
+from core.notify.errors import NotifyError, NotifyPermanentError, NotifyRetryableError, WebhookConfigError
+from core.notify.redaction import register_secrets
+from core.notify.webhook_policy import ALLOWED_HOST_SUFFIXES, validate_public_api_url, validate_webhook_url
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ALLOWED_HOST_SUFFIXES: tuple[str, ...] = (
-    "environment.api.powerplatform.com",
-    "logic.azure.com",
-    "webhook.office.com",
-)
-"""Hosts Teams webhooks are served from; a URL's host must be a *subdomain* of one of them.
-
-- `<env>.<nn>.environment.api.powerplatform.com`: Teams "Workflows" (Power Automate) trigger
-  URLs today (`/powerautomate/automations/direct/workflows/.../invoke?...&sig=...`).
-- `prod-NN.<region>.logic.azure.com`: Workflows trigger URLs issued before the move to
-  Power Platform hosts; existing flows still carry them.
-- `<tenant>.webhook.office.com`: legacy Office 365 connector incoming webhooks (being
-  retired by Microsoft; kept so existing channels keep working until they are migrated).
-"""
-
-_LOOPBACK_NAMES = frozenset({"localhost"})
-_HOST_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")
-_BAD_URL_CHARS = re.compile(r"[\s\\\x00-\x1f\x7f]")
-
-
-class NotifyError(Exception):
-    """Base for Teams delivery errors; messages name the webhook host only."""
-
-
-class WebhookConfigError(NotifyError, ValueError):
-    """TEAMS_WEBHOOK_URL is not an acceptable webhook URL (the message omits path and query)."""
-
-
-class NotifyPermanentError(NotifyError):
-    """Teams refused the post in a way retrying cannot fix (bad request, auth, gone, too big)."""
-
-    def __init__(self, message: str, *, status_code: int | None, attempts: int) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.attempts = attempts
-
-
-class NotifyRetryableError(NotifyError):
-    """Every attempt failed transiently; re-raise so the queue message is retried later."""
-
-    def __init__(self, message: str, *, status_code: int | None, attempts: int) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.attempts = attempts
+__all__ = [
+    "ALLOWED_HOST_SUFFIXES",
+    "NotifyError",
+    "NotifyPermanentError",
+    "NotifyRetryableError",
+    "PostResult",
+    "TeamsNotifier",
+    "WebhookConfigError",
+    "parse_retry_after",
+    "send_digests",
+    "validate_public_api_url",
+    "validate_webhook_url",
+]
 
 
 @dataclass(frozen=True)
@@ -86,108 +57,6 @@ class PostResult:
     attempts: int
     waited_s: float
     elapsed_s: float
-
-
-# ---- URL validation -----------------------------------------------------------------------
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _shown(host: str) -> str:
-    """The host as it may appear in messages: only when it looks like a host name."""
-    return host if _HOST_RE.match(host) else "(unparseable host)"
-
-
-def _on_allow_list(host: str) -> bool:
-    return any(host.endswith("." + suffix) for suffix in ALLOWED_HOST_SUFFIXES)
-
-
-def validate_webhook_url(url: str, *, emulator_mode: bool) -> str:
-    """Return `url` (trimmed) when it is a Teams/Power Automate webhook we may post to.
-
-    https only, host a subdomain of `ALLOWED_HOST_SUFFIXES` (dot-boundary suffix match, so
-    `webhook.office.com.evil.com` and `evil-webhook.office.com` fail), no user info, default
-    port. In emulator mode plain http to a loopback host is accepted too.
-    """
-    if not isinstance(url, str) or not url.strip():
-        raise WebhookConfigError("Teams webhook URL is empty")
-    url = url.strip()
-    if _BAD_URL_CHARS.search(url):
-        raise WebhookConfigError("Teams webhook URL contains whitespace, control characters or backslashes")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise WebhookConfigError("Teams webhook URL cannot be parsed (bad host or port)") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("https", "http"):
-        raise WebhookConfigError("Teams webhook URL must be an https URL")
-    if "@" in parts.netloc:
-        raise WebhookConfigError("Teams webhook URL must not contain user info (user@host)")
-    host = (parts.hostname or "").lower()
-    if not host:
-        raise WebhookConfigError("Teams webhook URL has no host")
-    # requests connects to whatever urllib3 parses; both parsers must agree on the host.
-    try:
-        other = (parse_url(url).host or "").lower().strip("[]")
-    except Exception:
-        other = ""
-    if other != host:
-        raise WebhookConfigError("Teams webhook URL is ambiguous (parsers disagree on its host)")
-    if emulator_mode and _is_loopback(host):
-        return url
-    if scheme != "https":
-        raise WebhookConfigError(f"Teams webhook URL for host {_shown(host)} must use https")
-    if port not in (None, 443):
-        raise WebhookConfigError(f"Teams webhook URL for host {_shown(host)} must use the default https port")
-    if not _HOST_RE.match(host) or not _on_allow_list(host):
-        raise WebhookConfigError(
-            f"host {_shown(host)} is not an allowed Teams/Power Automate webhook host "
-            f"(allowed: subdomains of {', '.join(ALLOWED_HOST_SUFFIXES)})"
-        )
-    return url
-
-
-# ---- log redaction ------------------------------------------------------------------------
-_SECRETS: set[str] = set()
-_SECRETS_LOCK = threading.Lock()
-_REDACTED_LOGGERS = ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry", "requests")
-
-
-class _RedactWebhookSecrets(logging.Filter):
-    """urllib3 logs `"POST /path?query HTTP/1.1"` at DEBUG; that line carries the `sig`."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        with _SECRETS_LOCK:
-            secrets = sorted(_SECRETS, key=len, reverse=True)
-        if not secrets:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:
-            return True
-        if any(s in message for s in secrets):
-            for s in secrets:
-                message = message.replace(s, "[redacted]")
-            record.msg, record.args = message, None
-        return True
-
-
-_REDACTOR = _RedactWebhookSecrets()
-for _name in _REDACTED_LOGGERS:
-    logging.getLogger(_name).addFilter(_REDACTOR)
-
-
-def _register_secrets(url: str) -> None:
-    parts = urlsplit(url)
-    candidates = [parts.path, parts.query, f"{parts.path}?{parts.query}" if parts.query else ""]
-    with _SECRETS_LOCK:
-        _SECRETS.update(c for c in candidates if len(c) >= 8)
 
 
 # ---- retry helpers ------------------------------------------------------------------------
@@ -243,7 +112,7 @@ class TeamsNotifier:
         if timeout_s <= 0 or backoff_s < 0 or max_retry_after_s < 0:
             raise ValueError("timeout_s must be positive; backoff_s and max_retry_after_s not negative")
         self._url = validate_webhook_url(url, emulator_mode=emulator_mode)
-        _register_secrets(self._url)
+        register_secrets(self._url)
         host = (urlsplit(self._url).hostname or "").lower()
         # `route` names the routing entry and app setting (e.g. "notifications.routes[0] (TEAMS_WEBHOOK_URL_OPS)").
         self.label = f"teams-webhook({host})" + (f" via {route}" if route else "")
@@ -362,24 +231,3 @@ def send_digests(
     cards = build_digests(kept, standings=standings, api_url=api_url, max_bytes=notifier.max_bytes)
     return [notifier.post(card) for card in cards]
 
-
-def validate_public_api_url(url: str, *, emulator_mode: bool) -> str:
-    """DRIFTWATCH_PUBLIC_API_URL: an https base URL (plain http to loopback in emulator mode), no
-    user info, query or fragment, because cards append `/findings/{id}` to it."""
-    setting = "DRIFTWATCH_PUBLIC_API_URL"
-    text = url.strip()
-    if _BAD_URL_CHARS.search(text):
-        raise ValueError(f"{setting}: contains whitespace, control characters or backslashes")
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        raise ValueError(f"{setting}: cannot be parsed as a URL") from None
-    host = (parts.hostname or "").lower()
-    if parts.scheme.lower() not in ("https", "http") or not host:
-        raise ValueError(f"{setting}: must be an https URL such as https://<app>.azurewebsites.net/api")
-    if "@" in parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"{setting}: must not contain user info, a query or a fragment")
-    if parts.scheme.lower() == "http" and not (emulator_mode and _is_loopback(host)):
-        raise ValueError(f"{setting}: must use https (plain http only to 127.0.0.1 in emulator mode)")
-    return text.rstrip("/")
