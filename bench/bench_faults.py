@@ -11,7 +11,7 @@ from typing import Any
 
 from samples.azurite import AzuriteProcess
 from tests.faults import scenarios as sc
-from tests.functions.conftest import make_app
+from tests.support.app import make_app
 
 
 def run(name: str, fn: Any, *args: Any, persistent: bool = False) -> None:

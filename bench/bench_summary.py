@@ -21,7 +21,7 @@ from bench.bench_store import make, timed
 from core.store import StorageConnection, TableFindingsStore
 from functions import findings_api
 from samples.azurite import AzuriteProcess
-from tests.store.conftest import reset_storage
+from tests.support.store import reset_storage
 
 
 def run(conn: StorageConnection, n: int, per_ws: int) -> None:

@@ -1,185 +1,38 @@
-"""Suite-wide secret scanner: every log record emitted while the tests run is checked for secrets.
+"""Suite-wide hooks and fixtures.
 
-A handler on the root logger (level DEBUG, installed for the whole session, independent of
-`caplog`) sees every record of every logger, driftwatch's and the SDKs' (azure-core, the
-storage SDKs, urllib3, databricks-sdk), from every thread, at every level. A record whose
-formatted message, exception text or stack text carries a secret fails the test phase during
-which it was emitted (setup, call or teardown), naming the logger, the level and what kind of
-secret it was. The secret itself is masked in the report: CI logs must not leak it either.
-
-What counts as a secret (see `find_secrets`):
-- a `sig=` query value (Teams Workflows webhook URLs, SAS tokens), unless already redacted;
-- `Bearer <token>`: a value that looks like a token (8+ chars with a digit or `-._~+/=`), and
-  the emulator's static token `driftwatch-emulator`; prose such as "Bearer token" is not one;
-- an `Authorization:`/`Authorization=` header value that is not a redaction placeholder;
-- `AccountKey=<value>` and `SharedAccessSignature=<value>` (storage connection strings);
-- literal values: the (public) Azurite development key, which only a logged connection string
-  or key would show, and whatever a test registers with the `log_secrets` fixture.
-
-Redaction placeholders (`*****`, `REDACTED`, `[redacted]`) are not secrets: the SDKs and
-`core.notify.teams` log URLs and headers in that form on purpose.
-
-Cost: the root logger goes to DEBUG, so libraries emit their debug records; each record costs one
-`getMessage()` and one case-insensitive regex pre-check. pytest's own capture handlers are kept at
-WARNING (unless `--log-level` is given), as before, so they do not format every DEBUG record.
+- The secret scanner (tests/support/secret_scan.py): every log record emitted while the tests run is
+  checked for secrets; a record that carries one fails the test phase during which it was emitted.
+- Every Adaptive Card a test builds passes Microsoft's tooling (tests/card_check.py).
+- The fixtures shared by several folders: `azurite` (one per xdist worker) and `app` (the Functions app
+  over it, tests/support/app.py).
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import threading
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from samples.azurite import ACCOUNT_KEY as AZURITE_DEV_KEY
 from tests import card_check
+from tests.azurite import AzuriteProcess, azurite  # noqa: F401  (the session fixture, shared suite-wide)
+from tests.support.app import App, make_app
+from tests.support.secret_scan import (
+    HANDLER,
+    TEST_OWN_SECRETS,
+    SecretScanHandler,
+    add_literal_secret,
+    attach_everywhere,
+    remove_literal_secrets,
+)
 
 card_check.install()  # before any test module imports `build_digest` by name
 
-EMULATOR_TOKEN = "driftwatch-emulator"  # core.collect.auth.EMULATOR_TOKEN, kept literal on purpose
 
-_PRECHECK = re.compile(r"sig=|bearer|authorization|accountkey|sharedaccesssignature", re.IGNORECASE)
-_REDACTED = re.compile(r"^(?:sig=)?(?:\*+|redacted|\[redacted\]|<redacted>|\(redacted\)|x{3,}|\.{3,})$",
-                       re.IGNORECASE)
-_SIG = re.compile(r"(?<![a-z0-9_])sig=([^&\s'\"<>;,)\]}]*)", re.IGNORECASE)
-_BEARER = re.compile(r"\bbearer[ \t]+([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
-_AUTH_HEADER = re.compile(r"\bauthorization\b['\"]?[ \t]*[:=][ \t]*['\"]?([^'\"\s,}\]]+)(?:[ \t]+([^'\"\s,}\]]+))?",
-                          re.IGNORECASE)
-_AUTH_SCHEMES = frozenset({"bearer", "basic", "sharedkey", "sharedkeylite", "token", "digest", "pop"})
-_ACCOUNT_KEY = re.compile(r"\baccountkey=([^;\s'\"]+)", re.IGNORECASE)
-_SAS = re.compile(r"\bsharedaccesssignature=([^;\s'\"]+)", re.IGNORECASE)
-_TOKEN_PUNCT = frozenset("0123456789-._~+/=")
-
-
-def _redacted(value: str) -> bool:
-    return not value or bool(_REDACTED.match(value))
-
-
-def _looks_like_token(value: str) -> bool:
-    return value == EMULATOR_TOKEN or (len(value) >= 8 and any(c in _TOKEN_PUNCT for c in value))
-
-
-_literal_secrets: tuple[str, ...] = (AZURITE_DEV_KEY,)
-_literal_lock = threading.Lock()
-
-
-def find_secrets(text: str) -> list[tuple[str, str]]:
-    """(kind, secret value) for every secret in `text`; empty when there is none."""
-    found: list[tuple[str, str]] = []
-    for literal in _literal_secrets:
-        if literal in text:
-            found.append(("known secret value", literal))
-    if not _PRECHECK.search(text):
-        return found
-    for m in _SIG.finditer(text):
-        if len(m.group(1)) >= 3 and not _redacted(m.group(1)):
-            found.append(("sig= query value (webhook URL / SAS)", m.group(1)))
-    for m in _BEARER.finditer(text):
-        if _looks_like_token(m.group(1)):
-            found.append(("Bearer token", m.group(1)))
-    for m in _AUTH_HEADER.finditer(text):
-        first, second = m.group(1), m.group(2)
-        if _redacted(first) or first.lower() in ("none", "null"):
-            continue
-        if first.lower() in _AUTH_SCHEMES:
-            if second and not _redacted(second):
-                found.append(("Authorization header", second))
-        else:
-            found.append(("Authorization header", first))
-    for m in _ACCOUNT_KEY.finditer(text):
-        if not _redacted(m.group(1)):
-            found.append(("storage AccountKey", m.group(1)))
-    for m in _SAS.finditer(text):
-        if not _redacted(m.group(1)):
-            found.append(("SharedAccessSignature", m.group(1)))
-    return found
-
-
-def mask(text: str, secrets: list[tuple[str, str]], limit: int = 300) -> str:
-    """`text` with every secret value replaced, cut around the first one (for reports)."""
-    for _, value in secrets:
-        text = text.replace(value, f"<{len(value)}-char secret>")
-    start = max(text.find("-char secret>") - limit // 2, 0)
-    return ("…" if start else "") + text[start:start + limit] + ("…" if len(text) > start + limit else "")
-
-
-@dataclass(frozen=True)
-class Leak:
-    logger: str
-    level: str
-    thread: str
-    kinds: tuple[str, ...]
-    excerpt: str
-    values: frozenset[str]
-
-    def describe(self) -> str:
-        return f"logger {self.logger!r} at {self.level} (thread {self.thread}): {', '.join(self.kinds)}\n    {self.excerpt}"
-
-
-class SecretScanHandler(logging.Handler):
-    """Records leaks; never formats a record with a formatter, never raises."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.leaks: list[Leak] = []
-        self.records_seen = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records_seen += 1
-        try:
-            text = record.getMessage()
-        except Exception:
-            text = f"{record.msg!s} {record.args!r}"
-        if record.exc_info and record.exc_info[1] is not None:
-            if not record.exc_text:
-                record.exc_text = _FORMATTER.formatException(record.exc_info)
-            text = f"{text}\n{record.exc_text}"
-        elif record.exc_text:
-            text = f"{text}\n{record.exc_text}"
-        if record.stack_info:
-            text = f"{text}\n{record.stack_info}"
-        secrets = find_secrets(text)
-        if secrets:
-            self.leaks.append(Leak(record.name, record.levelname, record.threadName or "?",
-                                   tuple(dict.fromkeys(k for k, _ in secrets)), mask(text, secrets),
-                                   frozenset(v for _, v in secrets)))
-
-    def take(self) -> list[Leak]:
-        self.acquire()
-        try:
-            leaks, self.leaks = self.leaks, []
-        finally:
-            self.release()
-        return leaks
-
-
-TEST_OWN_SECRETS: dict[str, tuple[frozenset[str], str]] = {
-    "tests/emulator/test_emulator_workspace.py::test_teams_sink_records_posts_without_authorization": (
-        frozenset({"SECRET-SIG"}),
-        "the test itself posts to the emulator's Teams sink with a bare `requests.post` (no driftwatch code "
-        "involved), so urllib3 logs the test's own request line; only that fake value is accepted",
-    ),
-}
-"""Tests whose *own* HTTP calls carry a fake secret: node id -> (accepted values, why). Only those
-exact values are accepted in that one test; any other secret there still fails it."""
-
-_FORMATTER = logging.Formatter()
-_HANDLER = SecretScanHandler()
-
-
-def _attach_everywhere() -> None:
-    """Root at DEBUG with the scanner on it, and on loggers that do not propagate to root."""
-    root = logging.getLogger()
-    if _HANDLER not in root.handlers:
-        root.addHandler(_HANDLER)
-    if root.level > logging.DEBUG or root.level == logging.NOTSET:
-        root.setLevel(logging.DEBUG)
-    for logger in list(root.manager.loggerDict.values()):
-        if isinstance(logger, logging.Logger) and not logger.propagate and _HANDLER not in logger.handlers:
-            logger.addHandler(_HANDLER)
+@pytest.fixture
+def app(azurite: AzuriteProcess) -> Iterator[App]:  # noqa: F811  (the fixture imported above)
+    """The Functions app on the sample estate over this worker's Azurite (storage emptied first)."""
+    with make_app(azurite.connection_string) as a:
+        yield a
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -187,12 +40,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # WARNING (the old effective level) so they do not format and store every DEBUG record.
     if config.getoption("log_level", None) is None and not config.getini("log_level"):
         config.option.log_level = "WARNING"
-    _attach_everywhere()
+    attach_everywhere()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    _attach_everywhere()  # a test or library may have raised the root level or added a logger
+    attach_everywhere()  # a test or library may have raised the root level or added a logger
 
 
 @pytest.hookimpl(wrapper=True)
@@ -200,7 +53,7 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    leaks = _HANDLER.take()
+    leaks = HANDLER.take()
     accepted = TEST_OWN_SECRETS.get(item.nodeid)
     if accepted:
         leaks = [leak for leak in leaks if not leak.values <= accepted[0]]
@@ -215,7 +68,7 @@ def pytest_runtest_makereport(
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    leaks = _HANDLER.take()  # emitted outside any test phase (collection, session teardown)
+    leaks = HANDLER.take()  # emitted outside any test phase (collection, session teardown)
     if leaks:
         print("\nsecret scanner (tests/conftest.py): log records outside any test carried secrets:\n"
               + "\n".join(f"  - {leak.describe()}" for leak in leaks[:20]))
@@ -225,26 +78,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture
 def log_secrets() -> Iterator[Callable[[str], None]]:
     """Register extra literal secrets (e.g. a webhook `sig` value) for the scanner, for one test."""
-    global _literal_secrets
     added: list[str] = []
 
     def register(value: str) -> None:
-        global _literal_secrets
-        if len(value) < 6:
-            raise ValueError("a secret to scan for must be at least 6 characters (avoids false positives)")
-        with _literal_lock:
-            _literal_secrets = (*_literal_secrets, value)
+        add_literal_secret(value)
         added.append(value)
 
     yield register
-    with _literal_lock:
-        _literal_secrets = tuple(s for s in _literal_secrets if s not in added)
+    remove_literal_secrets(added)
 
 
 @pytest.fixture
 def secret_scanner() -> SecretScanHandler:
     """The session's scanner (tests of the scanner itself read `find_secrets` / `records_seen`)."""
-    return _HANDLER
+    return HANDLER
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from emulator.server import EmulatorServer
-from tests.emulator.conftest import HOST, WS_ID, make_seed
+from tests.support.seed import HOST, WS_ID, make_seed
 
 HEADERS = {"Authorization": "Bearer x", "X-Emulator-User": "jane@contoso.com", "X-Forwarded-For": "203.0.113.9"}
 

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from samples import factory as f
-from tests.functions.conftest import App
+from tests.support.app import App
 
 EXPECTED_OPEN = 104  # the sample estate with the example baseline (issues 12 and 13 rules included)
 EXPECTED_EXEMPTED = 1

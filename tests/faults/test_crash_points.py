@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.azurite import azurite  # noqa: F401
 from tests.faults import scenarios as sc
-from tests.functions.conftest import App, app, settings_env  # noqa: F401
+from tests.support.app import App, settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _scan_and_die(app: App, step: str) -> int:  # noqa: F811
+def _scan_and_die(app: App, step: str) -> int:
     app.host.fire_timer()
     env = {**os.environ, **settings_env(app.emulator, app.connection_string)}
     proc = subprocess.run([sys.executable, "-m", "samples.worker_process", "scan-requests", "scan_workspace",
@@ -33,7 +32,7 @@ def _scan_and_die(app: App, step: str) -> int:  # noqa: F811
 
 
 @pytest.mark.parametrize("step", ["before-queue-send", "after-finding-write", "between-history-rows"])
-def test_killed_worker_loses_no_alert_and_no_history(app: App, step: str) -> None:  # noqa: F811
+def test_killed_worker_loses_no_alert_and_no_history(app: App, step: str) -> None:
     """Killed after the table writes and before the queue send (today: the findings stay `pending`
     forever, 0 alerted even after two more sweeps), or between the finding row and its history rows
     (today: the finding has no history, permanently)."""

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 from core.store import TableFindingsStore
-from tests.azurite import azurite  # noqa: F401
-from tests.functions.conftest import App, app  # noqa: F401
+from tests.support.app import App
 
 
-def test_a_busy_digest_lock_requeues_the_message_instead_of_failing_it(app: App) -> None:  # noqa: F811
+def test_a_busy_digest_lock_requeues_the_message_instead_of_failing_it(app: App) -> None:
     """Another instance holds the workspace's digest lock while transitions arrive. Each message must
     complete (no failed attempt, nothing poisoned) and come back later; once the lock is free the digest
     is posted and nothing stays pending. Today every delivery raises NotifyBusy: 5 failed attempts, then

@@ -11,9 +11,8 @@ import pytest
 from core.store import QueueBus
 from core.store.connection import StorageConnection
 from samples import factory as f
-from tests.azurite import azurite  # noqa: F401
 from tests.faults import scenarios as sc
-from tests.functions.conftest import App, app  # noqa: F401
+from tests.support.app import App
 
 
 def _dead_port() -> int:
@@ -22,7 +21,7 @@ def _dead_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_event_grid_retry_after_a_queue_outage_leads_to_a_scan(app: App, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_event_grid_retry_after_a_queue_outage_leads_to_a_scan(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     """The queue service refuses connections while `on_resource_change` runs: the function fails (Event
     Grid will retry) and the pending-scan marker must not swallow that retry. Today the marker is already
     written, the retry is "coalesced" into a scan that was never queued, and the drift waits for the sweep."""
@@ -47,7 +46,7 @@ def test_event_grid_retry_after_a_queue_outage_leads_to_a_scan(app: App, monkeyp
     assert ("DBX-NET-005", "dbg") in open_now
 
 
-def test_a_claimer_that_died_before_sending_blocks_retries_only_briefly(app: App) -> None:  # noqa: F811
+def test_a_claimer_that_died_before_sending_blocks_retries_only_briefly(app: App) -> None:
     """Killed between writing the marker and sending: the marker is `sending` and expires within
     SENDING_TTL_S (30 s; 3 s here), not the full pending TTL (600 s), so Event Grid's next retry claims
     and sends. Times are the store's, so the test waits rather than passing a later `now`."""
@@ -64,7 +63,7 @@ def test_a_claimer_that_died_before_sending_blocks_retries_only_briefly(app: App
     assert pending.claim(ws) == 0, "a dead claimer's marker still swallows the retry"
 
 
-def test_a_clock_ahead_does_not_delay_another_instances_event_scan(app: App) -> None:  # noqa: F811
+def test_a_clock_ahead_does_not_delay_another_instances_event_scan(app: App) -> None:
     """Instance A's clock runs 30 s ahead when it starts a scan; instance B (correct clock) then claims.
     B's scan may wait at most the coalescing window, never window + skew (today: 40 s)."""
     pending = app.rt.pending()
@@ -75,7 +74,7 @@ def test_a_clock_ahead_does_not_delay_another_instances_event_scan(app: App) -> 
     assert delay is not None and delay <= pending.window_s + 1
 
 
-def test_a_clock_ahead_does_not_make_a_correct_evaluation_look_stale(app: App) -> None:  # noqa: F811
+def test_a_clock_ahead_does_not_make_a_correct_evaluation_look_stale(app: App) -> None:
     """Instance A (clock 30 s ahead) records an open NSG finding; the rule is then deleted and instance B
     (correct clock) scans. B's evaluation must resolve it; today it is older than A's `last_seen` by the
     skew and is silently ignored, so the finding stays open."""

@@ -18,25 +18,24 @@ import requests
 
 from core.sweep_safety import NO_SUBSCRIPTION, WORKSPACE_DELETED
 from samples import factory as f
-from tests.azurite import azurite  # noqa: F401
 from tests.faults import scenarios as sc
-from tests.functions.conftest import App, app  # noqa: F401
+from tests.support.app import App
 
 GONE = "dbw-bi-prod"
 
 
-def _delete_and_lose_the_event(app: App, name: str) -> None:  # noqa: F811
+def _delete_and_lose_the_event(app: App, name: str) -> None:
     r = requests.delete(f"{app.emulator.url}{sc.WS[name]}?api-version=2026-01-01",
                         headers={"Authorization": "Bearer x"}, timeout=5)
     assert r.status_code in (200, 202, 204), r.text
     app.emulator.clear_events()  # the delete event never reaches driftwatch
 
 
-def _open_of(app: App, name: str) -> list[str]:  # noqa: F811
+def _open_of(app: App, name: str) -> list[str]:
     return [x.id for x in app.open_findings() if x.workspace_name == name]
 
 
-def test_a_lost_delete_is_resolved_only_after_a_complete_listing_and_a_404(app: App) -> None:  # noqa: F811
+def test_a_lost_delete_is_resolved_only_after_a_complete_listing_and_a_404(app: App) -> None:
     sc.sweep(app)
     gone_before = _open_of(app, GONE)
     others_before = {x.id for x in app.open_findings()} - set(gone_before)
@@ -65,7 +64,7 @@ def test_a_lost_delete_is_resolved_only_after_a_complete_listing_and_a_404(app: 
 
 
 def test_a_workspace_the_listing_misses_but_arm_still_serves_is_not_resolved(
-        app: App, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     """Not listed is not gone: only a 404 on the workspace itself confirms a delete. The listing here
     drops the workspace; its own GET first fails (unconfirmed), then answers 200 (scanned, not resolved)."""
     sc.sweep(app)
@@ -90,7 +89,7 @@ def test_a_workspace_the_listing_misses_but_arm_still_serves_is_not_resolved(
     assert set(_open_of(app, GONE)) == before
 
 
-def test_arm_401_to_everything_opens_a_blind_spot_finding_and_alerts(app: App) -> None:  # noqa: F811
+def test_arm_401_to_everything_opens_a_blind_spot_finding_and_alerts(app: App) -> None:
     app.emulator.set_faults([{"match": "/subscriptions", "action": "401"}])
     app.rt.collect = type(app.rt.collect)(**{**app.rt.collect.__dict__, "arm_retries": 0})
     app.rt._arm = None

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from samples import factory as f
-from tests.functions.conftest import App
+from tests.support.app import App
 
 NSG_ANALYTICS = next(r["id"] for r in f.sample_estate()["resources"] if r.get("name") == "nsg-analytics")
 WS = {r["name"]: r["id"] for r in f.sample_estate()["resources"] if r["type"] == "Microsoft.Databricks/workspaces"}
@@ -202,7 +202,7 @@ def test_four_worker_processes_drain_a_sweep_together(app: App) -> None:
     import sys
     from pathlib import Path
 
-    from tests.functions.conftest import settings_env
+    from tests.support.app import settings_env
 
     root = Path(__file__).resolve().parents[2]
     app.host.fire_timer()

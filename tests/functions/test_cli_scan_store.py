@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_scan_reconciles_and_notifies_then_is_quiet(azurite: AzuriteProcess, monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.functions.conftest import _clear_storage
+    from tests.support.app import clear_storage
 
-    _clear_storage(azurite.connection_string)
+    clear_storage(azurite.connection_string)
     monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
     monkeypatch.setenv("DRIFTWATCH_NOTIFY_MIN_SEVERITY", "high")
     with EmulatorServer(sample_estate()) as emulator:
@@ -55,9 +55,9 @@ def test_scan_resolves_old_classic_findings_of_a_serverless_workspace_as_not_app
     from core.rules import evaluate_workspace
     from core.rules.applicability import SERVERLESS_REASON
     from core.state import parse_estate
-    from tests.functions.conftest import _clear_storage
+    from tests.support.app import clear_storage
 
-    _clear_storage(azurite.connection_string)
+    clear_storage(azurite.connection_string)
     monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
     estate = sample_estate()
     ws_doc = next(r for r in estate["resources"] if r.get("name") == "dbw-serverless-prod")

@@ -14,8 +14,8 @@ import pytest
 
 from core.store import StorageConnection, TableFindingsStore
 from functions import findings_api
-from tests.azurite import ACCOUNT_KEY, AzuriteProcess, azurite, free_port  # noqa: F401
-from tests.store.conftest import T0, make_finding, reset_storage, ws_id
+from tests.azurite import ACCOUNT_KEY, AzuriteProcess, free_port
+from tests.support.store import T0, make_finding, reset_storage, ws_id
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def body(resp: func.HttpResponse) -> Any:
 
 
 @pytest.fixture(scope="module")
-def api_connection(azurite: AzuriteProcess) -> StorageConnection:  # noqa: F811
+def api_connection(azurite: AzuriteProcess) -> StorageConnection:
     return StorageConnection.from_connection_string(azurite.connection_string)
 
 

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from samples import factory as f
-from tests.functions.conftest import App
+from tests.support.app import App
 
 WS = {r["name"]: r["id"] for r in f.sample_estate()["resources"] if r["type"] == "Microsoft.Databricks/workspaces"}
 DBX = {"api-version": "2026-01-01"}

@@ -13,9 +13,9 @@ import pytest
 from core.http_api import openapi_json
 from core.store import StorageConnection, TableFindingsStore
 from functions import findings_api
-from tests.azurite import AzuriteProcess, azurite  # noqa: F401
-from tests.store.conftest import reset_storage
+from tests.azurite import AzuriteProcess
 from tests.store.test_history_asof import EVAL, T0, A, H, _timeline
+from tests.support.store import reset_storage
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def iso(dt: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def timeline_store(azurite: AzuriteProcess) -> Iterator[TableFindingsStore]:  # noqa: F811
+def timeline_store(azurite: AzuriteProcess) -> Iterator[TableFindingsStore]:
     conn = StorageConnection.from_connection_string(azurite.connection_string)
     reset_storage(conn)
     store = TableFindingsStore(conn)

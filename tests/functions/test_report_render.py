@@ -14,9 +14,9 @@ import pytest
 
 from core.cli import main
 from core.store import StorageConnection, TableFindingsStore
-from tests.azurite import AzuriteProcess, azurite  # noqa: F401
-from tests.store.conftest import T0, make_finding, reset_storage
+from tests.azurite import AzuriteProcess
 from tests.store.test_history_asof import EVAL, A, H, _timeline
+from tests.support.store import T0, make_finding, reset_storage
 
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -54,7 +54,7 @@ class _Dom(HTMLParser):
 
 
 @pytest.fixture
-def report_store(azurite: AzuriteProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[TableFindingsStore]:  # noqa: F811
+def report_store(azurite: AzuriteProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[TableFindingsStore]:
     conn = StorageConnection.from_connection_string(azurite.connection_string)
     reset_storage(conn)
     store = TableFindingsStore(conn)

@@ -21,9 +21,9 @@ import pytest
 from core.store import StorageConnection, TableFindingsStore
 from functions import findings_api
 from samples.functions_host import FunctionsHttpServer
-from tests.azurite import AzuriteProcess, azurite  # noqa: F401
-from tests.store.conftest import reset_storage
+from tests.azurite import AzuriteProcess
 from tests.store.test_history_asof import _timeline
+from tests.support.store import reset_storage
 
 pytestmark = pytest.mark.integration
 KEY = "test-function-key"
@@ -38,7 +38,7 @@ checks.positive_data_acceptance.enabled = false
 
 
 @pytest.fixture
-def served_api(azurite: AzuriteProcess) -> Iterator[str]:  # noqa: F811
+def served_api(azurite: AzuriteProcess) -> Iterator[str]:
     import function_app
 
     conn = StorageConnection.from_connection_string(azurite.connection_string)

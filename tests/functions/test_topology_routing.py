@@ -15,7 +15,7 @@ import requests
 
 from core.events import route_delivery
 from samples import factory as f
-from tests.functions.conftest import App
+from tests.support.app import App
 
 NSGS = {r["name"]: r["id"] for r in f.sample_estate()["resources"]
         if r["type"] == "Microsoft.Network/networkSecurityGroups"}

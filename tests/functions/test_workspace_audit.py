@@ -14,7 +14,7 @@ import requests
 
 from emulator.audit import event_body, make_audit_record
 from samples import factory as f
-from tests.functions.conftest import App
+from tests.support.app import App
 
 WS = {r["name"]: r for r in f.sample_estate()["resources"] if r["type"] == "Microsoft.Databricks/workspaces"}
 ANALYTICS = WS["dbw-analytics-prod"]
@@ -153,7 +153,7 @@ def test_an_emulator_write_that_fails_is_logged_as_failed(app: App) -> None:
 
 
 def test_records_of_workspaces_outside_the_monitored_subscriptions_are_not_scanned(azurite) -> None:
-    from tests.functions.conftest import make_app
+    from tests.support.app import make_app
 
     sub = ANALYTICS["id"].split("/")[2]
     with make_app(azurite.connection_string, DRIFTWATCH_SUBSCRIPTIONS=sub) as app:

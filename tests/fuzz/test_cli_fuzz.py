@@ -20,7 +20,7 @@ from hypothesis.control import currently_in_test_context
 
 from core.cli import main
 from tests.fuzz import strategies as s
-from tests.unit.conftest import STRICT_BASELINE, compliant_estate
+from tests.support.estates import STRICT_BASELINE, compliant_estate
 
 GOOD_BASELINE = json.dumps(STRICT_BASELINE)
 

@@ -19,9 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.findings_api import FindingsQuery, parse_findings_query
-from tests.azurite import azurite  # noqa: F401
-from tests.functions.conftest import App, app  # noqa: F401
 from tests.fuzz import strategies as s
+from tests.support.app import App
 
 FIXTURE_OK = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large]
 MAX_ECHO = 60
@@ -92,7 +91,7 @@ def test_regression_unknown_parameter_names_are_not_echoed_in_full() -> None:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=FIXTURE_OK)
 @given(st.one_of(s.bad_query_strings().map(lambda c: c[0]), s.random_query_strings))
-def test_findings_api_never_500(app: App, pairs: list[tuple[str, str]]) -> None:  # noqa: F811
+def test_findings_api_never_500(app: App, pairs: list[tuple[str, str]]) -> None:
     resp = app.host.http("findings_list", "GET", "http://localhost/api/findings", params=s.host_params(pairs))
     assert resp.status_code in (200, 400), (resp.status_code, resp.get_body()[:300])
     if resp.status_code == 400:
@@ -125,21 +124,21 @@ def _deliver(host_app: App, function: str, queue: str, body: bytes) -> dict[str,
 
 @settings(max_examples=25, deadline=None, suppress_health_check=FIXTURE_OK)
 @given(s.garbage_messages("driftwatch.scan-request/v1"))
-def test_garbage_scan_requests_go_to_poison_with_a_reason(app: App, body: bytes) -> None:  # noqa: F811
+def test_garbage_scan_requests_go_to_poison_with_a_reason(app: App, body: bytes) -> None:
     env = _deliver(app, "scan_workspace", "scan-requests", body)
     assert "UTF-8" in env["reason"] or "scan-request" in env["reason"]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=FIXTURE_OK)
 @given(s.garbage_messages("driftwatch.transition/v1", kinds=(0, 1, 2, 4)))
-def test_garbage_transitions_go_to_poison_with_a_reason(app: App, body: bytes) -> None:  # noqa: F811
+def test_garbage_transitions_go_to_poison_with_a_reason(app: App, body: bytes) -> None:
     env = _deliver(app, "notify_drift", "drift-findings", body)
     assert "UTF-8" in env["reason"] or "transition" in env["reason"]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=FIXTURE_OK)
 @given(s.garbage_messages("driftwatch.transition/v1", kinds=(3,)))
-def test_transition_shaped_garbage_goes_to_poison_with_a_reason(app: App, body: bytes) -> None:  # noqa: F811
+def test_transition_shaped_garbage_goes_to_poison_with_a_reason(app: App, body: bytes) -> None:
     _deliver(app, "notify_drift", "drift-findings", body)
 
 
@@ -152,13 +151,13 @@ DEEP = {"array": "[" * 100_000 + "]" * 100_000, "object": '{"a":' * 100_000 + "1
     ("notify_drift", "drift-findings", "array"),
     ("notify_drift", "drift-findings", "object"),
 ])
-def test_deeply_nested_queue_messages_go_to_poison(app: App, function: str, queue: str,  # noqa: F811
+def test_deeply_nested_queue_messages_go_to_poison(app: App, function: str, queue: str,
                                                    shape: str) -> None:
     t0 = time.perf_counter()
     _deliver(app, function, queue, DEEP[shape].encode())
     print(f"100,000-level {shape} on {queue}: {time.perf_counter() - t0:.3f}s")
 
 
-def test_large_invalid_utf8_scan_request_goes_to_poison(app: App) -> None:  # noqa: F811
+def test_large_invalid_utf8_scan_request_goes_to_poison(app: App) -> None:
     # 48 KB is what fits in a 64 KB base64 queue message; each bad byte becomes U+FFFD, escaped to 6 characters.
     _deliver(app, "scan_workspace", "scan-requests", b"\xff" * 48_000)

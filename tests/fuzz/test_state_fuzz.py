@@ -18,7 +18,7 @@ from core.state import SnapshotError, StateError, parse_estate, parse_workspace_
 from core.state.parse import build_workspace_state, parse_workspace_arm
 from samples import factory as f
 from tests.fuzz import strategies as s
-from tests.unit.conftest import STRICT_BASELINE
+from tests.support.estates import STRICT_BASELINE
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 BASELINE = parse_baseline(STRICT_BASELINE, "strict-baseline")
@@ -112,7 +112,7 @@ def _api_with_entries(n: int) -> dict[str, Any]:
 
 
 def test_hundred_thousand_ip_entries_evaluate() -> None:
-    from tests.unit.conftest import compliant_estate
+    from tests.support.estates import compliant_estate
 
     api = _api_with_entries(100_000)
     big_allow = [f"172.{(j >> 8) & 255}.{j & 255}.0/24" for j in range(10_000)]
@@ -136,7 +136,7 @@ def test_hundred_thousand_ip_entries_evaluate() -> None:
 
 def test_five_megabyte_snapshot_is_fine(tmp_path: Any) -> None:
     from core.state import load_estate
-    from tests.unit.conftest import compliant_estate
+    from tests.support.estates import compliant_estate
 
     doc = compliant_estate(api=_api_with_entries(20_000))
     doc["resources"] += [{"id": f"/subscriptions/{s.SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa{i}",
@@ -219,7 +219,7 @@ def test_regression_token_times_outside_int64_are_unknown_not_overflow() -> None
               {"token_id": "t2", "creation_time": -(10**300), "expiry_time": 10**300}]
     state = parse_workspace_api({}, [], tokens)
     assert [(t.creation_time, t.expiry_time) for t in state.tokens] == [(1, None), (None, None)]
-    from tests.unit.conftest import compliant_estate
+    from tests.support.estates import compliant_estate
 
     api = {**f.api_state(), "tokens": tokens}
     [ws], _ = parse_estate(compliant_estate(api=api)).workspace_states()

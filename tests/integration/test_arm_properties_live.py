@@ -16,7 +16,7 @@ from core.baseline import Baseline, parse_baseline
 from core.scan import run_scan
 from emulator.server import EmulatorServer
 from samples import factory as f
-from tests.integration.conftest import fast_config
+from tests.support.collect import fast_config
 
 NEW = ("DBX-WS-010", "DBX-WS-011", "DBX-WS-012", "DBX-WS-013", "DBX-WS-014", "DBX-WS-015", "DBX-WS-016",
        "DBX-WS-017", "DBX-NET-008")

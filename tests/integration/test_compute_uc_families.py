@@ -12,8 +12,8 @@ from core.scan import run_scan
 from core.state.estate import parse_estate
 from emulator.server import EmulatorServer
 from samples import factory as f
-from tests.integration.conftest import fast_config
-from tests.unit.conftest import NOW
+from tests.support.collect import fast_config
+from tests.support.estates import NOW
 
 ML = "dbw-ml-prod"
 

@@ -20,7 +20,7 @@ from core.baseline import Baseline
 from core.scan import run_scan
 from emulator.server import EmulatorServer
 from samples.factory import sample_estate
-from tests.integration.conftest import fast_config
+from tests.support.collect import fast_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,7 +20,7 @@ from core.scan import run_scan
 from core.state import parse_estate
 from emulator.server import EmulatorServer
 from samples import factory as f
-from tests.integration.conftest import fast_config
+from tests.support.collect import fast_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

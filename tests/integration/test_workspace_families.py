@@ -10,7 +10,7 @@ from core.baseline import Baseline, parse_baseline
 from core.scan import run_scan
 from emulator.server import EmulatorServer
 from samples import factory as f
-from tests.integration.conftest import fast_config
+from tests.support.collect import fast_config
 
 BI = "dbw-bi-prod"
 

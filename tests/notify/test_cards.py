@@ -19,8 +19,8 @@ from core.notify import MAX_CARD_BYTES, Standing, build_digest, build_digests, s
 from core.notify.cards import SEVERITY_COLOR, portal_url, subject_key
 from core.notify.text import inert, readable, strip_url_secrets
 from tests.notify.chromium import host_config
-from tests.notify.conftest import NSG, SUB, WS_A, WS_B, finding, transition
 from tests.notify.estates import LARGE_ID, LARGE_NAME, large_findings, transitions
+from tests.support.cards import NSG, SUB, WS_A, WS_B, finding, transition
 
 API = "https://func-driftwatch.azurewebsites.net/api"
 WIRE_LIMIT = 28_672

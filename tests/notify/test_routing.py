@@ -24,9 +24,8 @@ from core.notify.routing import Route, TagsNeeded, WorkspacePlace, choose_route,
 from core.settings import load_settings
 from emulator.server import EmulatorServer
 from samples import factory as f
-from tests.azurite import azurite  # noqa: F401  (fixture)
-from tests.notify.conftest import QUERY, SIG
 from tests.notify.estates import evaluate
+from tests.support.cards import QUERY, SIG
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = yaml.safe_load((ROOT / "baseline.example.yaml").read_text(encoding="utf-8"))
@@ -147,7 +146,7 @@ def tagged_estate(suffix: str) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 @pytest.fixture
-def routed(azurite: Any, tmp_path: Path, log_secrets: Any) -> Iterator[dict[str, Any]]:  # noqa: F811
+def routed(azurite: Any, tmp_path: Path, log_secrets: Any) -> Iterator[dict[str, Any]]:
     suffix = uuid.uuid4().hex[:8]
     estate, ids = tagged_estate(suffix)
     baseline = with_routes([

@@ -25,7 +25,7 @@ from core.notify import (
 from core.notify.teams import parse_retry_after
 from core.settings import load_settings
 from emulator.server import EmulatorServer
-from tests.notify.conftest import QUERY, SIG, WS_A, WS_B, finding, transition
+from tests.support.cards import QUERY, SIG, WS_A, WS_B, finding, transition
 
 LOGIC = "https://prod-23.westeurope.logic.azure.com:443/workflows/0c1d2e3f4a5b/triggers/manual/paths/invoke"
 POWERPLATFORM = ("https://default72f988bf00004000800000.00.environment.api.powerplatform.com:443"

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.azurite import azurite  # noqa: F401  (fixture used by app)
-from tests.functions.conftest import App, app  # noqa: F401  (fixture)
+from tests.support.app import App
 
 API = "http://localhost:7071/api"
 
@@ -63,7 +62,7 @@ INJECTIONS = ["' or '1' eq '1", "' or PartitionKey ne '", "') or (RowKey ne '", 
               "' or status eq 'resolved", "\u2019 or '1' eq '1"]
 
 
-def test_odata_injection_through_the_api_never_widens_results(app: App) -> None:  # noqa: F811
+def test_odata_injection_through_the_api_never_widens_results(app: App) -> None:
     app.host.fire_timer()
     app.run_queues()
     status, open_ids = _ids(app, {"status": "open"})
@@ -92,6 +91,6 @@ def test_odata_injection_through_the_api_never_widens_results(app: App) -> None:
 
 
 @pytest.mark.parametrize("fid", ["' or '1' eq '1", "x') or (PartitionKey ne 'y", "../../summary"])
-def test_injection_through_the_finding_id_is_a_404(app: App, fid: str) -> None:  # noqa: F811
+def test_injection_through_the_finding_id_is_a_404(app: App, fid: str) -> None:
     r = app.host.http("findings_get", "GET", f"{API}/findings/{fid}", route_params={"id": fid})
     assert r.status_code in (400, 404)

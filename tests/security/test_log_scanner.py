@@ -1,4 +1,4 @@
-"""The suite-wide log scanner (tests/conftest.py): what it flags, what it leaves alone, that it is on."""
+"""The suite-wide log scanner (tests/support/secret_scan.py, hooked in tests/conftest.py): what it flags, what it leaves alone, that it is on."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from samples.azurite import ACCOUNT_KEY
-from tests.conftest import EMULATOR_TOKEN, SecretScanHandler, find_secrets, mask
+from tests.support.secret_scan import EMULATOR_TOKEN, SecretScanHandler, find_secrets, mask
 
 SIG = "s1GnAtUrE-0123456789abcdefXYZ"
 JWT = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl"
@@ -74,12 +74,12 @@ def test_registered_literal_secrets_are_found(log_secrets, secret_scanner: Secre
 
 
 def test_non_propagating_loggers_are_scanned_too(secret_scanner: SecretScanHandler) -> None:
-    from tests.conftest import _attach_everywhere
+    from tests.support.secret_scan import attach_everywhere
 
     lonely = logging.getLogger("security-test.no-propagate")
     lonely.propagate = False
     try:
-        _attach_everywhere()  # what the per-test hook does before every test
+        attach_everywhere()  # what the per-test hook does before every test
         lonely.warning("Authorization: Bearer %s", EMULATOR_TOKEN)
         assert [leak.logger for leak in secret_scanner.take()] == ["security-test.no-propagate"]
     finally:

@@ -21,8 +21,8 @@ import requests
 from core.collect.auth import EMULATOR_TOKEN
 from samples import factory as f
 from samples.azurite import ACCOUNT_KEY
-from tests.azurite import AzuriteProcess, azurite  # noqa: F401  (fixture)
-from tests.functions.conftest import App, make_app
+from tests.azurite import AzuriteProcess
+from tests.support.app import App, make_app
 
 SIG = "DwSeCrEtSiG-4f1c9a7e2b6d8035"
 NSG_ANALYTICS = next(r["id"] for r in f.sample_estate()["resources"] if r.get("name") == "nsg-analytics")
@@ -52,7 +52,7 @@ class Seen:
 
 
 @pytest.fixture
-def secret_app(azurite: AzuriteProcess, log_secrets: Callable[[str], None]) -> Iterator[tuple[App, Seen]]:  # noqa: F811
+def secret_app(azurite: AzuriteProcess, log_secrets: Callable[[str], None]) -> Iterator[tuple[App, Seen]]:
     """The app with a webhook URL holding SIG; every queue message and exception the host sees is kept."""
     log_secrets(SIG)
     with make_app(azurite.connection_string) as app:

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from samples.factory import SUB_PROD
-from tests.azurite import azurite  # noqa: F401  (fixture used by app)
-from tests.functions.conftest import App, app  # noqa: F401  (fixture)
+from tests.support.app import App
 
 WRITE = "Microsoft.Resources.ResourceWriteSuccess"
 RG = f"/subscriptions/{SUB_PROD}/resourceGroups/rg-analytics-prod"
@@ -38,7 +37,7 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_event_is_rejected_with_a_reason_never_raised(app: App, case: str,  # noqa: F811
+def test_bad_event_is_rejected_with_a_reason_never_raised(app: App, case: str,
                                                           caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO):
         app.host.deliver_event_grid([BAD[case]])  # raising here would make Event Grid retry and dead-letter

@@ -21,8 +21,7 @@ import requests
 
 from core.collect.config import CollectConfig, ConfigError, WorkspaceHostError
 from core.collect.workspace_api import ApiNeeds, WorkspaceApiError, read_workspace_api
-from tests.azurite import azurite  # noqa: F401  (fixture used by app)
-from tests.functions.conftest import App, app  # noqa: F401  (fixture)
+from tests.support.app import App
 
 
 def _send(a: App, body: dict[str, Any] | str) -> None:
@@ -55,7 +54,7 @@ def _request(rid: str, doc: dict[str, Any] | None) -> dict[str, Any]:
     return body
 
 
-def test_an_embedded_compliant_document_resolves_nothing(app: App) -> None:  # noqa: F811
+def test_an_embedded_compliant_document_resolves_nothing(app: App) -> None:
     app.host.fire_timer()
     app.run_queues()
     app.emulator.clear_teams()
@@ -74,7 +73,7 @@ def test_an_embedded_compliant_document_resolves_nothing(app: App) -> None:  # n
 
 
 @pytest.mark.parametrize("bad", ["empty", "other id", "other type"])
-def test_inconsistent_embedded_documents_are_poisoned_at_once_with_a_reason(app: App, bad: str) -> None:  # noqa: F811
+def test_inconsistent_embedded_documents_are_poisoned_at_once_with_a_reason(app: App, bad: str) -> None:
     rid = next(f.resource_id for f in app.open_findings()) if app.open_findings() else None
     if rid is None:
         app.host.fire_timer()
@@ -90,7 +89,7 @@ def test_inconsistent_embedded_documents_are_poisoned_at_once_with_a_reason(app:
     assert rejected["schema"] == "driftwatch.rejected-message/v1" and "workspace: embedded document" in rejected["reason"]
 
 
-def test_an_id_without_resource_groups_is_poisoned_at_once(app: App) -> None:  # noqa: F811
+def test_an_id_without_resource_groups_is_poisoned_at_once(app: App) -> None:
     _send(app, _request("/subscriptions/s/providers/Microsoft.Databricks/workspaces/w", None))
     scans = app.host.drain("scan-requests", "scan_workspace")
     assert scans.failed_attempts == 0

@@ -6,7 +6,7 @@ import pytest
 
 from core.store import StoreError, TableFindingsStore
 from tests.azurite import AzuriteProcess
-from tests.store.conftest import T0, make_finding, ws_id
+from tests.support.store import T0, make_finding, ws_id
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from core.cli import findings as cli_findings
 from core.errors import InputError
 from core.store import TableFindingsStore
 from tests.azurite import ACCOUNT_KEY, free_port
-from tests.store.conftest import T0, make_finding, ws_id
+from tests.support.store import T0, make_finding, ws_id
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from core.store import StorageConnection, TableFindingsStore
-from tests.store.conftest import T0, make_finding, ws_id
+from tests.support.store import T0, make_finding, ws_id
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 
 from core.store import TableFindingsStore
 from core.store.keys import resource_key
-from tests.store.conftest import T0, make_finding, ws_id
+from tests.support.store import T0, make_finding, ws_id
 
 pytestmark = pytest.mark.integration
 

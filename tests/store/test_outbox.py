@@ -7,7 +7,7 @@ import json
 
 from core.store import QueueBus, StorageConnection, TableFindingsStore
 from core.store.queues import CUT_MARKER
-from tests.store.conftest import T0, make_finding, ws_id
+from tests.support.store import T0, make_finding, ws_id
 
 WS = ws_id("ws-outbox")
 

@@ -10,7 +10,7 @@ import pytest
 
 from core.store import InvalidContinuation, InvalidQuery, TableFindingsStore
 from core.store.errors import FindingNotFound
-from tests.store.conftest import T0, make_finding, ws_id
+from tests.support.store import T0, make_finding, ws_id
 
 pytestmark = pytest.mark.integration
 

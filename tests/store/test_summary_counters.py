@@ -18,7 +18,7 @@ from core.store import TableFindingsStore
 from core.store.keys import resource_key
 from core.store.rows import _Row
 from core.store.summary import SUMMARY_PARTITION, CountersUnavailable, shard_key, shard_of
-from tests.store.conftest import T0, make_finding, ws_id
+from tests.support.store import T0, make_finding, ws_id
 
 pytestmark = pytest.mark.integration
 

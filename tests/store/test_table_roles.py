@@ -19,8 +19,8 @@ from core.store.connection import HISTORY_TABLE, TABLES
 from core.store.errors import StoreError
 from core.store.scans import ScanLog
 from tests.azurite import AzuriteProcess
-from tests.store.conftest import T0, make_finding, reset_storage, ws_id
 from tests.store.rbac_proxy import TABLE_DATA_CONTRIBUTOR, TableRbacProxy
+from tests.support.store import T0, make_finding, reset_storage, ws_id
 
 ROOT = Path(__file__).resolve().parents[2]
 H = timedelta(hours=1)

@@ -11,7 +11,7 @@ import pytest
 from core.settings import load_settings
 from core.state.footprint import NetworkFootprint
 from core.store import QueueBus, ScanLog, StorageConnection, StoreError, TableFindingsStore, TopologyStore
-from tests.store.conftest import SUB, T0, make_finding, ws_id
+from tests.support.store import SUB, T0, make_finding, ws_id
 
 pytestmark = pytest.mark.integration
 

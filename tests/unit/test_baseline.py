@@ -11,7 +11,7 @@ import pytest
 from core.baseline import BaselineError, WorkspaceIdentity, load_baseline, parse_baseline
 from core.rules import evaluate_workspace
 from samples import factory as f
-from tests.unit.conftest import NOW, compliant_estate, resource, states
+from tests.support.estates import NOW, compliant_estate, resource, states
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -140,7 +140,7 @@ def _exempt_baseline(expires: str, subject: str | None = "allow-rdp", resource: 
                           "approved_by": "sec"}
     if subject:
         ex["subject"] = subject
-    from tests.unit.conftest import STRICT_BASELINE
+    from tests.support.estates import STRICT_BASELINE
     return parse_baseline({**STRICT_BASELINE, "exemptions": [ex]}, "ex.yaml")
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from core.catalogue import RULE_IDS
 from core.cli import main
-from tests.unit.conftest import STRICT_BASELINE, compliant_estate
+from tests.support.estates import STRICT_BASELINE, compliant_estate
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = str(ROOT / "samples" / "estate.json")

@@ -11,7 +11,7 @@ import pytest
 
 from core.events import EventParseError, Topology, route_delivery
 from core.events.operations import ROUTED_OPERATIONS
-from tests.unit.conftest import compliant_estate, states
+from tests.support.estates import compliant_estate, states
 
 SUB = "1b0c4e2a-1111-4c1e-9a51-2f6a0c9d7e01"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-a"

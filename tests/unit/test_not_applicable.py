@@ -17,7 +17,7 @@ from core.rules import evaluate_workspace
 from core.rules.applicability import PRIVATE_REASON, SERVERLESS_REASON
 from core.state.parse import StateError, parse_workspace_arm
 from samples import factory as f
-from tests.unit.conftest import NOW, baseline, compliant_estate, findings_for, resource, states
+from tests.support.estates import NOW, baseline, compliant_estate, findings_for, resource, states
 
 CLASSIC_ONLY = {"DBX-WS-002", "DBX-WS-004", "DBX-WS-007", "DBX-NET-001", "DBX-NET-002", "DBX-NET-003",
                 "DBX-NET-004", "DBX-NET-005", "DBX-NET-006", "DBX-NET-007"}

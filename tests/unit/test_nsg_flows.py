@@ -18,7 +18,7 @@ from core.rules.network import managed_rule_changes
 from core.rules.nsg_flows import inbound_exposure, is_any_source, port_ranges, source_addresses
 from core.state.model import NsgRule
 from samples import factory as f
-from tests.unit.conftest import baseline, compliant_estate, findings_for, resource
+from tests.support.estates import baseline, compliant_estate, findings_for, resource
 
 SUBNETS = [("10.1.0.0/24",), ("10.1.1.0/24",)]
 

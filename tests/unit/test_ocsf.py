@@ -52,7 +52,7 @@ def test_evaluate_format_ocsf_is_valid_ocsf(capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize(("status", "activity", "status_id", "compliance_status"),
                          [("open", 1, 1, 3), ("exempted", 2, 3, 3), ("resolved", 3, 4, 1)])
 def test_status_mapping(status: str, activity: int, status_id: int, compliance_status: int) -> None:
-    from tests.store.conftest import T0, make_finding, ws_id
+    from tests.support.store import T0, make_finding, ws_id
 
     f: Finding = make_finding(ws_id("ws-o"), "DBX-TOKEN-002", "tok-1", status=status,
                               resolved_at=T0 if status == "resolved" else None)

@@ -21,7 +21,7 @@ from core.collect.workspace_families import FamilyNeeds
 from core.rules import RULES, identity_of, read_plan
 from core.state.reads import Read, ReadPlan, stage_of
 from core.terms import RULE_ID_RE
-from tests.unit.conftest import compliant_estate, states
+from tests.support.estates import compliant_estate, states
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE: dict[str, Any] = yaml.safe_load((ROOT / "baseline.example.yaml").read_text(encoding="utf-8"))
@@ -143,7 +143,7 @@ def test_eval_002_is_on_only_while_a_workspace_api_read_is_planned() -> None:
     error is not a finding and its stale findings may resolve (it counts as evaluated)."""
     from core.rules import evaluate_workspace
     from core.state.model import CollectionError
-    from tests.unit.conftest import NOW
+    from tests.support.estates import NOW
 
     (ws,) = states(compliant_estate(with_api=False))
     ws = ws.model_copy(update={"errors": (CollectionError(stage="workspace_api", message="timed out"),)})

@@ -9,7 +9,7 @@ import pytest
 from core.catalogue import RULE_IDS
 from core.rules import RULES, evaluate_workspace, identity_of
 from samples import factory as f
-from tests.unit.conftest import NOW, baseline, compliant_estate, findings_for, resource, states
+from tests.support.estates import NOW, baseline, compliant_estate, findings_for, resource, states
 
 
 def rule_ids(findings: list[Any]) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 from core.rules import evaluate_workspace
 from core.state.model import ArmExtrasState
 from samples import factory as f
-from tests.unit.conftest import NOW, baseline, compliant_estate, resource, states
+from tests.support.estates import NOW, baseline, compliant_estate, resource, states
 
 LAW = f"/subscriptions/{f.SUB_PROD}/resourceGroups/ops/providers/Microsoft.OperationalInsights/workspaces/law-security"
 KV = "https://kv-dbx-prod.vault.azure.net"

@@ -15,7 +15,7 @@ from core.baseline.load import BaselineError
 from core.rules import evaluate_workspace
 from core.state.compute_uc import canonical_definition, pins_uc_access_mode, script_sha256
 from samples import factory as f
-from tests.unit.conftest import NOW, baseline, compliant_estate, states
+from tests.support.estates import NOW, baseline, compliant_estate, states
 
 COMPUTE: dict[str, Any] = {
     "global_init_scripts": [{"name": "install-monitoring-agent", "enabled": True, "position": 0,

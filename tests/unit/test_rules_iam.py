@@ -7,7 +7,7 @@ from typing import Any
 from core.rules import evaluate_workspace
 from core.rules.iam import MAX_GROUP_DEPTH, effective_members
 from samples import factory as f
-from tests.unit.conftest import NOW, baseline, compliant_estate, states
+from tests.support.estates import NOW, baseline, compliant_estate, states
 
 IAM = {"admins": ["ALICE@contoso.com", f.ADMIN_SP_APP_ID], "max_admins": 2, "require_idp": True,
        "local_allowlist": ["breakglass@contoso.com"], "users_entitlements": ["workspace-access",

@@ -12,7 +12,7 @@ from core.rules import evaluate_workspace
 from core.rules.iam import action_allowed
 from core.state.model import CollectionError, RoleDefinitionState, RolePermission
 from samples import factory as f
-from tests.unit.conftest import NOW, baseline, compliant_estate, states
+from tests.support.estates import NOW, baseline, compliant_estate, states
 
 SUB = f"/subscriptions/{f.SUB_PROD}"
 RG = f.rg_id(f.SUB_PROD, "rg-a")

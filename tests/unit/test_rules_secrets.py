@@ -6,7 +6,7 @@ from typing import Any
 
 from core.rules import evaluate_workspace
 from samples import factory as f
-from tests.unit.conftest import NOW, baseline, compliant_estate, states
+from tests.support.estates import NOW, baseline, compliant_estate, states
 
 SECRETS = {"scopes": ["kv-*", "kv-pipelines"], "backend": "AZURE_KEYVAULT", "allowed_vaults": [f.VAULT_ID.upper()],
            "managers": ["Admins"]}

@@ -6,7 +6,7 @@ from typing import Any
 
 from core.rules import RULES, evaluate_workspace
 from samples import factory as f
-from tests.unit.conftest import NOW, baseline, compliant_estate, states
+from tests.support.estates import NOW, baseline, compliant_estate, states
 
 FULL = {"tokens": {"max_lifetime_days": 90, "enabled": True, "allowed_users": ["automation-sp-group"],
                    "stale_days": 90, "service_principals_only": False},

@@ -12,7 +12,7 @@ import pytest
 from core.state import SnapshotError, load_estate, parse_estate
 from core.state.parse import parse_workspace_api, parse_workspace_arm
 from samples import factory as f
-from tests.unit.conftest import compliant_estate, resource, states
+from tests.support.estates import compliant_estate, resource, states
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from core.rules import evaluate_workspace
 from core.state import parse_estate
 from core.state.parse import StateError, parse_workspace_api
 from samples import factory as f
-from tests.unit.conftest import NOW, STRICT_BASELINE, compliant_estate
+from tests.support.estates import NOW, STRICT_BASELINE, compliant_estate
 
 BASELINE = parse_baseline(STRICT_BASELINE, "strict-baseline")
 

@@ -12,7 +12,7 @@ from core.rules import evaluate_workspace
 from core.rules.data.workspace_conf_defaults import WORKSPACE_CONF_KEYS
 from core.state.model import WorkspaceApiState
 from samples import factory as f
-from tests.unit.conftest import NOW, baseline, compliant_estate, states
+from tests.support.estates import NOW, baseline, compliant_estate, states
 
 
 def _eval(conf: dict[str, Any], want: dict[str, str], unsupported: tuple[str, ...] = ()) -> Any:
