@@ -1,4 +1,4 @@
-"""The findings store: current findings, append-only history, notification bookkeeping, queries.
+"""The findings store: `TableFindingsStore` (the façade over its job modules) and reconcile.
 
 `findings` table: PartitionKey = `resource_key(workspace id)`, RowKey = `Finding.id`. One
 partition per workspace keeps reconcile to one partition query plus conditional writes.
