@@ -27,9 +27,9 @@ from typing import Any
 from core.findings.model import Finding, finding_id
 from core.store import StorageConnection, TableFindingsStore, Transition
 from core.store.checkpoints import extend_checkpoints, interval
-from core.store.findings import _Row
 from core.store.history import workspace_index_entity
 from core.store.keys import put_json, utc
+from core.store.rows import _Row
 from samples.azurite import AzuriteProcess
 
 PER_WS = 25

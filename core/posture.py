@@ -70,7 +70,7 @@ def _query_hash(q: FindingsQuery) -> str:
 
 def query_findings(store: TableFindingsStore, q: FindingsQuery) -> tuple[list[Finding], str | None]:
     """One page of findings for the query, and an opaque token for the next page."""
-    from core.store.findings import _decode_token, _encode_token
+    from core.store.queries import _decode_token, _encode_token
 
     rules = rule_filter(q.framework, q.control)
     if not _historic(q):
@@ -108,7 +108,7 @@ def export_findings(store: TableFindingsStore, q: FindingsQuery) -> list[Finding
 def finding_detail(store: TableFindingsStore, finding_id: str, q: FindingQuery) -> dict[str, Any]:
     """The finding (now, or as it stood at `as_of`) plus its transitions (up to `as_of`, within [since, until])."""
     from core.store import FindingNotFound
-    from core.store.findings import FINDING_ID_RE
+    from core.store.queries import FINDING_ID_RE
 
     if not FINDING_ID_RE.match(finding_id or ""):
         raise FindingNotFound(finding_id)

@@ -24,9 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--crash-at", default=None, help="die at this step (tests/faults crash points)")
     args = p.parse_args(argv)
     if args.crash_at:
-        from core.store import findings
+        from core.store import outbox
 
-        findings.CRASH_AT = args.crash_at
+        outbox.CRASH_AT = args.crash_at
 
     import function_app
     from core import service

@@ -20,7 +20,7 @@ log = logging.getLogger("driftwatch")
 
 def send_transitions(rt: Runtime, transitions: Sequence[Transition]) -> None:
     """Queue each transition, then clear it from its row's outbox (a crash in between re-sends it)."""
-    from core.store.findings import crash_point
+    from core.store.outbox import crash_point
 
     if not transitions:
         return

@@ -15,8 +15,8 @@ import pytest
 from azure.data.tables import UpdateMode
 
 from core.store import TableFindingsStore
-from core.store.findings import _Row
 from core.store.keys import resource_key
+from core.store.rows import _Row
 from core.store.summary import SUMMARY_PARTITION, CountersUnavailable, shard_key, shard_of
 from tests.support.store import T0, make_finding, ws_id
 
