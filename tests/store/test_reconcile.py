@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from core.store import TableFindingsStore
+from core.store.keys import resource_key
 from core.terms import TRANSITION_SCHEMA
 from tests.support.store import T0, make_finding, ws_id
 
@@ -184,3 +185,27 @@ def test_not_applicable_resolves_with_reason_in_history(store: TableFindingsStor
     assert cur.status == "open"
     cur, _ = store.get(old[3].id)
     assert cur.status == "open"
+
+
+def test_still_open_findings_are_refreshed_together_and_a_row_changed_meanwhile_is_decided_again(
+        store: TableFindingsStore) -> None:
+    """A sweep of a stable workspace only moves `last_seen`: those rows are written in one ETag-checked
+    transaction per 100. When one of them changed after reconcile read the partition (here: another
+    instance resolved it), the transaction writes nothing and each row is decided again on fresh data."""
+    ws = ws_id("ws-refresh")
+    fs = [make_finding(ws, "DBX-NET-005", f"rule-{i}") for i in range(120)]
+    rules = frozenset({"DBX-NET-005"})
+    store.reconcile(fs, resource_id=ws, evaluated_rules=rules, now=T0, source="sweep")
+    assert store.reconcile(fs, resource_id=ws, evaluated_rules=rules, now=T0 + timedelta(hours=1),
+                           source="sweep") == []
+    found, _ = store.query(workspace=ws, top=1000)
+    assert {f.last_seen for f in found} == {T0 + timedelta(hours=1)} and len(found) == 120
+    read_before = store._load_partition(resource_key(ws))
+    # Another instance resolves one finding after this reconcile's read:
+    store.reconcile(fs[1:], resource_id=ws, evaluated_rules=rules, now=T0 + timedelta(hours=2), source="event")
+    store._load_partition = lambda pk: read_before  # type: ignore[method-assign]
+    out = store.reconcile(fs, resource_id=ws, evaluated_rules=rules, now=T0 + timedelta(hours=3), source="sweep")
+    del store._load_partition
+    assert [(t.transition, t.finding.id) for t in out] == [("reopened", fs[0].id)]
+    found, _ = store.query(workspace=ws, status="open", top=1000)
+    assert len(found) == 120 and {f.last_seen for f in found} == {T0 + timedelta(hours=3)}
