@@ -12,12 +12,11 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import azure.functions as func
 
-from bench.bench_store import make, timed
+from bench.bench_store import fill_store, timed
 from core.store import StorageConnection, TableFindingsStore
 from functions import findings_api
 from samples.azurite import AzuriteProcess
@@ -27,13 +26,8 @@ from tests.support.store import reset_storage
 def run(conn: StorageConnection, n: int, per_ws: int) -> None:
     reset_storage(conn)
     now = datetime.now(UTC)
-    findings = [make(i, per_ws, now) for i in range(n)]
-    chunks = [findings[i:i + per_ws] for i in range(0, n, per_ws)]
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(8) as pool:
-        loaded = sum(pool.map(lambda c: TableFindingsStore(conn).import_findings(c), chunks))
-    fill = time.perf_counter() - t0
-    print(f"-- {loaded:,} findings in {len(chunks):,} workspaces: filled in {fill:.1f} s "
+    loaded, workspaces, fill = fill_store(conn, n, per_ws, now)
+    print(f"-- {loaded:,} findings in {workspaces:,} workspaces: filled in {fill:.1f} s "
           f"({loaded / fill:,.0f} findings/s, counters kept by import_findings)")
     store = TableFindingsStore(conn)
     by_counters, by_scan = store.counters.read(), store.summary_by_scan()

@@ -102,17 +102,15 @@ def validation_reason(exc: ValidationError) -> str:
 
 def parse_transition_message(body: str) -> Transition:
     """A `drift-findings` message; ValueError (with the reason) when it is not one."""
-    from core.store import Transition
+    from core.findings.transition import Transition
 
     try:
         data = json.loads(body)
-        if not isinstance(data, dict) or data.get("schema") != TRANSITION_MESSAGE_SCHEMA:
-            raise ValueError(f"schema is not {TRANSITION_MESSAGE_SCHEMA}")
-        return Transition.from_message(data)
-    except ValueError:
-        raise
-    except (KeyError, TypeError, AttributeError, RecursionError) as exc:
-        raise ValueError(str(exc)) from None
+    except RecursionError:
+        raise ValueError("message nests too deeply") from None
+    if not isinstance(data, dict) or data.get("schema") != TRANSITION_MESSAGE_SCHEMA:
+        raise ValueError(f"schema is not {TRANSITION_MESSAGE_SCHEMA}")
+    return Transition.from_message(data)  # validates every field; ValueError names the field, never its value
 
 
 def decode_message(rt: Runtime, queue: str, raw: bytes) -> str | None:

@@ -55,7 +55,7 @@ class Runtime:
             raise ConfigError(f"DRIFTWATCH_NOTIFY_MIN_SEVERITY: expected one of {', '.join(SEVERITY_ORDER)}, "
                               f"got {settings.notify_min_severity!r}")
         if settings.public_api_url:
-            from core.notify.teams import validate_public_api_url
+            from core.notify.webhook_policy import validate_public_api_url
 
             try:
                 validate_public_api_url(settings.public_api_url, emulator_mode=settings.emulator_mode)
