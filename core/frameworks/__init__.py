@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from core.packaged import load_packaged_yaml
 
 FRAMEWORKS_SCHEMA = "driftwatch.frameworks/v1"
 FRAMEWORK_NAMES = ("cis", "mcsb", "sat")
@@ -64,8 +64,7 @@ def _validate(data: FrameworkData) -> FrameworkData:
 @functools.cache
 def load_frameworks() -> FrameworkData:
     """The packaged mapping file, validated (a control must be declared before a rule may name it)."""
-    text = resources.files("core.frameworks").joinpath("mappings.yaml").read_text(encoding="utf-8")
-    return _validate(FrameworkData.model_validate(yaml.safe_load(text)))
+    return _validate(FrameworkData.model_validate(load_packaged_yaml("core.frameworks", "mappings.yaml")))
 
 
 def framework(name: str) -> Framework:
