@@ -37,6 +37,8 @@ class FrameworkData(BaseModel):
     frameworks: dict[str, Framework]
     mappings: dict[str, dict[str, list[str]]]
     unmapped: dict[str, str]
+    unmapped_for: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """rule -> framework -> why: a rule mapped for some frameworks and deliberately not for these."""
 
 
 class ControlRef(BaseModel):
@@ -58,6 +60,12 @@ def _validate(data: FrameworkData) -> FrameworkData:
             unknown = [c for c in controls if c not in data.frameworks[fw].controls]
             if unknown:
                 raise ValueError(f"mappings.{rule_id}.{fw}: control(s) {unknown} not listed under frameworks.{fw}")
+    for rule_id, reasons in data.unmapped_for.items():
+        if rule_id not in data.mappings:
+            raise ValueError(f"unmapped_for.{rule_id}: the rule is mapped for no framework; list it under unmapped")
+        for fw in reasons:
+            if fw not in data.frameworks or fw in data.mappings[rule_id]:
+                raise ValueError(f"unmapped_for.{rule_id}.{fw}: unknown framework or the rule is mapped for it")
     return data
 
 
