@@ -24,7 +24,7 @@ from core.events.route import parse_event
 from core.findings.model import ChangeAttribution
 from core.rules import RULES
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "audit-eventhub-body.json"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "audit-eventhub-body.json"
 WS = "/SUBSCRIPTIONS/1B0C4E2A-1111-4C1E-9A51-2F6A0C9D7E01/RESOURCEGROUPS/RG-ANALYTICS/PROVIDERS/MICROSOFT.DATABRICKS/WORKSPACES/DBW-ANALYTICS-PROD"
 EXISTING = frozenset(r.family for r in RULES.values())
 

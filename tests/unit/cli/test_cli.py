@@ -16,7 +16,7 @@ from core.catalogue import RULE_IDS
 from core.cli import main
 from tests.support.estates import STRICT_BASELINE, compliant_estate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = str(ROOT / "samples" / "estate.json")
 EXAMPLE = str(ROOT / "baseline.example.yaml")
 

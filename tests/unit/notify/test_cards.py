@@ -1,6 +1,6 @@
 """Adaptive Card digests: banner, compact lines, grouping, order, details, not-shown line, actions,
 legibility and the size limit. Every card built here is also validated by Microsoft's SDK and the 1.5
-schema (tests/notify/conftest.py)."""
+schema (tests/card_check.py, installed from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from core.notify import MAX_CARD_BYTES, Standing, build_digest, build_digests, serialize_card, severity_filter
 from core.notify.cards import SEVERITY_COLOR, portal_url, subject_key
 from core.notify.text import inert, readable, strip_url_secrets
-from tests.notify.chromium import host_config
-from tests.notify.estates import LARGE_ID, LARGE_NAME, large_findings, transitions
+from tests.support.chromium import host_config
+from tests.support.card_estates import LARGE_ID, LARGE_NAME, large_findings, transitions
 from tests.support.cards import NSG, SUB, WS_A, WS_B, finding, transition
 
 API = "https://func-driftwatch.azurewebsites.net/api"
@@ -531,7 +531,7 @@ def drifting_estates(draw: st.DrawFn) -> dict[str, Any]:
 @given(drifting_estates())
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 def test_hypothesis_estates_give_valid_cards_within_the_limit(estate: dict[str, Any]) -> None:
-    from tests.notify.estates import evaluate
+    from tests.support.card_estates import evaluate
 
     found = evaluate(estate)
     if not found:
@@ -573,11 +573,11 @@ def test_the_card_says_who_made_the_change_and_from_where() -> None:
 
 
 def test_the_schema_check_catches_what_the_fast_path_must_not_let_through() -> None:
-    """tests/notify/schema.py answers "valid?" with fastjsonschema and explains with jsonschema: an unknown
+    """tests/support/card_schema.py answers "valid?" with fastjsonschema and explains with jsonschema: an unknown
     element, an unknown property and a malformed URL (the URI formats) are each reported, by path."""
     import copy
 
-    from tests.notify.schema import schema_problems
+    from tests.support.card_schema import schema_problems
 
     card = build_digest(WS_A, "ws-a", [transition("opened", finding())])
     assert schema_problems(card) == []

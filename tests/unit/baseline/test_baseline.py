@@ -13,7 +13,7 @@ from core.rules import evaluate_workspace
 from samples import factory as f
 from tests.support.estates import NOW, compliant_estate, resource, states
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def ident(**kw: Any) -> WorkspaceIdentity:

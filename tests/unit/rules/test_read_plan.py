@@ -23,7 +23,7 @@ from core.state.reads import Read, ReadPlan, stage_of
 from core.terms import RULE_ID_RE
 from tests.support.estates import compliant_estate, states
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE: dict[str, Any] = yaml.safe_load((ROOT / "baseline.example.yaml").read_text(encoding="utf-8"))
 IN_WORKSPACE_SECTIONS = ("ip_access_lists", "workspace_conf", "workspace_conf_profile", "tokens", "iam",
                          "secrets", "settings", "compute", "unity_catalog")

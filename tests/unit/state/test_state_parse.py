@@ -14,7 +14,7 @@ from core.state.parse import parse_workspace_api, parse_workspace_arm
 from samples import factory as f
 from tests.support.estates import compliant_estate, resource, states
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # As azure-rest-api-specs' Databricks 2026-01-01 "WorkspaceGetParameters" example returns it
 # (ids of the example replaced; display-name location, wrapped parameter values).
