@@ -14,7 +14,7 @@ from core.http_api import openapi_json
 from core.store import StorageConnection, TableFindingsStore
 from functions import findings_api
 from tests.azurite import AzuriteProcess
-from tests.store.test_history_asof import EVAL, T0, A, H, _timeline
+from tests.contract.store.test_history_asof import EVAL, T0, A, H, _timeline
 from tests.support.store import reset_storage
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ import pytest
 from core.cli import main
 from core.store import StorageConnection, TableFindingsStore
 from tests.azurite import AzuriteProcess
-from tests.store.test_history_asof import EVAL, A, H, _timeline
+from tests.contract.store.test_history_asof import EVAL, A, H, _timeline
 from tests.support.store import T0, make_finding, reset_storage
 
 pytestmark = pytest.mark.integration

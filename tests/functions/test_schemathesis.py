@@ -22,7 +22,7 @@ from core.store import StorageConnection, TableFindingsStore
 from functions import findings_api
 from samples.functions_host import FunctionsHttpServer
 from tests.azurite import AzuriteProcess
-from tests.store.test_history_asof import _timeline
+from tests.contract.store.test_history_asof import _timeline
 from tests.support.store import reset_storage
 
 pytestmark = pytest.mark.integration

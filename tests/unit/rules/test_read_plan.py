@@ -1,6 +1,6 @@
 """What is fetched comes from the rules' declared inputs (core/rules/plan.py -> core/collect.api_needs).
 
-Pure: no emulator, no socket. The call counts per family over HTTP are pinned in tests/integration
+Pure: no emulator, no socket. The call counts per family over HTTP are pinned in tests/contract/collect
 (test_lean_scan.py, test_workspace_families.py, test_compute_uc_families.py); these pin the plan itself.
 """
 

@@ -26,7 +26,7 @@ from core.scan import run_scan
 from emulator.server import EmulatorServer
 from samples import factory as f
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SKU_ONLY = {"schema": "driftwatch.baseline/v1", "defaults": {"sku": "premium"}}
 STATES = ("Enabled", "Warned", "PastDue", "Disabled", "Deleted")
 

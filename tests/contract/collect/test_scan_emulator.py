@@ -22,7 +22,7 @@ from emulator.server import EmulatorServer
 from samples import factory as f
 from tests.support.collect import fast_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def by_id(findings: list[Any]) -> dict[str, tuple[str, str]]:

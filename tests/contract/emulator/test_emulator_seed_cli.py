@@ -19,7 +19,7 @@ from emulator.seed import SeedError, load_seed
 from emulator.server import EmulatorServer
 from emulator.state import Estate
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _write(tmp_path: Path, doc: object, name: str = "seed.json") -> Path:

@@ -22,7 +22,7 @@ from emulator.server import EmulatorServer
 from samples.factory import sample_estate
 from tests.support.collect import fast_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 _SCANS = r"""
 import json, sys

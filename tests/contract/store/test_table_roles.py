@@ -2,7 +2,7 @@
 
 The app identity holds Storage Table Data Contributor on findings, scans and topology, and driftwatch's
 "history appender" (query + insert, infra/modules/custom-roles.bicep, read from the template here) on
-findinghistory; nothing on the account. tests/store/rbac_proxy.py enforces exactly that in front of Azurite,
+findinghistory; nothing on the account. tests/contract/store/rbac_proxy.py enforces exactly that in front of Azurite,
 with Microsoft's operation -> data action mapping, and the store's runtime paths run through it.
 """
 
@@ -20,10 +20,10 @@ from core.store.connection import HISTORY_TABLE, TABLES
 from core.store.errors import StoreError
 from core.store.scans import ScanLog
 from tests.azurite import AzuriteProcess
-from tests.store.rbac_proxy import TABLE_DATA_CONTRIBUTOR, TableRbacProxy
+from tests.contract.store.rbac_proxy import TABLE_DATA_CONTRIBUTOR, TableRbacProxy
 from tests.support.store import T0, make_finding, reset_storage, ws_id
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 H = timedelta(hours=1)
 
 

@@ -11,7 +11,7 @@ from core.baseline import Baseline, load_baseline
 from emulator.server import EmulatorServer
 from samples.factory import sample_estate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="session")

@@ -231,7 +231,7 @@ def test_api_and_cli_answer_from_counters_and_rebuild_summary(store: TableFindin
     import azure.functions as func
 
     from functions import findings_api
-    from tests.store.test_cli_findings import run
+    from tests.app.test_cli_findings import run
 
     monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
     store.reconcile([make_finding(A, "DBX-WS-001"), make_finding(A, "DBX-WS-002", status="exempted")],
