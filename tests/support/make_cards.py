@@ -20,8 +20,8 @@ from typing import Any
 
 from core.notify import Standing, build_digest, build_digests, severity_filter
 from samples import factory as f
-from tests.support.chromium import screenshot
 from tests.support.card_estates import LARGE_ID, LARGE_NAME, evaluate, large_findings, transitions
+from tests.support.chromium import screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "cards"

@@ -11,9 +11,9 @@ import pytest
 from core.notify import Standing, build_digest
 from core.notify.cards import portal_url
 from core.notify.text import WORD_JOINER
-from tests.support.chromium import render
 from tests.support.card_estates import LARGE_ID, LARGE_NAME, large_findings, transitions
 from tests.support.cards import NSG, WS_A, finding, transition
+from tests.support.chromium import render
 
 API = "https://func-driftwatch.azurewebsites.net/api"
 MARKDOWN_CASES = {

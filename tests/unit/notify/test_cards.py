@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from core.notify import MAX_CARD_BYTES, Standing, build_digest, build_digests, serialize_card, severity_filter
 from core.notify.cards import SEVERITY_COLOR, portal_url, subject_key
 from core.notify.text import inert, readable, strip_url_secrets
-from tests.support.chromium import host_config
 from tests.support.card_estates import LARGE_ID, LARGE_NAME, large_findings, transitions
 from tests.support.cards import NSG, SUB, WS_A, WS_B, finding, transition
+from tests.support.chromium import host_config
 
 API = "https://func-driftwatch.azurewebsites.net/api"
 WIRE_LIMIT = 28_672
