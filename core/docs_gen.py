@@ -68,8 +68,8 @@ def render_rules_markdown() -> str:
     catalogue = load_catalogue()
     for r in RULES.values():
         entry = catalogue.entry(r.id)
-        refs = ", ".join(f"<{url}>" for url in entry.references) or "none (driftwatch's own read status)"
-        lines += [f"### {r.id} — {r.title}", "", f"**Risk.** {entry.risk}", "", f"**References:** {refs}", "",
+        links = ", ".join(f"<{url}>" for url in entry.references) or "none (driftwatch's own read status)"
+        lines += [f"### {r.id} — {r.title}", "", f"**Risk.** {entry.risk}", "", f"**References:** {links}", "",
                   f"**Remediation.** {r.remediation}", ""]
     return "\n".join(lines)
 
