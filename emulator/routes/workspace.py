@@ -3,7 +3,9 @@
 Served here: `ip-access-lists[/{id}]`, `workspace-conf` (only the keys in emulator/workspace_conf_keys.py),
 `token-management/tokens[/{id}]`; the settings, SCIM, secrets and token-permission families of
 emulator/workspace_families.py; the compute and Unity Catalog reads of emulator/compute_uc.py. Errors
-have Databricks' shape `{"error_code", "message"}`. Every write (POST/PUT/PATCH/DELETE that got past
+have Databricks' shape `{"error_code", "message"}`. Dispatch is the table WORKSPACE_ROUTES (method + path
+pattern -> handler; no two routes match the same request), then the families' 405s (NOT_SUPPORTED_HERE),
+then Databricks' unknown-endpoint 404. Every write (POST/PUT/PATCH/DELETE that got past
 authentication) leaves Databricks audit records (emulator/audit.py), sent by emulator/outbox.py.
 """
 
