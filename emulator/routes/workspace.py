@@ -76,7 +76,7 @@ class Route:
         return match_pattern(self.segments, rest)
 
 
-def _param(segment: str) -> tuple[str, tuple[str, ...] | None, bool] | None:
+def pattern_param(segment: str) -> tuple[str, tuple[str, ...] | None, bool] | None:
     """(name, allowed exact values or None, takes the rest) for a `{...}` segment; None for a literal."""
     if not (segment.startswith("{") and segment.endswith("}")):
         return None
@@ -91,7 +91,7 @@ def match_pattern(pattern: tuple[str, ...], rest: list[str]) -> dict[str, Any] |
     """The named segments of `rest` if it matches `pattern`, else None."""
     params: dict[str, Any] = {}
     for i, segment in enumerate(pattern):
-        param = _param(segment)
+        param = pattern_param(segment)
         if param is not None and param[2]:
             params[param[0]] = rest[i:]
             return params

@@ -17,7 +17,7 @@ from itertools import combinations
 import pytest
 import requests
 
-from emulator.routes.workspace import ANY_METHOD, NOT_SUPPORTED_HERE, WORKSPACE_ROUTES, Route, _param
+from emulator.routes.workspace import ANY_METHOD, NOT_SUPPORTED_HERE, WORKSPACE_ROUTES, Route, pattern_param
 from emulator.server import EmulatorServer
 from tests.support.seed import HOST, make_seed
 
@@ -27,7 +27,7 @@ AUTH = {"Authorization": "Bearer test"}
 def _segments_overlap(a: str, b: str) -> bool:
     """Whether some single path segment matches both pattern segments (literals compare case-insensitively,
     `{x:A|B}` only its exact values)."""
-    pa, pb = _param(a), _param(b)
+    pa, pb = pattern_param(a), pattern_param(b)
     values_a = None if pa else {a}
     values_b = None if pb else {b}
     if pa and pa[1] is not None:
@@ -42,8 +42,8 @@ def _segments_overlap(a: str, b: str) -> bool:
 def _patterns_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """Whether some path matches both patterns."""
     for i in range(max(len(a), len(b))):
-        rest_a = i < len(a) and (p := _param(a[i])) is not None and p[2]
-        rest_b = i < len(b) and (p := _param(b[i])) is not None and p[2]
+        rest_a = i < len(a) and (p := pattern_param(a[i])) is not None and p[2]
+        rest_b = i < len(b) and (p := pattern_param(b[i])) is not None and p[2]
         if rest_a or rest_b:
             return True  # a trailing {x*} matches whatever the other pattern still needs
         if i >= len(a) or i >= len(b):
