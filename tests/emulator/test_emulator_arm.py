@@ -127,20 +127,25 @@ def test_diagnostic_settings_list(emulator, ids):
 
 def test_put_patch_delete_record_events(emulator, ids):
     rule_id = f"{ids.NSG_ID}/securityRules/allow-any-rdp"
-    rule = {"properties": {"access": "Allow", "direction": "Inbound", "sourceAddressPrefix": "*", "priority": 300}}
+    rule = {"properties": {"protocol": "Tcp", "access": "Allow", "direction": "Inbound", "sourceAddressPrefix": "*",
+                           "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "3389",
+                           "priority": 300}}
     r = requests.put(emulator.url + rule_id, params=api_for(rule_id), headers=AUTH, json=rule, timeout=10)
     assert r.status_code == 201
     assert r.json()["type"] == "Microsoft.Network/networkSecurityGroups/securityRules"
     nsg = _get(emulator, ids.NSG_ID).json()
     assert "allow-any-rdp" in [x["name"] for x in nsg["properties"]["securityRules"]]
 
-    patch = {"tags": {"env": None, "costcenter": "42"}, "properties": {"publicNetworkAccess": "Enabled"}}
+    # Workspaces_Update takes a WorkspaceUpdate (tags only): a property in a PATCH is refused, not applied.
+    refused = requests.patch(emulator.url + ids.WS_ID, params=api_for(ids.WS_ID), headers=AUTH, timeout=10,
+                             json={"properties": {"publicNetworkAccess": "Enabled"}})
+    assert refused.status_code == 400 and "'properties'" in refused.json()["error"]["message"]
+    patch = {"tags": {"env": None, "costcenter": "42"}}
     r = requests.patch(emulator.url + ids.WS_ID.lower(), params=api_for(ids.WS_ID.lower()), headers=AUTH, json=patch, timeout=10)
     assert r.status_code == 200
     ws = _get(emulator, ids.WS_ID).json()
     assert ws["tags"] == {"owner": "data-platform", "costcenter": "42"}
-    assert ws["properties"]["publicNetworkAccess"] == "Enabled"
-    assert ws["properties"]["parameters"]["enableNoPublicIp"]["value"] is True  # deep merge kept it
+    assert ws["properties"]["parameters"]["enableNoPublicIp"]["value"] is True  # a tags PATCH leaves properties
 
     r = requests.delete(emulator.url + ids.DIAG_ID, params=api_for(ids.DIAG_ID), headers=AUTH, timeout=10)
     assert r.status_code == 200
@@ -185,7 +190,8 @@ def test_vnet_put_and_delete_keep_children_consistent(emulator, ids):
     child = {"properties": {"addressPrefix": "10.10.0.0/27"}}
     requests.put(emulator.url + f"{ids.VNET_ID}/subnets/snet-host", params=api_for(f"{ids.VNET_ID}/subnets/snet-host"), headers=AUTH, json=child, timeout=10)
     embedded = {s["name"]: s for s in _get(emulator, ids.VNET_ID).json()["properties"]["subnets"]}
-    assert embedded["snet-host"]["properties"] == {"addressPrefix": "10.10.0.0/27"}
+    # a settled network PUT reads back `provisioningState` Succeeded (virtualNetwork.json SubnetGet.json)
+    assert embedded["snet-host"]["properties"] == {"addressPrefix": "10.10.0.0/27", "provisioningState": "Succeeded"}
     assert requests.delete(emulator.url + ids.VNET_ID, params=api_for(ids.VNET_ID), headers=AUTH, timeout=10).status_code == 200
     assert _get(emulator, f"{ids.VNET_ID}/subnets/snet-host").status_code == 404
     r = requests.put(emulator.url + f"{ids.VNET_ID}/subnets/x", params=api_for(f"{ids.VNET_ID}/subnets/x"), headers=AUTH, json={}, timeout=10)

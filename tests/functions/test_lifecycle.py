@@ -98,8 +98,10 @@ def test_diagnostics_404_resolves_nothing_and_other_rules_still_run(app: App) ->
     _settled_sweep(app)
     before = {x.id: x for x in app.open_findings()}
     assert any(x.rule_id == "DBX-WS-010" for x in before.values())
-    patch = {"properties": {"publicNetworkAccess": "Enabled"}}
-    r = requests.patch(app.emulator.url + WS["dbw-finance-prod"], headers=AUTH, params=DBX, json=patch, timeout=5)
+    doc = requests.get(app.emulator.url + WS["dbw-finance-prod"], headers=AUTH, params=DBX, timeout=5).json()
+    doc["properties"]["computeMode"] = doc["properties"].get("computeMode") or "Hybrid"
+    doc["properties"]["publicNetworkAccess"] = "Enabled"  # properties change by PUT (PATCH takes tags only)
+    r = requests.put(app.emulator.url + WS["dbw-finance-prod"], headers=AUTH, params=DBX, json=doc, timeout=5)
     assert r.status_code == 200
     app.emulator.set_faults([{"match": "diagnosticSettings", "method": "GET", "action": "404"}])
     app.host.fire_timer()
