@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from core.catalogue import load_catalogue
 from core.frameworks import controls_for, load_frameworks
 from core.rules import RULES
 
@@ -20,10 +21,10 @@ def render_rules_markdown() -> str:
     lines = [
         "# driftwatch rule catalogue",
         "",
-        "Generated from `core/rules` and `core/frameworks/mappings.yaml` by `make docs` (python -m core.docs_gen);",
-        "do not edit by hand. Severities are defaults; a baseline may override them (`defaults.severity`) or",
-        "disable rules. A rule is *not applicable* to a workspace in the situation its column names: no finding,",
-        "never a pass, listed in the scan output's `not_applicable`.",
+        "Generated from `core/catalogue/rules.yaml`, `core/rules` and `core/frameworks/mappings.yaml` by",
+        "`make docs` (python -m core.docs_gen); do not edit by hand. Severities are defaults; a baseline may",
+        "override them (`defaults.severity`) or disable rules. A rule is *not applicable* to a workspace in the",
+        "situation its column names: no finding, never a pass, listed in the scan output's `not_applicable`.",
         "",
         "| id | severity | title | reads | needs | not applicable when | CIS | MCSB | SAT |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -64,9 +65,15 @@ def render_rules_markdown() -> str:
         for key, (value, why) in keys.items():
             lines.append(f"| {key} | {value} | {platform_default(key) or 'not known'} | {_cell(why)} |")
         lines.append("")
-    lines += ["## Remediation", ""]
+    lines += ["## Risk, references and remediation", "",
+              "Risk: what an attacker or an accident can do when the rule fails. References: the official pages that",
+              "document the setting or API the rule reads (core/catalogue/rules.yaml).", ""]
+    catalogue = load_catalogue()
     for r in RULES.values():
-        lines += [f"### {r.id} — {r.title}", "", r.remediation, ""]
+        entry = catalogue.entry(r.id)
+        links = ", ".join(f"<{url}>" for url in entry.references) or "none (driftwatch's own read status)"
+        lines += [f"### {r.id} — {r.title}", "", f"**Risk.** {entry.risk}", "", f"**References:** {links}", "",
+                  f"**Remediation.** {r.remediation}", ""]
     return "\n".join(lines)
 
 

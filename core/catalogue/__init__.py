@@ -1,4 +1,5 @@
-"""The rule catalogue (`rules.yaml`): every rule's id, family, default severity and title, in catalogue order.
+"""The rule catalogue (`rules.yaml`): every rule's id, family, default severity, title, risk and references,
+in catalogue order.
 
 The one source of rule metadata. The baseline validator reads the ids from here (it cannot import the
 rules, which import the baseline), the registry in `core/rules` takes each rule's title, severity and family
@@ -23,7 +24,8 @@ COMPLIANCE_FILE = "core/frameworks/mappings.yaml"
 
 
 class RuleEntry(BaseModel):
-    """One rule's metadata. `risk` and `references` are optional (none is filled in yet)."""
+    """One rule's metadata. `risk` and `references` are filled for every rule (a unit test keeps them so;
+    DBX-EVAL-* have no references, see rules.yaml)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -33,9 +35,9 @@ class RuleEntry(BaseModel):
     """The default; a baseline may override it (`defaults.severity`)."""
     title: str = Field(min_length=1)
     risk: str | None = None
-    """What goes wrong when the check fails, for readers of findings and docs."""
+    """What an attacker or an accident can do when the check fails (docs/rules.md)."""
     references: tuple[str, ...] = ()
-    """Where the setting is documented (Microsoft Learn / Databricks docs URLs)."""
+    """Where the setting or API is documented (Microsoft Learn / Databricks docs URLs; docs/rules.md)."""
 
     @model_validator(mode="after")
     def _id_names_family(self) -> RuleEntry:
