@@ -309,7 +309,8 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
         return q
     from core.http_api import openapi_json
 
-    return func.HttpResponse(openapi_json(), status_code=200, mimetype="application/json", charset="utf-8")
+    return func.HttpResponse(openapi_json(sign_in=_access.mode == "entra"), status_code=200,
+                             mimetype="application/json", charset="utf-8")
 
 
 @bp.function_name("health")
