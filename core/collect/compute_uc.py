@@ -21,7 +21,6 @@ from typing import Any
 from core.collect.databricks_client import errors_module
 from core.collect.parallel import run_all
 from core.state.compute_uc import (
-    CurrentUser,
     MetastoreState,
     PermissionEntry,
     PolicyCompliance,
@@ -140,8 +139,8 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
         queued.clear()
         run_all(todo)
 
-    def _read_one(family: str, read: Callable[[], Any]) -> None:
-        if time.monotonic() >= deadline:
+    def _read_one(family: str, read: Callable[[], Any], *, check_budget: bool = True) -> None:
+        if check_budget and time.monotonic() >= deadline:
             errors[family] = "not read: the workspace's time budget was spent"
             return
         try:
@@ -257,18 +256,19 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
     if needs.storage_credentials and metastore_known is not None and not metastore_known.assigned:
         pass  # no metastore: there are no storage credentials to list (the rule cannot apply)
     elif needs.storage_credentials:
-        def credentials() -> Any:
-            items = parse_storage_credentials(pages(STORAGE_CREDENTIALS_PATH, "storage_credentials",
-                                                    {"max_results": 0}), where)
-            user: CurrentUser | None
+        # Who we are does not depend on the list: both are read at once, and put together after the flush.
+        me: dict[str, Any] = {}
+
+        def current_user() -> None:
             try:
-                user = parse_current_user(get(CURRENT_USER_PATH), where)
-            except StateError:
-                raise
+                me["user"] = parse_current_user(get(CURRENT_USER_PATH), where)
+            except StateError as exc:
+                me["malformed"] = exc
             except Exception:  # who we are is unknown: the list counts as partial, never complete
-                user = None
-            return storage_credentials_state(items, user, data.get("metastore"))
-        one("storage_credentials", credentials)
+                me["user"] = None
+        one("storage_credentials", lambda: parse_storage_credentials(pages(
+            STORAGE_CREDENTIALS_PATH, "storage_credentials", {"max_results": 0}), where))
+        queued.append(current_user)
     if needs.system_schemas:
         m = data.get("metastore")
         if m is None:
@@ -277,6 +277,14 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
             one("system_schemas", lambda: parse_system_schemas(
                 pages(SYSTEM_SCHEMAS_PATH.format(id=m.metastore_id), "schemas", {"max_results": 0}), where))
     flush()
+    if needs.storage_credentials and "storage_credentials" in data:
+        items = data.pop("storage_credentials")
+        if "malformed" in me:
+            errors["storage_credentials"] = f"malformed answer: {me['malformed']}"
+        else:
+            user, known = me.get("user"), data.get("metastore")
+            _read_one("storage_credentials", lambda: storage_credentials_state(items, user, known),
+                      check_budget=False)
     return _in_order(data), _in_order(errors)
 
 

@@ -280,13 +280,24 @@ def read_workspace_api(host: str, needs: ApiNeeds, config: CollectConfig) -> Wor
                 if needs.families.any else None)
     compute = (parallel.submit(lambda: read_compute_uc(w, call, needs.compute_uc, deadline, host, _describe))
                if needs.compute_uc.any else None)
+    core: dict[str, Any] = {}
+
+    def core_read(key: str, read: Callable[[], Any]) -> Callable[[], None]:
+        return lambda: core.__setitem__(key, read())
+
+    reads = []
+    if needs.conf_keys:
+        reads.append(core_read("conf", lambda: _read_conf(call, w, needs.conf_keys)))
+    if needs.ip_access_lists:
+        reads.append(core_read("lists", lambda: call(lambda: w.get_list(IP_ACCESS_LISTS_PATH, "ip_access_lists"))))
+    if needs.tokens:
+        reads.append(core_read("tokens", lambda: call(lambda: w.get_list(TOKENS_PATH, "token_infos"))))
     try:
-        if needs.conf_keys:
-            conf, unsupported = _read_conf(call, w, needs.conf_keys)
-        if needs.ip_access_lists:
-            lists = call(lambda: w.get_list(IP_ACCESS_LISTS_PATH, "ip_access_lists"))
-        if needs.tokens:
-            tokens = call(lambda: w.get_list(TOKENS_PATH, "token_infos"))
+        # The core reads do not depend on each other: at once; the first failure (in this order) is raised.
+        parallel.run_all(reads)
+        conf, unsupported = core.get("conf", (conf, unsupported))
+        lists = core.get("lists", lists)
+        tokens = core.get("tokens", tokens)
     except WorkspaceApiError:
         raise
     except StateError as exc:

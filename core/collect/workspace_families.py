@@ -50,6 +50,10 @@ MAX_SECRET_SCOPES = 1000
 """Bound on the ACL reads (one call per scope); beyond it the ACL family is reported unread."""
 
 
+_BUDGET_SPENT = object()
+"""A part not read because the workspace's time budget was spent before it started."""
+
+
 @dataclass(frozen=True)
 class FamilyNeeds:
     """Which extra families to read; empty = none (no call)."""
@@ -97,19 +101,56 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
     def get(path: str) -> Any:
         return call(lambda: w.api_client.do("GET", path, headers={"Accept": "application/json"}))
 
+    parts: dict[str, dict[str, tuple[bool, Any]]] = {}
+    """family -> part -> (read, its value) or (not read, the exception or the budget marker)."""
+    assemble: list[tuple[str, Callable[[dict[str, Any]], Any]]] = []
+    """family -> how its parts' values (part -> value, in the order queued) become its value."""
+
+    def part(family: str, key: str, read: Callable[[], Any]) -> None:
+        """Queue one independent call of a family (run at the next `flush()` with everything else)."""
+        slot = parts.setdefault(family, {})
+        slot[key] = (False, _BUDGET_SPENT)
+
+        def run() -> None:
+            if time.monotonic() >= deadline:
+                return
+            try:
+                slot[key] = (True, read())
+            except Exception as exc:  # kept for the family: its first failing part is its error
+                slot[key] = (False, exc)
+        pending.append(run)
+
+    def settle() -> None:
+        """Each multi-part family: its value when every part was read, else the first failing part's error."""
+        for family, build in assemble:
+            got = parts.pop(family, {})
+            failed = next((v for ok, v in got.values() if not ok), None)
+            if failed is _BUDGET_SPENT:
+                errors[family] = "not read: the workspace's time budget was spent"
+            elif isinstance(failed, StateError):
+                errors[family] = f"malformed answer: {failed}"
+            elif isinstance(failed, Exception):
+                errors[family] = describe(failed)
+            else:
+                try:
+                    data[family] = build({k: v for k, (_, v) in got.items()})
+                except StateError as exc:
+                    errors[family] = f"malformed answer: {exc}"
+        assemble.clear()
+
     if needs.token_permissions:
         one("token_permissions", lambda: parse_token_permissions(get(TOKEN_PERMISSIONS_PATH), where))
     if needs.settings_types:
-        def settings() -> dict[str, Any]:
-            out: dict[str, Any] = {}
+        unknown = next((t for t in needs.settings_types if t not in SETTING_PAYLOADS), None)
+        if unknown is not None:
+            errors["workspace_settings"] = f"malformed answer: {where}: unknown settings type {unknown!r}"
+        else:
+            # One call per settings type, all at once (they do not depend on each other); the family is read
+            # when every type is, else its error is the first failing type's, as when read in turn.
             for t in needs.settings_types:
-                if t not in SETTING_PAYLOADS:
-                    raise StateError(f"{where}: unknown settings type {t!r}")
-                if time.monotonic() >= deadline:
-                    raise TimeoutError("the workspace's time budget was spent")
-                out[t] = parse_setting(t, get(SETTINGS_PATH.format(type=t)), where)
-            return out
-        one("workspace_settings", settings)
+                part("workspace_settings", t, functools.partial(
+                    lambda t: parse_setting(t, get(SETTINGS_PATH.format(type=t)), where), t))
+            assemble.append(("workspace_settings", lambda got: dict(got)))
     if needs.scim:
         def scim_pages(resource: str) -> list[Any]:
             items: list[Any] = []
@@ -132,11 +173,15 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
                     return items
                 start += len(got)
             raise TimeoutError(f"more than {MAX_SCIM_PAGES} pages of SCIM {resource}")
-        one("scim", lambda: parse_scim(scim_pages("Users"), scim_pages("ServicePrincipals"),
-                                       scim_pages("Groups"), where))
+        # The three resource types page independently: read at once, parsed together.
+        for resource in ("Users", "ServicePrincipals", "Groups"):
+            part("scim", resource, functools.partial(scim_pages, resource))
+        assemble.append(("scim", lambda got: parse_scim(got["Users"], got["ServicePrincipals"], got["Groups"],
+                                                        where)))
     if needs.secret_scopes or needs.secret_acls:
         one("secret_scopes", lambda: parse_secret_scopes(get(SECRET_SCOPES_PATH), where))
     flush()  # the families above are independent; the ACLs need the scope list
+    settle()
     if needs.secret_acls:
         scopes = data.get("secret_scopes")
         acl_family = "secret_acls"

@@ -6,6 +6,7 @@ clock running ahead must not make the next instance's correct evaluation look ol
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -94,14 +95,23 @@ def store_evaluation(rt: Runtime, state: WorkspaceState, ev: WorkspaceEvaluation
     The footprint itself says what was observed (core/state/footprint.py), so saving it never drops
     an edge on missing data; a scan that did not read the network at all does not save.
     """
-    transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
-                                       evaluated_rules=ev.evaluated_rules, now=now, source=source,
-                                       attribution=attribution, not_applicable=ev.not_applicable,
-                                       checked_rules=checked_rules(ev), baseline_sha256=ev.effective.sha256,
-                                       coverage_scope=None if families is None
-                                       else frozenset(r.id for r in rules_for(state, families) or ()))
+    from core.store import background
+
+    saving = None
     if state.arm is not None and network_read:  # an unreadable workspace document says nothing about its network
-        rt.topology().save_workspace(state.resource_id, footprint(state.arm, state.network, state.resource_id))
+        # Another table than the findings: saved while the findings reconcile (latency: the longer of the two).
+        saving = background.start(functools.partial(rt.topology().save_workspace, state.resource_id,
+                                                    footprint(state.arm, state.network, state.resource_id)))
+    try:
+        transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
+                                           evaluated_rules=ev.evaluated_rules, now=now, source=source,
+                                           attribution=attribution, not_applicable=ev.not_applicable,
+                                           checked_rules=checked_rules(ev), baseline_sha256=ev.effective.sha256,
+                                           coverage_scope=None if families is None
+                                           else frozenset(r.id for r in rules_for(state, families) or ()))
+    finally:
+        if saving is not None:
+            saving.result()
     return list(transitions)
 
 
@@ -118,8 +128,13 @@ def _subnet_users(rt: Runtime, doc: dict[str, Any]) -> dict[str, list[str]]:
         arm = parse_workspace_arm(doc)
     except StateError:
         return {}
+    from core.store import background
+
     topo = rt.topology()
-    users = {arm_fold(sid): list(topo.workspaces_for(sid)) for sid, _, _ in subnet_ids(arm)}
+    # One partition query per subnet; they do not depend on each other.
+    reads = {arm_fold(sid): background.start(functools.partial(topo.workspaces_for, sid))
+             for sid, _, _ in subnet_ids(arm)}
+    users = {sid: list(read.result()) for sid, read in reads.items()}
     for sid in users:
         if str(doc.get("id")) not in users[sid]:
             users[sid].append(str(doc.get("id")))
@@ -164,6 +179,7 @@ def recheck_later(rt: Runtime, req: ScanRequest, reason: str, now: datetime) -> 
 
 def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWorkerOutcome:
     """Handle one `scan-requests` message end to end; transitions go to `drift-findings`."""
+    from core.store import background
     from core.store.clock import store_now
     from core.store.pending import merge_changes, merge_families
 
@@ -176,25 +192,36 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         return ScanWorkerOutcome(workspace_id=None, rejected=reason)
     families = None if req.families is None else frozenset(req.families)
     changes = [c.model_dump(mode="json", exclude_none=True) for c in req.changes]
-    if req.coalesced:
-        was_pending, folded, folded_changes = rt.pending().started(req.workspace_id, now)
+    # The pending marker is updated while the workspace document is read (they do not depend on each other).
+    starting = (background.start(functools.partial(rt.pending().started, req.workspace_id, now))
+                if req.coalesced else None)
+    hint_problem = embedded_document_problem(req)
+    doc: dict[str, Any] | None = None
+    unreadable: ArmReadError | None = None
+    try:
+        if hint_problem is None:
+            # Anyone who may send to scan-requests can write a message, so the state, and the host the token
+            # goes to, come from ARM: the worker reads the workspace document itself.
+            try:
+                doc = rt.arm.get(req.workspace_id)
+            except ArmReadError as exc:
+                unreadable = exc
+    finally:
+        started = starting.result() if starting is not None else None
+    if started is not None:
+        was_pending, folded, folded_changes = started
         if was_pending:  # everything coalesced into this scan while it waited
             families = merge_families(families, folded)
             changes = merge_changes(changes, folded_changes)
     attribution = _attributor([ChangeRecord.model_validate(c) for c in changes])
     source: Source = req.source
-    hint_problem = embedded_document_problem(req)
     if hint_problem is not None:  # deterministic: retrying cannot fix it, so it is poisoned at once
         reject_message(rt, "scan-requests", body, hint_problem)
         return ScanWorkerOutcome(workspace_id=None, rejected=hint_problem)
-    # Anyone who may send to scan-requests can write a message, so the state, and the host the token goes
-    # to, come from ARM: the worker reads the workspace document itself.
-    try:
-        doc = rt.arm.get(req.workspace_id)
-    except ArmReadError as exc:
+    if unreadable is not None:
         from core.collect.collector import unreadable_state
 
-        transitions = record_evaluation(rt, unreadable_state(req.workspace_id, exc.cause), source, now,
+        transitions = record_evaluation(rt, unreadable_state(req.workspace_id, unreadable.cause), source, now,
                                         families=families, attribution=attribution)
         send_transitions(rt, transitions)
         return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)

@@ -14,6 +14,7 @@ reconciling one workspace never both open a finding, and only the winner emits a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from core.findings.lifecycle import decide
 from core.findings.model import Attributor, Finding
 from core.findings.transition import Transition
 from core.rules.registry import NotApplicable
+from core.store import background
 from core.store.checkpoints import checkpoint_if_due
 from core.store.connection import FINDINGS_TABLE, StorageConnection, storage_call
 from core.store.etag import Write, conditional_update, replace_all
@@ -116,14 +118,10 @@ class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox,
         self._append_history(won.transition, won.row.seq)
         return won.transition
 
-    def _refresh_unchanged(self, stored: dict[str, _Row], new: dict[str, Finding], *,
-                           evaluated_rules: frozenset[str] | None, now: datetime, source: str) -> set[str]:
-        """Write the findings that are still there and change nothing counted (only `last_seen` and the
-        like move) in one ETag-checked transaction per 100 rows, instead of one request each.
-
-        A sweep of a stable estate is almost only such rows. Returns the ids written; a transaction that
-        fails because a row changed since the read writes none of its rows, and those go through `_apply`
-        one by one (which reloads and decides again), exactly as before."""
+    def _quiet_refreshes(self, stored: dict[str, _Row], new: dict[str, Finding], *,
+                         evaluated_rules: frozenset[str] | None, now: datetime, source: str) -> list[Write[str]]:
+        """The findings that are still there and change nothing counted (only `last_seen` and the like
+        move): written together by `_refresh_unchanged` instead of one request each."""
         quiet: list[Write[str]] = []
         for fid, f in new.items():
             row = stored.get(fid)
@@ -135,6 +133,14 @@ class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox,
             fresh = _Row(merged, row.etag, row.seq, row.notify_state, row.notified_at, row.notify_error,
                          row.last_transition, row.last_transition_at, list(row.outbox))
             quiet.append(Write(self._entity(fresh), row.etag, fid))
+        return quiet
+
+    def _refresh_unchanged(self, quiet: list[Write[str]]) -> set[str]:
+        """Write the quiet refreshes in one ETag-checked transaction per 100 rows.
+
+        A sweep of a stable estate is almost only such rows. Returns the ids written; a transaction that
+        fails because a row changed since the read writes none of its rows, and those go through `_apply`
+        one by one (which reloads and decides again), exactly as before."""
         written: set[str] = set()
         for i in range(0, len(quiet), 100):
             done = replace_all(self.findings_table, FINDINGS_TABLE, quiet[i:i + 100])
@@ -157,31 +163,54 @@ class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox,
         families (`coverage_scope`: the rules it could have checked) updates only that part of it.
         """
         not_applicable = tuple(not_applicable)
-        if checked_rules is not None:
-            record_coverage(self, resource_id, checked_rules, utc(now), baseline_sha256, scope=coverage_scope)
-        now = utc(now)
         pk = resource_key(resource_id)
         for f in evaluation_findings:
             if resource_key(f.resource_id) != pk:
                 raise ValueError(f"finding {f.id} belongs to {f.resource_id}, not {resource_id}")
-        new = {f.id: f for f in evaluation_findings}
-        stored = self._load_partition(pk)
+        # The coverage is read (and written when it changed) while the partition loads; it is on the
+        # store before any finding is written, as when the two ran one after the other.
+        now = utc(now)
+        coverage = (background.start(functools.partial(record_coverage, self, resource_id, checked_rules, now,
+                                                       baseline_sha256, scope=coverage_scope))
+                    if checked_rules is not None else None)
+        try:
+            new = {f.id: f for f in evaluation_findings}
+            stored = self._load_partition(pk)
+        finally:
+            if coverage is not None:
+                coverage.result()
         out: list[Transition] = []
         counts = self.counters.session(pk)
         try:
-            refreshed = self._refresh_unchanged(stored, new, evaluated_rules=evaluated_rules, now=now, source=source)
-            for fid in sorted((set(new) | set(stored)) - refreshed):
-                t = self._apply(pk, fid, stored.get(fid), new.get(fid), evaluated_rules=evaluated_rules,
-                                now=now, source=source, attribution=attribution, not_applicable=not_applicable,
+            quiet = self._quiet_refreshes(stored, new, evaluated_rules=evaluated_rules, now=now, source=source)
+            # The quiet rows and the others are disjoint, so their writes do not wait for each other; a quiet
+            # row whose transaction lost (the row changed since the read) is decided again afterwards.
+            refreshing = background.start(functools.partial(self._refresh_unchanged, quiet)) if quiet else None
+            first = sorted((set(new) | set(stored)) - {w.result for w in quiet})
+            try:
+                self._apply_all(pk, first, stored, new, out, evaluated_rules=evaluated_rules, now=now,
+                                source=source, attribution=attribution, not_applicable=not_applicable,
                                 counts=counts)
-                if t is not None:
-                    out.append(t)
+            finally:
+                refreshed = refreshing.result() if refreshing is not None else set()
+            lost = sorted({w.result for w in quiet} - refreshed)
+            self._apply_all(pk, lost, stored, new, out, evaluated_rules=evaluated_rules, now=now,
+                            source=source, attribution=attribution, not_applicable=not_applicable, counts=counts)
+            out.sort(key=lambda t: t.finding.id)  # one per finding: the order of deciding them one by one
         finally:
             counts.close()
         before = sum(r.seq for r in stored.values())  # every N transitions: a history checkpoint (history.py)
         checkpoint_if_due(self, resource_id, transitions_before=before, transitions_after=before + len(out),
                           findings=len(set(new) | set(stored)), now=now)
         return out
+
+    def _apply_all(self, pk: str, ids: list[str], stored: dict[str, _Row], new: dict[str, Finding],
+                   out: list[Transition], **kw: Any) -> None:
+        """`_apply` each of `ids` in turn, collecting the transitions into `out`."""
+        for fid in ids:
+            t = self._apply(pk, fid, stored.get(fid), new.get(fid), **kw)
+            if t is not None:
+                out.append(t)
 
     def resolve_workspace(self, resource_id: str, now: datetime, source: str,
                           attribution: Attributor | None = None, reason: str | None = None) -> list[Transition]:

@@ -22,6 +22,8 @@ __all__ = ["get_json", "iso_z", "put_json", "resource_key", "utc"]
 INLINE_LIMIT = 30_000
 """Characters stored as one plain string property (well under the 64 KB property limit)."""
 CHUNK = 30_000
+MAX_JSON_PARTS = 30
+"""At most this many compressed parts (~900 KB: about what one entity can hold)."""
 
 
 def resource_key(resource_id: str) -> str:
@@ -37,7 +39,7 @@ def put_json(entity: dict[str, Any], name: str, value: Any) -> None:
         return
     packed = base64.b64encode(zlib.compress(text.encode("utf-8"), 6)).decode("ascii")
     parts = [packed[i:i + CHUNK] for i in range(0, len(packed), CHUNK)]
-    if len(parts) > 30:  # ~900 KB: beyond what one entity can hold
+    if len(parts) > MAX_JSON_PARTS:  # beyond what one entity can hold
         raise ValueError(f"{name} is too large to store ({len(text)} characters)")
     entity[f"{name}_parts"] = len(parts)
     for i, part in enumerate(parts):

@@ -15,7 +15,7 @@ from core.arm_ids import arm_fold
 from core.findings.model import Finding
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, StorageConnection, storage_call
 from core.store.etag import Write, WriteConflict, conditional_update, replace_all
-from core.store.keys import get_json, put_json, resource_key, utc
+from core.store.keys import MAX_JSON_PARTS, get_json, put_json, resource_key, utc
 from core.store.summary import SummaryCounters
 
 if TYPE_CHECKING:
@@ -37,6 +37,16 @@ class _Row:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     """Transitions recorded in this row but not yet confirmed delivered (history rows + queue message):
     written in the same atomic entity write as the change itself, cleared after delivery."""
+
+
+def _json_columns(name: str) -> tuple[str, ...]:
+    """The columns `put_json` may store `name` in (inline, or compressed in numbered parts)."""
+    return (name, f"{name}_parts", *(f"{name}_z{i}" for i in range(MAX_JSON_PARTS)))
+
+
+ROW_COLUMNS = ("RowKey", "seq", "notify_state", "notified_at", "notify_error", "last_transition",
+               "last_transition_at", "outbox_n", *_json_columns("finding"), *_json_columns("outbox"))
+"""The columns `_row` reads (with the ETag, which every answer carries)."""
 
 
 class FindingRows:
@@ -133,8 +143,11 @@ class FindingRows:
     # ---------------------------------------------------------------- reads
 
     def _load_partition(self, pk: str) -> dict[str, _Row]:
+        # Only what `_row` reads: the query columns (status, times, names...) repeat the finding's JSON, and
+        # decoding them (datetimes above all) cost as much as the rest of the answer.
         with storage_call("query", FINDINGS_TABLE):
-            entities = list(self.findings_table.query_entities("PartitionKey eq @pk", parameters={"pk": pk}))
+            entities = list(self.findings_table.query_entities("PartitionKey eq @pk", parameters={"pk": pk},
+                                                               select=list(ROW_COLUMNS)))
         return {e["RowKey"]: self._row(e) for e in entities}
 
     def _load_one(self, pk: str, finding_id: str) -> _Row | None:
