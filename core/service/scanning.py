@@ -188,9 +188,13 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         reject_message(rt, "scan-requests", body, hint_problem)
         return ScanWorkerOutcome(workspace_id=None, rejected=hint_problem)
     # Anyone who may send to scan-requests can write a message, so the state, and the host the token goes
-    # to, come from ARM: the worker reads the workspace document itself.
+    # to, come from ARM: the worker reads the workspace document itself, or the one its sweep listed
+    # through the `scans` table, which only the app writes (core/service/handoff.py).
+    from core.service.handoff import listed_for
+
+    listed = listed_for(rt, req, families, now)
     try:
-        doc = rt.arm.get(req.workspace_id)
+        doc = listed.workspace if listed is not None else rt.arm.get(req.workspace_id)
     except ArmReadError as exc:
         from core.collect.collector import unreadable_state
 
@@ -203,7 +207,10 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         send_transitions(rt, transitions)
         return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, deleted=True)
     users = _subnet_users(rt, doc) if families is None or "NET" in families else {}
-    state = rt.collector().collect_workspace(doc, users, families=families)
+    collector = rt.collector()
+    if listed is not None:
+        collector.prime(listed.network)  # what is not there is GET as before
+    state = collector.collect_workspace(doc, users, families=families)
     if isinstance(state, Skipped):
         return recheck_later(rt, req.model_copy(update={
             "families": None if families is None else sorted(families),

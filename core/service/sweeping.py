@@ -33,13 +33,20 @@ class SweepOutcome:
 def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
     """Discover every workspace and fan out one scan request each (Functions scale out on the queue).
 
-    A request names the workspace only: the worker reads its document from ARM (a queue message is not
-    trusted), and subnet sharing comes from the topology this sweep records before the first worker runs.
+    A request names the workspace only (a queue message is not trusted): what the sweep listed, the
+    workspace documents and, per subscription, the VNets and NSGs they use, reaches the workers through
+    the `scans` table (core/service/handoff.py), and subnet sharing comes from the topology this sweep
+    records before the first worker runs.
     """
+    from core.service.handoff import hand_off, remove_stale
+    from core.store.clock import store_now
+
     now = now or datetime.now(UTC)
     scan_id = str(uuid.uuid4())
     redeliver_outbox(rt)
-    docs, found = rt.collector().discover(rt.settings.subscriptions or None)
+    listed_at = store_now(rt.store().findings_table)  # before the listing: no document is older than this
+    collector = rt.collector()
+    docs, found = collector.discover(rt.settings.subscriptions or None)
     topology, queues = rt.topology(), rt.queues()
     parsed: list[tuple[str, WorkspaceArm]] = []
     for doc in docs:
@@ -48,6 +55,9 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
             parsed.append((wid, parse_workspace_arm(doc)))
         except StateError as exc:
             found.errors.append({"resource_id": wid, "stage": "parse", "message": str(exc)})
+    by_id = {str(d.get("id") or ""): d for d in docs}
+    hand_off(rt, collector, scan_id, listed_at,
+             [(by_id[wid], arm) for wid, arm in parsed if not_settled_reason(arm) is None])
     enqueued = rechecks = 0
     for wid, arm in parsed:
         not_settled = not_settled_reason(arm)
@@ -69,6 +79,7 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
         queues.send_scan_request(req.body())
         enqueued += 1
     enqueued += _safety_net(rt, docs, found, now, scan_id)
+    remove_stale(rt, scan_id)
     from core.store import ScanLog
 
     ScanLog(rt.connection).record(scan_id, now, datetime.now(UTC), "sweep", len(docs), found.errors,

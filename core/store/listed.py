@@ -127,6 +127,22 @@ class ListedDocuments(TableBound):
                 return None
         return parse_row(entity, workspace_id, scan_id, now=now, max_age_s=max_age_s)
 
+    def event_since(self, workspace_id: str, since: datetime) -> bool:
+        """Whether an event-driven scan of the workspace was claimed or started at or after `since`: its
+        marker (core/store/pending.py) was written then. A listed document may predate that change, so the
+        worker reads ARM instead. Unknown (no timestamp) counts as yes."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        from core.store.pending import PENDING_PARTITION
+
+        with storage_call("read", SCANS_TABLE):
+            try:
+                marker = self.table.get_entity(PENDING_PARTITION, resource_key(workspace_id))
+            except ResourceNotFoundError:
+                return False
+        written = marker.metadata.get("timestamp")
+        return not isinstance(written, datetime) or written.astimezone(UTC) >= since.astimezone(UTC)
+
     def remove_other_sweeps(self, scan_id: str) -> int:
         """Delete rows no sweep after `scan_id`'s wrote (workspaces it no longer listed); returns how many."""
         with storage_call("query", SCANS_TABLE):
