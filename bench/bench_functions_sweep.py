@@ -17,6 +17,7 @@ Usage: python -m bench.bench_functions_sweep [--workspaces 2000] [--baseline net
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -24,7 +25,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -47,6 +50,37 @@ defaults:
 def _counts(emu: Emulator) -> dict[str, Counter[str]]:
     raw = requests.get(f"{emu.url}/_emulator/requests", timeout=10).json()
     return {"endpoint": Counter(raw["by_endpoint"]), "type": Counter(raw.get("by_resource_type") or {})}
+
+
+def _read_costs(rt: Any, scan_id: str, sample: int = 30) -> tuple[float | None, float]:
+    """Mean wall time of what a worker reads instead of ARM (its listed row and the event marker), and of
+    the ARM GETs it replaces, over `sample` workspaces (after the drain, so the counts above are not touched)."""
+    from core.state.parse import parse_workspace_arm
+    from core.store.listed import ListedDocuments
+
+    listed = ListedDocuments(rt.connection)
+    table = rt.connection.table("scans")
+    rows = table.query_entities("PartitionKey eq 'sweep-listed'", select=["workspace_id"], results_per_page=sample)
+    ids = [r["workspace_id"] for r in itertools.islice(rows, sample)]
+    if not ids:
+        return None, 0.0
+    now = datetime.now(UTC)
+    t0 = time.perf_counter()
+    found = []
+    for wid in ids:
+        row = listed.read(wid, scan_id, now=now, max_age_s=rt.listed_max_age_s)
+        listed.event_since(wid, now)
+        found.append(row)
+    handoff = (time.perf_counter() - t0) / len(ids) * 1000
+    t0 = time.perf_counter()
+    for wid in ids:
+        doc = rt.arm.get(wid)
+        arm = parse_workspace_arm(doc)
+        vnet = rt.arm.get(arm.vnet_id)
+        nsg = next(s["properties"]["networkSecurityGroup"]["id"] for s in vnet["properties"]["subnets"]
+                   if s["name"] == arm.public_subnet_name)
+        rt.arm.get(nsg)
+    return (handoff if any(found) else None), (time.perf_counter() - t0) / len(ids) * 1000
 
 
 def run(baseline_path: str, workspaces: int, instances: int, subscriptions: int = 40) -> float:
@@ -76,6 +110,7 @@ def run(baseline_path: str, workspaces: int, instances: int, subscriptions: int 
             done = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
             drain_s = time.perf_counter() - t1 - IDLE_S
             total = _counts(emu)
+            handoff_ms, arm_ms = _read_costs(rt, outcome.scan_id)
             service.reset_runtime(None)
     finally:
         emu.close()
@@ -101,6 +136,9 @@ def run(baseline_path: str, workspaces: int, instances: int, subscriptions: int 
     print(f"  network: {net_lists} list pages, {net_gets} GETs = {net_lists + net_gets} reads "
           f"({(net_lists + net_gets) / max(net_lists, 1):.1f}x the list pages) [target <= 2x]; "
           + ", ".join(f"{k}={v}" for k, v in sorted(net.items())))
+    if handoff_ms is not None:
+        print(f"  one worker's reads: hand-off row + event marker {handoff_ms:.1f} ms (2 table point reads) vs "
+              f"workspace + VNet + NSG from ARM {arm_ms:.1f} ms (3 GETs, each waiting for the one before)")
     print("  by endpoint: " + ", ".join(f"{k}={v}" for k, v in sorted(total["endpoint"].items())))
     return drain_s
 
