@@ -43,12 +43,14 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
     records before the first worker runs.
     """
     from core.service.handoff import hand_off, remove_stale
-    from core.store.clock import store_now
+    from core.store.clock import TOLERANCE, store_now
 
     now = now or datetime.now(UTC)
     scan_id = str(uuid.uuid4())
     redeliver_outbox(rt)
-    listed_at = store_now(rt.store().findings_table)  # before the listing: no document is older than this
+    # Before the listing, less the clock tolerance: no listed document is older than this, so an event
+    # marker written after it (core/store/listed.py `event_since`) always sends the worker to ARM.
+    listed_at = store_now(rt.store().findings_table) - TOLERANCE
     collector = rt.collector()
     docs, found = collector.discover(rt.settings.subscriptions or None)
     topology, queues = rt.topology(), rt.queues()
