@@ -65,6 +65,22 @@ def _workspace_key(rest: list[str]) -> str:
     return "ws:other"
 
 
+def arm_resource_type(method: str, path: str) -> str | None:
+    """`GET microsoft.network/virtualnetworks` for a resource read, `... list` for a collection read (ARM paths
+    only, else None): tells the workspace, VNet and NSG reads apart, which `classify` lumps as `arm:resource`."""
+    low = [s.lower() for s in segments(path)]
+    if len(low) < 3 or low[0] != "subscriptions" or "providers" not in low:
+        return None
+    at = len(low) - 1 - low[::-1].index("providers")
+    rest = low[at + 1:]
+    if not rest:
+        return None
+    namespace, tail = rest[0], rest[1:]
+    types = tail[0::2]
+    kind = "list" if len(tail) % 2 == 1 else "get"
+    return f"{method.upper()} {namespace}/{'/'.join(types)} {kind}" if types else None
+
+
 def classify(method: str, path: str) -> str:
     """A small, stable endpoint key for the request log (never the full path)."""
     low = [s.lower() for s in segments(path)]
@@ -88,6 +104,8 @@ class RequestLog:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.by_type: Counter[str] = Counter()
+        """ARM calls by resource type and get/list (`arm_resource_type`)."""
         self.total = 0
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)
         self.in_flight = 0
@@ -102,18 +120,23 @@ class RequestLog:
         self.in_flight -= 1
         self.total += 1
         self.counts[classify(method, path)] += 1
+        rtype = arm_resource_type(method, path)
+        if rtype is not None:
+            self.by_type[rtype] += 1
         self.recent.append({"method": method, "path": path, "status": status, "ms": ms})
 
     def view(self) -> dict[str, Any]:
         return {
             "total": self.total,
             "by_endpoint": dict(self.counts),
+            "by_resource_type": dict(self.by_type),
             "recent": list(self.recent),
             "in_flight_peak": self.in_flight_peak,
         }
 
     def reset(self) -> None:
         self.counts.clear()
+        self.by_type.clear()
         self.total = 0
         self.recent.clear()
         self.in_flight_peak = self.in_flight

@@ -246,6 +246,15 @@ class EstateCollector:
         self._list_into_cache("networkSecurityGroups",
                               [s for s, ids in nsgs.items() if len(ids) >= min_per_subscription])
 
+    def listed_network(self, arm: WorkspaceArm) -> list[dict[str, Any]]:
+        """The VNet and NSG documents of this workspace that are already in the cache (a sweep's lists),
+        VNet first; what is not there is left out (its reader GETs it)."""
+        vnet = self._cached(arm.vnet_id) if arm.vnet_id else None
+        if vnet is None:
+            return []
+        nsgs = [self._cached(n) for n in self._nsg_ids(arm, vnet)]
+        return [vnet, *(n for n in nsgs if n is not None)]
+
     @staticmethod
     def _nsg_ids(arm: WorkspaceArm, vnet: dict[str, Any] | None) -> list[str]:
         """Lower ids of the NSGs the workspace's two subnets name in the VNet document."""

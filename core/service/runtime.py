@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from core.store.pending import PendingScans
 
 COALESCE_WINDOW_S = 10
+LISTED_MAX_AGE_S = 900.0
+"""A sweep's worker uses the documents the sweep listed for at most this long (15 min), then reads ARM: a
+backlog that old no longer stands for the current state (changes in between come as events, which make
+the worker read ARM at once, core/service/handoff.py)."""
 """Minimum gap between two event-driven scans of one workspace (see core/store/pending.py)."""
 OUTBOX_REDRIVE_AFTER_S = 180.0
 """The sweep re-sends transitions still in a finding row's outbox after this long (their writer died
@@ -39,6 +43,8 @@ class Runtime:
     coalesce_window_s: int = COALESCE_WINDOW_S
     outbox_redrive_after_s: float = OUTBOX_REDRIVE_AFTER_S
     settle_delays_s: tuple[int, ...] = SETTLE_RECHECKS_S
+    listed_max_age_s: float = LISTED_MAX_AGE_S
+    """How long a sweep's listed documents stand for the current state for its workers (core/service/handoff.py)."""
     """Visibility delays of the re-checks of a workspace that is not settled (core/state/lifecycle.py)."""
     notifier_options: dict[str, Any] = field(default_factory=dict)
     _baseline: Baseline | None = None

@@ -37,6 +37,7 @@ from core.state.parse import StateError, parse_workspace_arm
 
 if TYPE_CHECKING:
     from core.store import Transition
+    from core.store.listed import ListedWorkspace
 
 log = logging.getLogger("driftwatch")
 
@@ -179,6 +180,7 @@ def recheck_later(rt: Runtime, req: ScanRequest, reason: str, now: datetime) -> 
 
 def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWorkerOutcome:
     """Handle one `scan-requests` message end to end; transitions go to `drift-findings`."""
+    from core.service.handoff import listed_for
     from core.store import background
     from core.store.clock import store_now
     from core.store.pending import merge_changes, merge_families
@@ -198,12 +200,16 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
     hint_problem = embedded_document_problem(req)
     doc: dict[str, Any] | None = None
     unreadable: ArmReadError | None = None
+    listed: ListedWorkspace | None = None
     try:
         if hint_problem is None:
             # Anyone who may send to scan-requests can write a message, so the state, and the host the token
-            # goes to, come from ARM: the worker reads the workspace document itself.
+            # goes to, come from ARM: the worker reads the workspace document itself, or the one its sweep
+            # listed through the `scans` table, which only the app writes (core/service/handoff.py; never
+            # for a coalesced message, so the pending marker read beside it cannot change that choice).
+            listed = listed_for(rt, req, families, now)
             try:
-                doc = rt.arm.get(req.workspace_id)
+                doc = listed.workspace if listed is not None else rt.arm.get(req.workspace_id)
             except ArmReadError as exc:
                 unreadable = exc
     finally:
@@ -230,7 +236,10 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         send_transitions(rt, transitions)
         return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, deleted=True)
     users = _subnet_users(rt, doc) if families is None or "NET" in families else {}
-    state = rt.collector().collect_workspace(doc, users, families=families)
+    collector = rt.collector()
+    if listed is not None:
+        collector.prime(listed.network)  # what is not there is GET as before
+    state = collector.collect_workspace(doc, users, families=families)
     if isinstance(state, Skipped):
         return recheck_later(rt, req.model_copy(update={
             "families": None if families is None else sorted(families),
