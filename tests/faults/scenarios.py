@@ -102,10 +102,16 @@ def workspace_turns_403(app: App) -> Figures:
 
 
 def arm_hang(app: App) -> Figures:
-    """A VNet read hangs: bounded by timeouts, DBX-EVAL-001 opens, network findings are kept."""
+    """VNet reads hang: bounded by timeouts, DBX-EVAL-001 opens, network findings are kept.
+
+    A sweep lists VNets per subscription and hands them to its workers (core/service/handoff.py), so the
+    subscription list hangs first (the sweep hands off no network and the workers GET it), then the one
+    VNet's GET does."""
     sweep(app)
     ml_before = {x.id for x in app.store().query(status="open", workspace=WS["dbw-ml-prod"], top=1000)[0]}
-    app.emulator.set_faults([{"match": "virtualNetworks/vnet-ml", "action": "hang", "hang_seconds": 60}])
+    app.emulator.set_faults([
+        {"match": r"/providers/Microsoft\.Network/virtualNetworks$", "action": "hang", "hang_seconds": 60},
+        {"match": "virtualNetworks/vnet-ml", "action": "hang", "hang_seconds": 60}])
     app.rt.collect = type(app.rt.collect)(**{**app.rt.collect.__dict__, "read_timeout_s": 1.0, "arm_retries": 1})
     app.rt._arm = None
     sweep(app)
