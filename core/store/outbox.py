@@ -17,6 +17,7 @@ from core.arm_ids import arm_fold
 from core.findings.model import ATTRIBUTION_FIELDS
 from core.findings.transition import Transition, transition_id
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, storage_call
+from core.store.estate import estate_index_entity
 from core.store.history import workspace_index_entity
 from core.store.keys import put_json, resource_key, utc
 from core.store.rows import FindingRows, _Row
@@ -64,6 +65,9 @@ class Outbox(FindingRows):
         index_entity = workspace_index_entity(entity, t.finding, seq)
         with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
             self.history_table.create_entity(index_entity)
+        # after the workspace row: an estate index row implies its workspace row (core/store/estate.py)
+        with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
+            self.history_table.create_entity(estate_index_entity(index_entity))
 
     def outbox_delivered(self, transitions: Iterable[Transition]) -> int:
         """Clear delivered transitions from their rows' outbox (ETag-checked; a newer write keeps its own).
