@@ -170,13 +170,11 @@ def read_snapshot(store: HistoryQueries, head: Any, wanted: set[str] | None = No
         if first.get("schema") != SNAPSHOT_SCHEMA or first.get("covers") != head.get("covers"):
             raise CorruptSnapshot("body of another schema or watermark")
         snap = EstateSnapshot(utc(head["at"]), str(first["covers"]))
-        n = 0
-        for line in lines:
-            if line.startswith(b"{"):  # the closing line
+        for n, line in enumerate(lines):
+            if line.startswith(b"{"):  # the closing line, after n findings
                 if json.loads(line).get("end") != n or n != int(first["findings"]):
                     raise CorruptSnapshot("body: finding count does not match")
                 return snap
-            n += 1
             fid_b, rid_b, rk_b, count_b, msg_b = line.split(b"\t", 4)
             fid = fid_b.decode("ascii")
             if wanted is None or fid in wanted:
@@ -218,8 +216,8 @@ def _days(lo: datetime, hi: datetime) -> list[datetime]:
 def index_rows_after(store: HistoryQueries, after: str, full_until: str | None,
                      last: datetime) -> tuple[list[Any], list[tuple[str, int]]]:
     """Estate index rows with RowKey above `after~` up to the day of `last` (the latest transition that
-    matters): (rows up to `full_until~` in full, (finding id, seq) of every row). One request (or its
-    continuations) per day, in parallel."""
+    matters): (rows up to `full_until~` in full, (finding id, seq) of the rows after it). At most two
+    requests (or their continuations) per day, in parallel."""
     from core.store.history import TIME_FORMAT
 
     start = datetime.strptime(after, TIME_FORMAT).replace(tzinfo=UTC)
@@ -230,26 +228,29 @@ def index_rows_after(store: HistoryQueries, after: str, full_until: str | None,
         pk = estate_partition(day)
         full: list[Any] = []
         keys: list[str] = []
+        day_key = f"{day:%Y%m%d}"  # every RowKey of the partition starts with it
         with storage_call("query", HISTORY_TABLE):
-            if split > lo:
+            if split > lo and split[:8] >= day_key:  # some rows of this day are at or before `full_until`
                 full = list(store.history_table.query_entities(
                     "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
                     parameters={"pk": pk, "lo": lo, "hi": split}, results_per_page=1000))
-            keys = [str(e["RowKey"]) for e in store.history_table.query_entities(
-                "PartitionKey eq @pk and RowKey ge @lo", parameters={"pk": pk, "lo": max(lo, split)},
-                select=["RowKey"], results_per_page=1000)]
+            if split[:8] <= day_key:  # some are after it
+                keys = [str(e["RowKey"]) for e in store.history_table.query_entities(
+                    "PartitionKey eq @pk and RowKey ge @lo", parameters={"pk": pk, "lo": max(lo, split)},
+                    select=["RowKey"], results_per_page=1000)]
         return full, keys
 
     full_rows: list[Any] = []
-    seqs: list[tuple[str, int]] = []
+    later: list[tuple[str, int]] = []
     with ThreadPoolExecutor(max_workers=8) as pool:
         for full, keys in pool.map(read, _days(start, utc(last))):
             full_rows += full
-            for rk in [str(e["RowKey"]) for e in full] + keys:
-                parsed = parse_index_key(rk)
-                if parsed is not None:
-                    seqs.append(parsed)
-    return full_rows, seqs
+            later += [p for p in map(parse_index_key, keys) if p is not None]
+    return full_rows, later
+
+
+def key_seqs(rows: Iterable[Any]) -> list[tuple[str, int]]:
+    return [p for p in (parse_index_key(str(e["RowKey"])) for e in rows) if p is not None]
 
 
 def unaccounted(counts_at_w: dict[str, int], seqs_after: Iterable[tuple[str, int]], current: dict[str, int],
@@ -275,7 +276,8 @@ def estate_rebuild(store: HistoryQueries, as_of: datetime, pending: dict[str, se
     snap = latest_snapshot(store, as_of, wanted)
     if snap is None:
         return {}, set(pending)
-    full, seqs = index_rows_after(store, snap.covers, time_key(as_of), last)
+    full, later = index_rows_after(store, snap.covers, time_key(as_of), last)
+    seqs = key_seqs(full) + later
     counts = {fid: s.count for fid, s in snap.findings.items()}
     bad = unaccounted(counts, seqs, current_seq, wanted)
     fallback = {rid for rid, fids in pending.items() if fids & bad}

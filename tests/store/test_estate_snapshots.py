@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -44,7 +45,7 @@ def _step(store: TableFindingsStore, ws: str, i: int, states: tuple[str, ...], *
         store.outbox_delivered(ts)
 
 
-def _replay(store: TableFindingsStore, at) -> list[dict]:  # type: ignore[no-untyped-def]
+def _replay(store: TableFindingsStore, at) -> list[dict]:
     """The reference: every workspace's index partition replayed from its start."""
     store.estate_snapshots, store.history_checkpoints = False, False
     try:
@@ -53,11 +54,11 @@ def _replay(store: TableFindingsStore, at) -> list[dict]:  # type: ignore[no-unt
         store.estate_snapshots, store.history_checkpoints = True, True
 
 
-def _estate(store: TableFindingsStore, at) -> list[dict]:  # type: ignore[no-untyped-def]
+def _estate(store: TableFindingsStore, at) -> list[dict]:
     return [f.to_json_dict() for f in store.findings_as_of(at)]
 
 
-def _fallback(store: TableFindingsStore, at) -> tuple[bool, set[str]]:  # type: ignore[no-untyped-def]
+def _fallback(store: TableFindingsStore, at) -> tuple[bool, set[str]]:
     """What the estate path does as of `at` with what `findings_as_of` hands it (the findings changed after
     `at`): (were there any, the workspaces it sends the per-workspace way)."""
     seqs: dict[str, int] = {}
@@ -83,12 +84,20 @@ def _flip(store: TableFindingsStore, workspaces: list[str], steps: int = 6, star
 @given(histories=st.lists(st.lists(st.tuples(STATE, STATE, STATE), min_size=2, max_size=5), min_size=2, max_size=3),
        cuts=st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=2))
 def test_estate_as_of_equals_the_full_replay_at_every_instant(
-        store: TableFindingsStore, connection: StorageConnection, histories: list[list[tuple[str, str, str]]],
-        cuts: list[int]) -> None:
+        store: TableFindingsStore, connection: StorageConnection, caplog: pytest.LogCaptureFixture,
+        histories: list[list[tuple[str, str, str]]], cuts: list[int]) -> None:
     """Random open / exempt / resolve / reopen histories of 2-3 workspaces, estate snapshots written at random
     points (the later ones extending the earlier) while the history goes on: every instant reads the same
     findings, field for field, as the full replay; from the first snapshot on, without any fallback."""
     reset_storage(connection)
+    rebuilt: list[int] = []
+    real_state = es._workspace_state
+
+    def from_workspace_index(*args):
+        rebuilt.append(len(snapshots))
+        return real_state(*args)
+
+    snapshots: list[str | None] = []
     workspaces = [ws_id(f"ws-{i}") for i in range(len(histories))]
     steps = max(len(h) for h in histories)
     for i in range(steps):
@@ -97,12 +106,17 @@ def test_estate_as_of_equals_the_full_replay_at_every_instant(
                 _step(store, ws, i, history[i])
         for cut in cuts:
             if cut == i:
-                store.write_estate_snapshot(at=T0 + i * H + H / 4)
+                with patch.object(es, "_workspace_state", from_workspace_index):
+                    snapshots.append(store.write_estate_snapshot(at=T0 + i * H + H / 4))
+    assert set(rebuilt) <= {0}  # only the first snapshot reads the workspace indexes; the next extend it
     first = min(cuts) if min(cuts) < steps else None
     for at in [T0 - H / 2] + [T0 + i * H + H / 2 * (i % 2) for i in range(steps + 1)]:
-        assert _estate(store, at) == _replay(store, at), at
-        if first is not None and at >= T0 + first * H + H / 4:
-            assert _fallback(store, at)[1] == set(), at  # the estate path answered: no workspace went the per-workspace way
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger=ESTATE_LOG):
+            got = _estate(store, at)
+        assert got == _replay(store, at), at
+        if first is not None and at >= T0 + first * H + H / 4:  # the estate path answered, no workspace aside
+            assert "per-workspace path" not in caplog.text, at  # the estate path answered: no workspace went the per-workspace way
 
 
 def test_a_missing_corrupt_or_mismatched_snapshot_falls_back_with_a_warning(
@@ -196,7 +210,7 @@ def test_concurrent_writers_and_a_dead_writer_never_leave_a_wrong_snapshot(
     # a writer that dies between its body and its head
     real_create = store.history_table.create_entity
 
-    def die_at_head(entity, **kw):  # type: ignore[no-untyped-def]
+    def die_at_head(entity, **kw):
         if entity["PartitionKey"] == SNAPSHOT_HEADS:
             raise RuntimeError("killed")
         return real_create(entity, **kw)
@@ -207,7 +221,8 @@ def test_concurrent_writers_and_a_dead_writer_never_leave_a_wrong_snapshot(
         store.write_estate_snapshot(at=T0 + 4.5 * H)
     monkeypatch.undo()
     store.estate_min_workspaces = 1
-    assert latest_snapshot(store, T0 + 5 * H) is not None and latest_snapshot(store, T0 + 5 * H).at == w
+    newest = latest_snapshot(store, T0 + 5 * H)
+    assert newest is not None and newest.at == w
     for at in (T0 + 3.75 * H, T0 + 4.75 * H):
         assert _estate(store, at) == _replay(store, at)
 
