@@ -25,7 +25,7 @@ docs: bootstrap
 
 # Render the demo's Teams cards to PNG (headless Chromium, Microsoft's renderer, Teams light) in build/cards/.
 cards: bootstrap
-	$(PY) -m tests.notify.make_cards
+	$(PY) -m tests.support.make_cards
 
 bench: bootstrap
 	@bash scripts/bench.sh

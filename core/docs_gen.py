@@ -49,6 +49,9 @@ def render_rules_markdown() -> str:
     lines += ["### Rules without a control", "", "| rule | why |", "| --- | --- |"]
     for rule_id, why in data.unmapped.items():
         lines.append(f"| {rule_id} | {_cell(why)} |")
+    for rule_id, reasons in data.unmapped_for.items():
+        for fw_name, reason in reasons.items():
+            lines.append(f"| {rule_id} (no {fw_name}) | {_cell(reason)} |")
     from core.baseline.profiles import WORKSPACE_CONF_PROFILES
     from core.rules.data.workspace_conf_defaults import platform_default
 

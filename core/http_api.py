@@ -270,8 +270,35 @@ def _parameters(model: type[BaseModel], defs: dict[str, Any]) -> list[dict[str, 
     return out
 
 
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of the whole HTTP API, from the models above."""
+ENTRA_SCHEME = {
+    "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+    "description": "Entra ID sign-in (App Service authentication, deployed with auditorsGroupObjectId): an access "
+                   "token for the auditors' app registration, of a member of the auditors group. Browsers sign in "
+                   "at /.auth/login/aad; function keys are not accepted in this mode (docs/deploy.md step 12).",
+}
+KEY_SCHEMES = {
+    "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+    "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
+}
+
+
+def _caller_refusals(sign_in: bool, error: dict[str, Any]) -> dict[str, Any]:
+    """The answers to a caller who may not call (core/api_access.py): the host's bare 401 for a function key,
+    or driftwatch's 401/403 with a body when Entra sign-in is on."""
+    if not sign_in:
+        return {"401": {"description": "missing or wrong function key (the host answers, no body)"}}
+    body = {"application/json": {"schema": error}}
+    return {"401": {"description": "not signed in with Entra ID (App Service answers, or driftwatch when no "
+                                   "client principal reaches it)", "content": body},
+            "403": {"description": "signed in, but not a member of the auditors group", "content": body}}
+
+
+def openapi_document(sign_in: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the whole HTTP API, from the models above.
+
+    `sign_in`: the app runs with Entra ID sign-in (core/api_access.py entra mode), so the document names the
+    bearer scheme and the 403 a signed-in non-member gets instead of the function-key schemes. The
+    default (function keys) is the one written to docs/openapi.json."""
     from core.evidence_report import EvidenceReport
 
     components: dict[str, Any] = {}
@@ -297,15 +324,14 @@ def openapi_document() -> dict[str, Any]:
         for mime, model in r["ok"].items():
             content[mime] = {"schema": ref(model) if model is not None else {"type": "string"}}
         responses: dict[str, Any] = {"200": {"description": "OK", "content": content}}
-        if r["query"] is not NoQuery or True:
-            responses["400"] = {"description": "a query parameter is invalid or unknown (named in the body)",
-                                "content": {"application/json": {"schema": error}}}
+        responses["400"] = {"description": "a query parameter is invalid or unknown (named in the body)",
+                            "content": {"application/json": {"schema": error}}}
         if r.get("not_found"):
             responses["404"] = {"description": "no finding with that id (at that time)",
                                 "content": {"application/json": {"schema": error}}}
         if not r.get("anonymous"):
-            responses["401"] = {"description": "missing or wrong function key (the host answers, no body)"}
-            if r["op"] not in ("openapi",):
+            responses.update(_caller_refusals(sign_in, error))
+            if r["op"] != "openapi":
                 responses["503"] = {"description": "the findings store is unavailable; retry later",
                                     "headers": {"Retry-After": {"schema": {"type": "string"}}},
                                     "content": {"application/json": {"schema": error}}}
@@ -328,14 +354,12 @@ def openapi_document() -> dict[str, Any]:
                  "description": "Findings, posture as of any instant, compliance controls and the evidence "
                                 "report for Azure Databricks workspaces. Generated from core/http_api.py."},
         "servers": [{"url": "/api"}],
-        "security": [{"functionKey": []}, {"functionKeyQuery": []}],
+        "security": [{"entraId": []}] if sign_in else [{"functionKey": []}, {"functionKeyQuery": []}],
         "paths": paths,
-        "components": {"schemas": dict(sorted(components.items())), "securitySchemes": {
-            "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
-            "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
-        }},
+        "components": {"schemas": dict(sorted(components.items())),
+                       "securitySchemes": {"entraId": ENTRA_SCHEME} if sign_in else KEY_SCHEMES},
     }
 
 
-def openapi_json() -> str:
-    return json.dumps(openapi_document(), indent=2, sort_keys=False) + "\n"
+def openapi_json(sign_in: bool = False) -> str:
+    return json.dumps(openapi_document(sign_in), indent=2, sort_keys=False) + "\n"

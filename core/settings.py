@@ -44,6 +44,10 @@ AUDIT_CONNECTION = "DRIFTWATCH_AUDIT_EVENTHUB_CONNECTION"
 AUDIT_NAMESPACE = f"{AUDIT_CONNECTION}__fullyQualifiedNamespace"
 AUDIT_CREDENTIAL = f"{AUDIT_CONNECTION}__credential"
 AUDIT_CLIENT_ID = f"{AUDIT_CONNECTION}__clientId"
+AUDITORS_GROUP_ID = "DRIFTWATCH_AUDITORS_GROUP_ID"
+"""Object id of the Entra ID group of human auditors (Bicep `auditorsGroupObjectId`; empty = function keys
+only). With App Service authentication on, the API routes take a signed-in member of this group instead of a
+function key (core/api_access.py)."""
 
 DEPLOYED_SETTINGS: tuple[str, ...] = (
     STORAGE_ACCOUNT_NAME,
@@ -64,6 +68,7 @@ DEPLOYED_SETTINGS: tuple[str, ...] = (
     AUDIT_NAMESPACE,
     AUDIT_CREDENTIAL,
     AUDIT_CLIENT_ID,
+    AUDITORS_GROUP_ID,
 )
 """What the Bicep template must set on the Function App (identity-based storage and Event Hubs, no keys)."""
 
@@ -71,7 +76,12 @@ AZURE_HOST_INSTANCE = "WEBSITE_INSTANCE_ID"
 """Set by App Service / the Functions host on every instance in Azure (never by Core Tools locally; see
 github.com/projectkudu/kudu/wiki/Azure-runtime-environment): emulator mode is refused when it is present."""
 
-ALL_SETTINGS: tuple[str, ...] = (STORAGE, *DEPLOYED_SETTINGS, AZURE_HOST_INSTANCE)
+EASY_AUTH_ENABLED = "WEBSITE_AUTH_ENABLED"
+"""Read-only, injected by App Service into the app when App Service authentication is on (`True`; Microsoft
+Learn, App Service environment variables reference, "Authentication & authorization"). Never set it in app
+settings: it is the platform's word that Easy Auth strips and sets the `X-MS-CLIENT-PRINCIPAL` headers."""
+
+ALL_SETTINGS: tuple[str, ...] = (STORAGE, *DEPLOYED_SETTINGS, AZURE_HOST_INSTANCE, EASY_AUTH_ENABLED)
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_WORKSPACE_BASE_URL = "https://{workspaceUrl}"
@@ -99,6 +109,10 @@ class Settings:
     """`TEAMS_WEBHOOK_URL_<NAME>` settings present in the environment (secrets: never in a repr)."""
     running_in_azure: bool = False
     """The Functions host says this process runs in Azure (`WEBSITE_INSTANCE_ID`)."""
+    auditors_group_id: str | None = None
+    """`DRIFTWATCH_AUDITORS_GROUP_ID`, stripped; None = function keys only."""
+    easy_auth_enabled: bool = False
+    """App Service says its authentication module is on (`WEBSITE_AUTH_ENABLED` is `True`)."""
 
     @property
     def emulator_mode(self) -> bool:
@@ -130,4 +144,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         public_api_url=(e.get(PUBLIC_API_URL) or "").strip() or None,
         route_webhooks={k: v for k, v in e.items() if ROUTE_WEBHOOK_SETTING_RE.match(k) and v},
         running_in_azure=bool((e.get(AZURE_HOST_INSTANCE) or "").strip()),
+        auditors_group_id=(e.get(AUDITORS_GROUP_ID) or "").strip() or None,
+        easy_auth_enabled=(e.get(EASY_AUTH_ENABLED) or "").strip().casefold() == "true",
     )

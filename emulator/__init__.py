@@ -16,7 +16,7 @@ Routes (one server, 127.0.0.1 only):
 - `/_emulator/{health,state,faults,requests,events,audit,teams}`: control and inspection, no auth.
 
 Layout: `app.py` dispatches on the first path segment to one module per surface in `routes/`
-(`arm.py` + `arm_workspaces.py`, `workspace.py`, `teams.py`, `control.py`); the state they serve is
+(`arm.py` + `arm_operations.py`, `workspace.py`, `teams.py`, `control.py`); the state they serve is
 `state.py` (`arm_state.py` for ARM, `workspace_state.py` per workspace); `faults.py`, `outbox.py`
 (Event Grid events, audit records) and `request_log.py` are shared by all surfaces.
 """

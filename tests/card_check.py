@@ -3,9 +3,9 @@
 `build_digest` is wrapped when tests/conftest.py imports this module (before any test module imports
 the name), so digests built directly, through the notify use case, the registered `notify_drift`
 function, the CLI or a fault scenario are all recorded. After each test, each distinct card is checked
-with the `adaptivecards` SDK in node (tests/notify/js/validate-cards.js: UMD bundle, a
+with the `adaptivecards` SDK in node (tests/support/js/validate-cards.js: UMD bundle, a
 SerializationContext targeting the card's version with maxVersion 1.5, parse events and
-validateProperties()), with the official 1.5 JSON schema (tests/notify/schema.py) and against the
+validateProperties()), with the official 1.5 JSON schema (tests/support/card_schema.py) and against the
 28,672-byte POST limit. A problem fails the test. The node process starts on the first card of a
 worker and lives for the session.
 """
@@ -23,7 +23,7 @@ import core.notify
 import core.notify.cards
 from core.notify.cards import serialize_card
 
-VALIDATOR_JS = Path(__file__).resolve().parent / "notify" / "js" / "validate-cards.js"
+VALIDATOR_JS = Path(__file__).resolve().parent / "support" / "js" / "validate-cards.js"
 _recorded: list[dict[str, Any]] | None = None
 _recorded_lock = threading.Lock()
 _original_build_digest = core.notify.cards.build_digest
@@ -66,7 +66,7 @@ class CardValidator:
         return list(reply["problems"])
 
     def problems(self, card: dict[str, Any]) -> list[str]:
-        from tests.notify.schema import schema_problems
+        from tests.support.card_schema import schema_problems
 
         out = [f"sdk {p}" for p in self.sdk_problems(card)]
         out += [f"schema {p}" for p in schema_problems(card)]
@@ -89,7 +89,7 @@ _validator: CardValidator | None = None
 def validator() -> CardValidator:
     global _validator
     if _validator is None:
-        from tests.notify.schema import fetch_schema
+        from tests.support.card_schema import fetch_schema
 
         fetch_schema()
         _validator = CardValidator()

@@ -3,8 +3,9 @@
 - The secret scanner (tests/support/secret_scan.py): every log record emitted while the tests run is
   checked for secrets; a record that carries one fails the test phase during which it was emitted.
 - Every Adaptive Card a test builds passes Microsoft's tooling (tests/card_check.py).
-- The fixtures shared by several folders: `azurite` (one per xdist worker) and `app` (the Functions app
-  over it, tests/support/app.py).
+- The fixtures shared by several folders: `azurite` (one per xdist worker), `app` (the Functions app
+  over it, tests/support/app.py), and `connection` / `store` (a findings store over it with fresh tables,
+  for tests/contract/store and the online CLI tests in tests/app).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Generator, Iterator
 
 import pytest
 
+from core.store import StorageConnection, TableFindingsStore
 from tests import card_check
 from tests.azurite import AzuriteProcess, azurite  # noqa: F401  (the session fixture, shared suite-wide)
 from tests.support.app import App, make_app
@@ -24,6 +26,7 @@ from tests.support.secret_scan import (
     attach_everywhere,
     remove_literal_secrets,
 )
+from tests.support.store import reset_storage
 
 card_check.install()  # before any test module imports `build_digest` by name
 
@@ -33,6 +36,19 @@ def app(azurite: AzuriteProcess) -> Iterator[App]:  # noqa: F811  (the fixture i
     """The Functions app on the sample estate over this worker's Azurite (storage emptied first)."""
     with make_app(azurite.connection_string) as a:
         yield a
+
+
+@pytest.fixture(scope="session")
+def connection(azurite: AzuriteProcess) -> StorageConnection:  # noqa: F811  (the fixture imported above)
+    conn = StorageConnection.from_connection_string(azurite.connection_string)
+    conn.ensure()
+    return conn
+
+
+@pytest.fixture
+def store(connection: StorageConnection) -> Iterator[TableFindingsStore]:
+    reset_storage(connection)
+    yield TableFindingsStore(connection)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,13 +10,12 @@ Pure: a packaged YAML file, no SDK, no network.
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.frameworks import ControlRef, controls_for
+from core.packaged import load_packaged_yaml
 from core.terms import RULE_ID_RE, Severity
 
 CATALOGUE_SCHEMA = "driftwatch.rule-catalogue/v1"
@@ -81,8 +80,7 @@ class Catalogue(BaseModel):
 @functools.cache
 def load_catalogue() -> Catalogue:
     """The packaged catalogue, validated (unknown keys, bad ids and duplicates are errors naming the rule)."""
-    text = resources.files("core.catalogue").joinpath("rules.yaml").read_text(encoding="utf-8")
-    return Catalogue.model_validate(yaml.safe_load(text))
+    return Catalogue.model_validate(load_packaged_yaml("core.catalogue", "rules.yaml"))
 
 
 RULE_IDS: tuple[str, ...] = load_catalogue().ids

@@ -15,7 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError, field_validator
 
-SCHEMA = "driftwatch.estate/v1"
+from core.contracts import ESTATE_SCHEMA
+
+SCHEMA = ESTATE_SCHEMA
 
 SubscriptionState = Literal["Enabled", "Warned", "PastDue", "Disabled", "Deleted"]
 """`SubscriptionState` of azure-rest-api-specs `specification/resources/resource-manager/Microsoft.Resources/

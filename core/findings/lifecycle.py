@@ -2,7 +2,7 @@
 
 The store (core/store/findings.py) loads a row, asks `decide`, and writes what it says with a conditional
 write; on a lost race it reloads and asks again. Everything that makes a finding change state is here,
-so it can be read (and property-tested: tests/unit/test_lifecycle_properties.py) without Table Storage.
+so it can be read (and property-tested: tests/unit/findings/test_lifecycle_properties.py) without Table Storage.
 
 Invariants:
 - a finding is resolved only by an observation: its rule was evaluated (or observed not to apply);

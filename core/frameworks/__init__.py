@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from core.packaged import load_packaged_yaml
 
 FRAMEWORKS_SCHEMA = "driftwatch.frameworks/v1"
 FRAMEWORK_NAMES = ("cis", "mcsb", "sat")
@@ -37,6 +37,8 @@ class FrameworkData(BaseModel):
     frameworks: dict[str, Framework]
     mappings: dict[str, dict[str, list[str]]]
     unmapped: dict[str, str]
+    unmapped_for: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """rule -> framework -> why: a rule mapped for some frameworks and deliberately not for these."""
 
 
 class ControlRef(BaseModel):
@@ -58,14 +60,19 @@ def _validate(data: FrameworkData) -> FrameworkData:
             unknown = [c for c in controls if c not in data.frameworks[fw].controls]
             if unknown:
                 raise ValueError(f"mappings.{rule_id}.{fw}: control(s) {unknown} not listed under frameworks.{fw}")
+    for rule_id, reasons in data.unmapped_for.items():
+        if rule_id not in data.mappings:
+            raise ValueError(f"unmapped_for.{rule_id}: the rule is mapped for no framework; list it under unmapped")
+        for fw in reasons:
+            if fw not in data.frameworks or fw in data.mappings[rule_id]:
+                raise ValueError(f"unmapped_for.{rule_id}.{fw}: unknown framework or the rule is mapped for it")
     return data
 
 
 @functools.cache
 def load_frameworks() -> FrameworkData:
     """The packaged mapping file, validated (a control must be declared before a rule may name it)."""
-    text = resources.files("core.frameworks").joinpath("mappings.yaml").read_text(encoding="utf-8")
-    return _validate(FrameworkData.model_validate(yaml.safe_load(text)))
+    return _validate(FrameworkData.model_validate(load_packaged_yaml("core.frameworks", "mappings.yaml")))
 
 
 def framework(name: str) -> Framework:

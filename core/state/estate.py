@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.arm_ids import arm_fold, parse_arm_id_lower
-from core.contracts.estate_v1 import SCHEMA, EstateError, validate_estate
+from core.contracts import ESTATE_SCHEMA
 from core.state.compute_uc import snapshot_compute_uc
 from core.state.families import snapshot_families
 from core.state.footprint import NetworkFootprint, footprint, subnet_users
@@ -46,7 +46,6 @@ from core.state.rbac import (
     scope_of_definition,
 )
 
-ESTATE_SCHEMA = SCHEMA
 WORKSPACE_TYPE = "microsoft.databricks/workspaces"
 DIAG_MARKER = "/providers/microsoft.insights/diagnosticsettings/"
 ZONE_GROUP_MARKER = "/privatednszonegroups/"
@@ -242,6 +241,9 @@ def parse_estate(data: Any, source: str = "<estate>") -> Estate:
     if not isinstance(data, Mapping):
         raise SnapshotError(f"{source}: (document): expected an object with schema {ESTATE_SCHEMA}, "
                             f"got {type(data).__name__}")
+    # Built on first use: a live scan never reads a snapshot, and the models cost ~0.1 s CPU to build.
+    from core.contracts.estate_v1 import EstateError, validate_estate
+
     try:
         validate_estate(dict(data), source)
     except EstateError as exc:

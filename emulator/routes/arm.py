@@ -5,7 +5,7 @@ Served: the subscription list and each subscription (with its state's write rest
 groups, GET/PUT/PATCH/DELETE on any resource id (subnets and NSG rules included, extension resources
 such as diagnostic settings, role assignments, locks and private endpoint connections too), and the
 collections over them, paged with `$skiptoken`. Workspace PUT/DELETE are long-running
-(routes/arm_workspaces.py). Every ARM write is recorded as an Event Grid event (emulator/outbox.py).
+(routes/arm_operations.py). Every ARM write is recorded as an Event Grid event (emulator/outbox.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from emulator import arm_rules
+from emulator import arm_rules, network_rules
 from emulator.arm_rules import ArmRuleError
 from emulator.http_common import ApiError, arm_error, has_bearer, json_body, segments
 
@@ -38,6 +38,11 @@ def _filter_by_type(items: list[dict[str, Any]], flt: str) -> list[dict[str, Any
         wanted = text[len(prefix) :].strip().strip("'").lower()
         return [i for i in items if str(i.get("type", "")).lower() == wanted]
     raise ApiError(400, "InvalidFilterInQueryString", f"Unsupported $filter: {flt}")
+
+
+def _is_network_operation(low: list[str]) -> bool:
+    """`/subscriptions/{sub}/providers/Microsoft.Network/locations/{region}/operations/{id}`."""
+    return len(low) == 8 and low[2:5] == ["providers", "microsoft.network", "locations"] and low[6] == "operations"
 
 
 def _not_allowed(method: str, where: str = "here") -> ApiError:
@@ -117,6 +122,8 @@ class ArmRoutes:
             return await self._resource_group(request, path, segs, method)
         if len(segs) == 10 and segs[-2].lower() in ("operationstatus", "operationresults") and method == "GET":
             return self.app.lro.answer(request, segs)
+        if method == "GET" and _is_network_operation([s.lower() for s in segs]):
+            return self.app.lro.network_answer(segs)
         if method == "GET":
             return web.json_response(arm.get(path))
         if method == "DELETE":
@@ -171,6 +178,10 @@ class ArmRoutes:
             raise ApiError(400, "InvalidRequestContent", "The request content must be a JSON object.")
         if method == "PUT" and arm_rules.is_workspace(path):
             return await self.app.lro.workspace_put(request, path, body)
+        if method == "PATCH" and arm_rules.is_workspace(path):
+            arm_rules.check_workspace_patch(body)
+        if method == "PUT" and network_rules.is_long_running_put(path):
+            return await self.app.lro.network_put(request, path, body)
         if method == "PUT" and arm_rules.is_role_assignment(path):
             body = arm_rules.role_assignment_document(path, body)
         arm = self.app.estate.arm

@@ -130,6 +130,13 @@ var fixedAppSettings = [
     name: 'DRIFTWATCH_PUBLIC_API_URL'
     value: publicApiUrl
   }
+  // The group the code checks in every signed-in caller's `groups` claim (core/api_access.py). With it set AND
+  // the platform's WEBSITE_AUTH_ENABLED (injected by App Service when authSettings below is on, never set
+  // here), the API routes are anonymous to the host and need a signed-in group member instead of a key.
+  {
+    name: 'DRIFTWATCH_AUDITORS_GROUP_ID'
+    value: auditorsGroupObjectId
+  }
   // Host-owned: where telemetry goes, and Entra (AAD) authentication for ingestion.
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
@@ -164,7 +171,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  //checkov:skip=CKV_AZURE_222: Event Grid must reach the Event Grid webhook and auditors call the HTTP API, both with function or system keys. Add access restrictions or a private endpoint per environment.
+  //checkov:skip=CKV_AZURE_222: Event Grid must reach the Event Grid webhook (system key) and auditors call the HTTP API (function keys, or Entra ID sign-in with auditorsGroupObjectId). Add access restrictions or a private endpoint per environment.
   //checkov:skip=CKV_AZURE_17: Inbound client certificates are not used. Callers are Event Grid (system key) and auditors (function keys).
   //checkov:skip=CKV_AZURE_212: Flex Consumption scales per demand from zero. Always-ready instances would cost money around the clock for a job that runs a few times a day and is retried by Event Grid and the queues.
   //checkov:skip=CKV_AZURE_213: The platform replaces unhealthy Flex Consumption instances itself. GET /api/health exists for external probes such as an App Insights availability test.
@@ -222,8 +229,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 // Human auditors sign in with Entra ID (Easy Auth v2) when a group is given. Only members of that group
 // get through (defaultAuthorizationPolicy.allowedPrincipals.groups needs the `groups` claim: set
 // groupMembershipClaims on the app registration, docs/deploy.md). /api/health stays anonymous and
-// Event Grid's webhook keeps its system key. The function key is still checked by the Functions host
-// for authLevel FUNCTION routes behind the sign-in (azure-functions-host#11394).
+// Event Grid's webhook keeps its system key. The Functions host has no auth level that an Easy Auth identity
+// satisfies (azure-functions-host#11394), so with sign-in on the API routes are ANONYMOUS to the host and the
+// code checks the group again in X-MS-CLIENT-PRINCIPAL, which Easy Auth sets and external callers cannot
+// (functions/findings_api.py, core/api_access.py). Machines then call with Entra app tokens too.
 // Shape: Microsoft.Web/sites/config 'authsettingsV2' (azure-rest-api-specs,
 // specification/web/resource-manager/Microsoft.Web/stable/2024-04-01/WebApps.json, SiteAuthSettingsV2).
 resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(auditorsGroupObjectId)) {

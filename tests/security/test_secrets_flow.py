@@ -1,6 +1,6 @@
 """A real flow with a recognisable webhook secret: it must surface nowhere an operator or auditor reads.
 
-Azurite + the estate emulator + the registered functions (tests/functions/conftest.py). TEAMS_WEBHOOK_URL
+Azurite + the estate emulator + the registered functions (tests/support/app.py). TEAMS_WEBHOOK_URL
 carries a `sig=` value; the sweep, a drift event, Teams failures (500, 404, 403) and a storage outage
 run; then every stored row (all tables), every queue message the host handled or left in a poison
 queue, every API response body and every exception text is searched for the secrets. Log records

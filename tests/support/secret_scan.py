@@ -166,7 +166,7 @@ class SecretScanHandler(logging.Handler):
 
 
 TEST_OWN_SECRETS: dict[str, tuple[frozenset[str], str]] = {
-    "tests/emulator/test_emulator_workspace.py::test_teams_sink_records_posts_without_authorization": (
+    "tests/contract/emulator/test_emulator_workspace.py::test_teams_sink_records_posts_without_authorization": (
         frozenset({"SECRET-SIG"}),
         "the test itself posts to the emulator's Teams sink with a bare `requests.post` (no driftwatch code "
         "involved), so urllib3 logs the test's own request line; only that fake value is accepted",
