@@ -258,11 +258,14 @@ def cmd_rebuild_summary(args: argparse.Namespace) -> int:
 @_run
 def cmd_migrate_history(args: argparse.Namespace) -> int:
     """Add the workspace time-index rows for history written before the index existed, then the
-    workspaces' history checkpoints (both idempotent)."""
+    workspaces' history checkpoints, the estate time index and an estate snapshot (all idempotent)."""
     store = _open_store(args)
     n = store.backfill_workspace_index()
     sys.stderr.write(f"{n} history rows indexed by workspace\n")
     sys.stderr.write(f"{store.write_checkpoints()} history checkpoints written\n")
+    sys.stderr.write(f"{store.backfill_estate_index()} history rows indexed estate-wide\n")
+    head = store.write_estate_snapshot()
+    sys.stderr.write("estate history snapshot written\n" if head else "estate history snapshot up to date\n")
     return EXIT_OK
 
 

@@ -106,7 +106,10 @@ class Rule:
         return [NotApplicable(self.id, reason, subject) for subject, reason in self.inapplicable(ws, b)]
 
     def metadata(self) -> dict[str, Any]:
+        """What `driftwatch rules --format json` shows of a rule: its catalogue entry and its declarations."""
+        entry = load_catalogue().entry(self.id)
         return {"id": self.id, "title": self.title, "severity": self.severity, "family": self.family,
+                "risk": entry.risk, "references": list(entry.references),
                 "reads": self.reads, "needs": self.needs, "remediation": self.remediation,
                 "not_applicable_when": getattr(self.inapplicable, "label", None)}
 

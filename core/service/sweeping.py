@@ -98,6 +98,9 @@ def sweep(rt: Runtime, now: datetime | None = None) -> SweepOutcome:
 
     ScanLog(rt.connection).record(scan_id, now, datetime.now(UTC), "sweep", len(docs), found.errors,
                                   rt.baseline.sha256, skipped=found.skipped)
+    # At most once a day the sweep (one instance: a timer) writes the estate history snapshot that as-of
+    # reads of the whole estate start from (core/store/estate.py); a failure only costs those reads time.
+    rt.store().estate_snapshot_if_due()
     return SweepOutcome(scan_id=scan_id, workspaces=len(docs), enqueued=enqueued, errors=found.errors,
                         skipped=found.skipped, rechecks=rechecks)
 

@@ -40,6 +40,7 @@ from core.arm_ids import arm_fold
 from core.findings.model import Finding
 from core.store.checkpoints import CHECKPOINT_PREFIX, MIN_INTERVAL, SETTLE, extend_checkpoints, latest_checkpoint
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, storage_call
+from core.store.estate import ESTATE_INDEX_PREFIX, ESTATE_MIN_WORKSPACES, SNAPSHOT_BODY, SNAPSHOT_HEADS, estate_rebuild
 from core.store.keys import get_json, put_json, resource_key, utc
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
 INDEX_PREFIX = "ws-"
 INDEX_END = "ws."
 """`.` sorts right after `-`: PartitionKey ge 'ws-' and lt 'ws.' is exactly the index partitions."""
+DERIVED_PREFIXES = (INDEX_PREFIX, CHECKPOINT_PREFIX, ESTATE_INDEX_PREFIX, SNAPSHOT_HEADS, SNAPSHOT_BODY)
+"""Partitions that are not one finding's own history (those are its 32-hex id)."""
 CURRENT_COVERAGE = "coverage"
 TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
 TIME_KEYS_END = ":"
@@ -135,6 +138,10 @@ class HistoryQueries:
 
     history_checkpoints: bool = True
     """Start as-of replays at the workspace's checkpoint (core/store/checkpoints.py); False = full replay."""
+    estate_snapshots: bool = True
+    """Rebuild many workspaces at once from the estate snapshot + estate index (core/store/estate.py)."""
+    estate_min_workspaces: int = ESTATE_MIN_WORKSPACES
+    """Fewer workspaces to rebuild than this: the per-workspace path (fewer bytes read)."""
     checkpoint_lookup_from: int = MIN_INTERVAL
     """Transitions a workspace needs before an as-of read looks for its checkpoint (shorter: replayed)."""
 
@@ -166,11 +173,13 @@ class HistoryQueries:
         return sorted(found)
 
     def current_findings(self, *, workspace_ids: list[str] | None = None, subscription: str | None = None,
-                         transitions: dict[str, list[int]] | None = None) -> list[tuple[Finding, datetime | None]]:
+                         transitions: dict[str, list[int]] | None = None,
+                         seqs: dict[str, int] | None = None) -> list[tuple[Finding, datetime | None]]:
         """Every current finding row as (finding, time of its last transition), reading only those two
         columns (the SDK's per-property decoding dominates a full read); an estate-wide read splits the
         hashed partition keys into 16 ranges read in parallel. `transitions`, when given, is filled with
-        workspace id (folded) -> [transitions recorded, findings] (the rows' `seq`, summed; and counted)."""
+        workspace id (folded) -> [transitions recorded, findings] (the rows' `seq`, summed; and counted);
+        `seqs` with finding id -> its row's `seq` (transitions recorded)."""
         from concurrent.futures import ThreadPoolExecutor
 
         select = ["PartitionKey", "RowKey", "finding", "finding_parts", "last_transition_at", "seq"]
@@ -207,6 +216,8 @@ class HistoryQueries:
                 counts = transitions.setdefault(arm_fold(f.resource_id), [0, 0])
                 counts[0] += seq
                 counts[1] += 1
+        if seqs is not None:
+            seqs.update((f.id, seq) for f, _, seq in rows)
         return [(f, changed) for f, changed, _ in rows]
 
     def change_rows(self, since: datetime | None, until: datetime | None, *,
@@ -274,8 +285,10 @@ class HistoryQueries:
         out: list[Finding] = []
         pending: dict[str, set[str]] = {}
         recorded: dict[str, list[int]] = {}
+        seqs: dict[str, int] = {}
+        latest_change: dict[str, datetime] = {}
         for f, changed_at in self.current_findings(workspace_ids=self.workspace_ids(workspace),
-                                                   subscription=subscription, transitions=recorded):
+                                                   subscription=subscription, transitions=recorded, seqs=seqs):
             if utc(f.first_seen) > as_of:
                 continue
             if changed_at is None or changed_at <= as_of:
@@ -284,6 +297,7 @@ class HistoryQueries:
                 out.append(f)
             else:
                 pending.setdefault(arm_fold(f.resource_id), set()).add(f.id)
+                latest_change[f.id] = changed_at
 
         def rebuild(rid: str) -> list[Finding]:
             from core.store.findings import Transition
@@ -311,8 +325,18 @@ class HistoryQueries:
                     found.append(hist[-1].finding)
             return found
 
+        per_workspace = sorted(pending)
+        if self.estate_snapshots and len(pending) >= self.estate_min_workspaces:
+            from core.store.findings import Transition
+
+            # Many workspaces to rebuild: one estate snapshot + the estate index after it (core/store/estate.py)
+            # instead of two requests per workspace; the workspaces it cannot vouch for go the per-workspace way.
+            last = max(changed for changed in latest_change.values())
+            messages, fallback = estate_rebuild(self, as_of, pending, seqs, last)
+            out.extend(Transition.from_message(m).finding for m in messages.values())
+            per_workspace = sorted(fallback)
         with ThreadPoolExecutor(max_workers=8) as pool:
-            for found in pool.map(rebuild, sorted(pending)):
+            for found in pool.map(rebuild, per_workspace):
                 out.extend(found)
         return sorted(out, key=lambda f: (arm_fold(f.resource_id), f.rule_id, f.subject or "", f.id))
 
@@ -389,7 +413,7 @@ class HistoryQueries:
         created = 0
         with storage_call("query", HISTORY_TABLE):
             legacy = [e for e in self.history_table.list_entities()
-                      if not str(e["PartitionKey"]).startswith((INDEX_PREFIX, CHECKPOINT_PREFIX))]
+                      if not str(e["PartitionKey"]).startswith(DERIVED_PREFIXES)]
         for e in legacy:
             t = Transition.from_message(get_json(e, "message"))
             try:
@@ -403,6 +427,24 @@ class HistoryQueries:
                 self.history_table.create_entity(workspace_index_entity(row, t.finding, seq))
                 created += 1
         return created
+
+    def backfill_estate_index(self) -> int:
+        """Add the estate time-index copy of every workspace index transition row (idempotent)."""
+        from core.store.estate import backfill_estate_index
+
+        return backfill_estate_index(self)
+
+    def write_estate_snapshot(self, at: datetime | None = None, now: datetime | None = None) -> str | None:
+        """Write an estate snapshot (core/store/estate.py) at `at` (default an hour ago); its head's RowKey."""
+        from core.store.estate import write_snapshot
+
+        return write_snapshot(self, at, now)
+
+    def estate_snapshot_if_due(self, now: datetime | None = None) -> str | None:
+        """The sweep's hook: an estate snapshot when the newest is a day old (never raises)."""
+        from core.store.estate import snapshot_if_due
+
+        return snapshot_if_due(self, now)
 
     def write_checkpoints(self, now: datetime | None = None) -> int:
         """Checkpoint the existing history of every workspace (after `backfill_workspace_index`): up to an

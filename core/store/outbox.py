@@ -17,6 +17,7 @@ from core.arm_ids import arm_fold
 from core.findings.model import ATTRIBUTION_FIELDS
 from core.findings.transition import Transition, transition_id
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, storage_call
+from core.store.estate import estate_index_entity
 from core.store.history import workspace_index_entity
 from core.store.keys import put_json, resource_key, utc
 from core.store.rows import FindingRows, _Row
@@ -37,33 +38,44 @@ def outbox_entry(t: Transition, seq: int) -> dict[str, Any]:
     return {"id": transition_id(t.finding.id, t), "seq": seq, "message": t.message()}
 
 
+def history_entities(t: Transition, seq: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The three `findinghistory` rows of one transition: the finding's own, workspace index, estate index."""
+    entity: dict[str, Any] = {
+        "PartitionKey": t.finding.id,
+        "RowKey": f"{utc(t.at):%Y%m%dT%H%M%S%fZ}-{seq:06d}-{t.transition}",
+        "transition": t.transition,
+        "at": utc(t.at),
+        "resource_id": arm_fold(t.finding.resource_id),
+        "status": t.finding.status,
+    }
+    for name in ATTRIBUTION_FIELDS:  # who/where, queryable beside the message (names and addresses only)
+        if getattr(t.finding, name):
+            entity[name] = getattr(t.finding, name)
+    if t.reason:
+        entity["reason"] = t.reason
+    put_json(entity, "message", t.message())
+    index_entity = workspace_index_entity(entity, t.finding, seq)
+    return entity, index_entity, estate_index_entity(index_entity)
+
+
 class Outbox(FindingRows):
     """History append and outbox delivery bookkeeping (mixed into `TableFindingsStore`)."""
 
     def _append_history(self, t: Transition, seq: int) -> None:
-        """Append-only: create, never update. A duplicate key (a replayed write) is left as it was."""
+        """Append-only: create, never update. A duplicate key (a replayed write) is left as it was.
+
+        In order: the finding's own row, its workspace index row, its estate index row (so an estate
+        index row implies its workspace index row, core/store/estate.py)."""
         from azure.core.exceptions import ResourceExistsError
 
-        entity: dict[str, Any] = {
-            "PartitionKey": t.finding.id,
-            "RowKey": f"{utc(t.at):%Y%m%dT%H%M%S%fZ}-{seq:06d}-{t.transition}",
-            "transition": t.transition,
-            "at": utc(t.at),
-            "resource_id": arm_fold(t.finding.resource_id),
-            "status": t.finding.status,
-        }
-        for name in ATTRIBUTION_FIELDS:  # who/where, queryable beside the message (names and addresses only)
-            if getattr(t.finding, name):
-                entity[name] = getattr(t.finding, name)
-        if t.reason:
-            entity["reason"] = t.reason
-        put_json(entity, "message", t.message())
+        own, index_entity, estate_entity = history_entities(t, seq)
         with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
-            self.history_table.create_entity(entity)
+            self.history_table.create_entity(own)
         crash_point("between-history-rows")
-        index_entity = workspace_index_entity(entity, t.finding, seq)
         with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
             self.history_table.create_entity(index_entity)
+        with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
+            self.history_table.create_entity(estate_entity)
 
     def outbox_delivered(self, transitions: Iterable[Transition]) -> int:
         """Clear delivered transitions from their rows' outbox (ETag-checked; a newer write keeps its own).

@@ -71,6 +71,7 @@ def test_the_store_runs_on_table_scoped_roles_and_only_inserts_history(proxy: Ta
     store.resolve_workspace(ws, T0 + 3 * H, "sweep", reason="workspace deleted")
     assert extend_checkpoints(store, ws, T0 + 4 * H, every=1) >= 1  # history checkpoints are inserts too
     assert store.write_checkpoints() == 0  # nothing left to checkpoint before the undelivered transitions
+    assert store.write_estate_snapshot() is not None and store.backfill_estate_index() == 0  # inserts too
 
     assert [t.transition for t in store.get(b.id)[1]] == ["opened", "resolved", "reopened", "resolved"]
     assert store.coverage()[ws.lower()]["baseline_sha256"] == "b" * 64

@@ -138,6 +138,7 @@ def test_baseline_validate_and_rules(capsys: pytest.CaptureFixture[str], tmp_pat
     code, out, _ = run(capsys, "rules", "--format", "json")
     rules = json.loads(out)["rules"]
     assert len(rules) == len(RULE_IDS) and rules[0]["id"] == "DBX-WS-001"
+    assert rules[0]["risk"] and rules[0]["references"][0].startswith("https://")  # from the catalogue
     code, out, _ = run(capsys, "rules")
     assert "DBX-TOKEN-002" in out
 
