@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import functools
 import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from core.collect.databricks_client import errors_module
-from core.collect.parallel import run_all
+from core.collect.family_reads import FamilyReads
 from core.state.compute_uc import (
     MetastoreState,
     PermissionEntry,
@@ -113,53 +112,29 @@ def _not_set(exc: Exception) -> bool:
     return _is_not_found(exc)
 
 
-def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: ComputeUcNeeds, deadline: float,
-                    where: str, describe: Callable[[Exception], str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Read each needed family; returns (WorkspaceApiState field -> parsed value, family -> cause)."""
-    data: dict[str, Any] = {}
-    errors: dict[str, str] = {}
+class _Api:
+    """GETs of one workspace's API as the compute/UC families make them: budgeted, paged, pooled."""
 
-    def budget() -> None:
-        if time.monotonic() >= deadline:
-            raise TimeoutError("the workspace's time budget was spent")
+    def __init__(self, w: Any, call: Callable[[Callable[[], Any]], Any], reads: FamilyReads, where: str) -> None:
+        self.w, self.call, self.reads, self.where = w, call, reads, where
 
-    def get(path: str, query: dict[str, Any] | None = None) -> Any:
-        budget()
-        raw = call(functools.partial(w.api_client.do, "GET", path, query=query, headers={"Accept": "application/json"}))
+    def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
+        self.reads.check_budget()
+        raw = self.call(functools.partial(self.w.api_client.do, "GET", path, query=query,
+                                          headers={"Accept": "application/json"}))
         return raw if raw is not None else {}
 
-    queued: list[Callable[[], None]] = []
-
-    def one(family: str, read: Callable[[], Any]) -> None:
-        """Queue one family's read; the queued ones run concurrently at the next `flush()`."""
-        queued.append(functools.partial(_read_one, family, read))
-
-    def flush() -> None:
-        todo = list(queued)
-        queued.clear()
-        run_all(todo)
-
-    def _read_one(family: str, read: Callable[[], Any], *, check_budget: bool = True) -> None:
-        if check_budget and time.monotonic() >= deadline:
-            errors[family] = "not read: the workspace's time budget was spent"
-            return
-        try:
-            data[family] = read()
-        except StateError as exc:
-            errors[family] = f"malformed answer: {exc}"
-        except Exception as exc:  # 403/404/FEATURE_DISABLED/timeout: this family only
-            errors[family] = describe(exc)
-
-    def pages(path: str, key: str, query: dict[str, Any]) -> list[Any]:
+    def pages(self, path: str, key: str, query: dict[str, Any]) -> list[Any]:
+        """Every item of a `page_token`-paged list, bounded by MAX_PAGES."""
         items: list[Any] = []
         q = dict(query)
         for _ in range(MAX_PAGES):
-            page = get(path, q)
+            page = self.get(path, q)
             if not isinstance(page, dict):
-                raise StateError(f"{where}: {path}: expected an object")
+                raise StateError(f"{self.where}: {path}: expected an object")
             got = page.get(key) or []
             if not isinstance(got, list):
-                raise StateError(f"{where}: {path}: {key}: expected a list")
+                raise StateError(f"{self.where}: {path}: {key}: expected a list")
             items += got
             token = page.get("next_page_token")
             if not token:
@@ -167,126 +142,148 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
             q["page_token"] = token
         raise TimeoutError(f"more than {MAX_PAGES} pages of {path}")
 
+    @staticmethod
     def pooled(keys: list[str], read: Callable[[str], Any]) -> dict[str, Any]:
+        """One read per key on a small pool (per-policy and per-script calls)."""
         with ThreadPoolExecutor(max_workers=max(1, min(POLICY_CONCURRENCY, len(keys)))) as pool:
             return dict(zip(keys, pool.map(read, keys), strict=True))
 
+
+def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: ComputeUcNeeds, deadline: float,
+                    where: str, describe: Callable[[Exception], str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read each needed family; returns (WorkspaceApiState field -> parsed value, family -> cause).
+
+    Two waves: the families that depend on nothing, then those that use their answers (clusters ->
+    compliance, policies -> permissions, metastore -> credentials and system schemas). The calls are the
+    same as one after the other, and `_in_order` gives the same result order."""
+    reads = FamilyReads(deadline, describe)
+    api = _Api(w, call, reads, where)
     if needs.global_init_scripts:
-        def scripts() -> tuple[Any, ...]:
-            listed = get(GLOBAL_INIT_SCRIPTS_PATH)
-            items = listed.get("scripts") or [] if isinstance(listed, dict) else None
-            if not isinstance(items, list):
-                raise StateError(f"{where}: global init scripts: scripts: expected a list")
-            if len(items) > MAX_GLOBAL_INIT_SCRIPTS:
-                raise TimeoutError(f"more than {MAX_GLOBAL_INIT_SCRIPTS} global init scripts")
-            ids = [str(s.get("script_id")) for s in items if isinstance(s, dict) and s.get("script_id")]
-            if len(ids) != len(items):
-                raise StateError(f"{where}: global init scripts: every script needs a script_id")
-            bodies = pooled(ids, lambda sid: get(f"{GLOBAL_INIT_SCRIPTS_PATH}/{sid}"))
-            return tuple(parse_global_init_script(bodies[sid], where) for sid in ids)
-        one("global_init_scripts", scripts)
+        reads.one("global_init_scripts", lambda: _global_init_scripts(api))
     if needs.clusters:
-        one("clusters", lambda: tuple(parse_cluster(c, where) for c in
-                                      pages(CLUSTERS_PATH, "clusters", {"page_size": CLUSTER_PAGE})))
+        reads.one("clusters", lambda: tuple(parse_cluster(c, where) for c in
+                                            api.pages(CLUSTERS_PATH, "clusters", {"page_size": CLUSTER_PAGE})))
     if needs.spark_versions:
-        one("spark_versions", lambda: parse_spark_versions(get(SPARK_VERSIONS_PATH), where))
-    # The families above depend on nothing; those below use their answers (clusters -> compliance,
-    # policies -> permissions, metastore -> credentials and system schemas). Each group runs at once: the
-    # calls are the same as one after the other, and `_in_order` gives the same result order.
+        reads.one("spark_versions", lambda: parse_spark_versions(api.get(SPARK_VERSIONS_PATH), where))
     if needs.cluster_policies or needs.policy_permissions:
-        one("cluster_policies", lambda: parse_policies(get(POLICIES_PATH), where))
+        reads.one("cluster_policies", lambda: parse_policies(api.get(POLICIES_PATH), where))
     if needs.metastore:
-        def metastore() -> MetastoreState:
-            try:
-                assignment = get(METASTORE_ASSIGNMENT_PATH)
-            except Exception as exc:
-                if _unassigned(exc):
-                    return parse_metastore(None, None, where)
-                raise
-            return parse_metastore(assignment, get(METASTORE_SUMMARY_PATH), where)
-        one("metastore", metastore)
+        reads.one("metastore", lambda: _metastore(api))
     if needs.default_namespace:
-        def namespace() -> Any:
-            try:
-                raw = get(DEFAULT_NAMESPACE_PATH)
-            except Exception as exc:
-                if _not_set(exc):  # U: never-written setting answers 404 (its default applies)
-                    return parse_default_namespace(None, where)
-                raise
-            return parse_default_namespace(raw, where)
-        one("default_namespace", namespace)
-    flush()
+        reads.one("default_namespace", lambda: _default_namespace(api))
+    reads.flush()
+    me = _second_wave(api, needs)
+    reads.flush()
+    if needs.storage_credentials and "storage_credentials" in reads.data:
+        items = reads.data.pop("storage_credentials")
+        if "malformed" in me:
+            reads.errors["storage_credentials"] = f"malformed answer: {me['malformed']}"
+        else:
+            user, known = me.get("user"), reads.data.get("metastore")
+            reads.read_now("storage_credentials", lambda: storage_credentials_state(items, user, known),
+                           check_budget=False)
+    return _in_order(reads.data), _in_order(reads.errors)
+
+
+def _second_wave(api: _Api, needs: ComputeUcNeeds) -> dict[str, Any]:
+    """Queue the families that use the first wave's answers; returns where who-am-I will be kept."""
+    reads, where = api.reads, api.where
     if needs.policy_compliance:
-        clusters = data.get("clusters")
+        clusters = reads.data.get("clusters")
         if clusters is None:
-            errors["policy_compliance"] = "not read: the cluster list could not be read"
+            reads.errors["policy_compliance"] = "not read: the cluster list could not be read"
         else:
             policy_ids = sorted({c.policy_id for c in clusters if c.policy_id})
-
-            def compliance() -> dict[str, PolicyCompliance]:
-                if len(policy_ids) > MAX_POLICIES:
-                    raise TimeoutError(f"clusters use more than {MAX_POLICIES} policies")
-
-                def of(pid: str) -> dict[str, PolicyCompliance]:
-                    out: dict[str, PolicyCompliance] = {}
-                    for page in pages(COMPLIANCE_PATH, "clusters", {"policy_id": pid, "page_size": CLUSTER_PAGE}):
-                        parsed, _ = parse_compliance_page({"clusters": [page]}, where)
-                        out.update(parsed)
-                    return out
-                merged: dict[str, PolicyCompliance] = {}
-                for part in pooled(policy_ids, of).values():
-                    merged.update(part)
-                return merged
-            one("policy_compliance", compliance)
+            reads.one("policy_compliance", lambda: _policy_compliance(api, policy_ids))
     if needs.policy_permissions:
-        policies = data.get("cluster_policies")
+        policies = reads.data.get("cluster_policies")
         if policies is None:
-            errors["policy_permissions"] = "not read: the cluster policy list could not be read"
+            reads.errors["policy_permissions"] = "not read: the cluster policy list could not be read"
         else:
             unpinned = [p.policy_id for p in policies if not p.pins_uc_access_mode]
-
-            def permissions() -> dict[str, tuple[PermissionEntry, ...]]:
-                if len(unpinned) > MAX_POLICIES:
-                    raise TimeoutError(f"more than {MAX_POLICIES} cluster policies")
-                raw = pooled(unpinned, lambda pid: get(POLICY_PERMISSIONS_PATH.format(id=pid)))
-                return {pid: parse_permissions(raw[pid], f"permissions of cluster policy {pid}", where)
-                        for pid in unpinned}
-            one("policy_permissions", permissions)
-    metastore_known = data.get("metastore")
-    if needs.storage_credentials and metastore_known is not None and not metastore_known.assigned:
-        pass  # no metastore: there are no storage credentials to list (the rule cannot apply)
-    elif needs.storage_credentials:
-        # Who we are does not depend on the list: both are read at once, and put together after the flush.
-        me: dict[str, Any] = {}
-
-        def current_user() -> None:
-            try:
-                me["user"] = parse_current_user(get(CURRENT_USER_PATH), where)
-            except StateError as exc:
-                me["malformed"] = exc
-            except Exception:  # who we are is unknown: the list counts as partial, never complete
-                me["user"] = None
-        one("storage_credentials", lambda: parse_storage_credentials(pages(
+            reads.one("policy_permissions", lambda: _policy_permissions(api, unpinned))
+    me: dict[str, Any] = {}
+    metastore = reads.data.get("metastore")
+    if needs.storage_credentials and not (metastore is not None and not metastore.assigned):
+        # (no metastore: there are no storage credentials to list, the rule cannot apply) Who we are does
+        # not depend on the list: both are read at once, and put together after the flush.
+        reads.one("storage_credentials", lambda: parse_storage_credentials(api.pages(
             STORAGE_CREDENTIALS_PATH, "storage_credentials", {"max_results": 0}), where))
-        queued.append(current_user)
+        reads.also(functools.partial(_current_user, api, me))
     if needs.system_schemas:
-        m = data.get("metastore")
-        if m is None:
-            errors["system_schemas"] = "not read: the metastore assignment could not be read"
-        elif m.assigned:
-            one("system_schemas", lambda: parse_system_schemas(
-                pages(SYSTEM_SCHEMAS_PATH.format(id=m.metastore_id), "schemas", {"max_results": 0}), where))
-    flush()
-    if needs.storage_credentials and "storage_credentials" in data:
-        items = data.pop("storage_credentials")
-        if "malformed" in me:
-            errors["storage_credentials"] = f"malformed answer: {me['malformed']}"
-        else:
-            user, known = me.get("user"), data.get("metastore")
-            _read_one("storage_credentials", lambda: storage_credentials_state(items, user, known),
-                      check_budget=False)
-    return _in_order(data), _in_order(errors)
+        if metastore is None:
+            reads.errors["system_schemas"] = "not read: the metastore assignment could not be read"
+        elif metastore.assigned:
+            reads.one("system_schemas", lambda: parse_system_schemas(api.pages(
+                SYSTEM_SCHEMAS_PATH.format(id=metastore.metastore_id), "schemas", {"max_results": 0}), where))
+    return me
 
+
+def _global_init_scripts(api: _Api) -> tuple[Any, ...]:
+    listed = api.get(GLOBAL_INIT_SCRIPTS_PATH)
+    items = listed.get("scripts") or [] if isinstance(listed, dict) else None
+    if not isinstance(items, list):
+        raise StateError(f"{api.where}: global init scripts: scripts: expected a list")
+    if len(items) > MAX_GLOBAL_INIT_SCRIPTS:
+        raise TimeoutError(f"more than {MAX_GLOBAL_INIT_SCRIPTS} global init scripts")
+    ids = [str(s.get("script_id")) for s in items if isinstance(s, dict) and s.get("script_id")]
+    if len(ids) != len(items):
+        raise StateError(f"{api.where}: global init scripts: every script needs a script_id")
+    bodies = api.pooled(ids, lambda sid: api.get(f"{GLOBAL_INIT_SCRIPTS_PATH}/{sid}"))
+    return tuple(parse_global_init_script(bodies[sid], api.where) for sid in ids)
+
+
+def _metastore(api: _Api) -> MetastoreState:
+    try:
+        assignment = api.get(METASTORE_ASSIGNMENT_PATH)
+    except Exception as exc:
+        if _unassigned(exc):
+            return parse_metastore(None, None, api.where)
+        raise
+    return parse_metastore(assignment, api.get(METASTORE_SUMMARY_PATH), api.where)
+
+
+def _default_namespace(api: _Api) -> Any:
+    try:
+        raw = api.get(DEFAULT_NAMESPACE_PATH)
+    except Exception as exc:
+        if _not_set(exc):  # a never-written setting answers 404 (its default applies)
+            return parse_default_namespace(None, api.where)
+        raise
+    return parse_default_namespace(raw, api.where)
+
+
+def _policy_compliance(api: _Api, policy_ids: list[str]) -> dict[str, PolicyCompliance]:
+    if len(policy_ids) > MAX_POLICIES:
+        raise TimeoutError(f"clusters use more than {MAX_POLICIES} policies")
+
+    def of(pid: str) -> dict[str, PolicyCompliance]:
+        out: dict[str, PolicyCompliance] = {}
+        for page in api.pages(COMPLIANCE_PATH, "clusters", {"policy_id": pid, "page_size": CLUSTER_PAGE}):
+            parsed, _ = parse_compliance_page({"clusters": [page]}, api.where)
+            out.update(parsed)
+        return out
+    merged: dict[str, PolicyCompliance] = {}
+    for part in api.pooled(policy_ids, of).values():
+        merged.update(part)
+    return merged
+
+
+def _policy_permissions(api: _Api, unpinned: list[str]) -> dict[str, tuple[PermissionEntry, ...]]:
+    if len(unpinned) > MAX_POLICIES:
+        raise TimeoutError(f"more than {MAX_POLICIES} cluster policies")
+    raw = api.pooled(unpinned, lambda pid: api.get(POLICY_PERMISSIONS_PATH.format(id=pid)))
+    return {pid: parse_permissions(raw[pid], f"permissions of cluster policy {pid}", api.where) for pid in unpinned}
+
+
+def _current_user(api: _Api, me: dict[str, Any]) -> None:
+    """Who we are, kept in `me`: unknown (None) is never a complete credential list."""
+    try:
+        me["user"] = parse_current_user(api.get(CURRENT_USER_PATH), api.where)
+    except StateError as exc:
+        me["malformed"] = exc
+    except Exception:  # who we are is unknown: the list counts as partial, never complete
+        me["user"] = None
 
 FAMILY_ORDER = ("global_init_scripts", "clusters", "spark_versions", "policy_compliance", "cluster_policies",
                 "policy_permissions", "metastore", "default_namespace", "storage_credentials", "system_schemas")

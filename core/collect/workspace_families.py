@@ -11,12 +11,11 @@ enum values become None), and rules must see what the workspace said.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.collect.parallel import run_all
+from core.collect.family_reads import FamilyReads
 from core.state.families import (
     SETTING_PAYLOADS,
     parse_scim,
@@ -50,10 +49,6 @@ MAX_SECRET_SCOPES = 1000
 """Bound on the ACL reads (one call per scope); beyond it the ACL family is reported unread."""
 
 
-_BUDGET_SPENT = object()
-"""A part not read because the workspace's time budget was spent before it started."""
-
-
 @dataclass(frozen=True)
 class FamilyNeeds:
     """Which extra families to read; empty = none (no call)."""
@@ -72,133 +67,76 @@ class FamilyNeeds:
 
 def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: FamilyNeeds, deadline: float,
                   where: str, describe: Callable[[Exception], str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Read each needed family; returns (WorkspaceApiState field -> parsed value, family -> cause)."""
-    data: dict[str, Any] = {}
-    errors: dict[str, str] = {}
+    """Read each needed family; returns (WorkspaceApiState field -> parsed value, family -> cause).
 
-    pending: list[Callable[[], None]] = []
-
-    def one(family: str, read: Callable[[], Any]) -> None:
-        """Queue one family's read; the queued ones run concurrently at the next `flush()`."""
-        pending.append(lambda: _read_one(family, read))
-
-    def flush() -> None:
-        todo = list(pending)
-        pending.clear()
-        run_all(todo)
-
-    def _read_one(family: str, read: Callable[[], Any]) -> None:
-        if time.monotonic() >= deadline:
-            errors[family] = "not read: the workspace's time budget was spent"
-            return
-        try:
-            data[family] = read()
-        except StateError as exc:
-            errors[family] = f"malformed answer: {exc}"
-        except Exception as exc:  # 403/404/FEATURE_DISABLED/timeout: this family only
-            errors[family] = describe(exc)
+    Two waves: everything independent at once, then the secret ACLs, which need the scope list."""
+    reads = FamilyReads(deadline, describe)
 
     def get(path: str) -> Any:
         return call(lambda: w.api_client.do("GET", path, headers={"Accept": "application/json"}))
 
-    parts: dict[str, dict[str, tuple[bool, Any]]] = {}
-    """family -> part -> (read, its value) or (not read, the exception or the budget marker)."""
-    assemble: list[tuple[str, Callable[[dict[str, Any]], Any]]] = []
-    """family -> how its parts' values (part -> value, in the order queued) become its value."""
-
-    def part(family: str, key: str, read: Callable[[], Any]) -> None:
-        """Queue one independent call of a family (run at the next `flush()` with everything else)."""
-        slot = parts.setdefault(family, {})
-        slot[key] = (False, _BUDGET_SPENT)
-
-        def run() -> None:
-            if time.monotonic() >= deadline:
-                return
-            try:
-                slot[key] = (True, read())
-            except Exception as exc:  # kept for the family: its first failing part is its error
-                slot[key] = (False, exc)
-        pending.append(run)
-
-    def settle() -> None:
-        """Each multi-part family: its value when every part was read, else the first failing part's error."""
-        for family, build in assemble:
-            got = parts.pop(family, {})
-            failed = next((v for ok, v in got.values() if not ok), None)
-            if failed is _BUDGET_SPENT:
-                errors[family] = "not read: the workspace's time budget was spent"
-            elif isinstance(failed, StateError):
-                errors[family] = f"malformed answer: {failed}"
-            elif isinstance(failed, Exception):
-                errors[family] = describe(failed)
-            else:
-                try:
-                    data[family] = build({k: v for k, (_, v) in got.items()})
-                except StateError as exc:
-                    errors[family] = f"malformed answer: {exc}"
-        assemble.clear()
-
     if needs.token_permissions:
-        one("token_permissions", lambda: parse_token_permissions(get(TOKEN_PERMISSIONS_PATH), where))
+        reads.one("token_permissions", lambda: parse_token_permissions(get(TOKEN_PERMISSIONS_PATH), where))
     if needs.settings_types:
         unknown = next((t for t in needs.settings_types if t not in SETTING_PAYLOADS), None)
         if unknown is not None:
-            errors["workspace_settings"] = f"malformed answer: {where}: unknown settings type {unknown!r}"
-        else:
-            # One call per settings type, all at once (they do not depend on each other); the family is read
-            # when every type is, else its error is the first failing type's, as when read in turn.
+            reads.errors["workspace_settings"] = f"malformed answer: {where}: unknown settings type {unknown!r}"
+        else:  # one call per settings type, all at once
             for t in needs.settings_types:
-                part("workspace_settings", t, functools.partial(
+                reads.part("workspace_settings", t, functools.partial(
                     lambda t: parse_setting(t, get(SETTINGS_PATH.format(type=t)), where), t))
-            assemble.append(("workspace_settings", lambda got: dict(got)))
-    if needs.scim:
-        def scim_pages(resource: str) -> list[Any]:
-            items: list[Any] = []
-            start = 1
-            for _ in range(MAX_SCIM_PAGES):
-                if time.monotonic() >= deadline:
-                    raise TimeoutError("the workspace's time budget was spent")
-                page = call(functools.partial(
-                    w.api_client.do, "GET", SCIM_PATH.format(resource=resource),
-                    query={"startIndex": start, "count": SCIM_PAGE, "attributes": SCIM_ATTRIBUTES[resource]},
-                    headers={"Accept": "application/json"}))
-                if not isinstance(page, dict):
-                    raise StateError(f"{where}: scim {resource}: expected a ListResponse object")
-                got = page.get("Resources") or []
-                if not isinstance(got, list):
-                    raise StateError(f"{where}: scim {resource}: Resources: expected a list")
-                items += got
-                total = page.get("totalResults")
-                if not got or (isinstance(total, int) and len(items) >= total):
-                    return items
-                start += len(got)
-            raise TimeoutError(f"more than {MAX_SCIM_PAGES} pages of SCIM {resource}")
-        # The three resource types page independently: read at once, parsed together.
+            reads.assemble("workspace_settings", dict)
+    if needs.scim:  # the three resource types page independently: read at once, parsed together
         for resource in ("Users", "ServicePrincipals", "Groups"):
-            part("scim", resource, functools.partial(scim_pages, resource))
-        assemble.append(("scim", lambda got: parse_scim(got["Users"], got["ServicePrincipals"], got["Groups"],
-                                                        where)))
+            reads.part("scim", resource, functools.partial(_scim_pages, w, call, reads, resource, where))
+        reads.assemble("scim", lambda got: parse_scim(got["Users"], got["ServicePrincipals"], got["Groups"], where))
     if needs.secret_scopes or needs.secret_acls:
-        one("secret_scopes", lambda: parse_secret_scopes(get(SECRET_SCOPES_PATH), where))
-    flush()  # the families above are independent; the ACLs need the scope list
-    settle()
+        reads.one("secret_scopes", lambda: parse_secret_scopes(get(SECRET_SCOPES_PATH), where))
+    reads.flush()
     if needs.secret_acls:
-        scopes = data.get("secret_scopes")
-        acl_family = "secret_acls"
+        scopes = reads.data.get("secret_scopes")
+        acls = "secret_acls"
         if scopes is None:
-            errors[acl_family] = "not read: the secret scope list could not be read"
+            reads.errors[acls] = "not read: the secret scope list could not be read"
         elif len(scopes) > MAX_SECRET_SCOPES:
-            errors[acl_family] = f"not read: more than {MAX_SECRET_SCOPES} secret scopes"
+            reads.errors[acls] = f"not read: more than {MAX_SECRET_SCOPES} secret scopes"
         else:
-            def acls() -> dict[str, Any]:
-                out: dict[str, Any] = {}
-                for sc in scopes:
-                    if time.monotonic() >= deadline:
-                        raise TimeoutError("the workspace's time budget was spent")
-                    raw = call(functools.partial(w.api_client.do, "GET", SECRET_ACLS_PATH, query={"scope": sc.name},
-                                                 headers={"Accept": "application/json"}))
-                    out[sc.name] = parse_secret_acls(raw, sc.name, where)
-                return out
-            one(acl_family, acls)
-    flush()
-    return data, errors
+            reads.one(acls, functools.partial(_secret_acls, w, call, reads, scopes, where))
+    reads.flush()
+    return reads.data, reads.errors
+
+
+def _scim_pages(w: Any, call: Callable[[Callable[[], Any]], Any], reads: FamilyReads, resource: str,
+                where: str) -> list[Any]:
+    """Every SCIM `resource` (Users, ServicePrincipals, Groups), paged by `startIndex` as the SDK pages."""
+    items: list[Any] = []
+    start = 1
+    for _ in range(MAX_SCIM_PAGES):
+        reads.check_budget()
+        page = call(functools.partial(
+            w.api_client.do, "GET", SCIM_PATH.format(resource=resource),
+            query={"startIndex": start, "count": SCIM_PAGE, "attributes": SCIM_ATTRIBUTES[resource]},
+            headers={"Accept": "application/json"}))
+        if not isinstance(page, dict):
+            raise StateError(f"{where}: scim {resource}: expected a ListResponse object")
+        got = page.get("Resources") or []
+        if not isinstance(got, list):
+            raise StateError(f"{where}: scim {resource}: Resources: expected a list")
+        items += got
+        total = page.get("totalResults")
+        if not got or (isinstance(total, int) and len(items) >= total):
+            return items
+        start += len(got)
+    raise TimeoutError(f"more than {MAX_SCIM_PAGES} pages of SCIM {resource}")
+
+
+def _secret_acls(w: Any, call: Callable[[Callable[[], Any]], Any], reads: FamilyReads, scopes: Any,
+                 where: str) -> dict[str, Any]:
+    """The ACLs of every secret scope, one call per scope (never a secret value)."""
+    out: dict[str, Any] = {}
+    for sc in scopes:
+        reads.check_budget()
+        raw = call(functools.partial(w.api_client.do, "GET", SECRET_ACLS_PATH, query={"scope": sc.name},
+                                     headers={"Accept": "application/json"}))
+        out[sc.name] = parse_secret_acls(raw, sc.name, where)
+    return out
