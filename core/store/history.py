@@ -22,7 +22,9 @@ As of T, a finding unchanged since T comes from its current row; the others are 
 (in parallel) from the newest checkpoint at or before T (one request, one row) plus the index rows after
 it up to T: at most one interval of rows instead of the whole partition up to T. A missing, unreadable or
 mismatching checkpoint is not used: that workspace's partition is replayed from the start instead.
-Changes in a period (`since`/`until`) read the index key range of the period.
+Changes in a period (`since`/`until`) read the index key range of the period: estate-wide from the estate
+index's day partitions when the newest estate snapshot before `since` proves them complete
+(core/store/estate.py `period_rows`), otherwise with one query of every workspace index partition.
 Rows written before the index existed have only the per-finding row: single-finding reads still see
 them; `backfill_workspace_index` (CLI `driftwatch findings migrate-history`) adds their index rows once.
 """
