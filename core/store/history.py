@@ -22,7 +22,9 @@ As of T, a finding unchanged since T comes from its current row; the others are 
 (in parallel) from the newest checkpoint at or before T (one request, one row) plus the index rows after
 it up to T: at most one interval of rows instead of the whole partition up to T. A missing, unreadable or
 mismatching checkpoint is not used: that workspace's partition is replayed from the start instead.
-Changes in a period (`since`/`until`) read the index key range of the period.
+Changes in a period (`since`/`until`) read the index key range of the period: estate-wide from the estate
+index's day partitions when the newest estate snapshot before `since` proves them complete
+(core/store/estate.py `period_rows`), otherwise with one query of every workspace index partition.
 Rows written before the index existed have only the per-finding row: single-finding reads still see
 them; `backfill_workspace_index` (CLI `driftwatch findings migrate-history`) adds their index rows once.
 """
@@ -40,7 +42,14 @@ from core.arm_ids import arm_fold
 from core.findings.model import Finding
 from core.store.checkpoints import CHECKPOINT_PREFIX, MIN_INTERVAL, SETTLE, extend_checkpoints, latest_checkpoint
 from core.store.connection import FINDINGS_TABLE, HISTORY_TABLE, SCANS_TABLE, storage_call
-from core.store.estate import ESTATE_INDEX_PREFIX, ESTATE_MIN_WORKSPACES, SNAPSHOT_BODY, SNAPSHOT_HEADS, estate_rebuild
+from core.store.estate import (
+    ESTATE_INDEX_PREFIX,
+    ESTATE_MIN_WORKSPACES,
+    SNAPSHOT_BODY,
+    SNAPSHOT_HEADS,
+    estate_rebuild,
+    period_rows,
+)
 from core.store.keys import get_json, put_json, resource_key, utc
 
 if TYPE_CHECKING:
@@ -232,8 +241,11 @@ class HistoryQueries:
             params["sub"] = arm_fold(subscription)
         cols = ["PartitionKey", "RowKey", "at", "transition", "finding_id", "rule_id", "severity", "resource_id",
                 "workspace_name", "subject"]
-        with storage_call("query", HISTORY_TABLE):
-            rows = list(self.history_table.query_entities(flt, parameters=params, select=cols, results_per_page=1000))
+        rows = self._estate_period(since, until, None, subscription, cols)
+        if rows is None:
+            with storage_call("query", HISTORY_TABLE):
+                rows = list(self.history_table.query_entities(flt, parameters=params, select=cols,
+                                                              results_per_page=1000))
         rows.sort(key=lambda e: (e["RowKey"], e["PartitionKey"]))
         return [{"at": utc(e["at"]), "transition": e["transition"], "finding_id": e["finding_id"],
                  "rule_id": e["rule_id"], "severity": e["severity"],
@@ -259,6 +271,15 @@ class HistoryQueries:
                 yield from self.history_table.query_entities(
                     "PartitionKey ge @p0 and PartitionKey lt @p1 and RowKey ge @lo and RowKey lt @hi" + extra,
                     parameters={**params, "p0": INDEX_PREFIX, "p1": INDEX_END}, results_per_page=1000)
+
+    def _estate_period(self, since: datetime | None, until: datetime | None, resource_ids: list[str] | None,
+                       subscription: str | None, select: list[str] | None) -> list[Any] | None:
+        """The period's transition rows from the estate index's day partitions (core/store/estate.py), for the
+        estate (or a subscription), when a snapshot before `since` proves it complete; None: use the query of
+        the workspace index (a filtered scan of every `ws-` partition estate-wide)."""
+        if not self.estate_snapshots or since is None or resource_ids is not None:
+            return None  # a workspace filter reads one key range per workspace partition: no scan to replace
+        return period_rows(self, since, until, subscription=subscription, select=select)
 
     def _index_range(self, resource_id: str, lo: str, hi: str) -> list[Any]:
         """Index rows of one workspace with lo <= RowKey < hi."""
@@ -345,8 +366,11 @@ class HistoryQueries:
         """Transitions with `since <= at <= until`, oldest first."""
         from core.store.findings import Transition
 
-        rows = [e for e in self._index_rows(resource_ids=self.workspace_ids(workspace), since=since, until=until,
-                                            subscription=subscription) if e.get("kind") == "transition"]
+        resource_ids = self.workspace_ids(workspace)
+        rows = self._estate_period(since, until, resource_ids, subscription, None)
+        if rows is None:
+            rows = [e for e in self._index_rows(resource_ids=resource_ids, since=since, until=until,
+                                                subscription=subscription) if e.get("kind") == "transition"]
         rows.sort(key=lambda e: (e["RowKey"], e["PartitionKey"]))
         return [Transition.from_message(get_json(e, "message")) for e in rows]
 
