@@ -24,7 +24,7 @@ it up to T: at most one interval of rows instead of the whole partition up to T.
 mismatching checkpoint is not used: that workspace's partition is replayed from the start instead.
 Changes in a period (`since`/`until`) read the index key range of the period: estate-wide from the estate
 index's day partitions when the newest estate snapshot before `since` proves them complete
-(core/store/estate.py `period_rows`), otherwise with one query of every workspace index partition.
+(core/store/estate_period.py `period_rows`), otherwise with one query of every workspace index partition.
 Rows written before the index existed have only the per-finding row: single-finding reads still see
 them; `backfill_workspace_index` (CLI `driftwatch findings migrate-history`) adds their index rows once.
 """
@@ -48,8 +48,8 @@ from core.store.estate import (
     SNAPSHOT_BODY,
     SNAPSHOT_HEADS,
     estate_rebuild,
-    period_rows,
 )
+from core.store.estate_period import period_rows
 from core.store.keys import get_json, put_json, resource_key, utc
 
 if TYPE_CHECKING:

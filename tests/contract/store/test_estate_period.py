@@ -1,5 +1,5 @@
 """The period's transitions (`since=`/`until=`) from the estate time index's day partitions
-(core/store/estate.py `period_rows`), proven complete by the newest estate snapshot before `since`: the same
+(core/store/estate_period.py `period_rows`), proven complete by the newest estate snapshot before `since`: the same
 answer as the filtered query of every workspace index partition, for random histories and windows; what
 the estate index cannot vouch for is read that way instead, with a warning (issue 16, points 2 and 4).
 Small estates, through the real store on Azurite."""
