@@ -21,6 +21,7 @@ import azure.functions as func
 import pytest
 
 from core.api_access import ApiAccess
+from core.http_api import openapi_document
 from core.store import StorageConnection, TableFindingsStore
 from functions import findings_api
 from tests.azurite import AzuriteProcess
@@ -99,6 +100,49 @@ def test_with_easy_auth_gone_a_principal_header_is_refused_and_health_stays_anon
     health = call("health", "health")
     assert health.status_code == 200 and json.loads(health.get_body()) == {"status": "ok"}
 
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "$ref" and isinstance(v, str)] + [
+            r for v in node.values() for r in _refs(v)]
+    return [r for v in node for r in _refs(v)] if isinstance(node, list) else []
+
+
+@pytest.mark.parametrize("sign_in", [False, True])
+def test_every_openapi_security_requirement_and_reference_resolves(sign_in: bool) -> None:
+    """The served OpenAPI document says how to call in the mode the app runs in (core/http_api.py): the
+    function-key schemes (docs/openapi.json), or with sign-in an HTTP bearer scheme and driftwatch's 401/403."""
+    doc = openapi_document(sign_in)
+    schemes = doc["components"]["securitySchemes"]
+    required = [name for req in doc["security"] for name in req]
+    for path in doc["paths"].values():
+        for req in path["get"].get("security", []):
+            required += list(req)
+    assert required and set(required) <= set(schemes)
+    for ref in _refs(doc):
+        assert ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] in doc["components"]["schemas"]
+
+
+@pytest.mark.usefixtures("entra")
+def test_with_sign_in_on_the_served_openapi_names_the_bearer_scheme_and_the_403() -> None:
+    resp = call("openapi", "openapi.json", signed_in_headers(AUDITORS))
+    assert resp.status_code == 200
+    doc = json.loads(resp.get_body())
+    assert doc["security"] == [{"entraId": []}]
+    scheme = doc["components"]["securitySchemes"]
+    assert set(scheme) == {"entraId"} and (scheme["entraId"]["type"], scheme["entraId"]["scheme"]) == ("http", "bearer")
+    summary = doc["paths"]["/summary"]["get"]
+    assert {"401", "403"} <= set(summary["responses"]) and "content" in summary["responses"]["403"]
+    assert doc["paths"]["/health"]["get"]["security"] == []  # health stays anonymous
+    refused = call("openapi", "openapi.json", signed_in_headers(OTHER_GROUP))  # what it promises a non-member
+    assert refused.status_code == 403 and json.loads(refused.get_body())["error"]["code"] == "Forbidden"
+
+
+def test_in_key_mode_the_served_openapi_names_only_the_function_key_schemes() -> None:
+    doc = json.loads(call("openapi", "openapi.json").get_body())
+    assert set(doc["components"]["securitySchemes"]) == {"functionKey", "functionKeyQuery"}
+    assert "403" not in doc["paths"]["/summary"]["get"]["responses"]
 
 _SERVE = r"""
 import importlib, json, os, sys, urllib.error, urllib.request

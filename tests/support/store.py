@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -49,3 +49,57 @@ def reset_storage(conn: StorageConnection) -> None:
     conn.ensure()
 
 
+HISTORY_RULES = ("DBX-WS-001", "DBX-WS-003", "DBX-NET-005")
+"""The rules the random-history store tests evaluate (one finding each per workspace)."""
+HISTORY_EXEMPTION = {"reason": "vendor <b>ssh</b>", "approved_by": "sec-team", "expires": "2027-03-31"}
+
+
+def reconcile_step(store: Any, ws: str, i: int, states: tuple[str, ...], *, step: timedelta = timedelta(hours=1),
+                   deliver: bool = True) -> None:
+    """One evaluation at T0 + i * step: each rule's finding absent (resolves), open (opens/reopens) or exempted."""
+    now = T0 + i * step
+    found = [make_finding(ws, rule, "s", now=now, status=s, severity="high",
+                          exemption=HISTORY_EXEMPTION if s == "exempted" else None)
+             for rule, s in zip(HISTORY_RULES, states, strict=True) if s != "absent"]
+    ts = store.reconcile(found, resource_id=ws, evaluated_rules=frozenset(HISTORY_RULES), now=now, source="sweep")
+    if deliver:
+        store.outbox_delivered(ts)  # as the scan use case does once history and message are written
+
+
+def write_histories(store: Any, workspaces: list[str], histories: list[list[tuple[str, ...]]], *,
+                    step: timedelta) -> None:
+    """What `reconcile_step` per evaluation would leave behind (the same lifecycle decision, the same three
+    history rows per transition, the same current rows), written in a few entity-group transactions instead:
+    random-history properties stay fast."""
+    from core.findings.lifecycle import decide
+    from core.findings.transition import Transition
+    from core.store.outbox import history_entities
+    from core.store.rows import _Row
+
+    evaluated = frozenset(HISTORY_RULES)
+    partitions: dict[str, list[dict[str, Any]]] = {}
+    for ws, history in zip(workspaces, histories, strict=True):
+        rows: dict[str, _Row] = {}
+        for i, states in enumerate(history):
+            now = T0 + i * step
+            new = {f.id: f for f in (make_finding(ws, rule, "s", now=now, status=st_, severity="high",
+                                                  exemption=HISTORY_EXEMPTION if st_ == "exempted" else None)
+                                     for rule, st_ in zip(HISTORY_RULES, states, strict=True) if st_ != "absent")}
+            for fid in sorted(set(new) | set(rows)):
+                old = rows.get(fid)
+                merged, kind = decide(old.finding if old else None, new.get(fid), evaluated_rules=evaluated,
+                                      now=now, source="sweep")
+                if merged is None:
+                    continue
+                seq = (old.seq if old else 0) + (kind is not None)
+                last = (kind, now) if kind is not None else ((old.last_transition, old.last_transition_at)
+                                                             if old else (None, None))
+                rows[fid] = _Row(merged, "", seq, "notified", None, None, *last)
+                if kind is not None:
+                    for e in history_entities(Transition(kind, now, merged), seq):
+                        partitions.setdefault(e["PartitionKey"], []).append(e)
+        if rows:  # a workspace whose findings were all absent has none
+            store.findings_table.submit_transaction([("upsert", store._entity(r)) for r in rows.values()])
+    for entities in partitions.values():
+        for i in range(0, len(entities), 25):  # a transaction's body is at most 4 MB (each row ~6 KB here)
+            store.history_table.submit_transaction([("create", e) for e in entities[i:i + 25]])

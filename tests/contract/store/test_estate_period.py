@@ -17,51 +17,16 @@ from hypothesis import strategies as st
 
 from core.store import StorageConnection, TableFindingsStore
 from core.store.estate import estate_partition
-from tests.support.store import T0, make_finding, reset_storage, ws_id
+from tests.support.store import HISTORY_RULES, T0, reset_storage, write_histories, ws_id
 
 pytestmark = pytest.mark.integration
 
 STEP = timedelta(hours=9)  # evaluations 9 h apart: a history of a few steps spans several UTC days
-RULES = ("DBX-WS-001", "DBX-WS-003", "DBX-NET-005")
-EVAL = frozenset(RULES)
+RULES = HISTORY_RULES
 STATE = st.sampled_from(("absent", "open", "exempted"))
 OTHER_SUB = "22222222-2222-4222-8222-222222222222"
 ESTATE_LOG = "core.store.estate"
 
-
-def _write(store: TableFindingsStore, workspaces: list[str], histories: list[list[tuple[str, ...]]]) -> None:
-    """What reconcile at T0 + i * STEP leaves behind (the same lifecycle decision, the same three history
-    rows per transition, the same current rows), written in a few entity-group transactions."""
-    from core.findings.lifecycle import decide
-    from core.findings.transition import Transition
-    from core.store.outbox import history_entities
-    from core.store.rows import _Row
-
-    partitions: dict[str, list[dict[str, Any]]] = {}
-    for ws, history in zip(workspaces, histories, strict=True):
-        rows: dict[str, _Row] = {}
-        for i, states in enumerate(history):
-            now = T0 + i * STEP
-            new = {f.id: f for f in (make_finding(ws, rule, "s", now=now, status=s)
-                                     for rule, s in zip(RULES, states, strict=True) if s != "absent")}
-            for fid in sorted(set(new) | set(rows)):
-                old = rows.get(fid)
-                merged, kind = decide(old.finding if old else None, new.get(fid), evaluated_rules=EVAL, now=now,
-                                      source="sweep")
-                if merged is None:
-                    continue
-                seq = (old.seq if old else 0) + (kind is not None)
-                last = (kind, now) if kind is not None else ((old.last_transition, old.last_transition_at)
-                                                             if old else (None, None))
-                rows[fid] = _Row(merged, "", seq, "notified", None, None, *last)
-                if kind is not None:
-                    for e in history_entities(Transition(kind, now, merged), seq):
-                        partitions.setdefault(e["PartitionKey"], []).append(e)
-        if rows:
-            store.findings_table.submit_transaction([("upsert", store._entity(r)) for r in rows.values()])
-    for entities in partitions.values():
-        for i in range(0, len(entities), 25):
-            store.history_table.submit_transaction([("create", e) for e in entities[i:i + 25]])
 
 
 def _answers(store: TableFindingsStore, since: Any, until: Any, sub: str | None) -> tuple[list[Any], list[Any]]:
@@ -93,7 +58,7 @@ def test_the_period_from_the_estate_index_equals_the_workspace_index_query(
     of every workspace index partition; from the snapshot's watermark on without that query."""
     reset_storage(connection)
     workspaces = [ws_id(f"ws-{i}", sub=OTHER_SUB if i == 0 else ws_id().split("/")[2]) for i in range(len(histories))]
-    _write(store, workspaces, histories)
+    write_histories(store, workspaces, histories, step=STEP)
     w = T0 + cut * STEP + STEP / 3
     store.write_estate_snapshot(at=w)
     sub = OTHER_SUB if by_sub else None
@@ -115,7 +80,7 @@ def test_missing_estate_rows_or_no_snapshot_before_since_use_the_workspace_index
     whole period by the query of every workspace index partition. Both with a warning, the same answer."""
     a, b, c = ws_id("ws-a"), ws_id("ws-b"), ws_id("ws-c")
     cycle = [("open", "open", "absent"), ("absent", "exempted", "open"), ("open", "absent", "open")]
-    _write(store, [a, b, c], [[cycle[i % 3] for i in range(6)]] * 3)
+    write_histories(store, [a, b, c], [[cycle[i % 3] for i in range(6)]] * 3, step=STEP)
     store.write_estate_snapshot(at=T0 + STEP / 2)
     since, until = T0 + STEP, T0 + 4 * STEP
     lost = next(e for e in store.history_table.query_entities(
@@ -147,7 +112,7 @@ def test_a_period_read_with_a_snapshot_reads_the_days_of_the_period_not_every_wo
     store = TableFindingsStore(conn)
     workspaces = [ws_id(f"ws-{i}") for i in range(4)]
     cycle = [("open", "open", "absent"), ("absent", "exempted", "open"), ("open", "absent", "open")]
-    _write(store, workspaces, [[cycle[i % 3] for i in range(9)]] * 4)  # 9 steps of 9 h: 4 UTC days
+    write_histories(store, workspaces, [[cycle[i % 3] for i in range(9)]] * 4, step=STEP)  # 9 steps of 9 h: 4 UTC days
     store.write_estate_snapshot(at=T0 + STEP / 2)
     since = T0 + STEP
     days = len({estate_partition(T0 + i * STEP) for i in range(9)})
@@ -172,7 +137,7 @@ def test_a_snapshot_at_since_itself_is_not_used_for_the_rows_at_since(store: Tab
     period starts at an earlier snapshot (or the workspace index query), never loses them."""
     a, b = ws_id("ws-a"), ws_id("ws-b")
     cycle = [("open", "open", "absent"), ("absent", "exempted", "open"), ("open", "absent", "open")]
-    _write(store, [a, b], [[cycle[i % 3] for i in range(4)]] * 2)
+    write_histories(store, [a, b], [[cycle[i % 3] for i in range(4)]] * 2, step=STEP)
     store.write_estate_snapshot(at=T0 + STEP / 2)
     store.write_estate_snapshot(at=T0 + 2 * STEP)
     got = _answers(store, T0 + 2 * STEP, None, None)

@@ -18,14 +18,12 @@ from hypothesis import strategies as st
 from core.store import StorageConnection, TableFindingsStore
 from core.store import estate as es
 from core.store.estate import SNAPSHOT_BODY, SNAPSHOT_HEADS, estate_partition, estate_rebuild, latest_snapshot
-from tests.support.store import T0, make_finding, reset_storage, ws_id
+from tests.support.store import HISTORY_RULES, T0, reconcile_step, reset_storage, write_histories, ws_id
 
 pytestmark = pytest.mark.integration
 
 H = timedelta(hours=1)
-RULES = ("DBX-WS-001", "DBX-WS-003", "DBX-NET-005")
-EVAL = frozenset(RULES)
-EXEMPTION = {"reason": "vendor <b>ssh</b>", "approved_by": "sec-team", "expires": "2027-03-31"}
+RULES = HISTORY_RULES
 STATE = st.sampled_from(("absent", "open", "exempted"))
 ESTATE_LOG = "core.store.estate"
 
@@ -35,15 +33,6 @@ def _estate_path_for_small_estates(store: TableFindingsStore) -> None:
     """Production uses the estate path from 8 workspaces to rebuild on; these estates have 2 or 3."""
     store.estate_min_workspaces = 1
 
-
-def _step(store: TableFindingsStore, ws: str, i: int, states: tuple[str, ...], *, deliver: bool = True) -> None:
-    """One evaluation at T0 + i h: each rule's finding absent (resolves), open (opens/reopens) or exempted."""
-    found = [make_finding(ws, rule, "s", now=T0 + i * H, status=s, severity="high",
-                          exemption=EXEMPTION if s == "exempted" else None)
-             for rule, s in zip(RULES, states, strict=True) if s != "absent"]
-    ts = store.reconcile(found, resource_id=ws, evaluated_rules=EVAL, now=T0 + i * H, source="sweep")
-    if deliver:
-        store.outbox_delivered(ts)
 
 
 def _replay(store: TableFindingsStore, at) -> list[dict]:
@@ -81,49 +70,13 @@ def _flip(store: TableFindingsStore, workspaces: list[str], steps: int = 6) -> N
     """Evaluations at T0 .. T0 + (steps - 1) h through reconcile (the real write path)."""
     for i in range(steps):
         for ws in workspaces:
-            _step(store, ws, i, CYCLE[i % 3])
+            reconcile_step(store, ws, i, CYCLE[i % 3])
 
 
 def _cycled(store: TableFindingsStore, workspaces: list[str], steps: int = 6) -> None:
     """The same history as `_flip`, written in a few transactions (`_write_histories`)."""
-    _write_histories(store, workspaces, [[CYCLE[i % 3] for i in range(steps)] for _ in workspaces])
+    write_histories(store, workspaces, [[CYCLE[i % 3] for i in range(steps)] for _ in workspaces], step=H)
 
-
-def _write_histories(store: TableFindingsStore, workspaces: list[str],
-                     histories: list[list[tuple[str, str, str]]]) -> None:
-    """What `_step` per evaluation would leave behind (the same lifecycle decision, the same three history
-    rows per transition, the same current rows), written in a few entity-group transactions instead."""
-    from core.findings.lifecycle import decide
-    from core.findings.transition import Transition
-    from core.store.outbox import history_entities
-    from core.store.rows import _Row
-
-    partitions: dict[str, list[dict[str, Any]]] = {}
-    for ws, history in zip(workspaces, histories, strict=True):
-        rows: dict[str, _Row] = {}
-        for i, states in enumerate(history):
-            now = T0 + i * H
-            new = {f.id: f for f in (make_finding(ws, rule, "s", now=now, status=st_, severity="high",
-                                                  exemption=EXEMPTION if st_ == "exempted" else None)
-                                     for rule, st_ in zip(RULES, states, strict=True) if st_ != "absent")}
-            for fid in sorted(set(new) | set(rows)):
-                old = rows.get(fid)
-                merged, kind = decide(old.finding if old else None, new.get(fid), evaluated_rules=EVAL, now=now,
-                                      source="sweep")
-                if merged is None:
-                    continue
-                seq = (old.seq if old else 0) + (kind is not None)
-                last = (kind, now) if kind is not None else ((old.last_transition, old.last_transition_at)
-                                                             if old else (None, None))
-                rows[fid] = _Row(merged, "", seq, "notified", None, None, *last)
-                if kind is not None:
-                    for e in history_entities(Transition(kind, now, merged), seq):
-                        partitions.setdefault(e["PartitionKey"], []).append(e)
-        if rows:  # a workspace whose findings were all absent has none
-            store.findings_table.submit_transaction([("upsert", store._entity(r)) for r in rows.values()])
-    for entities in partitions.values():
-        for i in range(0, len(entities), 25):  # a transaction's body is at most 4 MB (each row ~6 KB here)
-            store.history_table.submit_transaction([("create", e) for e in entities[i:i + 25]])
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -139,7 +92,7 @@ def test_estate_as_of_equals_the_full_replay_at_every_instant(
     from the first snapshot on, without sending any workspace the per-workspace way."""
     reset_storage(connection)
     workspaces = [ws_id(f"ws-{i}") for i in range(len(histories))]
-    _write_histories(store, workspaces, histories)
+    write_histories(store, workspaces, histories, step=H)
     rebuilt: list[int] = []
     real_state = es._workspace_state
 
@@ -288,10 +241,10 @@ def test_the_sweep_hook_writes_one_snapshot_a_day_and_migrate_history_backfills_
 def test_a_snapshot_never_covers_a_transition_still_in_an_outbox(store: TableFindingsStore) -> None:
     """Its history rows may be written late (the re-driver): the snapshot stops before it."""
     a, b = ws_id("ws-a"), ws_id("ws-b")
-    _step(store, a, 0, ("open", "open", "open"))
-    _step(store, b, 0, ("open", "open", "open"))
-    _step(store, a, 1, ("absent", "open", "open"), deliver=False)  # crashed before clearing its outbox
-    _step(store, b, 2, ("absent", "open", "open"))
+    reconcile_step(store, a, 0, ("open", "open", "open"))
+    reconcile_step(store, b, 0, ("open", "open", "open"))
+    reconcile_step(store, a, 1, ("absent", "open", "open"), deliver=False)  # crashed before clearing its outbox
+    reconcile_step(store, b, 2, ("absent", "open", "open"))
     store.write_estate_snapshot(at=T0 + 5 * H)
     snap = latest_snapshot(store, T0 + 5 * H)
     assert snap is not None and snap.at < T0 + H

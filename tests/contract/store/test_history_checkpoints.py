@@ -14,14 +14,12 @@ from hypothesis import strategies as st
 from core.store import TableFindingsStore
 from core.store import checkpoints as cps
 from core.store.checkpoints import checkpoint_partition, extend_checkpoints, latest_checkpoint
-from tests.support.store import T0, make_finding, ws_id
+from tests.support.store import HISTORY_RULES, T0, reconcile_step, ws_id
 
 pytestmark = pytest.mark.integration
 
 H = timedelta(hours=1)
-RULES = ("DBX-WS-001", "DBX-WS-003", "DBX-NET-005")
-EVAL = frozenset(RULES)
-EXEMPTION = {"reason": "vendor <b>ssh</b>", "approved_by": "sec-team", "expires": "2027-03-31"}
+RULES = HISTORY_RULES
 STATE = st.sampled_from(("absent", "open", "exempted"))
 
 
@@ -30,15 +28,6 @@ def _always_look_for_checkpoints(store: TableFindingsStore) -> None:
     """These histories are short; production reads look for a checkpoint from 25 transitions on."""
     store.checkpoint_lookup_from = 0
 
-
-def _step(store: TableFindingsStore, ws: str, i: int, states: tuple[str, ...], *, deliver: bool = True) -> None:
-    """One evaluation at T0 + i h: each rule's finding absent (resolves), open (opens/reopens) or exempted."""
-    found = [make_finding(ws, rule, "s", now=T0 + i * H, status=s, severity="high",
-                          exemption=EXEMPTION if s == "exempted" else None)
-             for rule, s in zip(RULES, states, strict=True) if s != "absent"]
-    ts = store.reconcile(found, resource_id=ws, evaluated_rules=EVAL, now=T0 + i * H, source="sweep")
-    if deliver:
-        store.outbox_delivered(ts)  # as the scan use case does once history and message are written
 
 
 def _as_of(store: TableFindingsStore, at, *, checkpoints: bool, workspace: str | None) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -67,7 +56,7 @@ def test_checkpointed_as_of_equals_the_full_replay(store: TableFindingsStore, un
     for i, states in enumerate(history):
         if i == cut:
             extend_checkpoints(store, ws, T0 + (i - 1) * H, every)  # mid-way, covering the steps so far
-        _step(store, ws, i, states)
+        reconcile_step(store, ws, i, states)
     extend_checkpoints(store, ws, T0 + len(history) * H, every)
     transitions = [t for t in store.changes(None, None, workspace=ws)]
     if len(transitions) >= every:  # one is due every `every` transitions: then the checkpoints are used
@@ -80,7 +69,7 @@ def test_checkpointed_as_of_equals_the_full_replay(store: TableFindingsStore, un
 def _flip_history(store: TableFindingsStore, ws: str, steps: int = 6) -> None:
     cycle = [("open", "open", "absent"), ("absent", "exempted", "open"), ("open", "absent", "open")]
     for i in range(steps):
-        _step(store, ws, i, cycle[i % 3])
+        reconcile_step(store, ws, i, cycle[i % 3])
 
 
 def test_a_corrupt_or_missing_checkpoint_falls_back_to_the_full_replay(
@@ -129,10 +118,10 @@ def test_a_checkpoint_never_covers_a_transition_still_in_an_outbox(store: TableF
     """History rows of an undelivered transition may be written late (the re-driver): the checkpoint stops
     before it, so it can never miss them."""
     a = ws_id("ws-a")
-    _step(store, a, 0, ("open", "open", "open"))
-    _step(store, a, 1, ("absent", "open", "open"))
-    _step(store, a, 2, ("open", "absent", "open"), deliver=False)  # crashed before clearing its outbox
-    _step(store, a, 3, ("open", "absent", "absent"))
+    reconcile_step(store, a, 0, ("open", "open", "open"))
+    reconcile_step(store, a, 1, ("absent", "open", "open"))
+    reconcile_step(store, a, 2, ("open", "absent", "open"), deliver=False)  # crashed before clearing its outbox
+    reconcile_step(store, a, 3, ("open", "absent", "absent"))
     assert extend_checkpoints(store, a, T0 + 10 * H, every=1) >= 1
     cp = latest_checkpoint(store, a, T0 + 10 * H)
     assert cp is not None and cp.at < T0 + 2 * H
