@@ -140,8 +140,9 @@ class ArmOperations:
         if kind == network_rules.NSG_TYPE:
             network_rules.check_nsg_put(body)
         elif kind == network_rules.SECURITY_RULE_TYPE:
-            nsg_id = "/" + "/".join(segments(path)[:-2])
-            network_rules.check_rule_put(arm.get(nsg_id), segments(path)[-1], body)
+            nsg = arm.find("/" + "/".join(segments(path)[:-2]))
+            # A missing NSG is left to `arm.put`, which answers ARM's ParentResourceNotFound.
+            network_rules.check_rule_put(nsg or {}, segments(path)[-1], body)
         stored = json.loads(json.dumps(body))
         _settle_network(stored, "Updating")
         doc, created = arm.put(path, stored)
