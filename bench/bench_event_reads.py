@@ -17,6 +17,7 @@ from pathlib import Path
 
 import requests
 
+from bench.baselines import bench_baseline, bench_baseline_label
 from bench.bench_functions import LATENCY_MS, Emulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +37,7 @@ def main() -> None:
     ids = [r["id"] for r in estate["resources"] if r["type"] == "Microsoft.Databricks/workspaces"]
     emu = Emulator(estate, LATENCY_MS)
     try:
-        baseline = load_baseline(ROOT / "baseline.example.yaml")
+        baseline = load_baseline(bench_baseline())
         config = CollectConfig.for_emulator(emu.url)
         walls: list[float] = []
         calls = 0
@@ -52,7 +53,7 @@ def main() -> None:
         walls.sort()
         p95 = walls[max(int(len(walls) * 0.95) - 1, 0)]
         print(f"event-driven collection of one workspace ({len(ids)} workspaces x {args.rounds} rounds, "
-              f"{LATENCY_MS} ms per call, full example baseline): median {statistics.median(walls) * 1000:.0f} ms, "
+              f"{LATENCY_MS} ms per call, {bench_baseline_label()}): median {statistics.median(walls) * 1000:.0f} ms, "
               f"p95 {p95 * 1000:.0f} ms; {calls / len(ids):.1f} calls per workspace")
     finally:
         emu.close()

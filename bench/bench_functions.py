@@ -25,6 +25,8 @@ from typing import Any
 
 import requests
 
+from bench.baselines import bench_baseline
+
 ROOT = Path(__file__).resolve().parents[1]
 LATENCY_MS = 40
 
@@ -58,7 +60,7 @@ class Emulator:
 
 
 def env_for(emulator: Emulator, connection_string: str) -> dict[str, str]:
-    return {"AzureWebJobsStorage": connection_string, "DRIFTWATCH_BASELINE": str(ROOT / "baseline.example.yaml"),
+    return {"AzureWebJobsStorage": connection_string, "DRIFTWATCH_BASELINE": str(bench_baseline()),
             "DRIFTWATCH_ARM_ENDPOINT": emulator.url,
             "DRIFTWATCH_WORKSPACE_BASE_URL": f"{emulator.url}/ws/{{workspaceUrl}}",
             "DRIFTWATCH_AUTH": "emulator", "TEAMS_WEBHOOK_URL": f"{emulator.url}/teams/webhook",

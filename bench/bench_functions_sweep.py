@@ -31,6 +31,7 @@ from typing import Any
 
 import requests
 
+from bench.baselines import bench_baseline
 from bench.bench_functions import LATENCY_MS, Emulator, env_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,7 +158,7 @@ def main() -> None:
     instances = [int(x) for x in args.instances.split(",")]
     tmp = Path(tempfile.mkdtemp()) / "network-only.yaml"
     tmp.write_text(NETWORK_BASELINE)
-    paths = {"network": str(tmp), "full": str(ROOT / "baseline.example.yaml")}
+    paths = {"network": str(tmp), "full": str(bench_baseline())}
     for which in args.baseline.split(","):
         drains = {k: run(paths[which], args.workspaces, k) for k in instances}
         if len(drains) > 1:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import requests
 
+from bench.baselines import bench_baseline, bench_baseline_label
 from core.baseline import load_baseline, parse_baseline
 from core.collect import CollectConfig
 from core.scan import run_scan
@@ -47,7 +48,7 @@ def main() -> None:
         emu.stdout.readline()
         url = f"http://127.0.0.1:{port}"
         config = CollectConfig.for_emulator(url)
-        baseline = load_baseline(ROOT / "baseline.example.yaml")
+        baseline = load_baseline(bench_baseline())
         requests.delete(f"{url}/_emulator/requests", timeout=5)
         t0 = time.perf_counter()
         out = run_scan(config, baseline)
@@ -56,8 +57,8 @@ def main() -> None:
         calls = counts["total"]
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         ideal = calls * latency / 1000 / config.concurrency
-        print(f"full baseline: {out.result.workspaces_scanned} workspaces, {len(out.result.findings)} findings, "
-              f"{len(out.result.errors)} errors")
+        print(f"{bench_baseline_label()}: {out.result.workspaces_scanned} workspaces, "
+              f"{len(out.result.findings)} findings, {len(out.result.errors)} errors")
         print(f"  wall {wall:.1f} s [target < 60 s]; peak RSS {peak_mb:.0f} MB [target < 400 MB]")
         print(f"  HTTP calls {calls} = {calls / n:.2f} per workspace [target <= 6]; by endpoint: "
               + ", ".join(f"{k}={v}" for k, v in sorted(counts["by_endpoint"].items())))
