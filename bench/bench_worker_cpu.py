@@ -104,9 +104,36 @@ def main() -> None:
         emu.close()
 
 
+_CALLS: collections.Counter[str] = collections.Counter()
+
+
+def _count_requests() -> None:
+    """Count the worker's HTTP requests by target (every client here sends through requests' HTTPAdapter):
+    storage by table or queue, ARM, the workspace API."""
+    import requests.adapters
+
+    send = requests.adapters.HTTPAdapter.send
+
+    def counted(self: requests.adapters.HTTPAdapter, request: requests.PreparedRequest, *a: object,
+                **kw: object) -> requests.Response:
+        path = (request.path_url or "").split("?")[0]
+        if "/devstoreaccount1/" in path:
+            name = path.split("/devstoreaccount1/", 1)[1].split("/")[0].split("(")[0]
+            _CALLS[f"storage {request.method} {name}"] += 1
+        elif path.startswith("/ws/"):
+            _CALLS["workspace API"] += 1
+        else:
+            _CALLS["ARM"] += 1
+        return send(self, request, *a, **kw)  # type: ignore[arg-type]
+
+    requests.adapters.HTTPAdapter.send = counted  # type: ignore[method-assign]
+
+
 def _child(passes: int) -> None:
     from core import service
     from core.settings import load_settings
+
+    _count_requests()
 
     rt = service.Runtime.from_settings(load_settings())
     service.reset_runtime(rt)
@@ -132,6 +159,7 @@ def _one_pass(rt: Runtime, what: str, *, first: bool, profile: str | None = None
     split = 1 if first else 0
     for label, todo in (("first message (imports)", bodies[:split]), (what, bodies[split:])):
         spy = _spy(profile) if profile and todo else None
+        _CALLS.clear()
         c0, w0 = time.process_time(), time.perf_counter()
         for body in todo:
             service.scan_request(rt, body)
@@ -142,6 +170,8 @@ def _one_pass(rt: Runtime, what: str, *, first: bool, profile: str | None = None
         if todo:
             print(f"worker path, {label}: {len(todo)} workspaces, CPU {cpu * 1000 / len(todo):.1f} ms per workspace, "
                   f"wall {wall * 1000 / len(todo):.1f} ms   [target < 10 ms CPU; {bench_baseline_label()}]")
+            print("  HTTP requests per workspace: " + ", ".join(
+                f"{k} {v / len(todo):.2f}" for k, v in sorted(_CALLS.items(), key=lambda kv: -kv[1])))
 
 
 def _spy(out: str) -> subprocess.Popen[bytes]:

@@ -93,6 +93,10 @@ class EffectiveBaseline:
     settings: Settings
     sha256: str
     scopes: tuple[str, ...]
+    derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Values pure consumers derive from these settings alone (e.g. the read plan in core/rules/plan.py),
+    kept here because one EffectiveBaseline serves every workspace its scopes match: a 2,000-workspace
+    sweep plans its reads once per scope set instead of several times per workspace."""
 
     @cached_property
     def disabled(self) -> frozenset[str]:

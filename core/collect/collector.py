@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections import defaultdict
@@ -198,6 +199,19 @@ class EstateCollector:
                     fut: Future[dict[str, Any] | None] = Future()
                     fut.set_result(doc)
                     self._cache[rid.lower()] = fut
+
+    def prefetch(self, resource_ids: Iterable[str]) -> None:
+        """Start GETs this scan will probably make (e.g. the network an event's workspace used last time)
+        while something else is read; `_get_shared` joins a GET in flight, so each document is still read
+        once per scan, and an id the workspace no longer names is one unused read. Returns at once."""
+        from core.collect.parallel import submit
+
+        def get(rid: str) -> None:
+            with contextlib.suppress(ArmReadError):  # kept in the cache: whoever needs the document sees it
+                self._get_shared(rid)
+
+        for rid in dict.fromkeys(r.lower() for r in resource_ids if r):
+            submit(functools.partial(get, rid))
 
     def _list_into_cache(self, kind: str, subscriptions: Iterable[str]) -> None:
         """List `kind` per subscription (concurrently) into the cache; a failed list primes nothing."""

@@ -288,19 +288,29 @@ def inbound_exposure(rules: Sequence[NsgRule], subnets: Sequence[Sequence[str]],
                      widest_prefix: int) -> tuple[RuleExposure, ...]:
     """One RuleExposure per custom inbound Allow with Internet-facing sources, in priority order.
 
-    Cached: an NSG shared by many workspaces is analysed once per distinct rule set (treat as read-only)."""
-    key = tuple(sorted(rules, key=lambda r: (r.priority if r.priority is not None else MISSING_PRIORITY, r.name)))
+    Cached: NSGs with the same rules (every workspace's Databricks-managed ones, an NSG shared by many
+    workspaces) are analysed once per distinct rule set (treat the result as read-only). The key is what the
+    analysis reads, so the rules' ARM ids (which differ per NSG) stay out of it."""
+    ordered = sorted(rules, key=lambda r: (r.priority if r.priority is not None else MISSING_PRIORITY, r.name))
+    key = tuple((r.name, r.direction, r.access, r.protocol, r.priority, r.source_prefixes, r.destination_prefixes,
+                 r.destination_ports) for r in ordered)
     cidr_destinations = any(_network(d) is not None and _network(d).prefixlen != 0  # type: ignore[union-attr]
-                            for r in key for d in r.destination_prefixes if d.strip().lower() not in ANY_LITERALS)
+                            for r in ordered for d in r.destination_prefixes if d.strip().lower() not in ANY_LITERALS)
     # Without CIDR destinations every subnet sees the same rules, so the subnets stay out of the cache key.
     nets = tuple(tuple(s) for s in subnets) if cidr_destinations else ()
     return _exposure(key, nets or ((),), widest_prefix)
 
 
+_RuleKey = tuple[str, str, str, str, int | None, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
 @lru_cache(maxsize=4096)
-def _exposure(rules: tuple[NsgRule, ...], subnets: tuple[tuple[str, ...], ...],
+def _exposure(rules: tuple[_RuleKey, ...], subnets: tuple[tuple[str, ...], ...],
               widest_prefix: int) -> tuple[RuleExposure, ...]:
-    inbound = [_compile(r, widest_prefix) for r in rules if r.direction.strip().lower() == "inbound"]
+    parsed = [NsgRule(id=None, name=name, direction=direction, access=access, protocol=protocol, priority=priority,
+                      source_prefixes=sources, destination_prefixes=destinations, destination_ports=ports)
+              for name, direction, access, protocol, priority, sources, destinations, ports in rules]
+    inbound = [_compile(r, widest_prefix) for r in parsed if r.direction.strip().lower() == "inbound"]
     defaults = [_compile(r, widest_prefix, default=True) for r in default_inbound_rules()]
     ordered = sorted(inbound, key=lambda r: r.priority) + defaults
     # Which rules apply to flows towards each subnet, decided once per rule and subnet.

@@ -24,16 +24,19 @@ _READ_EVEN_WHERE_INAPPLICABLE = frozenset({Read.WORKSPACE, Read.NETWORK})
 def read_plan(eff: EffectiveBaseline, *, arm: WorkspaceArm | None = None, families: frozenset[str] | None = None,
               rules: Iterable[Rule] | None = None) -> ReadPlan:
     """The reads the effective baseline's rules need, in catalogue order (empty = nothing beyond ARM)."""
+    if rules is None:
+        key = ("read_plan", families)
+        if arm is None and key in eff.derived:
+            return eff.derived[key]
+        on = _rules_on(eff, families)
+    else:
+        on = _select(eff, families, rules)
     state = None if arm is None else WorkspaceState(resource_id="", name="", subscription_id="",
                                                     resource_group="", arm=arm)
     parts: set[Read] = set()
     conf_keys: dict[str, None] = {}
     settings_types: dict[str, None] = {}
-    settings, disabled = eff.settings, eff.disabled
-    for r in RULES.values() if rules is None else rules:
-        if (families is not None and r.family not in families) or r.id in disabled or not r.applies(settings):
-            continue
-        inputs = r.inputs if r.more_inputs is None else r.inputs_for(settings)
+    for r, inputs in on:
         if (state is not None and r.inapplicable is not None and not inputs.parts <= _READ_EVEN_WHERE_INAPPLICABLE
                 and any(n.subject is None for n in r.not_applicable(state, eff))):
             parts |= inputs.parts & _READ_EVEN_WHERE_INAPPLICABLE
@@ -43,4 +46,24 @@ def read_plan(eff: EffectiveBaseline, *, arm: WorkspaceArm | None = None, famili
             conf_keys.update(dict.fromkeys(inputs.conf_keys))
         if inputs.settings_types:
             settings_types.update(dict.fromkeys(inputs.settings_types))
-    return ReadPlan(frozenset(parts), tuple(conf_keys), tuple(settings_types))
+    plan = ReadPlan(frozenset(parts), tuple(conf_keys), tuple(settings_types))
+    if rules is None and arm is None:
+        eff.derived[("read_plan", families)] = plan
+    return plan
+
+
+def _select(eff: EffectiveBaseline, families: frozenset[str] | None,
+            rules: Iterable[Rule]) -> tuple[tuple[Rule, ReadPlan], ...]:
+    """The rules that are on (asked for, not disabled, in the families) with their inputs for these settings."""
+    settings, disabled = eff.settings, eff.disabled
+    return tuple((r, r.inputs if r.more_inputs is None else r.inputs_for(settings)) for r in rules
+                 if (families is None or r.family in families) and r.id not in disabled and r.applies(settings))
+
+
+def _rules_on(eff: EffectiveBaseline, families: frozenset[str] | None) -> tuple[tuple[Rule, ReadPlan], ...]:
+    """`_select` over the whole catalogue, once per effective baseline and families."""
+    key = ("rules_on", families)
+    on = eff.derived.get(key)
+    if on is None:
+        on = eff.derived[key] = _select(eff, families, RULES.values())
+    return on

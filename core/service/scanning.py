@@ -36,6 +36,9 @@ from core.state.model import WorkspaceState
 from core.state.parse import StateError, parse_workspace_arm
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from core.collect.collector import EstateCollector
     from core.store import Transition
     from core.store.listed import ListedWorkspace
 
@@ -123,8 +126,43 @@ def resolve_deleted(rt: Runtime, workspace_id: str, source: Source, now: datetim
     return list(transitions)
 
 
-def _subnet_users(rt: Runtime, doc: dict[str, Any]) -> dict[str, list[str]]:
-    """Lower subnet id -> the workspaces injected into it, from the topology table (DBX-NET-006)."""
+def _prefetch_network(rt: Runtime, collector: EstateCollector,
+                      workspace_id: str) -> Future[dict[str, Future[list[str]]]]:
+    """While the worker GETs the workspace document, start what its network reads will be, from the edges
+    the topology recorded for it last time: GETs of its VNet and NSGs (joined by the collector, so nothing
+    is read twice) and the subnet-sharing queries (used only for subnets the document still names).
+
+    Otherwise those reads wait for the document: workspace, then VNet, then NSG, one after the other.
+    Best effort: without recorded edges, or when the topology cannot be read, nothing starts early.
+    Returns folded subnet id -> its started `workspaces_for` query."""
+    from core.store import StoreError, background
+    from core.store.topology import is_nsg_id
+
+    topo = rt.topology()
+
+    def start() -> dict[str, Future[list[str]]]:
+        try:
+            edges = topo.edges_of(workspace_id)
+        except StoreError:
+            return {}
+        collector.prefetch(e for e in edges if is_nsg_id(e) or _is_vnet_id(e))
+        return {arm_fold(e): background.start(functools.partial(topo.workspaces_for, e))
+                for e in edges if "/subnets/" in e.lower()}
+
+    return background.start(start)
+
+
+def _is_vnet_id(resource_id: str) -> bool:
+    parts = resource_id.rstrip("/").lower().split("/")
+    return len(parts) >= 2 and parts[-2] == "virtualnetworks"
+
+
+def _subnet_users(rt: Runtime, doc: dict[str, Any],
+                  started: dict[str, Future[list[str]]] | None = None) -> dict[str, list[str]]:
+    """Lower subnet id -> the workspaces injected into it, from the topology table (DBX-NET-006).
+
+    `started`: queries `_prefetch_network` began for subnets the topology knew; any other subnet the
+    document names is queried now."""
     try:
         arm = parse_workspace_arm(doc)
     except StateError:
@@ -132,8 +170,9 @@ def _subnet_users(rt: Runtime, doc: dict[str, Any]) -> dict[str, list[str]]:
     from core.store import background
 
     topo = rt.topology()
+    started = started or {}
     # One partition query per subnet; they do not depend on each other.
-    reads = {arm_fold(sid): background.start(functools.partial(topo.workspaces_for, sid))
+    reads = {arm_fold(sid): started.get(arm_fold(sid)) or background.start(functools.partial(topo.workspaces_for, sid))
              for sid, _, _ in subnet_ids(arm)}
     users = {sid: list(read.result()) for sid, read in reads.items()}
     for sid in users:
@@ -198,6 +237,8 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
     starting = (background.start(functools.partial(rt.pending().started, req.workspace_id, now))
                 if req.coalesced else None)
     hint_problem = embedded_document_problem(req)
+    collector = rt.collector()
+    known_subnets: Future[dict[str, Future[list[str]]]] | None = None
     doc: dict[str, Any] | None = None
     unreadable: ArmReadError | None = None
     listed: ListedWorkspace | None = None
@@ -208,6 +249,8 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
             # listed through the `scans` table, which only the app writes (core/service/handoff.py; never
             # for a coalesced message, so the pending marker read beside it cannot change that choice).
             listed = listed_for(rt, req, families, now)
+            if listed is None and (families is None or "NET" in families):
+                known_subnets = _prefetch_network(rt, collector, req.workspace_id)
             try:
                 doc = listed.workspace if listed is not None else rt.arm.get(req.workspace_id)
             except ArmReadError as exc:
@@ -235,8 +278,8 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         transitions = resolve_deleted(rt, req.workspace_id, source, now, attribution=attribution)
         send_transitions(rt, transitions)
         return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, deleted=True)
-    users = _subnet_users(rt, doc) if families is None or "NET" in families else {}
-    collector = rt.collector()
+    users = (_subnet_users(rt, doc, known_subnets.result() if known_subnets is not None else {})
+             if families is None or "NET" in families else {})
     if listed is not None:
         collector.prime(listed.network)  # what is not there is GET as before
     state = collector.collect_workspace(doc, users, families=families)

@@ -1,8 +1,9 @@
 """One shared pool for store writes that do not depend on each other (e.g. a scan's quiet `last_seen`
 refresh beside the writes of its transitions), so a scan's latency is the longer of them, not their sum.
 
-Tasks run here are leaves: none of them submits to this pool or waits on it, so a caller waiting on its
-own task can never deadlock, however many scans run at once.
+No task run here waits on this pool (one may start another here and return without waiting for it, as
+the event-driven network prefetch does), so a caller waiting on its own task can never deadlock, however
+many scans run at once.
 """
 
 from __future__ import annotations

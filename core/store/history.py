@@ -11,7 +11,8 @@ Layout (ARCHITECTURE 4.6, `findinghistory` append-only). Each transition is writ
   so it lives in the mutable `scans` table (same PartitionKey, RowKey `coverage`), not here: every write
   to `findinghistory` is an Insert Entity, which is all the app identity's role on this table allows
   (infra/modules/custom-roles.bicep, "history appender"). Pointer rows that older versions wrote here are
-  still read (the newer of the two wins) and never written again.
+  still read (the newer of the two wins; reconcile looks here only while scans has none) and never
+  written again.
 - per workspace, history checkpoints (core/store/checkpoints.py): PartitionKey = `cp-{resource_key}`,
   RowKey = the checkpoint time inverted (newest first), each row the state of every finding of the
   workspace at that instant (the message of its latest index row then) with a sha256 of it. Written
@@ -127,14 +128,18 @@ def record_coverage(store: Any, resource_id: str, checked_rules: Iterable[str], 
 
 
 def _current_coverage_row(pointers: TableClient, history: TableClient, pk: str) -> Any:
-    """The current-coverage pointer (scans table), or the one an older version left in findinghistory."""
+    """The current-coverage pointer (scans table), or the one an older version left in findinghistory.
+
+    The findinghistory pointer is read only while the workspace has none in scans: the first coverage
+    write of this version puts one there, so a steady scan makes one read here, not two. (Only an older
+    version still running beside this one could leave a newer pointer in findinghistory; the readers in
+    `coverage()` still take the newer of the two.)"""
     from azure.core.exceptions import ResourceNotFoundError
 
-    found = []
     for table, name in ((pointers, SCANS_TABLE), (history, HISTORY_TABLE)):
         with storage_call("get", name), contextlib.suppress(ResourceNotFoundError):
-            found.append(table.get_entity(pk, CURRENT_COVERAGE))
-    return max(found, key=lambda e: utc(e["at"])) if found else None
+            return table.get_entity(pk, CURRENT_COVERAGE)
+    return None
 
 
 def _coverage_of(e: Mapping[str, Any]) -> dict[str, Any]:

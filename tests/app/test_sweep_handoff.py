@@ -132,3 +132,41 @@ def test_a_worker_reads_arm_when_its_row_cannot_stand_for_the_workspace(app: App
     assert worked.get(WS_GET, 0) == 5 + unlisted  # exactly these five (and any unlisted) read ARM
     assert worked.get(NETWORK_GETS[0], 0) >= 1  # their VNets too, so nothing is evaluated on missing data
     assert findings(app) == before  # the same evaluation: nothing resolved on a missing or damaged row
+
+
+def test_an_event_scan_reads_its_recorded_network_beside_its_workspace_document_and_each_once(
+        azurite: AzuriteProcess, tmp_path: Path) -> None:
+    """Issue 14 §5: an event-driven scan starts the GETs of the VNet and NSGs the topology recorded for its
+    workspace while it GETs the workspace document (core/service/scanning.py `_prefetch_network`), instead
+    of workspace -> VNet -> NSG one after the other; the collector joins those GETs, so each document is
+    still read once, and only that workspace's resources are read.
+
+    With 150 ms per call the order is unambiguous: the recorded NSG's GET finishes before the diagnostic
+    settings list (which waits for the workspace document) does; without the prefetch it finishes after."""
+    baseline = tmp_path / "network-and-diagnostics.yaml"
+    baseline.write_text(NETWORK_BASELINE + "  diagnostic_logs: []\n")
+    with make_app(azurite.connection_string, DRIFTWATCH_BASELINE=str(baseline)) as app:
+        _event_scan_prefetches(app)
+
+
+def _event_scan_prefetches(app: App) -> None:
+    app.host.fire_timer()
+    app.run_queues()  # the sweep's workers record every workspace's network edges
+    app.emulator.clear_events()
+    rule = f.nsg_rule(NSG_ANALYTICS, "temp-prefetch", "Inbound", 151, "Tcp", "Internet", "*", "22")
+    _put(app, rule)
+    app.emulator.set_faults(latency_ms=150)
+    app.emulator.reset_requests()
+    app.host.deliver_event_grid(app.emulator.events()[-1:])
+    app.run_queues()
+    app.emulator.clear_faults()
+    log = app.emulator.request_counts()
+    events = by_type(app)
+    assert events.get(WS_GET, 0) >= 1
+    assert events.get(NETWORK_GETS[0]) == 1 and events.get(NETWORK_GETS[1]) == 1  # read once each
+    assert not any(events.get(k) for k in NETWORK_LISTS)
+    order = [r["path"].lower() for r in log["recent"] if r["method"] == "GET"]
+    nsg = next(i for i, p in enumerate(order) if p.endswith(NSG_ANALYTICS.lower()))
+    diagnostics = next(i for i, p in enumerate(order) if "diagnosticsettings" in p)
+    assert nsg < diagnostics, order
+    assert ("DBX-NET-005", "temp-prefetch") in {(x.rule_id, x.subject) for x in app.open_findings()}

@@ -303,3 +303,19 @@ def test_new_network_keys_are_strict(bad: dict[str, Any]) -> None:
 
     with pytest.raises(BaselineError, match="network"):
         baseline(network={"vnet_injection": True, **bad})
+
+
+def test_the_same_rules_on_two_nsgs_are_analysed_once_and_the_result_names_each_rule() -> None:
+    """Every workspace's NSG carries the same Databricks-managed rules under other ARM ids: the analysis is
+    cached on what it reads (not the ids), so the second NSG is a cache hit with the same answer."""
+    from core.rules.nsg_flows import _exposure
+
+    def on(nsg: str) -> list[NsgRule]:
+        return [r("allow-ssh", 200, ports="22").model_copy(update={"id": f"/nsg/{nsg}/securityRules/allow-ssh"}),
+                r("deny-all", 300, "Deny", src="*")]
+
+    _exposure.cache_clear()
+    a = inbound_exposure(on("a"), SUBNETS, 8)
+    b = inbound_exposure(on("b"), SUBNETS, 8)
+    assert a == b and [e.name for e in a] == ["allow-ssh"] and a[0].describe() == ["TCP 22"]
+    assert _exposure.cache_info().hits == 1 and _exposure.cache_info().misses == 1

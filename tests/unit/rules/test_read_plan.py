@@ -154,3 +154,21 @@ def test_eval_002_is_on_only_while_a_workspace_api_read_is_planned() -> None:
     doc["defaults"]["secrets"] = copy.deepcopy(EXAMPLE["defaults"]["secrets"])
     ev = evaluate_workspace(ws, parse_baseline(doc), now=NOW)
     assert [x.rule_id for x in ev.findings if x.rule_id.startswith("DBX-EVAL")] == ["DBX-EVAL-002"]
+
+
+def test_the_plan_is_made_once_per_effective_baseline_and_families_and_equals_a_fresh_one() -> None:
+    """A sweep asks for the plan several times per workspace and one EffectiveBaseline serves every workspace
+    its scopes match, so the plan (without an ARM document) is kept on it, per families; the kept plan is
+    the one planning from scratch gives, and an ARM document or an explicit rule list is never served from
+    the cache."""
+    eff = _effective(copy.deepcopy(EXAMPLE["defaults"]))
+    first = read_plan(eff)
+    assert read_plan(eff) is first
+    net = read_plan(eff, families=frozenset({"NET"}))
+    assert net is not first and net.parts < first.parts and read_plan(eff, families=frozenset({"NET"})) is net
+    fresh = _effective(copy.deepcopy(EXAMPLE["defaults"]))
+    assert read_plan(fresh, rules=list(RULES.values())) == first
+    assert read_plan(fresh, rules=[RULES["DBX-WS-001"]]) == ReadPlan.of(Read.WORKSPACE)
+    (ws,) = states(compliant_estate())
+    assert ws.arm is not None
+    assert read_plan(eff, arm=ws.arm) == read_plan(fresh, arm=ws.arm, rules=list(RULES.values()))
