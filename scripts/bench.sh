@@ -10,3 +10,11 @@ for b in bench/bench_*.py; do
   echo "== $name"
   .venv/bin/python -m "bench.$name"
 done
+# Issue 14's figures were measured on the example baseline of that time (bench/baseline.issue14.yaml):
+# the same benchmarks on it, to compare like for like.
+for name in bench_startup bench_sweep bench_worker_cpu; do
+  echo "== $name (issue-14-era example baseline)"
+  BENCH_BASELINE=issue14 .venv/bin/python -m "bench.$name"
+done
+echo "== event latency (issue-14-era example baseline)"
+BENCH_BASELINE=issue14 .venv/bin/python -m bench.bench_functions --only-event-latency

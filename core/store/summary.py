@@ -28,6 +28,7 @@ caller counts from the findings table instead (never a silently wrong answer), a
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import uuid
 from collections import Counter
@@ -331,8 +332,13 @@ class SummaryCounters:
 
     def _read_pair(self, pk: str, now: datetime) -> tuple[_Workspace | None, _Shard] | None:
         """The workspace row (None if absent) and its shard; None when the shard had to be created first.
-        A damaged or missing row never stops a writer: its shard is marked unbuilt."""
+        A damaged or missing row never stops a writer: its shard is marked unbuilt. The two point reads do
+        not depend on each other, so they run at once (the transaction that follows checks both ETags)."""
+        from core.store import background
+
+        reading_ws = background.start(functools.partial(self._get, pk))
         shard_e = self._get(shard_key(shard_of(pk)))
+        ws_e = reading_ws.result()
         if shard_e is None:
             self._create_missing_shard(shard_of(pk), now)
             return None
@@ -340,7 +346,6 @@ class SummaryCounters:
             shard = _Shard.parse(shard_e)
         except _Damaged:
             shard = _Shard.empty(shard_of(pk), built=False, etag=_etag(shard_e))
-        ws_e = self._get(pk)
         ws: _Workspace | None = None
         if ws_e is not None:
             try:
