@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from core.arm_ids import arm_fold
+from core.arm_ids import arm_fold, parse_arm_id
 from core.collect.arm import ArmReadError
 from core.collect.collector import Skipped
 from core.findings.model import Attributor, ChangeAttribution, Source
@@ -152,6 +152,19 @@ def _prefetch_network(rt: Runtime, collector: EstateCollector,
     return background.start(start)
 
 
+def _network_read(rt: Runtime, workspace_id: str) -> bool:
+    """Whether network rules are on for this workspace as far as its id tells (its tags are not known before
+    its document: a scope that matches on tags alone is not seen, which only means nothing starts early)."""
+    from core.baseline.load import WorkspaceIdentity
+    from core.rules import network_rules_on
+
+    parts = parse_arm_id(workspace_id)
+    identity = WorkspaceIdentity(resource_id=workspace_id, name=str(parts.get("name") or ""),
+                                 subscription_id=str(parts.get("subscription") or ""),
+                                 resource_group=str(parts.get("resource_group") or ""))
+    return network_rules_on(rt.baseline.effective_for(identity))
+
+
 def _is_vnet_id(resource_id: str) -> bool:
     parts = resource_id.rstrip("/").lower().split("/")
     return len(parts) >= 2 and parts[-2] == "virtualnetworks"
@@ -249,7 +262,7 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
             # listed through the `scans` table, which only the app writes (core/service/handoff.py; never
             # for a coalesced message, so the pending marker read beside it cannot change that choice).
             listed = listed_for(rt, req, families, now)
-            if listed is None and (families is None or "NET" in families):
+            if listed is None and (families is None or "NET" in families) and _network_read(rt, req.workspace_id):
                 known_subnets = _prefetch_network(rt, collector, req.workspace_id)
             try:
                 doc = listed.workspace if listed is not None else rt.arm.get(req.workspace_id)
