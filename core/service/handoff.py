@@ -18,8 +18,10 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from core.arm_ids import arm_fold
 from core.service.messages import ScanRequest
 from core.service.runtime import Runtime
+from core.state.footprint import subnet_ids
 
 if TYPE_CHECKING:
     from core.collect import EstateCollector
@@ -39,13 +41,42 @@ def hand_off(rt: Runtime, collector: EstateCollector, scan_id: str, listed_at: d
     from core.store.listed import ListedDocuments, ListedWorkspace
 
     collector.prefetch_network([doc for doc, _ in parsed], min_per_subscription=1)
-    rows = [ListedWorkspace(workspace=doc, network=collector.listed_network(arm)) for doc, arm in parsed]
+    sharing = subnet_sharing(rt, parsed)
+    rows = [ListedWorkspace(workspace=doc, network=collector.listed_network(arm),
+                            subnet_users=None if sharing is None else
+                            {arm_fold(sid): sharing.get(arm_fold(sid), []) for sid, _, _ in subnet_ids(arm)})
+            for doc, arm in parsed]
     listed = ListedDocuments(rt.connection)
     try:
         return listed.write(scan_id, listed_at, rows)
     except StoreError as exc:
         log.warning("sweep %s could not hand its listed documents to the workers (%s); they read ARM", scan_id, exc)
         return 0
+
+
+def subnet_sharing(rt: Runtime, parsed: list[tuple[dict[str, Any], WorkspaceArm]]) -> dict[str, list[str]] | None:
+    """Folded subnet id -> every workspace injected into it: those this sweep listed, with those the topology
+    table records (one paged read of the table instead of two queries per worker). None when the topology
+    cannot be read: then each worker queries it, as before.
+
+    A worker uses this only through its sweep row, which it ignores when an event touched its workspace
+    after the listing; otherwise sharing as of the sweep is what a worker would have found right after it
+    (the sweep records every listed workspace's subnets before any worker runs)."""
+    from core.store import StoreError
+
+    try:
+        known = rt.topology().load()
+    except StoreError as exc:
+        log.warning("sweep could not read the topology (%s); workers query subnet sharing themselves", exc)
+        return None
+    users: dict[str, dict[str, str]] = {}
+    for doc, arm in parsed:
+        wid = str(doc.get("id") or "")
+        for sid, _, _ in subnet_ids(arm):
+            key = arm_fold(sid)
+            found = users.setdefault(key, {arm_fold(w): w for w in known.workspaces_for(sid)})
+            found.setdefault(arm_fold(wid), wid)
+    return {sid: sorted(by_id.values(), key=str.lower) for sid, by_id in users.items()}
 
 
 def remove_stale(rt: Runtime, scan_id: str) -> None:

@@ -187,11 +187,16 @@ def _subnet_users(rt: Runtime, doc: dict[str, Any],
     # One partition query per subnet; they do not depend on each other.
     reads = {arm_fold(sid): started.get(arm_fold(sid)) or background.start(functools.partial(topo.workspaces_for, sid))
              for sid, _, _ in subnet_ids(arm)}
-    users = {sid: list(read.result()) for sid, read in reads.items()}
-    for sid in users:
-        if str(doc.get("id")) not in users[sid]:
-            users[sid].append(str(doc.get("id")))
-    return users
+    return _with_self({sid: list(read.result()) for sid, read in reads.items()}, doc)
+
+
+def _with_self(users: dict[str, list[str]], doc: dict[str, Any]) -> dict[str, list[str]]:
+    """The sharing map with the workspace itself among the users of each of its subnets."""
+    out = {sid: list(ws) for sid, ws in users.items()}
+    for ws in out.values():
+        if str(doc.get("id")) not in ws:
+            ws.append(str(doc.get("id")))
+    return out
 
 
 def _attributor(changes: list[ChangeRecord]) -> Attributor | None:
@@ -291,8 +296,12 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         transitions = resolve_deleted(rt, req.workspace_id, source, now, attribution=attribution)
         send_transitions(rt, transitions)
         return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, deleted=True)
-    users = (_subnet_users(rt, doc, known_subnets.result() if known_subnets is not None else {})
-             if families is None or "NET" in families else {})
+    if families is not None and "NET" not in families:
+        users: dict[str, list[str]] = {}
+    elif listed is not None and listed.subnet_users is not None:
+        users = _with_self(listed.subnet_users, doc)  # as the sweep saw them: no topology query
+    else:
+        users = _subnet_users(rt, doc, known_subnets.result() if known_subnets is not None else {})
     if listed is not None:
         collector.prime(listed.network)  # what is not there is GET as before
     state = collector.collect_workspace(doc, users, families=families)

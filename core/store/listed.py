@@ -10,7 +10,9 @@ Layout: PartitionKey `sweep-listed`, RowKey = key of the workspace id, one row p
 each sweep (so nothing accumulates; rows of workspaces a later sweep no longer lists are deleted by it).
 Columns: `workspace_id`, `scan_id` (the sweep that wrote it), `listed_at` (the store's time before the
 listing began, so a document is never older than it claims), `workspace` and `network` as JSON (compressed
-and split across columns when large, core/store/keys.py: 64 KB per property, 1 MB per entity).
+and split across columns when large, core/store/keys.py: 64 KB per property, 1 MB per entity), and
+`subnet_users`, the workspaces sharing its subnets (DBX-NET-006) from the listing and the topology table,
+so that its worker makes no topology query for them.
 
 A reader gets None for anything it cannot use (no row, another sweep's row, too old, unreadable,
 not the workspace asked for): the caller then reads ARM itself. Missing here never means missing in Azure.
@@ -18,6 +20,7 @@ not the workspace asked for): the caller then reads ARM itself. Missing here nev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -49,6 +52,9 @@ class ListedWorkspace:
     workspace: dict[str, Any]
     network: list[dict[str, Any]] = field(default_factory=list)
     listed_at: datetime | None = None
+    subnet_users: dict[str, list[str]] | None = None
+    """Folded subnet id -> the workspaces injected into it (DBX-NET-006), as the sweep saw them: its listing
+    together with the topology table read after it. None: not known (the worker queries the topology)."""
 
 
 def valid_scan_id(scan_id: str | None) -> bool:
@@ -103,6 +109,9 @@ class ListedDocuments(TableBound):
             return None  # too large for one entity: the worker reads it from ARM
         if _chars(entity) > ENTITY_CHARS:
             return None
+        if row.subnet_users is not None:
+            with contextlib.suppress(ValueError):  # too large: left out, the worker queries the topology
+                put_json(entity, "subnet_users", row.subnet_users)
         with_network = dict(entity)
         try:
             put_json(with_network, "network", row.network)
@@ -188,7 +197,23 @@ def parse_row(entity: Mapping[str, Any], workspace_id: str, scan_id: str | None,
     if not isinstance(network, list):
         network = []
     return ListedWorkspace(workspace=doc, network=[d for d in network if isinstance(d, dict)
-                                                   and isinstance(d.get("id"), str)], listed_at=listed_at)
+                                                   and isinstance(d.get("id"), str)], listed_at=listed_at,
+                           subnet_users=_subnet_users(entity))
+
+
+def _subnet_users(entity: Mapping[str, Any]) -> dict[str, list[str]] | None:
+    """The row's subnet sharing, or None when it has none or it is not a map of id lists (then the worker
+    queries the topology: unknown is never "shared with nobody")."""
+    if entity.get("subnet_users") is None and not entity.get("subnet_users_parts"):
+        return None
+    try:
+        users = get_json(entity, "subnet_users")
+    except Exception:  # damaged: a miss, never a crash
+        return None
+    if not isinstance(users, dict) or not all(isinstance(k, str) and isinstance(v, list)
+                                              and all(isinstance(w, str) for w in v) for k, v in users.items()):
+        return None
+    return users
 
 
 def _chars(entity: Mapping[str, Any]) -> int:

@@ -56,7 +56,17 @@ def listed_rows(app: App) -> dict[str, dict[str, Any]]:
                                                                parameters={"pk": LISTED_PARTITION})}
 
 
-def test_sweep_workers_read_the_listed_documents_not_arm(app: App) -> None:
+def test_sweep_workers_read_the_listed_documents_not_arm(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.store.topology import TopologyStore
+
+    sharing_queries: list[str] = []  # subnet-sharing queries the workers make (the row carries the answer)
+    query = TopologyStore.workspaces_for
+
+    def counted(self: TopologyStore, network_id: str) -> list[str]:
+        sharing_queries.append(network_id)
+        return query(self, network_id)
+
+    monkeypatch.setattr(TopologyStore, "workspaces_for", counted)
     app.emulator.reset_requests()
     app.host.fire_timer()
     swept = by_type(app)
@@ -65,16 +75,19 @@ def test_sweep_workers_read_the_listed_documents_not_arm(app: App) -> None:
     assert all(swept.get(k, 0) == len(subscriptions) for k in NETWORK_LISTS)  # one page per subscription
     rows = listed_rows(app)
     assert len(rows) >= 8 and len({r["scan_id"] for r in rows.values()}) == 1
+    assert all(r.get("subnet_users") for r in rows.values())
     app.emulator.reset_requests()
+    sharing_queries.clear()
     scans, _ = app.run_queues()
     assert scans.succeeded == 9 and scans.poisoned == 0
+    assert len(sharing_queries) <= 2 * (9 - len(rows))  # only workspaces without a row query the topology
     worked = by_type(app)
     # Workspaces whose sweep row stood for them read neither their document nor their network from ARM.
     assert worked.get(WS_GET, 0) == 9 - len(rows)
     assert not any(worked.get(k) for k in NETWORK_GETS)
     assert not any(worked.get(k) for k in NETWORK_LISTS)
     handed_off = findings(app)
-    assert handed_off
+    assert any(rule == "DBX-NET-006" and "/shared" in (subject or "") for _, rule, subject, _ in handed_off)
 
     # The same findings as workers that read everything from ARM (every row gone before they run).
     app.host.fire_timer()
@@ -82,8 +95,10 @@ def test_sweep_workers_read_the_listed_documents_not_arm(app: App) -> None:
     for row in listed_rows(app).values():
         table.delete_entity(LISTED_PARTITION, row["RowKey"])
     app.emulator.reset_requests()
+    sharing_queries.clear()
     app.run_queues()
     assert by_type(app).get(WS_GET, 0) >= 9 and by_type(app).get(NETWORK_GETS[0], 0) >= 1
+    assert sharing_queries  # without rows the workers ask the topology themselves
     assert findings(app) == handed_off
 
     # An event-driven scan reads only its own workspace's resources, from ARM.

@@ -63,3 +63,19 @@ def test_rows_too_large_for_one_entity_leave_out_the_network_or_are_not_written(
 def test_only_sweep_ids_are_looked_up() -> None:
     assert valid_scan_id(SCAN)
     assert not any(valid_scan_id(x) for x in (None, "", "x' or 1 eq 1", "a" * 100, "../etc"))
+
+
+def test_the_rows_subnet_sharing_round_trips_and_anything_unreadable_is_unknown_not_nobody() -> None:
+    """A sweep row carries who shares the workspace's subnets (DBX-NET-006), so its worker makes no topology
+    query; a row without it, or with one that is not a map of id lists, says "unknown" (None: the worker
+    queries the topology), never "shared with nobody"."""
+    subnet = f"{VNET}/subnets/host".lower()
+    users = {subnet: [WS, WS.replace("dbw-1", "dbw-2")]}
+    entity = ListedDocuments._entity(SCAN, AT, ListedWorkspace(workspace={"id": WS}, subnet_users=users))
+    assert entity is not None
+    got = parse_row(entity, WS, SCAN, now=AT, max_age_s=900)
+    assert got is not None and got.subnet_users == users
+    assert parse_row(row(), WS, SCAN, now=AT, max_age_s=900).subnet_users is None  # type: ignore[union-attr]
+    for bad in ('{"' + subnet + '": "' + WS + '"}', '["x"]', '{"' + subnet + '": [1]}', '{"'):
+        got = parse_row({**entity, "subnet_users": bad}, WS, SCAN, now=AT, max_age_s=900)
+        assert got is not None and got.subnet_users is None, bad
