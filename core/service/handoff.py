@@ -25,6 +25,7 @@ from core.state.footprint import subnet_ids
 
 if TYPE_CHECKING:
     from core.collect import EstateCollector
+    from core.events.topology import Topology
     from core.state.model import WorkspaceArm
     from core.store.listed import ListedWorkspace
 
@@ -41,10 +42,15 @@ def hand_off(rt: Runtime, collector: EstateCollector, scan_id: str, listed_at: d
     from core.store.listed import ListedDocuments, ListedWorkspace
 
     collector.prefetch_network([doc for doc, _ in parsed], min_per_subscription=1)
-    sharing = subnet_sharing(rt, parsed)
+    snapshot = _topology_snapshot(rt)
+    sharing = None if snapshot is None else subnet_sharing(snapshot[0], parsed)
     rows = [ListedWorkspace(workspace=doc, network=collector.listed_network(arm),
                             subnet_users=None if sharing is None else
-                            {arm_fold(sid): sharing.get(arm_fold(sid), []) for sid, _, _ in subnet_ids(arm)})
+                            {arm_fold(sid): sharing.get(arm_fold(sid), []) for sid, _, _ in subnet_ids(arm)},
+                            # None for a workspace without an index row yet: this sweep's own topology
+                            # save creates it after this, so its worker reads the row as before.
+                            topology_index=None if snapshot is None else
+                            snapshot[1].get(arm_fold(str(doc.get("id") or ""))))
             for doc, arm in parsed]
     listed = ListedDocuments(rt.connection)
     try:
@@ -54,21 +60,25 @@ def hand_off(rt: Runtime, collector: EstateCollector, scan_id: str, listed_at: d
         return 0
 
 
-def subnet_sharing(rt: Runtime, parsed: list[tuple[dict[str, Any], WorkspaceArm]]) -> dict[str, list[str]] | None:
+def _topology_snapshot(rt: Runtime) -> tuple[Topology, dict[str, tuple[dict[str, str], str | None]]] | None:
+    """The topology table in one paged read (core/store/topology.py `snapshot`), or None when it cannot be
+    read: then each worker reads the topology itself, as before."""
+    from core.store import StoreError
+
+    try:
+        return rt.topology().snapshot()
+    except StoreError as exc:
+        log.warning("sweep could not read the topology (%s); workers read it themselves", exc)
+        return None
+
+
+def subnet_sharing(known: Topology, parsed: list[tuple[dict[str, Any], WorkspaceArm]]) -> dict[str, list[str]]:
     """Folded subnet id -> every workspace injected into it: those this sweep listed, with those the topology
-    table records (one paged read of the table instead of two queries per worker). None when the topology
-    cannot be read: then each worker queries it, as before.
+    table records (one paged read of the table instead of two queries per worker).
 
     A worker uses this only through its sweep row, which it ignores when an event touched its workspace
     after the listing; otherwise sharing as of the sweep is what a worker would have found right after it
     (the sweep records every listed workspace's subnets before any worker runs)."""
-    from core.store import StoreError
-
-    try:
-        known = rt.topology().load()
-    except StoreError as exc:
-        log.warning("sweep could not read the topology (%s); workers query subnet sharing themselves", exc)
-        return None
     users: dict[str, dict[str, str]] = {}
     for doc, arm in parsed:
         wid = str(doc.get("id") or "")

@@ -83,17 +83,21 @@ def checked_rules(ev: WorkspaceEvaluation) -> frozenset[str]:
 
 
 def record_evaluation(rt: Runtime, state: WorkspaceState, source: Source, now: datetime, *,
-                      families: frozenset[str] | None = None,
-                      attribution: Attributor | None = None) -> list[Transition]:
-    """Evaluate one collected workspace (only `families` when given), reconcile, keep topology current."""
+                      families: frozenset[str] | None = None, attribution: Attributor | None = None,
+                      known_topology: tuple[dict[str, str], str | None] | None = None) -> list[Transition]:
+    """Evaluate one collected workspace (only `families` when given), reconcile, keep topology current.
+
+    `known_topology`: the workspace's topology index row as its sweep read it (saves start from it)."""
     ev = evaluate_workspace(state, rt.baseline, now=now, source=source, rules=rules_for(state, families))
     return store_evaluation(rt, state, ev, source, now, attribution=attribution,
-                            network_read=families is None or "NET" in families, families=families)
+                            network_read=families is None or "NET" in families, families=families,
+                            known_topology=known_topology)
 
 
 def store_evaluation(rt: Runtime, state: WorkspaceState, ev: WorkspaceEvaluation, source: Source, now: datetime, *,
                      attribution: Attributor | None = None, network_read: bool = True,
-                     families: frozenset[str] | None = None) -> list[Transition]:
+                     families: frozenset[str] | None = None,
+                     known_topology: tuple[dict[str, str], str | None] | None = None) -> list[Transition]:
     """Reconcile an evaluation (new/gone/back/unchanged) and record the workspace's network footprint.
 
     The footprint itself says what was observed (core/state/footprint.py), so saving it never drops
@@ -105,7 +109,8 @@ def store_evaluation(rt: Runtime, state: WorkspaceState, ev: WorkspaceEvaluation
     if state.arm is not None and network_read:  # an unreadable workspace document says nothing about its network
         # Another table than the findings: saved while the findings reconcile (latency: the longer of the two).
         saving = background.start(functools.partial(rt.topology().save_workspace, state.resource_id,
-                                                    footprint(state.arm, state.network, state.resource_id)))
+                                                    footprint(state.arm, state.network, state.resource_id),
+                                                    known=known_topology))
     try:
         transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
                                            evaluated_rules=ev.evaluated_rules, now=now, source=source,
@@ -313,6 +318,7 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         transitions = resolve_deleted(rt, req.workspace_id, source, now, attribution=attribution)
         send_transitions(rt, transitions)
         return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, deleted=True)
-    transitions = record_evaluation(rt, state, source, now, families=families, attribution=attribution)
+    transitions = record_evaluation(rt, state, source, now, families=families, attribution=attribution,
+                                    known_topology=listed.topology_index if listed is not None else None)
     send_transitions(rt, transitions)
     return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)

@@ -12,7 +12,8 @@ Columns: `workspace_id`, `scan_id` (the sweep that wrote it), `listed_at` (the s
 listing began, so a document is never older than it claims), `workspace` and `network` as JSON (compressed
 and split across columns when large, core/store/keys.py: 64 KB per property, 1 MB per entity), and
 `subnet_users`, the workspaces sharing its subnets (DBX-NET-006) from the listing and the topology table,
-so that its worker makes no topology query for them.
+and `topology_index`, the workspace's topology index row with its ETag, so that its worker makes no
+topology read at all.
 
 A reader gets None for anything it cannot use (no row, another sweep's row, too old, unreadable,
 not the workspace asked for): the caller then reads ARM itself. Missing here never means missing in Azure.
@@ -55,6 +56,9 @@ class ListedWorkspace:
     subnet_users: dict[str, list[str]] | None = None
     """Folded subnet id -> the workspaces injected into it (DBX-NET-006), as the sweep saw them: its listing
     together with the topology table read after it. None: not known (the worker queries the topology)."""
+    topology_index: tuple[dict[str, str], str | None] | None = None
+    """The workspace's topology index row as the sweep read it: (edges, ETag; None = no row). Its worker's
+    topology save starts from it instead of reading the row (core/store/topology.py `save_workspace`)."""
 
 
 def valid_scan_id(scan_id: str | None) -> bool:
@@ -112,6 +116,9 @@ class ListedDocuments(TableBound):
         if row.subnet_users is not None:
             with contextlib.suppress(ValueError):  # too large: left out, the worker queries the topology
                 put_json(entity, "subnet_users", row.subnet_users)
+        if row.topology_index is not None:
+            with contextlib.suppress(ValueError):  # too large: left out, the worker reads the index row
+                put_json(entity, "topology_index", {"edges": row.topology_index[0], "etag": row.topology_index[1]})
         with_network = dict(entity)
         try:
             put_json(with_network, "network", row.network)
@@ -198,7 +205,25 @@ def parse_row(entity: Mapping[str, Any], workspace_id: str, scan_id: str | None,
         network = []
     return ListedWorkspace(workspace=doc, network=[d for d in network if isinstance(d, dict)
                                                    and isinstance(d.get("id"), str)], listed_at=listed_at,
-                           subnet_users=_subnet_users(entity))
+                           subnet_users=_subnet_users(entity), topology_index=_topology_index(entity))
+
+
+def _topology_index(entity: Mapping[str, Any]) -> tuple[dict[str, str], str | None] | None:
+    """The row's copy of the topology index row, or None (the worker reads the index row itself)."""
+    if entity.get("topology_index") is None and not entity.get("topology_index_parts"):
+        return None
+    try:
+        doc = get_json(entity, "topology_index")
+    except Exception:  # damaged: a miss, never a crash
+        return None
+    if not isinstance(doc, dict):
+        return None
+    edges, etag = doc.get("edges"), doc.get("etag")
+    if not isinstance(edges, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in edges.items()):
+        return None
+    if etag is not None and not isinstance(etag, str):
+        return None
+    return edges, etag
 
 
 def _subnet_users(entity: Mapping[str, Any]) -> dict[str, list[str]] | None:

@@ -78,12 +78,20 @@ class TopologyStore(TableBound):
                     wanted.setdefault(pk, nid)
         return wanted
 
-    def save_workspace(self, workspace_id: str, fp: NetworkFootprint, *, attempts: int = 5) -> None:
+    def save_workspace(self, workspace_id: str, fp: NetworkFootprint, *, attempts: int = 5,
+                       known: tuple[dict[str, str], str | None] | None = None) -> None:
         """Record what this observation says the workspace uses; never drops an edge on missing data.
 
         Writes only what changed (one point read when nothing did). The index row is replaced with
         an ETag condition, so a sweep and a worker saving the same workspace at once do not lose each
         other's edges: the loser re-reads and merges again.
+
+        `known`: the index row (edges, ETag; None ETag = no row) as its sweep read it (`snapshot`), tried
+        instead of the first read. An old copy never loses an edge: when the observation needs a change,
+        the ETag-checked write fails and the row is read again; when the copy already matches the
+        observation nothing is written, so an edge someone added since stays until the next save (an extra
+        routing edge, not a lost one). A worker gets a copy only from its own sweep's row, which it ignores
+        once an event touched the workspace (core/service/handoff.py).
         """
         import json
 
@@ -93,8 +101,9 @@ class TopologyStore(TableBound):
 
         wk = resource_key(workspace_id)
         touched: set[str] = set()
-        for _ in range(attempts):
-            current, etag = self._index_row(workspace_id)
+        for attempt in range(attempts):
+            current, etag = (dict(known[0]), known[1]) if attempt == 0 and known is not None \
+                else self._index_row(workspace_id)
             wanted = self.wanted_edges(fp, current)
             if current == wanted and not touched - set(wanted):
                 return
@@ -147,3 +156,28 @@ class TopologyStore(TableBound):
                 if e.get("network_resource_id"):
                     topo.add(e["network_resource_id"], e["workspace_id"])
         return topo
+
+    def snapshot(self) -> tuple[Topology, dict[str, tuple[dict[str, str], str | None]]]:
+        """Every edge, and every workspace's index row (folded workspace id -> (edges, ETag)), in one paged
+        read of the table: what a sweep hands its workers (`save_workspace(known=...)`)."""
+        import json
+
+        from core.arm_ids import arm_fold
+        from core.events.topology import Topology
+
+        topo = Topology()
+        index: dict[str, tuple[dict[str, str], str | None]] = {}
+        with storage_call("query", TOPOLOGY_TABLE):
+            for e in self.table.list_entities(select=["PartitionKey", "network_resource_id", "workspace_id",
+                                                      "edges"]):
+                if e.get("network_resource_id"):
+                    topo.add(e["network_resource_id"], e["workspace_id"])
+                elif str(e.get("PartitionKey") or "").startswith(INDEX_PREFIX) and e.get("workspace_id"):
+                    try:
+                        edges = json.loads(e.get("edges") or "{}")
+                    except ValueError:
+                        continue  # unreadable: that workspace's worker reads its row itself
+                    if isinstance(edges, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                                       for k, v in edges.items()):
+                        index[arm_fold(str(e["workspace_id"]))] = (edges, e.metadata.get("etag"))
+        return topo, index

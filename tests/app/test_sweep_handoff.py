@@ -76,6 +76,8 @@ def test_sweep_workers_read_the_listed_documents_not_arm(app: App, monkeypatch: 
     rows = listed_rows(app)
     assert len(rows) >= 8 and len({r["scan_id"] for r in rows.values()}) == 1
     assert all(r.get("subnet_users") for r in rows.values())
+    # The first sweep found no index rows (it creates them after writing its rows): no copy to hand over.
+    assert not any(r.get("topology_index") for r in rows.values())
     app.emulator.reset_requests()
     sharing_queries.clear()
     scans, _ = app.run_queues()
@@ -99,6 +101,25 @@ def test_sweep_workers_read_the_listed_documents_not_arm(app: App, monkeypatch: 
     app.run_queues()
     assert by_type(app).get(WS_GET, 0) >= 9 and by_type(app).get(NETWORK_GETS[0], 0) >= 1
     assert sharing_queries  # without rows the workers ask the topology themselves
+    assert findings(app) == handed_off
+
+    # A steady sweep: the rows also carry each workspace's topology index row (with its ETag), so a worker
+    # with a row reads nothing from the topology table; the findings stay the same.
+    index_reads: list[str] = []
+    read_row = TopologyStore._index_row
+
+    def counted_row(self: TopologyStore, workspace_id: str) -> tuple[dict[str, str], str | None]:
+        index_reads.append(workspace_id)
+        return read_row(self, workspace_id)
+
+    monkeypatch.setattr(TopologyStore, "_index_row", counted_row)
+    app.host.fire_timer()
+    rows = listed_rows(app)
+    assert all(r.get("topology_index") for r in rows.values())
+    sharing_queries.clear()
+    index_reads.clear()
+    app.run_queues()
+    assert len(sharing_queries) <= 2 * (9 - len(rows)) and len(index_reads) <= 9 - len(rows)
     assert findings(app) == handed_off
 
     # An event-driven scan reads only its own workspace's resources, from ARM.

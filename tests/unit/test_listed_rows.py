@@ -79,3 +79,18 @@ def test_the_rows_subnet_sharing_round_trips_and_anything_unreadable_is_unknown_
     for bad in ('{"' + subnet + '": "' + WS + '"}', '["x"]', '{"' + subnet + '": [1]}', '{"'):
         got = parse_row({**entity, "subnet_users": bad}, WS, SCAN, now=AT, max_age_s=900)
         assert got is not None and got.subnet_users is None, bad
+
+
+def test_the_rows_copy_of_the_topology_index_round_trips_and_a_damaged_one_is_a_miss() -> None:
+    """The copy of the workspace's topology index row (edges, ETag) lets its worker's save skip reading the
+    row; anything else than a map of ids with a string (or no) ETag is a miss: the worker reads the row."""
+    edges = {"k1": VNET, "k2": f"{VNET}/subnets/host"}
+    for index in ((edges, 'W/"datetime\'2026-12-01T12%3A00Z\'"'), ({}, None)):
+        entity = ListedDocuments._entity(SCAN, AT, ListedWorkspace(workspace={"id": WS}, topology_index=index))
+        assert entity is not None
+        got = parse_row(entity, WS, SCAN, now=AT, max_age_s=900)
+        assert got is not None and got.topology_index == index
+    assert parse_row(row(), WS, SCAN, now=AT, max_age_s=900).topology_index is None  # type: ignore[union-attr]
+    for bad in ('{"edges": ["x"], "etag": null}', '{"edges": {}, "etag": 7}', '{"edges": {"k": 1}}', "[]", "{"):
+        got = parse_row({**row(), "topology_index": bad}, WS, SCAN, now=AT, max_age_s=900)
+        assert got is not None and got.topology_index is None, bad

@@ -118,3 +118,39 @@ def test_storage_down_raises_store_error_without_secrets() -> None:
     text = str(info.value)
     assert ACCOUNT_KEY not in text and "AccountKey" not in text and str(port) not in text
     assert info.value.table == "findings"
+
+
+def test_a_save_from_the_sweeps_copy_of_the_index_row_reads_nothing_and_an_old_copy_loses_no_edge(
+        store: TableFindingsStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep hands each worker the workspace's index row with its ETag (`snapshot`); the worker's save starts
+    from it instead of reading the row. Unchanged: no read and no write. An old copy never loses an edge:
+    when the observation needs a change, the ETag-checked write fails and the row is read again; when the
+    copy already matches the observation, nothing is written and an edge added since stays."""
+    topo = TopologyStore(store.connection)
+    a, b = ws_id("ws-a"), ws_id("ws-b")
+    topo.save_workspace(a, _fp(nsgs=(NSG,)))
+    topo.save_workspace(b, _fp())
+    edges, index = topo.snapshot()
+    assert edges.workspaces_for(SNET) == sorted([a, b], key=str.lower)
+    copy_of_a = index[a.lower()]
+    reads: list[str] = []
+    read_row = TopologyStore._index_row
+
+    def counted(self: TopologyStore, workspace_id: str) -> tuple[dict[str, str], str | None]:
+        reads.append(workspace_id)
+        return read_row(self, workspace_id)
+
+    monkeypatch.setattr(TopologyStore, "_index_row", counted)
+    topo.save_workspace(a, _fp(nsgs=(NSG,)), known=copy_of_a)
+    assert reads == [] and index == topo.snapshot()[1]  # same edges, same ETag: nothing was written
+    nsg2, nsg3 = NSG + "-2", NSG + "-3"
+    topo.save_workspace(a, _fp(nsgs=(NSG, nsg2)))  # someone saved after the copy was taken
+    reads.clear()
+    topo.save_workspace(a, _fp(nsgs=(NSG,)), known=copy_of_a)  # the copy matches this observation
+    assert reads == [] and topo.workspaces_for(nsg2) == [a]  # nothing written: the newer edge stays
+    topo.save_workspace(a, _fp(nsgs=(nsg3,)), known=copy_of_a)  # a change: the old ETag loses, re-read
+    assert reads == [a]
+    assert set(topo.edges_of(a)) == {VNET, SNET, nsg3} and topo.workspaces_for(nsg3) == [a]
+    unknown_ws = ws_id("ws-new")
+    topo.save_workspace(unknown_ws, _fp(), known=({}, None))  # "no row yet", as the sweep saw it
+    assert set(topo.edges_of(unknown_ws)) == {VNET, SNET}
