@@ -208,14 +208,19 @@ def parse_row(entity: Mapping[str, Any], workspace_id: str, scan_id: str | None,
                            subnet_users=_subnet_users(entity), topology_index=_topology_index(entity))
 
 
-def _topology_index(entity: Mapping[str, Any]) -> tuple[dict[str, str], str | None] | None:
-    """The row's copy of the topology index row, or None (the worker reads the index row itself)."""
-    if entity.get("topology_index") is None and not entity.get("topology_index_parts"):
+def _optional_json(entity: Mapping[str, Any], name: str) -> Any:
+    """An optional JSON column, or None when it is absent or damaged (a miss, never a crash)."""
+    if entity.get(name) is None and not entity.get(f"{name}_parts"):
         return None
     try:
-        doc = get_json(entity, "topology_index")
-    except Exception:  # damaged: a miss, never a crash
+        return get_json(entity, name)
+    except Exception:  # zlib, base64, JSON or a missing part
         return None
+
+
+def _topology_index(entity: Mapping[str, Any]) -> tuple[dict[str, str], str | None] | None:
+    """The row's copy of the topology index row, or None (the worker reads the index row itself)."""
+    doc = _optional_json(entity, "topology_index")
     if not isinstance(doc, dict):
         return None
     edges, etag = doc.get("edges"), doc.get("etag")
@@ -229,12 +234,7 @@ def _topology_index(entity: Mapping[str, Any]) -> tuple[dict[str, str], str | No
 def _subnet_users(entity: Mapping[str, Any]) -> dict[str, list[str]] | None:
     """The row's subnet sharing, or None when it has none or it is not a map of id lists (then the worker
     queries the topology: unknown is never "shared with nobody")."""
-    if entity.get("subnet_users") is None and not entity.get("subnet_users_parts"):
-        return None
-    try:
-        users = get_json(entity, "subnet_users")
-    except Exception:  # damaged: a miss, never a crash
-        return None
+    users = _optional_json(entity, "subnet_users")
     if not isinstance(users, dict) or not all(isinstance(k, str) and isinstance(v, list)
                                               and all(isinstance(w, str) for w in v) for k, v in users.items()):
         return None
