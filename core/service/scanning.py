@@ -87,7 +87,8 @@ def record_evaluation(rt: Runtime, state: WorkspaceState, source: Source, now: d
                       known_topology: tuple[dict[str, str], str | None] | None = None) -> list[Transition]:
     """Evaluate one collected workspace (only `families` when given), reconcile, keep topology current.
 
-    `known_topology`: the workspace's topology index row as its sweep read it (saves start from it)."""
+    `known_topology`: the workspace's topology index row as read earlier in this scan or by its sweep
+    (the save starts from it instead of reading it)."""
     ev = evaluate_workspace(state, rt.baseline, now=now, source=source, rules=rules_for(state, families))
     return store_evaluation(rt, state, ev, source, now, attribution=attribution,
                             network_read=families is None or "NET" in families, families=families,
@@ -131,28 +132,38 @@ def resolve_deleted(rt: Runtime, workspace_id: str, source: Source, now: datetim
     return list(transitions)
 
 
-def _prefetch_network(rt: Runtime, collector: EstateCollector,
-                      workspace_id: str) -> Future[dict[str, Future[list[str]]]]:
+@dataclass(frozen=True)
+class _Prefetched:
+    """What an event-driven scan read or started beside its workspace GET (`_prefetch_network`)."""
+
+    subnets: dict[str, Future[list[str]]] = field(default_factory=dict)
+    """Folded subnet id -> its started `workspaces_for` query."""
+    index: tuple[dict[str, str], str | None] | None = None
+    """The workspace's topology index row (edges, ETag), which the topology save then starts from."""
+
+
+def _prefetch_network(rt: Runtime, collector: EstateCollector, workspace_id: str) -> Future[_Prefetched]:
     """While the worker GETs the workspace document, start what its network reads will be, from the edges
     the topology recorded for it last time: GETs of its VNet and NSGs (joined by the collector, so nothing
-    is read twice) and the subnet-sharing queries (used only for subnets the document still names).
+    is read twice) and the subnet-sharing queries (used only for subnets the document still names). The
+    index row read for that is kept for the scan's topology save, which would otherwise read it again.
 
     Otherwise those reads wait for the document: workspace, then VNet, then NSG, one after the other.
-    Best effort: without recorded edges, or when the topology cannot be read, nothing starts early.
-    Returns folded subnet id -> its started `workspaces_for` query."""
+    Best effort: without recorded edges, or when the topology cannot be read, nothing starts early."""
     from core.store import StoreError, background
     from core.store.topology import is_nsg_id
 
     topo = rt.topology()
 
-    def start() -> dict[str, Future[list[str]]]:
+    def start() -> _Prefetched:
         try:
-            edges = topo.edges_of(workspace_id)
+            index = topo.index_row(workspace_id)
         except StoreError:
-            return {}
+            return _Prefetched()
+        edges = list(index[0].values())
         collector.prefetch(e for e in edges if is_nsg_id(e) or _is_vnet_id(e))
-        return {arm_fold(e): background.start(functools.partial(topo.workspaces_for, e))
-                for e in edges if "/subnets/" in e.lower()}
+        return _Prefetched({arm_fold(e): background.start(functools.partial(topo.workspaces_for, e))
+                            for e in edges if "/subnets/" in e.lower()}, index)
 
     return background.start(start)
 
@@ -261,7 +272,7 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
                 if req.coalesced else None)
     hint_problem = embedded_document_problem(req)
     collector = rt.collector()
-    known_subnets: Future[dict[str, Future[list[str]]]] | None = None
+    prefetching: Future[_Prefetched] | None = None
     doc: dict[str, Any] | None = None
     unreadable: ArmReadError | None = None
     listed: ListedWorkspace | None = None
@@ -273,7 +284,7 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
             # for a coalesced message, so the pending marker read beside it cannot change that choice).
             listed = listed_for(rt, req, families, now)
             if listed is None and (families is None or "NET" in families) and _network_read(rt, req.workspace_id):
-                known_subnets = _prefetch_network(rt, collector, req.workspace_id)
+                prefetching = _prefetch_network(rt, collector, req.workspace_id)
             try:
                 doc = listed.workspace if listed is not None else rt.arm.get(req.workspace_id)
             except ArmReadError as exc:
@@ -301,12 +312,13 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         transitions = resolve_deleted(rt, req.workspace_id, source, now, attribution=attribution)
         send_transitions(rt, transitions)
         return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, deleted=True)
+    prefetched = prefetching.result() if prefetching is not None else _Prefetched()
     if families is not None and "NET" not in families:
         users: dict[str, list[str]] = {}
     elif listed is not None and listed.subnet_users is not None:
         users = _with_self(listed.subnet_users, doc)  # as the sweep saw them: no topology query
     else:
-        users = _subnet_users(rt, doc, known_subnets.result() if known_subnets is not None else {})
+        users = _subnet_users(rt, doc, prefetched.subnets)
     if listed is not None:
         collector.prime(listed.network)  # what is not there is GET as before
     state = collector.collect_workspace(doc, users, families=families)
@@ -319,6 +331,6 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         send_transitions(rt, transitions)
         return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, deleted=True)
     transitions = record_evaluation(rt, state, source, now, families=families, attribution=attribution,
-                                    known_topology=listed.topology_index if listed is not None else None)
+                                    known_topology=listed.topology_index if listed is not None else prefetched.index)
     send_transitions(rt, transitions)
     return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)

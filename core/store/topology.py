@@ -45,6 +45,11 @@ class TopologyStore(TableBound):
         edges, etag = self._index_row(workspace_id)
         return None if etag is None else edges
 
+    def index_row(self, workspace_id: str) -> tuple[dict[str, str], str | None]:
+        """(network key -> network id, ETag) of the workspace's index row; ({}, None) when it has none: what
+        `save_workspace(known=...)` can start from."""
+        return self._index_row(workspace_id)
+
     def edges_of(self, workspace_id: str) -> list[str]:
         """The network resource ids recorded for one workspace (for tools and tests)."""
         return sorted((self._index(workspace_id) or {}).values(), key=str.lower)
@@ -86,12 +91,13 @@ class TopologyStore(TableBound):
         an ETag condition, so a sweep and a worker saving the same workspace at once do not lose each
         other's edges: the loser re-reads and merges again.
 
-        `known`: the index row (edges, ETag; None ETag = no row) as its sweep read it (`snapshot`), tried
-        instead of the first read. An old copy never loses an edge: when the observation needs a change,
-        the ETag-checked write fails and the row is read again; when the copy already matches the
-        observation nothing is written, so an edge someone added since stays until the next save (an extra
-        routing edge, not a lost one). A worker gets a copy only from its own sweep's row, which it ignores
-        once an event touched the workspace (core/service/handoff.py).
+        `known`: the index row (edges, ETag; None ETag = no row) as read earlier (its sweep's `snapshot`, or
+        the event-driven scan's network prefetch, `index_row`), tried instead of the first read. An old copy
+        never loses an edge: when the observation needs a change, the ETag-checked write fails and the row
+        is read again; when the copy already matches the observation nothing is written, so an edge someone
+        added since stays until the next save (an extra routing edge, not a lost one). A sweep worker gets a
+        copy only from its own sweep's row, which it ignores once an event touched the workspace
+        (core/service/handoff.py).
         """
         import json
 
@@ -148,14 +154,8 @@ class TopologyStore(TableBound):
         return sorted(set(ids), key=str.lower)
 
     def load(self) -> Topology:
-        from core.events.topology import Topology
-
-        topo = Topology()
-        with storage_call("query", TOPOLOGY_TABLE):
-            for e in self.table.list_entities(select=["network_resource_id", "workspace_id"]):
-                if e.get("network_resource_id"):
-                    topo.add(e["network_resource_id"], e["workspace_id"])
-        return topo
+        """Every edge (one paged read of the table)."""
+        return self.snapshot()[0]
 
     def snapshot(self) -> tuple[Topology, dict[str, tuple[dict[str, str], str | None]]]:
         """Every edge, and every workspace's index row (folded workspace id -> (edges, ETag)), in one paged

@@ -16,9 +16,11 @@ import pytest
 
 from core.store.listed import LISTED_PARTITION
 from core.store.pending import PendingScans
+from core.store.topology import TopologyStore
 from samples import factory as f
 from tests.azurite import AzuriteProcess
 from tests.support.app import App, make_app
+from tests.support.spies import record_calls
 
 NETWORK_BASELINE = """schema: driftwatch.baseline/v1
 defaults:
@@ -57,16 +59,9 @@ def listed_rows(app: App) -> dict[str, dict[str, Any]]:
 
 
 def test_sweep_workers_read_the_listed_documents_not_arm(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.store.topology import TopologyStore
-
-    sharing_queries: list[str] = []  # subnet-sharing queries the workers make (the row carries the answer)
-    query = TopologyStore.workspaces_for
-
-    def counted(self: TopologyStore, network_id: str) -> list[str]:
-        sharing_queries.append(network_id)
-        return query(self, network_id)
-
-    monkeypatch.setattr(TopologyStore, "workspaces_for", counted)
+    # Subnet-sharing queries and index-row reads the workers make (the sweep row carries both answers).
+    sharing_queries = record_calls(monkeypatch, TopologyStore, "workspaces_for")
+    index_reads = record_calls(monkeypatch, TopologyStore, "_index_row")
     app.emulator.reset_requests()
     app.host.fire_timer()
     swept = by_type(app)
@@ -105,14 +100,6 @@ def test_sweep_workers_read_the_listed_documents_not_arm(app: App, monkeypatch: 
 
     # A steady sweep: the rows also carry each workspace's topology index row (with its ETag), so a worker
     # with a row reads nothing from the topology table; the findings stay the same.
-    index_reads: list[str] = []
-    read_row = TopologyStore._index_row
-
-    def counted_row(self: TopologyStore, workspace_id: str) -> tuple[dict[str, str], str | None]:
-        index_reads.append(workspace_id)
-        return read_row(self, workspace_id)
-
-    monkeypatch.setattr(TopologyStore, "_index_row", counted_row)
     app.host.fire_timer()
     rows = listed_rows(app)
     assert all(r.get("topology_index") for r in rows.values())
@@ -171,21 +158,22 @@ def test_a_worker_reads_arm_when_its_row_cannot_stand_for_the_workspace(app: App
 
 
 def test_an_event_scan_reads_its_recorded_network_beside_its_workspace_document_and_each_once(
-        azurite: AzuriteProcess, tmp_path: Path) -> None:
+        azurite: AzuriteProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 14 §5: an event-driven scan starts the GETs of the VNet and NSGs the topology recorded for its
     workspace while it GETs the workspace document (core/service/scanning.py `_prefetch_network`), instead
     of workspace -> VNet -> NSG one after the other; the collector joins those GETs, so each document is
-    still read once, and only that workspace's resources are read.
+    still read once, and only that workspace's resources are read. The topology index row the prefetch read
+    is the one the scan's topology save starts from: it is read once.
 
     With 150 ms per call the order is unambiguous: the recorded NSG's GET finishes before the diagnostic
     settings list (which waits for the workspace document) does; without the prefetch it finishes after."""
     baseline = tmp_path / "network-and-diagnostics.yaml"
     baseline.write_text(NETWORK_BASELINE + "  diagnostic_logs: []\n")
     with make_app(azurite.connection_string, DRIFTWATCH_BASELINE=str(baseline)) as app:
-        _event_scan_prefetches(app)
+        _event_scan_prefetches(app, record_calls(monkeypatch, TopologyStore, "_index_row"))
 
 
-def _event_scan_prefetches(app: App) -> None:
+def _event_scan_prefetches(app: App, index_reads: list[str]) -> None:
     app.host.fire_timer()
     app.run_queues()  # the sweep's workers record every workspace's network edges
     app.emulator.clear_events()
@@ -193,9 +181,11 @@ def _event_scan_prefetches(app: App) -> None:
     _put(app, rule)
     app.emulator.set_faults(latency_ms=150)
     app.emulator.reset_requests()
+    index_reads.clear()
     app.host.deliver_event_grid(app.emulator.events()[-1:])
     app.run_queues()
     app.emulator.clear_faults()
+    assert len(index_reads) == 1  # the prefetch's read, reused by the topology save
     log = app.emulator.request_counts()
     events = by_type(app)
     assert events.get(WS_GET, 0) >= 1

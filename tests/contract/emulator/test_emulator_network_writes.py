@@ -107,7 +107,11 @@ def test_an_nsg_put_checks_every_embedded_rule(emulator: EmulatorServer, ids: An
 
 
 def test_a_rule_under_a_missing_nsg_is_arms_parent_not_found(emulator: EmulatorServer, ids: Any) -> None:
-    """ARM answers a nested resource without its parent with ParentResourceNotFound (emulator/arm_state.py)."""
+    """ARM answers a nested resource without its parent with ParentResourceNotFound and "Can not perform
+    requested operation on nested resource. Parent resource '<name>' not found." (Microsoft Learn,
+    azure-resource-manager/troubleshooting/error-parent-resource; served by emulator/arm_state.py)."""
     missing = ids.NSG_ID.rsplit("/", 1)[0] + "/nsg-gone/securityRules/r"
     r = _put(emulator, missing, _rule(300))
     assert r.status_code == 404 and r.json()["error"]["code"] == "ParentResourceNotFound"
+    assert r.json()["error"]["message"] == ("Can not perform requested operation on nested resource. "
+                                            "Parent resource 'nsg-gone' not found.")

@@ -11,6 +11,7 @@ import pytest
 from core.settings import load_settings
 from core.state.footprint import NetworkFootprint
 from core.store import QueueBus, ScanLog, StorageConnection, StoreError, TableFindingsStore, TopologyStore
+from tests.support.spies import record_calls
 from tests.support.store import SUB, T0, make_finding, ws_id
 
 pytestmark = pytest.mark.integration
@@ -133,14 +134,7 @@ def test_a_save_from_the_sweeps_copy_of_the_index_row_reads_nothing_and_an_old_c
     edges, index = topo.snapshot()
     assert edges.workspaces_for(SNET) == sorted([a, b], key=str.lower)
     copy_of_a = index[a.lower()]
-    reads: list[str] = []
-    read_row = TopologyStore._index_row
-
-    def counted(self: TopologyStore, workspace_id: str) -> tuple[dict[str, str], str | None]:
-        reads.append(workspace_id)
-        return read_row(self, workspace_id)
-
-    monkeypatch.setattr(TopologyStore, "_index_row", counted)
+    reads = record_calls(monkeypatch, TopologyStore, "_index_row")
     topo.save_workspace(a, _fp(nsgs=(NSG,)), known=copy_of_a)
     assert reads == [] and index == topo.snapshot()[1]  # same edges, same ETag: nothing was written
     nsg2, nsg3 = NSG + "-2", NSG + "-3"
