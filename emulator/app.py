@@ -104,7 +104,7 @@ class EmulatorApp:
             return await serve_control(self, request)
         started = time.perf_counter()
         status = 0
-        self.log.started()
+        tick = self.log.started()
         try:
             response = await self._serve(request)
             status = response.status
@@ -113,7 +113,7 @@ class EmulatorApp:
             self._reset_connection(request)
             raise asyncio.CancelledError() from None
         finally:
-            self.log.finished(request.method, path, status, round((time.perf_counter() - started) * 1000, 2))
+            self.log.finished(request.method, path, status, round((time.perf_counter() - started) * 1000, 2), tick)
 
     @staticmethod
     def _reset_connection(request: web.Request) -> None:

@@ -111,19 +111,28 @@ class RequestLog:
         self.in_flight = 0
         self.in_flight_peak = 0
         """Most requests served at once: shows that latency overlaps instead of queueing."""
+        self.tick = 0
+        """A logical clock, one step per request start and per request end: a recent request's `started` and
+        `finished` ticks tell which requests overlapped and which waited for another (tests read the order
+        of a client's calls from them, not from wall time)."""
 
-    def started(self) -> None:
+    def started(self) -> int:
+        """A request arrived: its start tick."""
         self.in_flight += 1
         self.in_flight_peak = max(self.in_flight_peak, self.in_flight)
+        self.tick += 1
+        return self.tick
 
-    def finished(self, method: str, path: str, status: int, ms: float) -> None:
+    def finished(self, method: str, path: str, status: int, ms: float, started: int = 0) -> None:
         self.in_flight -= 1
         self.total += 1
+        self.tick += 1
         self.counts[classify(method, path)] += 1
         rtype = arm_resource_type(method, path)
         if rtype is not None:
             self.by_type[rtype] += 1
-        self.recent.append({"method": method, "path": path, "status": status, "ms": ms})
+        self.recent.append({"method": method, "path": path, "status": status, "ms": ms,
+                            "started": started, "finished": self.tick})
 
     def view(self) -> dict[str, Any]:
         return {

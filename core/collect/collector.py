@@ -37,7 +37,7 @@ from core.collect.arm import ArmReader, ArmReadError
 from core.collect.compute_uc import ComputeUcNeeds
 from core.collect.config import CollectConfig
 from core.collect.parallel import run_all
-from core.collect.workspace_api import ApiNeeds, WorkspaceApiError, read_workspace_api
+from core.collect.workspace_api import ApiNeeds, ApiRead, WorkspaceApiError, read_workspace_api
 from core.collect.workspace_families import FamilyNeeds
 from core.state.footprint import subnet_ids, subnet_users
 from core.state.lifecycle import failed_reason, not_settled_reason, subscription_skip_reason
@@ -120,6 +120,14 @@ def identity_from_doc(doc: dict[str, Any]) -> WorkspaceIdentity:
                              resource_group=f["resource_group"], tags=f["tags"])
 
 
+def identity_from_id(resource_id: str) -> WorkspaceIdentity:
+    """What a workspace's id alone tells of its identity (no tags: those come with its document)."""
+    parts = parse_arm_id(resource_id)
+    return WorkspaceIdentity(resource_id=resource_id, name=str(parts.get("name") or ""),
+                             subscription_id=str(parts.get("subscription") or ""),
+                             resource_group=str(parts.get("resource_group") or ""))
+
+
 def unreadable_state(resource_id: str, cause: str) -> WorkspaceState:
     """A workspace whose own ARM document could not be read: DBX-EVAL-001, nothing else evaluated."""
     parts = parse_arm_id(resource_id)
@@ -144,6 +152,11 @@ class EstateCollector:
         self._sub_limits: dict[str, threading.Semaphore] = defaultdict(
             lambda: threading.Semaphore(config.per_subscription_concurrency))
         self._sub_lock = threading.Lock()
+        self._early: dict[tuple[str, str], tuple[object, Future[Any]]] = {}
+        """(part, folded workspace id) -> (what the read was for, its future): `speculate`'s reads."""
+        self._early_lock = threading.Lock()
+        self._api_reads: dict[str, ApiRead] = {}
+        """Folded workspace id -> how a full collection of it read the workspace API (`api_read`)."""
 
     def close(self) -> None:
         self.arm.close()
@@ -212,6 +225,40 @@ class EstateCollector:
 
         for rid in dict.fromkeys(r.lower() for r in resource_ids if r):
             submit(functools.partial(get, rid))
+
+    def speculate(self, workspace_id: str, recorded: ApiRead | None, families: frozenset[str] | None) -> None:
+        """Start the reads of an event-driven scan that do not need its document, while the document is read:
+        the diagnostic settings and role assignments (by id) and, for a full scan, the workspace-API reads
+        its last full scan made (`recorded`: host and calls, from its topology index row). Otherwise they
+        wait for the document: one more round trip of event latency.
+
+        `collect_workspace` takes such a read only when it is the one the document and the plan ask for (the
+        same workspace, host and calls: the plan here lacks the tags, and a document can make a rule
+        inapplicable); anything else it reads again, so a wrong guess costs calls, never data. The host
+        passes the same allow-list before any token is sent (`read_workspace_api`)."""
+        plan = self.plan(self.baseline.effective_for(identity_from_id(workspace_id)), families=families)
+        key = workspace_id.lower()
+        early: dict[str, tuple[object, Callable[[], Any]]] = {}
+        if Read.DIAGNOSTICS in plan.parts:
+            early["diagnostics"] = (None, functools.partial(self._read_diagnostics, workspace_id))
+        if Read.RBAC in plan.parts:
+            early["rbac"] = (None, functools.partial(self._read_rbac, workspace_id))
+        if recorded is not None and families is None and recorded.needs.any:
+            early["workspace_api"] = (recorded, functools.partial(read_workspace_api, recorded.host, recorded.needs,
+                                                                  self.config))
+        with self._early_lock:
+            for part, (what, fn) in early.items():
+                self._early[(part, key)] = (what, _start_part(fn))
+
+    def api_read(self, workspace_id: str) -> ApiRead | None:
+        """How this collector's full collection of the workspace read its workspace API (None: it did not)."""
+        return self._api_reads.get(workspace_id.lower())
+
+    def _speculated(self, part: str, workspace_id: str, what: object = None) -> Callable[[], Any] | None:
+        """The result of `speculate`'s read of `part` when it was for `what`; it is taken (used once)."""
+        with self._early_lock:
+            got = self._early.pop((part, workspace_id.lower()), None)
+        return got[1].result if got is not None and got[0] == what else None
 
     def _list_into_cache(self, kind: str, subscriptions: Iterable[str]) -> None:
         """List `kind` per subscription (concurrently) into the cache; a failed list primes nothing."""
@@ -442,15 +489,24 @@ class EstateCollector:
             read_rbac = Read.RBAC in plan.parts
             arm_parts = arm_part_needs(plan)
             # The reads do not depend on each other: run them at once (event latency is their maximum,
-            # not their sum). Results are merged in the same order as before.
+            # not their sum). Results are merged in the same order as before. A read `speculate` started
+            # for exactly this is taken as it is.
+            started = {"diagnostics": self._speculated("diagnostics", ident.resource_id) if read_diagnostics else None,
+                       "rbac": self._speculated("rbac", ident.resource_id) if read_rbac else None,
+                       "workspace_api": self._speculated("workspace_api", ident.resource_id,
+                                                         ApiRead(arm.workspace_url or "", needs)) if read_api else None}
+            if read_api and families is None:
+                self._api_reads[ident.resource_id.lower()] = ApiRead(arm.workspace_url or "", needs)
             parts = _run_parts({
                 "network": (lambda: self._read_network(arm)) if read_network else None,
-                "diagnostics": (lambda: self._read_diagnostics(ident.resource_id)) if read_diagnostics else None,
+                "diagnostics": (lambda: self._read_diagnostics(ident.resource_id))
+                if read_diagnostics and not started["diagnostics"] else None,
                 "workspace_api": (lambda: read_workspace_api(arm.workspace_url or "", needs, self.config))
-                if read_api else None,
-                "rbac": (lambda: self._read_rbac(ident.resource_id)) if read_rbac else None,
+                if read_api and not started["workspace_api"] else None,
+                "rbac": (lambda: self._read_rbac(ident.resource_id)) if read_rbac and not started["rbac"] else None,
                 "arm_extras": (lambda: self._read_arm_extras(ident.resource_id, arm, arm_parts))
                 if arm_parts else None})
+            parts.update({k: fn for k, fn in started.items() if fn is not None})
             if read_network:
                 errors += parts["network"]()
             diagnostics: list[dict[str, Any]] | None = None
@@ -544,7 +600,6 @@ none of them submits to this pool, so callers waiting on it cannot deadlock)."""
 def _run_parts(parts: dict[str, Callable[[], Any] | None]) -> dict[str, Callable[[], Any]]:
     """Start the given reads (two or more at once on the shared pool, a single one inline); each result is a
     callable that returns the value or raises what the read raised."""
-    global _parts_pool
     wanted = {k: fn for k, fn in parts.items() if fn is not None}
     if len(wanted) < 2:
         out: dict[str, Callable[[], Any]] = {}
@@ -556,11 +611,17 @@ def _run_parts(parts: dict[str, Callable[[], Any] | None]) -> dict[str, Callable
             else:
                 out[key] = functools.partial(lambda v: v, value)
         return out
+    futures = {k: _start_part(fn) for k, fn in wanted.items()}
+    return {k: f.result for k, f in futures.items()}
+
+
+def _start_part(fn: Callable[[], Any]) -> Future[Any]:
+    """Run one part's read on the shared pool (`_run_parts`, `EstateCollector.speculate`)."""
+    global _parts_pool
     with _parts_lock:
         if _parts_pool is None:
             _parts_pool = ThreadPoolExecutor(max_workers=PART_READERS, thread_name_prefix="driftwatch-read")
-    futures = {k: _parts_pool.submit(fn) for k, fn in wanted.items()}
-    return {k: f.result for k, f in futures.items()}
+    return _parts_pool.submit(fn)
 
 
 def _raise(exc: BaseException) -> Any:

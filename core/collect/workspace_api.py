@@ -7,6 +7,7 @@ workspace cannot stall a sweep.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -64,6 +65,56 @@ class ApiNeeds:
     def any(self) -> bool:
         return bool(self.conf_keys or self.ip_access_lists or self.tokens or self.families.any
                     or self.compute_uc.any)
+
+
+@dataclass(frozen=True)
+class ApiRead:
+    """Where and what one scan read of the workspace API. A full scan's is kept on the workspace's topology
+    index row (as `to_doc`), so that the next event-driven scan can start the same reads beside its ARM GET
+    (`EstateCollector.speculate`); it uses them only if its own document and plan ask for exactly this."""
+
+    host: str
+    needs: ApiNeeds
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"host": self.host, "needs": dataclasses.asdict(self.needs)}
+
+    @classmethod
+    def from_doc(cls, doc: object) -> ApiRead | None:
+        """The read `to_doc` wrote, or None for anything else (an older layout, a damaged row): then nothing
+        starts early."""
+        try:
+            if not isinstance(doc, dict) or set(doc) != {"host", "needs"} or not isinstance(doc["host"], str):
+                raise ValueError("not an ApiRead")
+            needs = _keys(doc["needs"], ApiNeeds)
+            families = _keys(needs["families"], FamilyNeeds)
+            flags: dict[str, Any] = {k: _flag(v) for k, v in families.items() if k != "settings_types"}
+            compute = {k: _flag(v) for k, v in _keys(needs["compute_uc"], ComputeUcNeeds).items()}
+            return cls(doc["host"], ApiNeeds(
+                conf_keys=_strings(needs["conf_keys"]), ip_access_lists=_flag(needs["ip_access_lists"]),
+                tokens=_flag(needs["tokens"]),
+                families=FamilyNeeds(settings_types=_strings(families["settings_types"]), **flags),
+                compute_uc=ComputeUcNeeds(**compute)))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def _keys(doc: object, kind: type) -> dict[str, Any]:
+    if not isinstance(doc, dict) or set(doc) != {f.name for f in dataclasses.fields(kind)}:
+        raise ValueError(f"not a {kind.__name__}")
+    return doc
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError("not a list of strings")
+    return tuple(value)
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("not a boolean")
+    return value
 
 
 _INVALID_KEYS = re.compile(r"Invalid keys?:\s*(\[.*?\])", re.IGNORECASE | re.DOTALL)

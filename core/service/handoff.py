@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from core.events.topology import Topology
     from core.state.model import WorkspaceArm
     from core.store.listed import ListedWorkspace
+    from core.store.topology import IndexRow
 
 log = logging.getLogger("driftwatch")
 
@@ -60,7 +61,7 @@ def hand_off(rt: Runtime, collector: EstateCollector, scan_id: str, listed_at: d
         return 0
 
 
-def _topology_snapshot(rt: Runtime) -> tuple[Topology, dict[str, tuple[dict[str, str], str | None]]] | None:
+def _topology_snapshot(rt: Runtime) -> tuple[Topology, dict[str, IndexRow]] | None:
     """The topology table in one paged read (core/store/topology.py `snapshot`), or None when it cannot be
     read: then each worker reads the topology itself, as before."""
     from core.store import StoreError

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from core.arm_ids import arm_fold, parse_arm_id
+from core.arm_ids import arm_fold
 from core.collect.arm import ArmReadError
-from core.collect.collector import Skipped
+from core.collect.collector import Skipped, identity_from_id
+from core.collect.workspace_api import ApiRead
 from core.findings.model import Attributor, ChangeAttribution, Source
 from core.rules import evaluate_workspace
 from core.rules.engine import WorkspaceEvaluation
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from core.collect.collector import EstateCollector
     from core.store import Transition
     from core.store.listed import ListedWorkspace
+    from core.store.topology import IndexRow
 
 log = logging.getLogger("driftwatch")
 
@@ -84,21 +86,22 @@ def checked_rules(ev: WorkspaceEvaluation) -> frozenset[str]:
 
 def record_evaluation(rt: Runtime, state: WorkspaceState, source: Source, now: datetime, *,
                       families: frozenset[str] | None = None, attribution: Attributor | None = None,
-                      known_topology: tuple[dict[str, str], str | None] | None = None) -> list[Transition]:
+                      known_topology: IndexRow | None = None, api_read: ApiRead | None = None) -> list[Transition]:
     """Evaluate one collected workspace (only `families` when given), reconcile, keep topology current.
 
     `known_topology`: the workspace's topology index row as read earlier in this scan or by its sweep
-    (the save starts from it instead of reading it)."""
+    (the save starts from it instead of reading it); `api_read`: how the collection read the workspace
+    API, recorded on that row for the next event-driven scan (`EstateCollector.speculate`)."""
     ev = evaluate_workspace(state, rt.baseline, now=now, source=source, rules=rules_for(state, families))
     return store_evaluation(rt, state, ev, source, now, attribution=attribution,
                             network_read=families is None or "NET" in families, families=families,
-                            known_topology=known_topology)
+                            known_topology=known_topology, api_read=api_read)
 
 
 def store_evaluation(rt: Runtime, state: WorkspaceState, ev: WorkspaceEvaluation, source: Source, now: datetime, *,
                      attribution: Attributor | None = None, network_read: bool = True,
                      families: frozenset[str] | None = None,
-                     known_topology: tuple[dict[str, str], str | None] | None = None) -> list[Transition]:
+                     known_topology: IndexRow | None = None, api_read: ApiRead | None = None) -> list[Transition]:
     """Reconcile an evaluation (new/gone/back/unchanged) and record the workspace's network footprint.
 
     The footprint itself says what was observed (core/state/footprint.py), so saving it never drops
@@ -111,7 +114,8 @@ def store_evaluation(rt: Runtime, state: WorkspaceState, ev: WorkspaceEvaluation
         # Another table than the findings: saved while the findings reconcile (latency: the longer of the two).
         saving = background.start(functools.partial(rt.topology().save_workspace, state.resource_id,
                                                     footprint(state.arm, state.network, state.resource_id),
-                                                    known=known_topology))
+                                                    known=known_topology,
+                                                    workspace_api=None if api_read is None else api_read.to_doc()))
     try:
         transitions = rt.store().reconcile(ev.findings, resource_id=state.resource_id,
                                            evaluated_rules=ev.evaluated_rules, now=now, source=source,
@@ -134,33 +138,43 @@ def resolve_deleted(rt: Runtime, workspace_id: str, source: Source, now: datetim
 
 @dataclass(frozen=True)
 class _Prefetched:
-    """What an event-driven scan read or started beside its workspace GET (`_prefetch_network`)."""
+    """What an event-driven scan read or started beside its workspace GET (`_prefetch`)."""
 
     subnets: dict[str, Future[list[str]]] = field(default_factory=dict)
     """Folded subnet id -> its started `workspaces_for` query."""
-    index: tuple[dict[str, str], str | None] | None = None
-    """The workspace's topology index row (edges, ETag), which the topology save then starts from."""
+    index: IndexRow | None = None
+    """The workspace's topology index row, which the topology save then starts from."""
 
 
-def _prefetch_network(rt: Runtime, collector: EstateCollector, workspace_id: str) -> Future[_Prefetched]:
-    """While the worker GETs the workspace document, start what its network reads will be, from the edges
-    the topology recorded for it last time: GETs of its VNet and NSGs (joined by the collector, so nothing
-    is read twice) and the subnet-sharing queries (used only for subnets the document still names). The
-    index row read for that is kept for the scan's topology save, which would otherwise read it again.
+def _prefetch(rt: Runtime, collector: EstateCollector, workspace_id: str,
+              families: frozenset[str] | None) -> Future[_Prefetched]:
+    """While the worker GETs the workspace document, start what the scan will read after it, from what the
+    last scan recorded in the workspace's topology index row: the GETs of its VNet and NSGs (joined by the
+    collector, so nothing is read twice) and the subnet-sharing queries (used only for subnets the document
+    still names), where network rules are on; its diagnostic settings, role assignments and the
+    workspace-API reads its last full scan made (`EstateCollector.speculate`, used only when they are what
+    the document asks for). The index row is kept for the scan's topology save, which would otherwise read
+    it again.
 
     Otherwise those reads wait for the document: workspace, then VNet, then NSG, one after the other.
-    Best effort: without recorded edges, or when the topology cannot be read, nothing starts early."""
+    Best effort: without a recorded row, or when the topology cannot be read, only what needs no row starts
+    early."""
     from core.store import StoreError, background
     from core.store.topology import is_nsg_id
 
     topo = rt.topology()
+    network = (families is None or "NET" in families) and _network_read(rt, workspace_id)
 
     def start() -> _Prefetched:
         try:
             index = topo.index_row(workspace_id)
         except StoreError:
+            collector.speculate(workspace_id, None, families)
             return _Prefetched()
-        edges = list(index[0].values())
+        collector.speculate(workspace_id, ApiRead.from_doc(index.workspace_api), families)
+        if not network:
+            return _Prefetched(index=index)
+        edges = list(index.edges.values())
         collector.prefetch(e for e in edges if is_nsg_id(e) or _is_vnet_id(e))
         return _Prefetched({arm_fold(e): background.start(functools.partial(topo.workspaces_for, e))
                             for e in edges if "/subnets/" in e.lower()}, index)
@@ -171,14 +185,9 @@ def _prefetch_network(rt: Runtime, collector: EstateCollector, workspace_id: str
 def _network_read(rt: Runtime, workspace_id: str) -> bool:
     """Whether network rules are on for this workspace as far as its id tells (its tags are not known before
     its document: a scope that matches on tags alone is not seen, which only means nothing starts early)."""
-    from core.baseline.load import WorkspaceIdentity
     from core.rules import network_rules_on
 
-    parts = parse_arm_id(workspace_id)
-    identity = WorkspaceIdentity(resource_id=workspace_id, name=str(parts.get("name") or ""),
-                                 subscription_id=str(parts.get("subscription") or ""),
-                                 resource_group=str(parts.get("resource_group") or ""))
-    return network_rules_on(rt.baseline.effective_for(identity))
+    return network_rules_on(rt.baseline.effective_for(identity_from_id(workspace_id)))
 
 
 def _is_vnet_id(resource_id: str) -> bool:
@@ -190,7 +199,7 @@ def _subnet_users(rt: Runtime, doc: dict[str, Any],
                   started: dict[str, Future[list[str]]] | None = None) -> dict[str, list[str]]:
     """Lower subnet id -> the workspaces injected into it, from the topology table (DBX-NET-006).
 
-    `started`: queries `_prefetch_network` began for subnets the topology knew; any other subnet the
+    `started`: queries `_prefetch` began for subnets the topology knew; any other subnet the
     document names is queried now."""
     try:
         arm = parse_workspace_arm(doc)
@@ -283,8 +292,8 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
             # listed through the `scans` table, which only the app writes (core/service/handoff.py; never
             # for a coalesced message, so the pending marker read beside it cannot change that choice).
             listed = listed_for(rt, req, families, now)
-            if listed is None and (families is None or "NET" in families) and _network_read(rt, req.workspace_id):
-                prefetching = _prefetch_network(rt, collector, req.workspace_id)
+            if listed is None:
+                prefetching = _prefetch(rt, collector, req.workspace_id, families)
             try:
                 doc = listed.workspace if listed is not None else rt.arm.get(req.workspace_id)
             except ArmReadError as exc:
@@ -331,6 +340,7 @@ def scan_request(rt: Runtime, body: str, now: datetime | None = None) -> ScanWor
         send_transitions(rt, transitions)
         return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, deleted=True)
     transitions = record_evaluation(rt, state, source, now, families=families, attribution=attribution,
-                                    known_topology=listed.topology_index if listed is not None else prefetched.index)
+                                    known_topology=listed.topology_index if listed is not None else prefetched.index,
+                                    api_read=collector.api_read(req.workspace_id))
     send_transitions(rt, transitions)
     return ScanWorkerOutcome(workspace_id=req.workspace_id, transitions=transitions, families=families)

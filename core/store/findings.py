@@ -69,11 +69,14 @@ class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox,
                evaluated_rules: frozenset[str] | None, now: datetime, source: str,
                attribution: Attributor | None = None,
                not_applicable: Iterable[NotApplicable] = (), reason: str | None = None,
-               counts: CounterSession | None = None) -> Transition | None:
+               counts: CounterSession | None = None,
+               history: list[tuple[Transition, int]] | None = None) -> Transition | None:
         """Decide and write one finding; on a lost conditional write reload and decide again.
 
         `reason` goes into the history of the transition (e.g. "workspace deleted"); `counts` is told
-        before a write that changes what the summary counts."""
+        before a write that changes what the summary counts. The transition's history rows are appended
+        here, or, given `history`, left there for the caller (`_deliver_history`): its outbox entry, written
+        with the change, keeps them owed until then."""
         not_applicable = tuple(not_applicable)
 
         def decide_row(stored: _Row | None) -> Write[_Decision] | None:
@@ -115,7 +118,10 @@ class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox,
         if won.transition is None:
             return None
         crash_point("after-finding-write")
-        self._append_history(won.transition, won.row.seq)
+        if history is None:
+            self._append_history(won.transition, won.row.seq)
+        else:
+            history.append((won.transition, won.row.seq))
         return won.transition
 
     def _quiet_refreshes(self, stored: dict[str, _Row], new: dict[str, Finding], *,
@@ -180,6 +186,7 @@ class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox,
             if coverage is not None:
                 coverage.result()
         out: list[Transition] = []
+        history: list[tuple[Transition, int]] = []
         counts = self.counters.session(pk)
         try:
             quiet = self._quiet_refreshes(stored, new, evaluated_rules=evaluated_rules, now=now, source=source)
@@ -190,19 +197,36 @@ class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox,
             try:
                 self._apply_all(pk, first, stored, new, out, evaluated_rules=evaluated_rules, now=now,
                                 source=source, attribution=attribution, not_applicable=not_applicable,
-                                counts=counts)
+                                counts=counts, history=history)
             finally:
                 refreshed = refreshing.result() if refreshing is not None else set()
             lost = sorted({w.result for w in quiet} - refreshed)
             self._apply_all(pk, lost, stored, new, out, evaluated_rules=evaluated_rules, now=now,
-                            source=source, attribution=attribution, not_applicable=not_applicable, counts=counts)
+                            source=source, attribution=attribution, not_applicable=not_applicable, counts=counts,
+                            history=history)
             out.sort(key=lambda t: t.finding.id)  # one per finding: the order of deciding them one by one
         finally:
-            counts.close()
+            self._deliver_history(history, counts)
         before = sum(r.seq for r in stored.values())  # every N transitions: a history checkpoint (history.py)
         checkpoint_if_due(self, resource_id, transitions_before=before, transitions_after=before + len(out),
                           findings=len(set(new) | set(stored)), now=now)
         return out
+
+    def _deliver_history(self, history: list[tuple[Transition, int]], counts: CounterSession) -> None:
+        """Every counted write of the reconcile is done: publish the summary counters while the history rows
+        of its transitions are appended (they do not depend on each other; event latency is the longer of
+        the two, not their sum). Each transition's rows keep their order (`_append_history`); different
+        findings' rows are appended at once."""
+        publishing = background.start(counts.close)
+        try:
+            if len(history) == 1:
+                self._append_history(*history[0])
+            else:
+                for appending in [background.start(functools.partial(self._append_history, t, seq))
+                                  for t, seq in history]:
+                    appending.result()
+        finally:
+            publishing.result()
 
     def _apply_all(self, pk: str, ids: list[str], stored: dict[str, _Row], new: dict[str, Finding],
                    out: list[Transition], **kw: Any) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 from core.arm_ids import same_arm_id
 from core.store.connection import SCANS_TABLE, TableBound, storage_call
 from core.store.keys import get_json, put_json, resource_key
+from core.store.topology import IndexRow
 
 log = logging.getLogger("driftwatch")
 
@@ -56,9 +57,9 @@ class ListedWorkspace:
     subnet_users: dict[str, list[str]] | None = None
     """Folded subnet id -> the workspaces injected into it (DBX-NET-006), as the sweep saw them: its listing
     together with the topology table read after it. None: not known (the worker queries the topology)."""
-    topology_index: tuple[dict[str, str], str | None] | None = None
-    """The workspace's topology index row as the sweep read it: (edges, ETag; None = no row). Its worker's
-    topology save starts from it instead of reading the row (core/store/topology.py `save_workspace`)."""
+    topology_index: IndexRow | None = None
+    """The workspace's topology index row as the sweep read it. Its worker's topology save starts from it
+    instead of reading the row (core/store/topology.py `save_workspace`)."""
 
 
 def valid_scan_id(scan_id: str | None) -> bool:
@@ -118,7 +119,7 @@ class ListedDocuments(TableBound):
                 put_json(entity, "subnet_users", row.subnet_users)
         if row.topology_index is not None:
             with contextlib.suppress(ValueError):  # too large: left out, the worker reads the index row
-                put_json(entity, "topology_index", {"edges": row.topology_index[0], "etag": row.topology_index[1]})
+                put_json(entity, "topology_index", row.topology_index._asdict())
         with_network = dict(entity)
         try:
             put_json(with_network, "network", row.network)
@@ -218,17 +219,17 @@ def _optional_json(entity: Mapping[str, Any], name: str) -> Any:
         return None
 
 
-def _topology_index(entity: Mapping[str, Any]) -> tuple[dict[str, str], str | None] | None:
+def _topology_index(entity: Mapping[str, Any]) -> IndexRow | None:
     """The row's copy of the topology index row, or None (the worker reads the index row itself)."""
     doc = _optional_json(entity, "topology_index")
     if not isinstance(doc, dict):
         return None
-    edges, etag = doc.get("edges"), doc.get("etag")
+    edges, etag, api = doc.get("edges"), doc.get("etag"), doc.get("workspace_api")
     if not isinstance(edges, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in edges.items()):
         return None
-    if etag is not None and not isinstance(etag, str):
+    if (etag is not None and not isinstance(etag, str)) or (api is not None and not isinstance(api, dict)):
         return None
-    return edges, etag
+    return IndexRow(edges, etag, api)
 
 
 def _subnet_users(entity: Mapping[str, Any]) -> dict[str, list[str]] | None:

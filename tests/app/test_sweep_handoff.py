@@ -7,13 +7,16 @@ ARM calls are counted by resource type (`by_resource_type` of the emulator's req
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.data.tables import UpdateMode
 
+from core.store.keys import resource_key
 from core.store.listed import LISTED_PARTITION
 from core.store.pending import PendingScans
 from core.store.topology import TopologyStore
@@ -131,8 +134,6 @@ def _put(app: App, doc: dict[str, Any]) -> None:
 
 
 def test_a_worker_reads_arm_when_its_row_cannot_stand_for_the_workspace(app: App) -> None:
-    from azure.data.tables import UpdateMode
-
     app.host.fire_timer()
     app.run_queues()
     before = findings(app)
@@ -157,42 +158,100 @@ def test_a_worker_reads_arm_when_its_row_cannot_stand_for_the_workspace(app: App
     assert findings(app) == before  # the same evaluation: nothing resolved on a missing or damaged row
 
 
-def test_an_event_scan_reads_its_recorded_network_beside_its_workspace_document_and_each_once(
+WORKSPACE_API_BASELINE = NETWORK_BASELINE + """  diagnostic_logs: []
+  workspace_conf: {enableVerboseAuditLogs: "true"}
+  tokens: {max_lifetime_days: 90}
+"""
+"""Network, diagnostic settings and two workspace-API reads: one of each kind an event scan can start early."""
+ANALYTICS = next(r["id"] for r in f.sample_estate()["resources"] if r.get("name") == "dbw-analytics-prod")
+ANALYTICS_HOST = next(r["properties"]["workspaceUrl"] for r in f.sample_estate()["resources"]
+                      if r.get("name") == "dbw-analytics-prod")
+
+
+def test_an_event_scan_starts_every_read_that_needs_no_document_beside_its_workspace_get_and_reads_each_once(
         azurite: AzuriteProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 14 §5: an event-driven scan starts the GETs of the VNet and NSGs the topology recorded for its
-    workspace while it GETs the workspace document (core/service/scanning.py `_prefetch_network`), instead
-    of workspace -> VNet -> NSG one after the other; the collector joins those GETs, so each document is
-    still read once, and only that workspace's resources are read. The topology index row the prefetch read
-    is the one the scan's topology save starts from: it is read once.
+    """Issue 14 §5: an event-driven scan starts, while it GETs the workspace document, what the last scan
+    recorded in the workspace's topology index row lets it read (core/service/scanning.py `_prefetch`): the
+    VNet and NSGs, the diagnostic settings (by id) and the workspace-API calls of the last full scan at its
+    host (`EstateCollector.speculate`), instead of workspace -> VNet -> NSG and workspace -> the rest one
+    after the other. Each is still read once, and only that workspace's resources are read. The index row
+    the prefetch read is the one the scan's topology save starts from: it is read once.
 
-    With 150 ms per call the order is unambiguous: the recorded NSG's GET finishes before the diagnostic
-    settings list (which waits for the workspace document) does; without the prefetch it finishes after."""
-    baseline = tmp_path / "network-and-diagnostics.yaml"
-    baseline.write_text(NETWORK_BASELINE + "  diagnostic_logs: []\n")
+    The order comes from the emulator's logical clock (`started`/`finished` ticks of each request), not from
+    wall time: every read of the scan started before the workspace GET finished."""
+    baseline = tmp_path / "network-diagnostics-workspace-api.yaml"
+    baseline.write_text(WORKSPACE_API_BASELINE)
     with make_app(azurite.connection_string, DRIFTWATCH_BASELINE=str(baseline)) as app:
-        _event_scan_prefetches(app, record_calls(monkeypatch, TopologyStore, "_index_row"))
+        index_reads = record_calls(monkeypatch, TopologyStore, "_index_row")
+        _sweep_then_open_an_nsg(app, "temp-prefetch")
+        index_reads.clear()
+        recent = _deliver_last_event(app)
+        assert len(index_reads) == 1  # the prefetch's read, reused by the topology save
+        events = by_type(app)
+        assert events.get(NETWORK_GETS[0]) == 1 and events.get(NETWORK_GETS[1]) == 1  # read once each
+        assert not any(events.get(k) for k in NETWORK_LISTS)
+        ws_get = _only(recent, lambda p: p == ANALYTICS.lower())
+        reads = [_only(recent, lambda p: p.endswith(NSG_ANALYTICS.lower())),
+                 _only(recent, lambda p: p.endswith("/providers/microsoft.insights/diagnosticsettings")),
+                 _only(recent, lambda p: p.endswith(f"{ANALYTICS_HOST}/api/2.0/workspace-conf")),
+                 _only(recent, lambda p: p.endswith(f"{ANALYTICS_HOST}/api/2.0/token-management/tokens"))]
+        assert all(r["started"] < ws_get["finished"] for r in reads), (ws_get, reads)
+        assert not [r for r in recent if "/ws/" in r["path"] and ANALYTICS_HOST not in r["path"]]
+        assert ("DBX-NET-005", "temp-prefetch") in {(x.rule_id, x.subject) for x in app.open_findings()}
 
 
-def _event_scan_prefetches(app: App, index_reads: list[str]) -> None:
+def test_an_event_scan_whose_recorded_workspace_api_read_is_not_the_documents_reads_the_documents_host(
+        azurite: AzuriteProcess, tmp_path: Path) -> None:
+    """A wrong guess costs calls, never data: when the host the index row recorded is not the one the
+    workspace document names (here another workspace's host, which answers with that workspace's settings),
+    the workspace API is read again at the document's host and the findings are those of the workspace
+    itself; the save then records the document's host again."""
+    from core.collect.workspace_api import ApiRead
+
+    baseline = tmp_path / "network-diagnostics-workspace-api.yaml"
+    baseline.write_text(WORKSPACE_API_BASELINE)
+    with make_app(azurite.connection_string, DRIFTWATCH_BASELINE=str(baseline)) as app:
+        _sweep_then_open_an_nsg(app, "temp-wrong-host")
+        before = findings(app)
+        topo = TopologyStore(app.rt.connection)
+        recorded = ApiRead.from_doc(topo.index_row(ANALYTICS).workspace_api)
+        assert recorded is not None and recorded.host == ANALYTICS_HOST
+        assert "enableVerboseAuditLogs" in recorded.needs.conf_keys and recorded.needs.tokens
+        other = "adb-0000000000001004.4.azuredatabricks.net"  # dbw-legacy: enableVerboseAuditLogs differs
+        table = app.rt.connection.table("topology")
+        entity = table.get_entity(f"ws-{resource_key(ANALYTICS)}", "edges")
+        table.update_entity({**entity, "workspace_api": json.dumps({**recorded.to_doc(), "host": other})},
+                            mode=UpdateMode.REPLACE)
+        recent = _deliver_last_event(app)
+        guessed = [r for r in recent if f"/ws/{other}/" in r["path"]]
+        read = [r for r in recent if f"/ws/{ANALYTICS_HOST}/" in r["path"]]
+        assert len(guessed) == 2 and len(read) == 2  # workspace-conf and tokens, at each host
+        opened = {(ANALYTICS.lower(), "DBX-NET-005", "temp-wrong-host", "open")}
+        assert findings(app) == before | opened  # the document's host decided: only the event's drift changed
+        assert ApiRead.from_doc(topo.index_row(ANALYTICS).workspace_api) == recorded
+
+
+def _only(recent: list[dict[str, Any]], match: Any) -> dict[str, Any]:
+    """The one request of the scan whose lower-cased path matches (each read happens once)."""
+    got = [r for r in recent if match(r["path"].lower())]
+    assert len(got) == 1, [r["path"] for r in recent]
+    return got[0]
+
+
+def _sweep_then_open_an_nsg(app: App, rule_name: str) -> None:
+    """A sweep records every workspace's edges and workspace-API read; then an NSG rule of the analytics
+    workspace opens."""
     app.host.fire_timer()
-    app.run_queues()  # the sweep's workers record every workspace's network edges
+    app.run_queues()
     app.emulator.clear_events()
-    rule = f.nsg_rule(NSG_ANALYTICS, "temp-prefetch", "Inbound", 151, "Tcp", "Internet", "*", "22")
-    _put(app, rule)
+    _put(app, f.nsg_rule(NSG_ANALYTICS, rule_name, "Inbound", 151, "Tcp", "Internet", "*", "22"))
+
+
+def _deliver_last_event(app: App) -> list[dict[str, Any]]:
+    """Deliver the newest ARM event at 150 ms per call and run the queues: the requests that caused."""
     app.emulator.set_faults(latency_ms=150)
     app.emulator.reset_requests()
-    index_reads.clear()
     app.host.deliver_event_grid(app.emulator.events()[-1:])
     app.run_queues()
     app.emulator.clear_faults()
-    assert len(index_reads) == 1  # the prefetch's read, reused by the topology save
-    log = app.emulator.request_counts()
-    events = by_type(app)
-    assert events.get(WS_GET, 0) >= 1
-    assert events.get(NETWORK_GETS[0]) == 1 and events.get(NETWORK_GETS[1]) == 1  # read once each
-    assert not any(events.get(k) for k in NETWORK_LISTS)
-    order = [r["path"].lower() for r in log["recent"] if r["method"] == "GET"]
-    nsg = next(i for i, p in enumerate(order) if p.endswith(NSG_ANALYTICS.lower()))
-    diagnostics = next(i for i, p in enumerate(order) if "diagnosticsettings" in p)
-    assert nsg < diagnostics, order
-    assert ("DBX-NET-005", "temp-prefetch") in {(x.rule_id, x.subject) for x in app.open_findings()}
+    return list(app.emulator.request_counts()["recent"])

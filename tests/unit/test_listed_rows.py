@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from core.store.listed import ENTITY_CHARS, ListedDocuments, ListedWorkspace, parse_row, valid_scan_id
+from core.store.topology import NO_INDEX_ROW, IndexRow
 
 SCAN = "0b7e6f1c-0000-4000-8000-000000000001"
 WS = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/dbw-1"
@@ -82,15 +83,18 @@ def test_the_rows_subnet_sharing_round_trips_and_anything_unreadable_is_unknown_
 
 
 def test_the_rows_copy_of_the_topology_index_round_trips_and_a_damaged_one_is_a_miss() -> None:
-    """The copy of the workspace's topology index row (edges, ETag) lets its worker's save skip reading the
-    row; anything else than a map of ids with a string (or no) ETag is a miss: the worker reads the row."""
+    """The copy of the workspace's topology index row (edges, ETag, last workspace-API read) lets its worker's
+    save skip reading the row; anything else than a map of ids with a string (or no) ETag and an object (or
+    no) read is a miss: the worker reads the row."""
     edges = {"k1": VNET, "k2": f"{VNET}/subnets/host"}
-    for index in ((edges, 'W/"datetime\'2026-12-01T12%3A00Z\'"'), ({}, None)):
+    for index in (IndexRow(edges, 'W/"datetime\'2026-12-01T12%3A00Z\'"', {"host": "adb-1.1.azuredatabricks.net", "needs": {}}),
+                  IndexRow(edges, 'W/"datetime\'2026-12-01T12%3A00Z\'"'), NO_INDEX_ROW):
         entity = ListedDocuments._entity(SCAN, AT, ListedWorkspace(workspace={"id": WS}, topology_index=index))
         assert entity is not None
         got = parse_row(entity, WS, SCAN, now=AT, max_age_s=900)
         assert got is not None and got.topology_index == index
     assert parse_row(row(), WS, SCAN, now=AT, max_age_s=900).topology_index is None  # type: ignore[union-attr]
-    for bad in ('{"edges": ["x"], "etag": null}', '{"edges": {}, "etag": 7}', '{"edges": {"k": 1}}', "[]", "{"):
+    for bad in ('{"edges": ["x"], "etag": null}', '{"edges": {}, "etag": 7}', '{"edges": {"k": 1}}', "[]", "{",
+                '{"edges": {}, "etag": null, "workspace_api": ["adb-1.1.azuredatabricks.net"]}'):
         got = parse_row({**row(), "topology_index": bad}, WS, SCAN, now=AT, max_age_s=900)
         assert got is not None and got.topology_index is None, bad

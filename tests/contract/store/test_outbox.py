@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+from typing import Any
+
+import pytest
 
 from core.store import QueueBus, StorageConnection, TableFindingsStore
+from core.store.outbox import Outbox
 from core.store.queues import CUT_MARKER
+from core.store.summary import SummaryCounters
 from tests.support.store import T0, make_finding, ws_id
 
 WS = ws_id("ws-outbox")
@@ -63,3 +69,43 @@ def test_a_transition_over_the_queue_limit_is_cut_not_lost(store: TableFindingsS
     assert msg["finding"]["id"] == f.id and msg["finding"]["resource_id"] == f.resource_id
     assert CUT_MARKER in json.dumps(msg["finding"], ensure_ascii=False)
     assert store.get(f.id)[0].actual == long_value
+
+
+def test_a_reconciles_history_rows_are_appended_after_its_finding_writes_beside_the_counters_publish(
+        store: TableFindingsStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Event latency: once every finding write of a reconcile is done, its transitions' history rows are
+    appended while the summary counters are published (`TableFindingsStore._deliver_history`), and different
+    findings' rows at once; each transition's own rows keep their order, and the summary equals a recount.
+
+    Deterministic, not timed: each history append waits until the publish has started and every other append
+    too; appended one after the other (or after the publish) the waits would time out."""
+    ws = ws_id("ws-outbox-deliver")
+    fs = [make_finding(ws, "DBX-WS-001"), make_finding(ws, "DBX-NET-005", "a"), make_finding(ws, "DBX-NET-005", "b")]
+    publishing, appending = threading.Event(), threading.Barrier(len(fs), timeout=10)
+    finding_writes: list[str] = []
+    append, publish, write = Outbox._append_history, SummaryCounters.publish, TableFindingsStore._apply
+
+    def append_when_all_started(self: Outbox, t: Any, seq: int) -> None:
+        assert len(finding_writes) == len(fs)  # after the last finding write
+        assert publishing.wait(10), "the counters were not published beside the history appends"
+        appending.wait()
+        append(self, t, seq)
+
+    def publish_started(self: SummaryCounters, *args: Any, **kwargs: Any) -> Any:
+        publishing.set()
+        return publish(self, *args, **kwargs)
+
+    def count_write(self: TableFindingsStore, pk: str, finding_id: str, *args: Any, **kwargs: Any) -> Any:
+        out = write(self, pk, finding_id, *args, **kwargs)
+        finding_writes.append(finding_id)
+        return out
+
+    monkeypatch.setattr(Outbox, "_append_history", append_when_all_started)
+    monkeypatch.setattr(SummaryCounters, "publish", publish_started)
+    monkeypatch.setattr(TableFindingsStore, "_apply", count_write)
+    opened = store.reconcile(fs, resource_id=ws, evaluated_rules=frozenset(f.rule_id for f in fs), now=T0,
+                             source="sweep")
+    assert len(opened) == 3
+    for f in fs:
+        assert [h.transition for h in store.get(f.id)[1]] == ["opened"]
+    assert store.counters.read() == store.summary_by_scan()

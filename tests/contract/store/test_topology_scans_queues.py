@@ -7,10 +7,13 @@ import json
 from datetime import timedelta
 
 import pytest
+from azure.data.tables import UpdateMode
 
 from core.settings import load_settings
 from core.state.footprint import NetworkFootprint
 from core.store import QueueBus, ScanLog, StorageConnection, StoreError, TableFindingsStore, TopologyStore
+from core.store.keys import resource_key
+from core.store.topology import NO_INDEX_ROW
 from tests.support.spies import record_calls
 from tests.support.store import SUB, T0, make_finding, ws_id
 
@@ -146,5 +149,32 @@ def test_a_save_from_the_sweeps_copy_of_the_index_row_reads_nothing_and_an_old_c
     assert reads == [a]
     assert set(topo.edges_of(a)) == {VNET, SNET, nsg3} and topo.workspaces_for(nsg3) == [a]
     unknown_ws = ws_id("ws-new")
-    topo.save_workspace(unknown_ws, _fp(), known=({}, None))  # "no row yet", as the sweep saw it
+    topo.save_workspace(unknown_ws, _fp(), known=NO_INDEX_ROW)  # "no row yet", as the sweep saw it
     assert set(topo.edges_of(unknown_ws)) == {VNET, SNET}
+
+
+def test_the_index_row_keeps_the_last_workspace_api_read_written_only_when_it_changes(
+        store: TableFindingsStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index row keeps how the last full scan read the workspace API (host and calls: an event-driven
+    scan starts the same reads beside its ARM GET). The same read again writes nothing (same ETag); a save
+    without one (a scan that did not read the API) keeps the recorded one; a changed one is written, the
+    edges kept; the sweep's `snapshot` carries it too; a damaged column reads as none."""
+    topo = TopologyStore(store.connection)
+    a = ws_id("ws-api")
+    read = {"host": "adb-1111111111111111.11.azuredatabricks.net", "needs": {"conf_keys": ("a", "b"), "tokens": True}}
+    moved = {**read, "host": "adb-1111111111111111.12.azuredatabricks.net"}
+    topo.save_workspace(a, _fp(nsgs=(NSG,)), workspace_api=read)
+    first = topo.index_row(a)
+    assert first.workspace_api == {**read, "needs": {"conf_keys": ["a", "b"], "tokens": True}}  # as JSON has it
+    assert set(first.edges.values()) == {VNET, SNET, NSG}
+    topo.save_workspace(a, _fp(nsgs=(NSG,)), workspace_api=read)
+    topo.save_workspace(a, _fp(nsgs=(NSG,)))
+    assert topo.index_row(a) == first  # nothing written: same ETag, the read kept
+    assert topo.snapshot()[1][a.lower()] == first
+    topo.save_workspace(a, _fp(nsgs=(NSG,)), known=first, workspace_api=moved)
+    again = topo.index_row(a)
+    assert again.workspace_api is not None and again.workspace_api["host"] == moved["host"] and again.edges == first.edges and again.etag != first.etag
+    entity = topo.table.get_entity(f"ws-{resource_key(a)}", "edges")
+    topo.table.update_entity({**entity, "workspace_api": "{not json"}, mode=UpdateMode.REPLACE)
+    damaged = topo.index_row(a)
+    assert damaged.workspace_api is None and damaged.edges == first.edges
