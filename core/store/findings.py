@@ -179,6 +179,9 @@ class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox,
         coverage = (background.start(functools.partial(record_coverage, self, resource_id, checked_rules, now,
                                                        baseline_sha256, scope=coverage_scope))
                     if checked_rules is not None else None)
+        # An event-driven scan usually changes something: what registering a counted change reads is read
+        # beside the partition too (a sweep of a stable estate changes nothing, so it reads it only if needed).
+        counting = self.counters.prefetch(pk, now) if source == "event" else None
         try:
             new = {f.id: f for f in evaluation_findings}
             stored = self._load_partition(pk)
@@ -187,7 +190,7 @@ class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox,
                 coverage.result()
         out: list[Transition] = []
         history: list[tuple[Transition, int]] = []
-        counts = self.counters.session(pk)
+        counts = self.counters.session(pk, prefetched=counting)
         try:
             quiet = self._quiet_refreshes(stored, new, evaluated_rules=evaluated_rules, now=now, source=source)
             # The quiet rows and the others are disjoint, so their writes do not wait for each other; a quiet

@@ -9,6 +9,7 @@ to the re-driver. `crash_point` marks the steps tests/faults kill a worker at.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,18 +65,25 @@ class Outbox(FindingRows):
     def _append_history(self, t: Transition, seq: int) -> None:
         """Append-only: create, never update. A duplicate key (a replayed write) is left as it was.
 
-        In order: the finding's own row, its workspace index row, its estate index row (so an estate
-        index row implies its workspace index row, core/store/estate.py)."""
-        from azure.core.exceptions import ResourceExistsError
+        The finding's own row and its workspace index row at once (each is a whole copy: no reader needs
+        the other), then its estate index row (so an estate index row implies its workspace index row,
+        core/store/estate.py)."""
+        from core.store import background
 
         own, index_entity, estate_entity = history_entities(t, seq)
-        with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
-            self.history_table.create_entity(own)
+        writing_own = background.start(functools.partial(self._create_history_row, own))
+        try:
+            self._create_history_row(index_entity)
+        finally:
+            writing_own.result()
         crash_point("between-history-rows")
+        self._create_history_row(estate_entity)
+
+    def _create_history_row(self, entity: dict[str, Any]) -> None:
+        from azure.core.exceptions import ResourceExistsError
+
         with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
-            self.history_table.create_entity(index_entity)
-        with storage_call("append", HISTORY_TABLE), contextlib.suppress(ResourceExistsError):
-            self.history_table.create_entity(estate_entity)
+            self.history_table.create_entity(entity)
 
     def outbox_delivered(self, transitions: Iterable[Transition]) -> int:
         """Clear delivered transitions from their rows' outbox (ETag-checked; a newer write keeps its own).

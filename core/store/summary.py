@@ -42,6 +42,8 @@ from core.store.keys import get_json, iso_z, put_json
 from core.terms import SEVERITIES, STATUSES
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from azure.data.tables import TableClient
 
 log = logging.getLogger(__name__)
@@ -330,17 +332,19 @@ class SummaryCounters:
             else:
                 self.table.create_entity(_Shard.empty(n, built=False).entity(now))
 
-    def _read_pair(self, pk: str, now: datetime) -> tuple[_Workspace | None, _Shard] | None:
-        """The workspace row (None if absent) and its shard; None when the shard had to be created first.
-        A damaged or missing row never stops a writer: its shard is marked unbuilt. The two point reads do
-        not depend on each other, so they run at once (the transaction that follows checks both ETags)."""
+    def _read_pair(self, pk: str, now: datetime, *, create: bool = True) -> tuple[_Workspace | None, _Shard] | None:
+        """The workspace row (None if absent) and its shard; None when the shard had to be created first
+        (or, without `create`, is missing). A damaged or missing row never stops a writer: its shard is marked
+        unbuilt. The two point reads do not depend on each other, so they run at once (the transaction that
+        follows checks both ETags)."""
         from core.store import background
 
         reading_ws = background.start(functools.partial(self._get, pk))
         shard_e = self._get(shard_key(shard_of(pk)))
         ws_e = reading_ws.result()
         if shard_e is None:
-            self._create_missing_shard(shard_of(pk), now)
+            if create:
+                self._create_missing_shard(shard_of(pk), now)
             return None
         try:
             shard = _Shard.parse(shard_e)
@@ -358,7 +362,7 @@ class SummaryCounters:
         return ws, shard
 
     def _change(self, pk: str, change: Change, now: datetime,
-                first: tuple[_Workspace, _Shard] | None = None) -> tuple[_Workspace, _Shard]:
+                first: tuple[_Workspace | None, _Shard] | None = None) -> tuple[_Workspace, _Shard]:
         """Apply `change` to the workspace row and its shard and write both in one ETag-checked
         transaction; on a conflict read both again and redo. `first`: the rows as this writer last wrote
         them (tried without reading; a stale ETag just costs the retry). Returns the rows as written."""
@@ -396,15 +400,24 @@ class SummaryCounters:
             return new_ws, new_shard
         raise RuntimeError(f"summary counters of {pk}: gave up after {MAX_RETRIES} write conflicts")
 
-    def register(self, pk: str, token: str, now: datetime) -> tuple[_Workspace, _Shard]:
-        """Add (or renew) `token` on the workspace row before a counted change is written."""
+    def prefetch(self, pk: str, now: datetime) -> Future[tuple[_Workspace | None, _Shard] | None]:
+        """Start reading what `register` would read (no write), for a writer that will probably change what
+        is counted: its registration then starts from these rows (ETag-checked: stale ones cost a retry)."""
+        from core.store import background
+
+        return background.start(functools.partial(self._read_pair, pk, now, create=False))
+
+    def register(self, pk: str, token: str, now: datetime,
+                 first: tuple[_Workspace | None, _Shard] | None = None) -> tuple[_Workspace, _Shard]:
+        """Add (or renew) `token` on the workspace row before a counted change is written; `first`: the rows
+        as read just before (`prefetch`), tried instead of reading them."""
         def change(ws: _Workspace | None, shard: _Shard) -> tuple[_Workspace, _Shard]:
             ws = ws or _Workspace(pk, "", _plain({}), {})
             ws.pending[token] = iso_z(now + LEASE)
             shard.dirty[pk] = ws.counts  # what `total` holds of it, replaced by a recount when read
             return ws, shard
 
-        return self._change(pk, change, now)
+        return self._change(pk, change, now, first=first)
 
     def publish(self, pk: str, token: str | None, now: datetime, *, delta: Counts | None = None,
                 registered: tuple[_Workspace, _Shard] | None = None) -> None:
@@ -438,8 +451,9 @@ class SummaryCounters:
 
         self._change(pk, change, now, first=registered if mine else None)
 
-    def session(self, pk: str, *, blind: bool = False) -> CounterSession:
-        return CounterSession(self, pk, blind=blind)
+    def session(self, pk: str, *, blind: bool = False,
+                prefetched: Future[tuple[_Workspace | None, _Shard] | None] | None = None) -> CounterSession:
+        return CounterSession(self, pk, blind=blind, prefetched=prefetched)
 
     # ---- rebuild
 
@@ -574,13 +588,23 @@ class CounterSession:
     registered_at: datetime | None = None
     registered: tuple[_Workspace, _Shard] | None = None
     delta: Counts = field(default_factory=dict)
+    prefetched: Future[tuple[_Workspace | None, _Shard] | None] | None = None
+    """`SummaryCounters.prefetch` of this workspace's rows, started before the writer knew it would change
+    anything: the first registration starts from them."""
 
     def before_change(self) -> None:
+        from core.store.errors import StoreError
+
         now = datetime.now(UTC)
         if self.registered_at is None or now - self.registered_at > LEASE / 3:
             if self.registered_at is not None:
                 self.blind = True  # a renewal: others may have published in between, so recount at the end
-            self.registered = self.counters.register(self.pk, self.token, now)
+            first = None
+            if self.prefetched is not None:
+                with contextlib.suppress(StoreError):  # then read as without it
+                    first = self.prefetched.result()
+                self.prefetched = None
+            self.registered = self.counters.register(self.pk, self.token, now, first=first)
             self.registered_at = now
 
     def written(self, old: Any, new: Any) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from core.store.estate import ESTATE_INDEX_PREFIX
 from tests.faults import scenarios as sc
 from tests.support.app import App, settings_env
 
@@ -34,8 +35,9 @@ def _scan_and_die(app: App, step: str) -> int:
 @pytest.mark.parametrize("step", ["before-queue-send", "after-finding-write", "between-history-rows"])
 def test_killed_worker_loses_no_alert_and_no_history(app: App, step: str) -> None:
     """Killed after the table writes and before the queue send (today: the findings stay `pending`
-    forever, 0 alerted even after two more sweeps), or between the finding row and its history rows
-    (today: the finding has no history, permanently)."""
+    forever, 0 alerted even after two more sweeps), between the finding row and its history rows
+    (today: the finding has no history, permanently), or between a transition's own and workspace
+    index rows and its estate index row: every row is there after the re-drive."""
     assert _scan_and_die(app, step) == 86, "the worker did not reach the crash point"
     opened_before = {x.id for x in app.open_findings()}
     assert opened_before, "the killed worker recorded nothing"
@@ -47,8 +49,11 @@ def test_killed_worker_loses_no_alert_and_no_history(app: App, step: str) -> Non
     assert lost == [], f"{len(lost)} of {len(opened_before)} transitions were never alerted"
     no_history = [fid for fid in opened_before if not store.get(fid)[1]]
     assert no_history == [], f"{len(no_history)} findings have no history"
-    ws_index = {e["finding_id"] for e in store.history_table.query_entities("kind eq 'transition'")}
+    index_rows = [e for e in store.history_table.query_entities("kind eq 'transition'")]
+    ws_index = {e["finding_id"] for e in index_rows if not str(e["PartitionKey"]).startswith(ESTATE_INDEX_PREFIX)}
+    estate_index = {e["finding_id"] for e in index_rows if str(e["PartitionKey"]).startswith(ESTATE_INDEX_PREFIX)}
     assert opened_before <= ws_index, "workspace time-index rows are missing"
+    assert opened_before <= estate_index, "estate time-index rows are missing"
     assert all(not e.get("outbox_n") for e in rows.values()), "the outbox was not emptied"
     mentions = sc.alerted_subjects(app)
     assert len(mentions) - len(set(mentions)) <= len(opened_before), "more than one duplicate per transition"

@@ -265,3 +265,51 @@ def test_api_and_cli_answer_from_counters_and_rebuild_summary(store: TableFindin
         assert json.loads(resp.get_body()) == truth  # counted from the table, not wrong
     finally:
         findings_api.set_store(None)
+
+
+def test_an_event_reconcile_reads_its_counters_beside_its_partition_and_a_stale_read_costs_a_retry(
+        store: TableFindingsStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Event latency: an event-driven reconcile reads the rows a counted change registers on while it loads the
+    workspace's findings (`SummaryCounters.prefetch`), and its registration starts from them: one read of the
+    pair, not one after the load. Rows that another writer changed since cost a retry of the ETag-checked
+    transaction, never a wrong count. A sweep's reconcile reads them only when it changes something.
+
+    Deterministic: the partition load waits until the counters' read has started (beside it, or it times out)."""
+    from concurrent.futures import Future
+
+    from core.store.findings import TableFindingsStore as Store
+    from core.store.summary import SummaryCounters
+
+    pk = resource_key(A)
+    pair_reads: list[str] = []
+    counters_reading = threading.Event()
+    read_pair, load = SummaryCounters._read_pair, Store._load_partition
+
+    def spied_read_pair(self: SummaryCounters, key: str, *args: object, **kwargs: object) -> object:
+        pair_reads.append(key)
+        counters_reading.set()
+        return read_pair(self, key, *args, **kwargs)  # type: ignore[arg-type]
+
+    def load_after_the_counters_read_started(self: Store, key: str) -> object:
+        assert counters_reading.wait(10), "the counters were not read beside the partition"
+        return load(self, key)
+
+    store.reconcile([make_finding(A, "DBX-WS-001")], resource_id=A, evaluated_rules=EVAL, now=T0, source="sweep")
+    monkeypatch.setattr(SummaryCounters, "_read_pair", spied_read_pair)
+    monkeypatch.setattr(Store, "_load_partition", load_after_the_counters_read_started)
+    store.reconcile([make_finding(A, "DBX-WS-001"), make_finding(A, "DBX-WS-002")], resource_id=A,
+                    evaluated_rules=EVAL, now=T0 + timedelta(minutes=1), source="event")
+    assert pair_reads == [pk]  # the prefetch; its registration and publish read nothing more
+    assert_exact(store)
+
+    monkeypatch.setattr(Store, "_load_partition", load)
+    stale: Future[object] = Future()
+    stale.set_result(read_pair(store.counters, pk, T0, create=False))
+    store.reconcile([make_finding(A, "DBX-WS-001")], resource_id=A, evaluated_rules=EVAL,
+                    now=T0 + timedelta(minutes=2), source="sweep")  # another writer publishes: the ETag moves
+    monkeypatch.setattr(SummaryCounters, "prefetch", lambda self, key, now: stale)
+    pair_reads.clear()
+    store.reconcile([make_finding(A, "DBX-WS-001"), make_finding(A, "DBX-NET-005", "x")], resource_id=A,
+                    evaluated_rules=EVAL, now=T0 + timedelta(minutes=3), source="event")
+    assert pair_reads == [pk]  # the stale rows lost the transaction: read again once
+    assert_exact(store)
