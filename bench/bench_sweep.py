@@ -35,6 +35,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc), e.g. the emulator's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     n, subs, latency = 2000, 40, 40
     seed = Path(tempfile.mkdtemp()) / "estate.json"
@@ -50,9 +56,9 @@ def main() -> None:
         config = CollectConfig.for_emulator(url)
         baseline = load_baseline(bench_baseline())
         requests.delete(f"{url}/_emulator/requests", timeout=5)
-        t0 = time.perf_counter()
+        t0, cpu0, emu0 = time.perf_counter(), time.process_time(), _cpu_s(emu.pid)
         out = run_scan(config, baseline)
-        wall = time.perf_counter() - t0
+        wall, cpu, emu_cpu = time.perf_counter() - t0, time.process_time() - cpu0, _cpu_s(emu.pid) - emu0
         counts = requests.get(f"{url}/_emulator/requests", timeout=5).json()
         calls = counts["total"]
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -64,6 +70,10 @@ def main() -> None:
               + ", ".join(f"{k}={v}" for k, v in sorted(counts["by_endpoint"].items())))
         print(f"  efficiency: ideal {ideal:.1f} s (calls x {latency} ms / {config.concurrency}) / measured "
               f"{wall:.1f} s = {ideal / wall:.0%}")
+        cores = os.cpu_count() or 1
+        print(f"  CPU: scanner {cpu:.1f} s ({cpu / n * 1000:.1f} ms per workspace, one interpreter), emulator "
+              f"{emu_cpu:.1f} s ({emu_cpu / max(calls, 1) * 1000:.2f} ms per call); on {cores} cores the two need at "
+              f"least {max(cpu, (cpu + emu_cpu) / cores):.1f} s of wall")
 
         props = parse_baseline({"schema": "driftwatch.baseline/v1", "defaults": {
             "sku": "premium", "public_network_access": "Disabled", "secure_cluster_connectivity": True,
