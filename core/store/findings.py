@@ -220,6 +220,9 @@ class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox,
         of its transitions are appended (they do not depend on each other; event latency is the longer of
         the two, not their sum). Each transition's rows keep their order (`_append_history`); different
         findings' rows are appended at once."""
+        if not history:
+            counts.close()
+            return
         publishing = background.start(counts.close)
         try:
             if len(history) == 1:
