@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.collect.databricks_client import errors_module
-from core.collect.family_reads import FamilyReads
+from core.collect.family_reads import BUDGET_SPENT, FamilyReads
 from core.state.compute_uc import (
     MetastoreState,
     PermissionEntry,
@@ -143,6 +143,17 @@ class _Api:
         raise TimeoutError(f"more than {MAX_PAGES} pages of {path}")
 
     @staticmethod
+    def concurrently(reads: list[Callable[[], None]]) -> None:
+        """Run calls that keep their own results (each catches its failure) at once on a small pool."""
+        if len(reads) < 2:
+            for read in reads:
+                read()
+            return
+        with ThreadPoolExecutor(max_workers=len(reads)) as pool:
+            for done in [pool.submit(read) for read in reads]:
+                done.result()
+
+    @staticmethod
     def pooled(keys: list[str], read: Callable[[str], Any]) -> dict[str, Any]:
         """One read per key on a small pool (per-policy and per-script calls)."""
         with ThreadPoolExecutor(max_workers=max(1, min(POLICY_CONCURRENCY, len(keys)))) as pool:
@@ -153,26 +164,30 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
                     where: str, describe: Callable[[Exception], str]) -> tuple[dict[str, Any], dict[str, str]]:
     """Read each needed family; returns (WorkspaceApiState field -> parsed value, family -> cause).
 
-    Two waves: the families that depend on nothing, then those that use their answers (clusters ->
-    compliance, policies -> permissions, metastore -> credentials and system schemas). The calls are the
-    same as one after the other, and `_in_order` gives the same result order."""
+    The families that use another's answer follow it directly, not a wave behind everything: clusters ->
+    compliance, policies -> permissions, the metastore assignment -> its summary, the storage credentials
+    (with who-am-I) and the system schemas, all at once. So the longest chain is two calls, not three (one
+    round trip less of event latency). The calls, the results and their order (`_in_order`) are the same as
+    one after the other."""
     reads = FamilyReads(deadline, describe)
     api = _Api(w, call, reads, where)
+    me: dict[str, Any] = {}
     if needs.global_init_scripts:
         reads.one("global_init_scripts", lambda: _global_init_scripts(api))
     if needs.clusters:
-        reads.one("clusters", lambda: tuple(parse_cluster(c, where) for c in
-                                            api.pages(CLUSTERS_PATH, "clusters", {"page_size": CLUSTER_PAGE})))
+        reads.also(lambda: _clusters_then_compliance(api, needs))
+    elif needs.policy_compliance:
+        reads.errors["policy_compliance"] = "not read: the cluster list could not be read"
     if needs.spark_versions:
         reads.one("spark_versions", lambda: parse_spark_versions(api.get(SPARK_VERSIONS_PATH), where))
     if needs.cluster_policies or needs.policy_permissions:
-        reads.one("cluster_policies", lambda: parse_policies(api.get(POLICIES_PATH), where))
+        reads.also(lambda: _policies_then_permissions(api, needs))
     if needs.metastore:
-        reads.one("metastore", lambda: _metastore(api))
+        reads.also(lambda: _metastore_and_what_uses_it(api, needs, me))
+    else:
+        reads.also(lambda: _after_metastore(api, needs, me, None, []))
     if needs.default_namespace:
         reads.one("default_namespace", lambda: _default_namespace(api))
-    reads.flush()
-    me = _second_wave(api, needs)
     reads.flush()
     if needs.storage_credentials and "storage_credentials" in reads.data:
         items = reads.data.pop("storage_credentials")
@@ -185,38 +200,99 @@ def read_compute_uc(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Com
     return _in_order(reads.data), _in_order(reads.errors)
 
 
-def _second_wave(api: _Api, needs: ComputeUcNeeds) -> dict[str, Any]:
-    """Queue the families that use the first wave's answers; returns where who-am-I will be kept."""
-    reads, where = api.reads, api.where
+def _clusters_then_compliance(api: _Api, needs: ComputeUcNeeds) -> None:
+    reads = api.reads
+    reads.read_now("clusters", lambda: tuple(parse_cluster(c, api.where) for c in
+                                             api.pages(CLUSTERS_PATH, "clusters", {"page_size": CLUSTER_PAGE})))
     if needs.policy_compliance:
         clusters = reads.data.get("clusters")
         if clusters is None:
             reads.errors["policy_compliance"] = "not read: the cluster list could not be read"
         else:
             policy_ids = sorted({c.policy_id for c in clusters if c.policy_id})
-            reads.one("policy_compliance", lambda: _policy_compliance(api, policy_ids))
+            reads.read_now("policy_compliance", lambda: _policy_compliance(api, policy_ids))
+
+
+def _policies_then_permissions(api: _Api, needs: ComputeUcNeeds) -> None:
+    reads = api.reads
+    reads.read_now("cluster_policies", lambda: parse_policies(api.get(POLICIES_PATH), api.where))
     if needs.policy_permissions:
         policies = reads.data.get("cluster_policies")
         if policies is None:
             reads.errors["policy_permissions"] = "not read: the cluster policy list could not be read"
         else:
             unpinned = [p.policy_id for p in policies if not p.pins_uc_access_mode]
-            reads.one("policy_permissions", lambda: _policy_permissions(api, unpinned))
-    me: dict[str, Any] = {}
-    metastore = reads.data.get("metastore")
+            reads.read_now("policy_permissions", lambda: _policy_permissions(api, unpinned))
+
+
+def _metastore_and_what_uses_it(api: _Api, needs: ComputeUcNeeds, me: dict[str, Any]) -> None:
+    """The assignment, then at once its summary and the families that need only the assignment; the
+    metastore family is settled after both, and a family that needed it is dropped if it failed."""
+    reads = api.reads
+    if reads.spent():
+        reads.errors["metastore"] = BUDGET_SPENT
+        _after_metastore(api, needs, me, None, [])
+        return
+    try:
+        assignment = api.get(METASTORE_ASSIGNMENT_PATH)
+    except Exception as exc:
+        if not _unassigned(exc):
+            reads.read_now("metastore", functools.partial(_raise, exc), check_budget=False)
+            _after_metastore(api, needs, me, None, [])
+            return
+        assignment = None
+    if assignment is None:
+        reads.read_now("metastore", lambda: parse_metastore(None, None, api.where), check_budget=False)
+        _after_metastore(api, needs, me, reads.data.get("metastore"), [])
+        return
+    summary: dict[str, Any] = {}
+
+    def read_summary() -> None:
+        try:
+            summary["value"] = api.get(METASTORE_SUMMARY_PATH)
+        except Exception as exc:  # the metastore family's error, as when read one after the other
+            summary["error"] = exc
+
+    try:
+        # What the others need of the metastore is the assignment's id; a malformed one fails them all.
+        known: MetastoreState | None = parse_metastore(assignment, None, api.where)
+    except StateError:
+        known = None
+    _after_metastore(api, needs, me, known, [read_summary])
+    if "error" in summary:
+        reads.read_now("metastore", functools.partial(_raise, summary["error"]), check_budget=False)
+    else:
+        reads.read_now("metastore", lambda: parse_metastore(assignment, summary.get("value"), api.where),
+                       check_budget=False)
+    if needs.system_schemas and reads.data.get("metastore") is None:  # as if read after the whole metastore
+        reads.data.pop("system_schemas", None)
+        reads.errors["system_schemas"] = "not read: the metastore assignment could not be read"
+
+
+def _after_metastore(api: _Api, needs: ComputeUcNeeds, me: dict[str, Any], metastore: MetastoreState | None,
+                     alongside: list[Callable[[], None]]) -> None:
+    """Read the families that use the metastore assignment (`metastore`: as far as it is known, None when it
+    could not be read or is not read at all), at once with `alongside`."""
+    reads, where = api.reads, api.where
+    todo = list(alongside)
     if needs.storage_credentials and not (metastore is not None and not metastore.assigned):
         # (no metastore: there are no storage credentials to list, the rule cannot apply) Who we are does
         # not depend on the list: both are read at once, and put together after the flush.
-        reads.one("storage_credentials", lambda: parse_storage_credentials(api.pages(
-            STORAGE_CREDENTIALS_PATH, "storage_credentials", {"max_results": 0}), where))
-        reads.also(functools.partial(_current_user, api, me))
+        todo.append(lambda: reads.read_now("storage_credentials", lambda: parse_storage_credentials(api.pages(
+            STORAGE_CREDENTIALS_PATH, "storage_credentials", {"max_results": 0}), where)))
+        todo.append(functools.partial(_current_user, api, me))
     if needs.system_schemas:
         if metastore is None:
             reads.errors["system_schemas"] = "not read: the metastore assignment could not be read"
         elif metastore.assigned:
-            reads.one("system_schemas", lambda: parse_system_schemas(api.pages(
-                SYSTEM_SCHEMAS_PATH.format(id=metastore.metastore_id), "schemas", {"max_results": 0}), where))
-    return me
+            mid = metastore.metastore_id
+            todo.append(lambda: reads.read_now("system_schemas", lambda: parse_system_schemas(api.pages(
+                SYSTEM_SCHEMAS_PATH.format(id=mid), "schemas", {"max_results": 0}), where)))
+    _Api.concurrently(todo)
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
 
 
 def _global_init_scripts(api: _Api) -> tuple[Any, ...]:
@@ -231,16 +307,6 @@ def _global_init_scripts(api: _Api) -> tuple[Any, ...]:
         raise StateError(f"{api.where}: global init scripts: every script needs a script_id")
     bodies = api.pooled(ids, lambda sid: api.get(f"{GLOBAL_INIT_SCRIPTS_PATH}/{sid}"))
     return tuple(parse_global_init_script(bodies[sid], api.where) for sid in ids)
-
-
-def _metastore(api: _Api) -> MetastoreState:
-    try:
-        assignment = api.get(METASTORE_ASSIGNMENT_PATH)
-    except Exception as exc:
-        if _unassigned(exc):
-            return parse_metastore(None, None, api.where)
-        raise
-    return parse_metastore(assignment, api.get(METASTORE_SUMMARY_PATH), api.where)
 
 
 def _default_namespace(api: _Api) -> Any:

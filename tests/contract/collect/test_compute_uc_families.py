@@ -63,3 +63,49 @@ def test_one_family_failing_leaves_the_others_evaluated(emulator: EmulatorServer
     assert ("DBX-EVAL-002", None) not in ml
     assert not any(r in ("DBX-CLU-001", "DBX-CLU-002", "DBX-CLU-004", "DBX-UC-004") for r, _ in ml)
     assert ("DBX-CLU-005", "users:ml-free-form") in ml and ("DBX-UC-003", "owner") in ml
+
+
+def test_a_family_that_uses_another_follows_it_directly_two_calls_deep_at_most(
+        emulator: EmulatorServer, example_baseline: Baseline) -> None:
+    """Event latency (issue 14 §5): clusters -> compliance, policies -> permissions, and the metastore
+    assignment -> its summary, the storage credentials, who-am-I and the system schemas start as soon as what
+    they use is read, not a wave behind every other family; so the longest chain on the workspace API is two
+    calls. Depth from the emulator's logical clock: one more than the deepest call on that host that had
+    finished when this one started (the metastore summary used to hold the system schemas back: three)."""
+    ml = next(r["id"] for r in f.sample_estate()["resources"] if r.get("name") == ML)
+    host = "adb-0000000000001003.3.azuredatabricks.net"
+    emulator.set_faults(latency_ms=100)
+    emulator.reset_requests()
+    run_scan(fast_config(emulator), example_baseline, workspace_ids=[ml])
+    emulator.clear_faults()
+    calls = sorted((r for r in emulator.request_counts()["recent"] if f"/ws/{host}/" in r["path"]),
+                   key=lambda r: r["started"])
+    depth: dict[int, int] = {}
+    for r in calls:
+        depth[r["started"]] = 1 + max((depth[p["started"]] for p in calls if p["finished"] < r["started"]), default=0)
+    by_path = {r["path"].split(host, 1)[1].split("?")[0]: depth[r["started"]] for r in calls}
+    assert max(depth.values()) == 2, by_path
+    for second in ("/api/2.1/unity-catalog/metastore_summary", "/api/2.1/unity-catalog/storage-credentials",
+                   "/api/2.0/preview/scim/v2/Me", "/api/2.0/policies/clusters/list-compliance"):
+        assert by_path[second] == 2, by_path
+    assert any(p.endswith("/systemschemas") and d == 2 for p, d in by_path.items()), by_path
+
+
+def test_a_failed_metastore_summary_fails_the_metastore_and_leaves_the_system_schemas_unread(
+        emulator: EmulatorServer, example_baseline: Baseline) -> None:
+    """The system schemas are read beside the metastore summary (both need only the assignment); when the
+    summary fails, the metastore family fails with its error and the system schemas are not used, with the
+    same cause as when they waited for the whole metastore. The storage credentials, which need only to know
+    that a metastore is assigned, are still read."""
+    ml = next(r["id"] for r in f.sample_estate()["resources"] if r.get("name") == ML)
+    emulator.set_faults([{"match": "/unity-catalog/metastore_summary", "action": "403"}])
+    emulator.reset_requests()
+    out = run_scan(fast_config(emulator), example_baseline, workspace_ids=[ml])
+    emulator.clear_faults()
+    (state,) = out.states
+    api = state.workspace_api
+    assert api is not None and api.metastore is None and api.system_schemas is None
+    assert "403" in api.family_errors["metastore"] or "PERMISSION" in api.family_errors["metastore"].upper()
+    assert api.family_errors["system_schemas"] == "not read: the metastore assignment could not be read"
+    assert api.storage_credentials is not None and "storage_credentials" not in api.family_errors
+    assert any(p.endswith("/systemschemas") for p in (r["path"] for r in emulator.request_counts()["recent"]))
