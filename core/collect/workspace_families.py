@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,8 @@ MAX_SCIM_PAGES = 500
 """Bound per resource type (50 000 principals); beyond it the family is reported unread, not truncated."""
 MAX_SECRET_SCOPES = 1000
 """Bound on the ACL reads (one call per scope); beyond it the ACL family is reported unread."""
+SECRET_ACL_CONCURRENCY = 8
+"""ACL calls in flight at once per workspace (as many as compute_uc's per-policy calls)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
                   where: str, describe: Callable[[Exception], str]) -> tuple[dict[str, Any], dict[str, str]]:
     """Read each needed family; returns (WorkspaceApiState field -> parsed value, family -> cause).
 
-    Two waves: everything independent at once, then the secret ACLs, which need the scope list."""
+    Everything at once; the secret ACLs, which need the scope list, follow it directly."""
     reads = FamilyReads(deadline, describe)
 
     def get(path: str) -> Any:
@@ -91,8 +94,16 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
             reads.part("scim", resource, functools.partial(_scim_pages, w, call, reads, resource, where))
         reads.assemble("scim", lambda got: parse_scim(got["Users"], got["ServicePrincipals"], got["Groups"], where))
     if needs.secret_scopes or needs.secret_acls:
-        reads.one("secret_scopes", lambda: parse_secret_scopes(get(SECRET_SCOPES_PATH), where))
+        reads.also(lambda: _scopes_then_acls(w, call, reads, needs, where))
     reads.flush()
+    return reads.data, reads.errors
+
+
+def _scopes_then_acls(w: Any, call: Callable[[Callable[[], Any]], Any], reads: FamilyReads, needs: FamilyNeeds,
+                      where: str) -> None:
+    """The scope list, then (directly, not a wave behind the other families) the ACLs of its scopes."""
+    reads.read_now("secret_scopes", lambda: parse_secret_scopes(
+        call(lambda: w.api_client.do("GET", SECRET_SCOPES_PATH, headers={"Accept": "application/json"})), where))
     if needs.secret_acls:
         scopes = reads.data.get("secret_scopes")
         acls = "secret_acls"
@@ -101,9 +112,7 @@ def read_families(w: Any, call: Callable[[Callable[[], Any]], Any], needs: Famil
         elif len(scopes) > MAX_SECRET_SCOPES:
             reads.errors[acls] = f"not read: more than {MAX_SECRET_SCOPES} secret scopes"
         else:
-            reads.one(acls, functools.partial(_secret_acls, w, call, reads, scopes, where))
-    reads.flush()
-    return reads.data, reads.errors
+            reads.read_now(acls, functools.partial(_secret_acls, w, call, reads, scopes, where))
 
 
 def _scim_pages(w: Any, call: Callable[[Callable[[], Any]], Any], reads: FamilyReads, resource: str,
@@ -132,11 +141,15 @@ def _scim_pages(w: Any, call: Callable[[Callable[[], Any]], Any], reads: FamilyR
 
 def _secret_acls(w: Any, call: Callable[[Callable[[], Any]], Any], reads: FamilyReads, scopes: Any,
                  where: str) -> dict[str, Any]:
-    """The ACLs of every secret scope, one call per scope (never a secret value)."""
-    out: dict[str, Any] = {}
-    for sc in scopes:
+    """The ACLs of every secret scope, one call per scope (never a secret value), a few at once; the first
+    failure in scope order is the family's error, as when they were read one after another."""
+    def acls_of(sc: Any) -> Any:
         reads.check_budget()
         raw = call(functools.partial(w.api_client.do, "GET", SECRET_ACLS_PATH, query={"scope": sc.name},
                                      headers={"Accept": "application/json"}))
-        out[sc.name] = parse_secret_acls(raw, sc.name, where)
-    return out
+        return parse_secret_acls(raw, sc.name, where)
+
+    if not scopes:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(SECRET_ACL_CONCURRENCY, len(scopes))) as pool:
+        return {sc.name: acl for sc, acl in zip(scopes, pool.map(acls_of, scopes), strict=True)}

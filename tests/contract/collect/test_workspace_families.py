@@ -110,3 +110,27 @@ def test_live_azure_rbac_paged_and_403_is_one_family(emulator: EmulatorServer, e
     bi = _of(out, BI, "DBX-")
     assert ("DBX-EVAL-001", "role_assignments") in bi and ("DBX-EVAL-001", None) not in bi
     assert not any(r == "DBX-IAM-002" for r, _ in bi) and ("DBX-IAM-001", "unexpected:bob@contoso.com") in bi
+
+
+def test_secret_acls_follow_the_scope_list_directly_and_are_read_at_once(
+        emulator: EmulatorServer, example_baseline: Baseline) -> None:
+    """Event latency (issue 14 §5): dbw-bi-prod's four scopes' ACLs are read at once, right after the scope
+    list (not a wave behind the other families, not one scope after another), so no workspace-API call is
+    more than two deep. Depth from the emulator's logical clock: one more than the deepest call on that host
+    that had finished when this one started (one scope after another: five)."""
+    bi = next(r for r in f.sample_estate()["resources"] if r.get("name") == BI)
+    host = bi["properties"]["workspaceUrl"]
+    emulator.set_faults(latency_ms=100)
+    emulator.reset_requests()
+    out = run_scan(fast_config(emulator), example_baseline, workspace_ids=[bi["id"]])
+    emulator.clear_faults()
+    calls = sorted((r for r in emulator.request_counts()["recent"] if f"/ws/{host}/" in r["path"]),
+                   key=lambda r: r["started"])
+    depth: dict[int, int] = {}
+    for r in calls:
+        depth[r["started"]] = 1 + max((depth[p["started"]] for p in calls if p["finished"] < r["started"]), default=0)
+    acls = [depth[r["started"]] for r in calls if r["path"].endswith("/api/2.0/secrets/acls/list")]
+    assert acls == [2, 2, 2, 2] and max(depth.values()) == 2
+    (state,) = out.states
+    assert state.workspace_api is not None and state.workspace_api.secret_acls is not None
+    assert len(state.workspace_api.secret_acls) == 4
