@@ -14,6 +14,7 @@ from emulator.server import EmulatorServer
 from samples import factory as f
 from tests.support.collect import fast_config
 from tests.support.estates import NOW
+from tests.support.request_order import workspace_api_depths
 
 ML = "dbw-ml-prod"
 
@@ -70,21 +71,16 @@ def test_a_family_that_uses_another_follows_it_directly_two_calls_deep_at_most(
     """Event latency (issue 14 §5): clusters -> compliance, policies -> permissions, and the metastore
     assignment -> its summary, the storage credentials, who-am-I and the system schemas start as soon as what
     they use is read, not a wave behind every other family; so the longest chain on the workspace API is two
-    calls. Depth from the emulator's logical clock: one more than the deepest call on that host that had
-    finished when this one started (the metastore summary used to hold the system schemas back: three)."""
+    calls deep (`workspace_api_depths`; the metastore summary used to hold the system schemas back: three)."""
     ml = next(r["id"] for r in f.sample_estate()["resources"] if r.get("name") == ML)
     host = "adb-0000000000001003.3.azuredatabricks.net"
     emulator.set_faults(latency_ms=100)
     emulator.reset_requests()
     run_scan(fast_config(emulator), example_baseline, workspace_ids=[ml])
     emulator.clear_faults()
-    calls = sorted((r for r in emulator.request_counts()["recent"] if f"/ws/{host}/" in r["path"]),
-                   key=lambda r: r["started"])
-    depth: dict[int, int] = {}
-    for r in calls:
-        depth[r["started"]] = 1 + max((depth[p["started"]] for p in calls if p["finished"] < r["started"]), default=0)
-    by_path = {r["path"].split(host, 1)[1].split("?")[0]: depth[r["started"]] for r in calls}
-    assert max(depth.values()) == 2, by_path
+    depths = workspace_api_depths(emulator, host)
+    by_path = dict(depths)
+    assert max(d for _, d in depths) == 2, depths
     for second in ("/api/2.1/unity-catalog/metastore_summary", "/api/2.1/unity-catalog/storage-credentials",
                    "/api/2.0/preview/scim/v2/Me", "/api/2.0/policies/clusters/list-compliance"):
         assert by_path[second] == 2, by_path

@@ -11,6 +11,7 @@ from core.scan import run_scan
 from emulator.server import EmulatorServer
 from samples import factory as f
 from tests.support.collect import fast_config
+from tests.support.request_order import workspace_api_depths
 
 BI = "dbw-bi-prod"
 
@@ -116,21 +117,16 @@ def test_secret_acls_follow_the_scope_list_directly_and_are_read_at_once(
         emulator: EmulatorServer, example_baseline: Baseline) -> None:
     """Event latency (issue 14 §5): dbw-bi-prod's four scopes' ACLs are read at once, right after the scope
     list (not a wave behind the other families, not one scope after another), so no workspace-API call is
-    more than two deep. Depth from the emulator's logical clock: one more than the deepest call on that host
-    that had finished when this one started (one scope after another: five)."""
+    more than two deep (`workspace_api_depths`; one scope after another: five)."""
     bi = next(r for r in f.sample_estate()["resources"] if r.get("name") == BI)
     host = bi["properties"]["workspaceUrl"]
     emulator.set_faults(latency_ms=100)
     emulator.reset_requests()
     out = run_scan(fast_config(emulator), example_baseline, workspace_ids=[bi["id"]])
     emulator.clear_faults()
-    calls = sorted((r for r in emulator.request_counts()["recent"] if f"/ws/{host}/" in r["path"]),
-                   key=lambda r: r["started"])
-    depth: dict[int, int] = {}
-    for r in calls:
-        depth[r["started"]] = 1 + max((depth[p["started"]] for p in calls if p["finished"] < r["started"]), default=0)
-    acls = [depth[r["started"]] for r in calls if r["path"].endswith("/api/2.0/secrets/acls/list")]
-    assert acls == [2, 2, 2, 2] and max(depth.values()) == 2
+    depths = workspace_api_depths(emulator, host)
+    acls = [d for path, d in depths if path == "/api/2.0/secrets/acls/list"]
+    assert acls == [2, 2, 2, 2] and max(d for _, d in depths) == 2, depths
     (state,) = out.states
     assert state.workspace_api is not None and state.workspace_api.secret_acls is not None
     assert len(state.workspace_api.secret_acls) == 4
