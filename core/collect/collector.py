@@ -491,12 +491,13 @@ class EstateCollector:
             # The reads do not depend on each other: run them at once (event latency is their maximum,
             # not their sum). Results are merged in the same order as before. A read `speculate` started
             # for exactly this is taken as it is.
+            api_read = ApiRead(arm.workspace_url or "", needs) if read_api else None
             started = {"diagnostics": self._speculated("diagnostics", ident.resource_id) if read_diagnostics else None,
                        "rbac": self._speculated("rbac", ident.resource_id) if read_rbac else None,
-                       "workspace_api": self._speculated("workspace_api", ident.resource_id,
-                                                         ApiRead(arm.workspace_url or "", needs)) if read_api else None}
-            if read_api and families is None:
-                self._api_reads[ident.resource_id.lower()] = ApiRead(arm.workspace_url or "", needs)
+                       "workspace_api": self._speculated("workspace_api", ident.resource_id, api_read)
+                       if api_read is not None else None}
+            if api_read is not None and families is None:
+                self._api_reads[ident.resource_id.lower()] = api_read
             parts = _run_parts({
                 "network": (lambda: self._read_network(arm)) if read_network else None,
                 "diagnostics": (lambda: self._read_diagnostics(ident.resource_id))

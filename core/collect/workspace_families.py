@@ -49,7 +49,9 @@ MAX_SCIM_PAGES = 500
 MAX_SECRET_SCOPES = 1000
 """Bound on the ACL reads (one call per scope); beyond it the ACL family is reported unread."""
 SECRET_ACL_CONCURRENCY = 8
-"""ACL calls in flight at once per workspace (as many as compute_uc's per-policy calls)."""
+"""ACL calls in flight at once per workspace (as many as compute_uc's per-policy calls). Far under the Secrets
+API's limit of 1,100 requests per second per workspace (Microsoft Learn, azure/databricks/resources/limits,
+"API rate limits"); a 429 is retried by databricks-sdk itself."""
 
 
 @dataclass(frozen=True)
