@@ -51,6 +51,10 @@ class _Decision:
     counted: bool
 
 
+HISTORY_APPENDS_AT_ONCE = 4
+"""Transitions whose history rows one reconcile appends at once (two requests each, then one)."""
+
+
 class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox, FindingRows, HistoryQueries):
     """Findings in Table Storage (ARCHITECTURE 4.6): reconcile, history, notify state, queries.
 
@@ -219,7 +223,8 @@ class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox,
         """Every counted write of the reconcile is done: publish the summary counters while the history rows
         of its transitions are appended (they do not depend on each other; event latency is the longer of
         the two, not their sum). Each transition's rows keep their order (`_append_history`); different
-        findings' rows are appended at once."""
+        findings' rows are appended a few at once (a first sweep opens dozens per workspace: unbounded, they
+        would overrun the client's connection pool)."""
         if not history:
             counts.close()
             return
@@ -228,9 +233,10 @@ class TableFindingsStore(FindingQueries, NotifyBookkeeping, NotifyLocks, Outbox,
             if len(history) == 1:
                 self._append_history(*history[0])
             else:
-                for appending in [background.start(functools.partial(self._append_history, t, seq))
-                                  for t, seq in history]:
-                    appending.result()
+                for i in range(0, len(history), HISTORY_APPENDS_AT_ONCE):
+                    for appending in [background.start(functools.partial(self._append_history, t, seq))
+                                      for t, seq in history[i:i + HISTORY_APPENDS_AT_ONCE]]:
+                        appending.result()
         finally:
             publishing.result()
 

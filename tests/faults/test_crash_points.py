@@ -54,6 +54,8 @@ def test_killed_worker_loses_no_alert_and_no_history(app: App, step: str) -> Non
     estate_index = {e["finding_id"] for e in index_rows if str(e["PartitionKey"]).startswith(ESTATE_INDEX_PREFIX)}
     assert opened_before <= ws_index, "workspace time-index rows are missing"
     assert opened_before <= estate_index, "estate time-index rows are missing"
-    assert all(not e.get("outbox_n") for e in rows.values()), "the outbox was not emptied"
+    left = {fid: (e.get("outbox_n"), str(e.get("workspace_name") or e.get("resource_id")), e.get("notify_state"))
+            for fid, e in rows.items() if e.get("outbox_n")}
+    assert not left, f"the outbox was not emptied: {left} (of the killed worker's: {set(left) & opened_before})"
     mentions = sc.alerted_subjects(app)
     assert len(mentions) - len(set(mentions)) <= len(opened_before), "more than one duplicate per transition"
